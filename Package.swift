@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "advd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "AdvNN", targets: ["AdvNN"]),
+        .executable(name: "advd", targets: ["advd"]),
+        .executable(name: "advbench", targets: ["advbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "AdvNN",
+            dependencies: ["COpenBLAS", "CZlib"]
+        ),
+        .executableTarget(
+            name: "advd",
+            dependencies: [
+                "AdvNN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "advbench",
+            dependencies: [
+                "AdvNN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "AdvNNTests",
+            dependencies: ["AdvNN"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,151 @@
+/// Batch normalisation over the channel axis (PyTorch's `nn.BatchNorm1d` / `nn.BatchNorm2d`).
+/// - input: (N, C) or (N, C, H, W) → output: same shape
+/// - weight γ, bias β: (C); buffers `running_mean`, `running_var`: (C)
+///
+/// Training mode normalises with the batch's statistics (biased variance) and updates the running
+/// statistics with `momentum` (unbiased variance, as PyTorch does); evaluation mode uses the running
+/// statistics, so the layer is then a fixed affine map — the mode attacks run in.
+public final class BatchNorm: Layer {
+    public let channels: Int
+    public let epsilon: Float
+    public let momentum: Float
+    public let weight: Parameter
+    public let bias: Parameter
+    public let runningMean: Tensor
+    public let runningVariance: Tensor
+    public var isTraining = true
+
+    private let output = Tensor(zeros: Shape(0))
+    private let dInput = Tensor(zeros: Shape(0))
+    private var input: Tensor?
+    private var mean: [Float]             // per channel: the statistics this forward normalised with
+    private var inverseStd: [Float]
+    private var normalisedInTraining = true
+
+    public init(channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+        self.channels = channels
+        self.epsilon = epsilon
+        self.momentum = momentum
+        weight = Parameter(Tensor(repeating: 1, shape: Shape(channels)))
+        bias = Parameter(Tensor(zeros: Shape(channels)))
+        runningMean = Tensor(zeros: Shape(channels))
+        runningVariance = Tensor(repeating: 1, shape: Shape(channels))
+        mean = Array(repeating: 0, count: channels)
+        inverseStd = Array(repeating: 1, count: channels)
+    }
+
+    private init(sharing other: BatchNorm) {
+        channels = other.channels
+        epsilon = other.epsilon
+        momentum = other.momentum
+        weight = other.weight
+        bias = other.bias
+        runningMean = other.runningMean
+        runningVariance = other.runningVariance
+        isTraining = other.isTraining
+        mean = Array(repeating: 0, count: other.channels)
+        inverseStd = Array(repeating: 1, count: other.channels)
+    }
+
+    public func replica() -> BatchNorm { BatchNorm(sharing: self) }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+    public var namedBuffers: [(name: String, tensor: Tensor)] {
+        [("running_mean", runningMean), ("running_var", runningVariance)]
+    }
+
+    public func outputShape(for inputShape: Shape) -> Shape {
+        precondition((inputShape.rank == 2 || inputShape.rank == 4) && inputShape[1] == channels,
+                     "BatchNorm(\(channels)) got input \(inputShape)")
+        return inputShape
+    }
+
+    /// Legend: N batch, C channels, S = H·W positions per channel, M = N·S values per channel.
+    public func forward(_ input: Tensor) -> Tensor {
+        output.resize(to: outputShape(for: input.shape))
+        self.input = input
+        normalisedInTraining = isTraining
+        let N = input.shape[0], C = channels, S = input.shape.elementsPerItem / C, M = N * S
+        let X = input.data, Y = output.data, gamma = weight.value.data, beta = bias.value.data
+        let runMean = runningMean.data, runVar = runningVariance.data
+        let training = isTraining, eps = epsilon, m = momentum
+        mean.withUnsafeMutableBufferPointer { meanBuffer in
+            inverseStd.withUnsafeMutableBufferPointer { rstdBuffer in
+                let MEAN = meanBuffer.baseAddress!, RSTD = rstdBuffer.baseAddress!
+                Parallel.forEachChunk(of: C) { range in
+                    for c in range {
+                        if training {
+                            // batch statistics in Double: one pass for the mean, one for the variance
+                            var sum = 0.0
+                            for n in 0..<N { let x = X + (n * C + c) * S; for s in 0..<S { sum += Double(x[s]) } }
+                            let mu = sum / Double(M)
+                            var squares = 0.0
+                            for n in 0..<N {
+                                let x = X + (n * C + c) * S
+                                for s in 0..<S { let d = Double(x[s]) - mu; squares += d * d }
+                            }
+                            let variance = squares / Double(M)
+                            MEAN[c] = Float(mu)
+                            RSTD[c] = Float(1 / (variance + Double(eps)).squareRoot())
+                            let unbiased = M > 1 ? variance * Double(M) / Double(M - 1) : variance
+                            runMean[c] = (1 - m) * runMean[c] + m * Float(mu)
+                            runVar[c] = (1 - m) * runVar[c] + m * Float(unbiased)
+                        } else {
+                            MEAN[c] = runMean[c]
+                            RSTD[c] = 1 / (runVar[c] + eps).squareRoot()
+                        }
+                        // y = γ·(x − μ)·rstd + β
+                        let scale = gamma[c] * RSTD[c], shift = beta[c] - MEAN[c] * scale
+                        for n in 0..<N {
+                            let x = X + (n * C + c) * S, y = Y + (n * C + c) * S
+                            for s in 0..<S { y[s] = x[s] * scale + shift }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {
+        guard let input else { preconditionFailure("BatchNorm.backward before forward") }
+        precondition(dOutput.shape == input.shape, "BatchNorm dOutput \(dOutput.shape), input \(input.shape)")
+        let N = input.shape[0], C = channels, S = input.shape.elementsPerItem / C, M = Float(N * S)
+        if request.input { dInput.resize(to: input.shape) }
+        let X = input.data, dY = dOutput.data, dX = dInput.data, gamma = weight.value.data
+        let dGamma = weight.gradient.data, dBeta = bias.gradient.data
+        let wantsInput = request.input, wantsParameters = request.parameters, training = normalisedInTraining
+        mean.withUnsafeBufferPointer { meanBuffer in
+            inverseStd.withUnsafeBufferPointer { rstdBuffer in
+                let MEAN = meanBuffer.baseAddress!, RSTD = rstdBuffer.baseAddress!
+                Parallel.forEachChunk(of: C) { range in
+                    for c in range {
+                        let mu = MEAN[c], rstd = RSTD[c]
+                        // (1) Σ dy and Σ dy·x̂, x̂ = (x − μ)·rstd
+                        var sumDy: Float = 0, sumDyXhat: Float = 0
+                        for n in 0..<N {
+                            let x = X + (n * C + c) * S, dy = dY + (n * C + c) * S
+                            for s in 0..<S { sumDy += dy[s]; sumDyXhat += dy[s] * (x[s] - mu) * rstd }
+                        }
+                        // (2) dβ += Σ dy, dγ += Σ dy·x̂
+                        if wantsParameters { dBeta[c] += sumDy; dGamma[c] += sumDyXhat }
+                        guard wantsInput else { continue }
+                        for n in 0..<N {
+                            let x = X + (n * C + c) * S, dy = dY + (n * C + c) * S, dx = dX + (n * C + c) * S
+                            if training {
+                                // (3) batch statistics depend on x: dx = γ·rstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
+                                let k = gamma[c] * rstd / M
+                                for s in 0..<S { dx[s] = k * (M * dy[s] - sumDy - (x[s] - mu) * rstd * sumDyXhat) }
+                            } else {
+                                // (3') fixed statistics: dx = γ·rstd·dy
+                                let k = gamma[c] * rstd
+                                for s in 0..<S { dx[s] = k * dy[s] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return request.input ? dInput : nil
+    }
+}

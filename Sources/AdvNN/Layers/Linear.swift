@@ -1,0 +1,75 @@
+/// Fully connected layer: output = input · weightᵀ + bias.
+/// - input: (N, inFeatures) → output: (N, outFeatures)
+/// - weight: (outFeatures, inFeatures), PyTorch's layout; bias: (outFeatures)
+public final class Linear: Layer {
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let weight: Parameter
+    public let bias: Parameter
+    public var isTraining = true
+
+    private let output = Tensor(zeros: Shape(0, 0))
+    private let dInput = Tensor(zeros: Shape(0, 0))
+    private var input: Tensor?
+
+    /// A layer initialised as PyTorch's `nn.Linear` does by default: weight and bias uniform in
+    /// ±1/√inFeatures (Kaiming-uniform with a = √5).
+    public init(inFeatures: Int, outFeatures: Int, rng: inout RandomStream) {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        let bound = Initialization.kaimingUniformBound(fanIn: inFeatures)
+        weight = Parameter(Initialization.uniform(Shape(outFeatures, inFeatures), bound: bound, rng: &rng))
+        bias = Parameter(Initialization.uniform(Shape(outFeatures), bound: bound, rng: &rng))
+    }
+
+    private init(sharing other: Linear) {
+        inFeatures = other.inFeatures
+        outFeatures = other.outFeatures
+        weight = other.weight
+        bias = other.bias
+        isTraining = other.isTraining
+    }
+
+    public func replica() -> Linear { Linear(sharing: self) }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+
+    public func outputShape(for inputShape: Shape) -> Shape {
+        precondition(inputShape.rank == 2 && inputShape[1] == inFeatures,
+                     "Linear(\(inFeatures)→\(outFeatures)) got input \(inputShape)")
+        return Shape(inputShape[0], outFeatures)
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        output.resize(to: outputShape(for: input.shape))
+        self.input = input
+        let N = input.shape[0], I = inFeatures, O = outFeatures
+        // out[n, :] = b, then out += in · Wᵀ
+        for n in 0..<N { (output.data + n * O).update(from: bias.value.data, count: O) }
+        BLAS.gemm(transposeB: true, m: N, n: O, k: I,
+                  a: input.data, b: weight.value.data, beta: 1, c: output.data)
+        return output
+    }
+
+    public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {
+        guard let input else { preconditionFailure("Linear.backward before forward") }
+        let N = input.shape[0], I = inFeatures, O = outFeatures
+        precondition(dOutput.shape == Shape(N, O), "Linear dOutput \(dOutput.shape), expected \(Shape(N, O))")
+        if request.parameters {
+            // (1) dW += dOutᵀ · in      (O, N)·(N, I)
+            BLAS.gemm(transposeA: true, m: O, n: I, k: N,
+                      a: dOutput.data, b: input.data, beta: 1, c: weight.gradient.data)
+            // (2) db += Σₙ dOut[n, :]
+            let dBias = bias.gradient.data
+            for n in 0..<N {
+                let row = dOutput.data + n * O
+                for o in 0..<O { dBias[o] += row[o] }
+            }
+        }
+        guard request.input else { return nil }
+        // (3) dIn = dOut · W           (N, O)·(O, I)
+        dInput.resize(to: input.shape)
+        BLAS.gemm(m: N, n: I, k: O, a: dOutput.data, b: weight.value.data, c: dInput.data)
+        return dInput
+    }
+}

@@ -1,0 +1,54 @@
+/// Layers applied one after another (PyTorch's `nn.Sequential`); a model is usually one of these.
+/// Parameter names are prefixed with the layer's index, as PyTorch does: `0.weight`, `3.conv1.weight`.
+public final class Sequential: Layer {
+    public let layers: [any Layer]
+    public var isTraining: Bool {
+        didSet { for layer in layers { layer.isTraining = isTraining } }
+    }
+
+    public init(_ layers: [any Layer]) {
+        self.layers = layers
+        isTraining = true
+        for layer in layers { layer.isTraining = true }
+    }
+
+    public func replica() -> Sequential {
+        let copy = Sequential(layers.map { $0.replica() })
+        copy.isTraining = isTraining
+        return copy
+    }
+
+    public func outputShape(for inputShape: Shape) -> Shape {
+        layers.reduce(inputShape) { $1.outputShape(for: $0) }
+    }
+
+    public func forward(_ input: Tensor) -> Tensor {
+        var activation = input
+        for layer in layers { activation = layer.forward(activation) }
+        return activation
+    }
+
+    /// A flat reverse loop mirroring `forward`; the first layer is asked for its input gradient only
+    /// when the caller wants it (training does not, attacks do).
+    public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {
+        var gradient = dOutput
+        for index in layers.indices.reversed() {
+            let layerRequest = GradientRequest(input: index > 0 || request.input, parameters: request.parameters)
+            guard let dInput = layers[index].backward(gradient, request: layerRequest) else { return nil }
+            gradient = dInput
+        }
+        return gradient
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        layers.enumerated().flatMap { index, layer in
+            layer.namedParameters.map { ("\(index).\($0.name)", $0.parameter) }
+        }
+    }
+
+    public var namedBuffers: [(name: String, tensor: Tensor)] {
+        layers.enumerated().flatMap { index, layer in
+            layer.namedBuffers.map { ("\(index).\($0.name)", $0.tensor) }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay, as `torch.optim.SGD`:
+///   g ← ∇w + λ·w;  b ← μ·b + (1 − dampening)·g  (b ← g on the first step);
+///   d ← g + μ·b (Nesterov) or b;  w ← w − lr·d.
+public final class SGD: Optimizer {
+    public var learningRate: Float
+    public let momentum: Float
+    public let dampening: Float
+    public let weightDecay: Float
+    public let isNesterov: Bool
+    public var stepCount = 0
+    public let parameters: [(name: String, parameter: Parameter)]
+    private let momentumBuffers: [Tensor]
+
+    public init(parameters: [(name: String, parameter: Parameter)], learningRate: Float, momentum: Float = 0,
+                dampening: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) {
+        precondition(!nesterov || (momentum > 0 && dampening == 0), "Nesterov needs momentum > 0 and no dampening")
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        isNesterov = nesterov
+        momentumBuffers = momentum == 0 ? [] : parameters.map { Tensor(zeros: $0.parameter.value.shape) }
+    }
+
+    public var namedState: [(name: String, tensor: Tensor)] {
+        zip(parameters, momentumBuffers).map { ("momentum_buffer.\($0.name)", $1) }
+    }
+
+    public func step() {
+        let lr = learningRate, mu = momentum, lambda = weightDecay, keep = 1 - dampening
+        let isFirstStep = stepCount == 0
+        for (index, (_, parameter)) in parameters.enumerated() {
+            let w = parameter.value.data, grad = parameter.gradient.data, count = parameter.value.count
+            if mu == 0 {
+                for i in 0..<count { w[i] -= lr * (grad[i] + lambda * w[i]) }
+                continue
+            }
+            let b = momentumBuffers[index].data
+            for i in 0..<count {
+                let g = grad[i] + lambda * w[i]
+                b[i] = isFirstStep ? g : mu * b[i] + keep * g
+                w[i] -= lr * (isNesterov ? g + mu * b[i] : b[i])
+            }
+        }
+        stepCount += 1
+    }
+}
