@@ -1,0 +1,105 @@
+import AdvNN
+import Testing
+
+/// Every layer's backward pass against finite differences, with respect to input and parameters.
+@Suite struct LayerGradientTests {
+    @Test func linear() {
+        var rng = RandomStream(seed: 1)
+        let layer = Linear(inFeatures: 7, outFeatures: 5, rng: &rng)
+        let input = Tensor(zeros: Shape(3, 7))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.checkLayer(layer, input: input, rng: &rng)
+    }
+
+    @Test func reluAwayFromTheKink() {
+        var rng = RandomStream(seed: 2)
+        let input = Tensor(zeros: Shape(4, 6))
+        GradientCheck.fill(input, rng: &rng, gap: 0.1)
+        GradientCheck.checkLayer(ReLU(), input: input, rng: &rng)
+    }
+
+    @Test(arguments: [(1, 0, 3), (1, 1, 3), (2, 1, 3), (2, 2, 5), (1, 2, 5), (3, 0, 1)])
+    func conv2d(stride: Int, padding: Int, kernel: Int) {
+        var rng = RandomStream(seed: 3)
+        let layer = Conv2D(inChannels: 2, outChannels: 3, kernelSize: kernel, stride: stride, padding: padding, rng: &rng)
+        let input = Tensor(zeros: Shape(2, 2, 7, 6))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.checkLayer(layer, input: input, step: 0.25, rng: &rng)
+    }
+
+    @Test func maxPool() {
+        var rng = RandomStream(seed: 4)
+        let input = Tensor(zeros: Shape(2, 3, 6, 6))
+        GradientCheck.fillDistinct(input, rng: &rng)
+        GradientCheck.checkLayer(MaxPool2D(kernelSize: 2), input: input, rng: &rng)
+        let overlapping = Tensor(zeros: Shape(1, 2, 7, 7))
+        GradientCheck.fillDistinct(overlapping, rng: &rng)
+        GradientCheck.checkLayer(MaxPool2D(kernelSize: 3, stride: 2), input: overlapping, rng: &rng)
+    }
+
+    @Test func averagePools() {
+        var rng = RandomStream(seed: 5)
+        let input = Tensor(zeros: Shape(2, 3, 6, 6))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.checkLayer(AvgPool2D(kernelSize: 2), input: input, step: 0.25, rng: &rng)
+        GradientCheck.checkLayer(AvgPool2D(kernelSize: 3, stride: 2), input: input, step: 0.25, rng: &rng)
+        GradientCheck.checkLayer(GlobalAvgPool(), input: input, step: 0.25, rng: &rng)
+    }
+
+    @Test func flatten() {
+        var rng = RandomStream(seed: 6)
+        let input = Tensor(zeros: Shape(2, 3, 2, 2))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.checkLayer(Flatten(), input: input, rng: &rng)
+    }
+
+    @Test(arguments: [true, false])
+    func batchNorm1d(training: Bool) {
+        var rng = RandomStream(seed: 7)
+        let layer = BatchNorm(channels: 4)
+        GradientCheck.fill(layer.weight.value, rng: &rng)
+        GradientCheck.fill(layer.bias.value, rng: &rng)
+        GradientCheck.fill(layer.runningMean, rng: &rng)
+        layer.isTraining = training
+        let input = Tensor(zeros: Shape(5, 4))
+        GradientCheck.fill(input, rng: &rng, scale: 2)
+        GradientCheck.checkLayer(layer, input: input, step: 1e-2, rng: &rng)
+    }
+
+    @Test(arguments: [true, false])
+    func batchNorm2d(training: Bool) {
+        var rng = RandomStream(seed: 8)
+        let layer = BatchNorm(channels: 3)
+        GradientCheck.fill(layer.weight.value, rng: &rng)
+        layer.isTraining = training
+        let input = Tensor(zeros: Shape(2, 3, 3, 2))
+        GradientCheck.fill(input, rng: &rng, scale: 2)
+        GradientCheck.checkLayer(layer, input: input, step: 1e-2, rng: &rng)
+    }
+
+    @Test(arguments: [(4, 4, 1), (3, 5, 2)])
+    func preActivationBlock(inChannels: Int, outChannels: Int, stride: Int) {
+        var rng = RandomStream(seed: 9)
+        let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride, rng: &rng)
+        block.isTraining = false   // fixed statistics: a smooth function away from the ReLU kinks
+        for norm in [block.bn1, block.bn2] {
+            GradientCheck.fill(norm.runningMean, rng: &rng, scale: 0.2)
+            for c in 0..<norm.channels { norm.runningVariance[c] = rng.nextFloat(in: 0.5, 1.5) }
+        }
+        let input = Tensor(zeros: Shape(2, inChannels, 4, 4))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.checkLayer(block, input: input, step: 1e-3, tolerance: 2e-2, rng: &rng)
+    }
+
+    @Test func sequentialModel() {
+        var rng = RandomStream(seed: 10)
+        let model = Sequential([
+            Conv2D(inChannels: 1, outChannels: 2, kernelSize: 3, padding: 1, rng: &rng),
+            Flatten(),
+            Linear(inFeatures: 2 * 5 * 5, outFeatures: 3, rng: &rng),
+        ])
+        let input = Tensor(zeros: Shape(2, 1, 5, 5))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.checkLayer(model, input: input, step: 0.25, rng: &rng)
+    }
+}
