@@ -1,0 +1,128 @@
+import Foundation
+
+/// The safetensors format (Hugging Face), which any Python user can open with `safetensors.torch.load_file`:
+///
+///     [8 bytes: header length L, little-endian u64][L bytes: JSON header][raw tensor data]
+///
+/// The header maps each tensor name to `{"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}`
+/// (offsets into the data section) and may hold `"__metadata__"`, a string→string map. advd writes
+/// float32 tensors, sorted by name, with the header padded by spaces to an 8-byte boundary.
+public struct SafeTensors {
+    /// The tensors by name.
+    public var tensors: [String: Tensor]
+    /// Free-form string metadata (`__metadata__`).
+    public var metadata: [String: String]
+
+    public init(tensors: [String: Tensor] = [:], metadata: [String: String] = [:]) {
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    /// The file's bytes.
+    public func serialized() -> [UInt8] {
+        let names = tensors.keys.sorted()
+        var entries: [String] = []
+        var offset = 0
+        for name in names {
+            let tensor = tensors[name]!
+            let size = tensor.count * MemoryLayout<Float>.size
+            let shape = tensor.shape.dimensions.map(String.init).joined(separator: ",")
+            entries.append("\(Self.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}")
+            offset += size
+        }
+        if !metadata.isEmpty {
+            let pairs = metadata.keys.sorted().map { "\(Self.quoted($0)):\(Self.quoted(metadata[$0]!))" }
+            entries.insert("\"__metadata__\":{\(pairs.joined(separator: ","))}", at: 0)
+        }
+        var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+        while (8 + header.count) % 8 != 0 { header.append(0x20) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + header.count + offset)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes += $0 }
+        bytes += header
+        for name in names {
+            let tensor = tensors[name]!
+            // little-endian on every platform Swift on Linux runs on; checked once at load time too
+            bytes += UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.size)
+        }
+        return bytes
+    }
+
+    /// Writes the file atomically (temporary file, fsync, rename, fsync of the folder).
+    public func write(to path: String) throws {
+        try AtomicFile.write(serialized(), to: path)
+    }
+
+    /// Reads a safetensors file with float32 tensors.
+    /// - Throws: `CheckpointError` naming the file for a truncated file, a malformed header, an
+    ///   unsupported dtype or offsets outside the data.
+    public static func read(from path: String) throws -> SafeTensors {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CheckpointError("\(path): no such file or not readable")
+        }
+        return try parse([UInt8](data), source: path)
+    }
+
+    /// Parses safetensors bytes; `source` names them in errors.
+    public static func parse(_ bytes: [UInt8], source: String) throws -> SafeTensors {
+        guard bytes.count >= 8 else { throw CheckpointError("\(source): truncated (\(bytes.count) bytes, no header length)") }
+        let headerLength = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
+        guard headerLength <= UInt64(bytes.count - 8) else {
+            throw CheckpointError("\(source): truncated: header length \(headerLength) exceeds the file (\(bytes.count) bytes)")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let headerObject: Any
+        do {
+            headerObject = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart]))
+        } catch {
+            throw CheckpointError("\(source): header is not valid JSON (\(error.localizedDescription))")
+        }
+        guard let header = headerObject as? [String: Any] else { throw CheckpointError("\(source): header is not a JSON object") }
+        var result = SafeTensors()
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let metadata = value as? [String: String] else {
+                    throw CheckpointError("\(source): __metadata__ must map strings to strings")
+                }
+                result.metadata = metadata
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else { throw CheckpointError("\(source): tensor \(name) has a malformed header entry") }
+            guard dtype == "F32" else {
+                throw CheckpointError("\(source): tensor \(name) has dtype \(dtype); advd reads F32 tensors only")
+            }
+            guard shape.count <= Shape.maxRank, shape.allSatisfy({ $0 >= 0 }) else {
+                throw CheckpointError("\(source): tensor \(name) has unsupported shape \(shape)")
+            }
+            let elementCount = shape.reduce(1, *)
+            guard offsets[0] >= 0, offsets[1] - offsets[0] == elementCount * 4, dataStart + offsets[1] <= bytes.count else {
+                throw CheckpointError("\(source): tensor \(name) \(shape) has data offsets \(offsets) that do not fit the file (truncated?)")
+            }
+            let tensor = Tensor(zeros: Shape(shape))
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(tensor.data).copyMemory(from: raw.baseAddress! + dataStart + offsets[0], byteCount: elementCount * 4)
+            }
+            result.tensors[name] = tensor
+        }
+        return result
+    }
+
+    /// A JSON string literal.
+    private static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+
+/// The training loop: shuffles, batches, steps a `TrainingMethod`, evaluates clean accuracy after every
+/// epoch, reports progress and writes resumable checkpoints.
+///
+/// Determinism: the model is initialised from the stream ("init", seed); epoch e's order is a
+/// permutation drawn from ("shuffle", seed, e); the method draws from the saved "training" stream.
+/// So the same seed and BLAS thread count give bit-identical weights, and a run resumed from any
+/// checkpoint (taken mid-epoch or at an epoch's end) ends bit-identical to one never interrupted.
+///
+/// Checkpoints go to `checkpointFolder/step-NNNNNNNN.safetensors`: the model's tensors under their
+/// PyTorch names, the optimiser's as `optimizer.<buffer>.<name>`, and the cursor, configuration and
+/// model specification as JSON in `__metadata__`. The newest two are kept.
+public final class Trainer {
+    public let model: Sequential
+    public let spec: ModelSpec
+    public let dataset: Dataset
+    public let config: TrainingConfig
+    public let optimizer: any Optimizer
+    public private(set) var method: any TrainingMethod
+    public private(set) var cursor = TrainingCursor()
+    /// Where checkpoints are written; nil: none are.
+    public var checkpointFolder: String?
+    /// Steps between `.step` progress reports.
+    public var progressInterval = 50
+
+    private var trainingRandom: RandomStream
+    private let batch = Tensor(zeros: Shape(0))
+    private var batchLabels: [Int] = []
+    private var order: [Int] = []
+    private var orderEpoch = -1
+
+    /// A fresh run: builds the model from `spec` with the seed's "init" stream.
+    /// - Throws: `TrainingError` or `ModelError` for an invalid configuration or a model that does not
+    ///   fit the dataset.
+    public init(spec: ModelSpec, dataset: Dataset, config: TrainingConfig,
+                method: any TrainingMethod = StandardTraining(), checkpointFolder: String? = nil) throws {
+        try config.validate()
+        guard spec.inputShape == dataset.itemShape else {
+            throw TrainingError("model input shape \(spec.inputShape) does not match \(dataset.name) examples \(dataset.itemShape)")
+        }
+        guard spec.classes == dataset.classCount else {
+            throw TrainingError("model has \(spec.classes) classes but \(dataset.name) has \(dataset.classCount)")
+        }
+        guard dataset.train.count > 0 else { throw TrainingError("\(dataset.name) has no training examples") }
+        var initRandom = RandomStream(seed: config.seed, purpose: "init")
+        model = try spec.build(rng: &initRandom)
+        self.spec = spec
+        self.dataset = dataset
+        self.config = config
+        self.method = method
+        self.checkpointFolder = checkpointFolder
+        optimizer = config.optimizer.make(for: model.namedParameters)
+        trainingRandom = RandomStream(seed: config.seed, purpose: "training")
+        cursor.method = method.name
+    }
+
+    /// Optimisation steps per epoch (the last batch may be smaller).
+    public var stepsPerEpoch: Int { (dataset.train.count + config.batchSize - 1) / config.batchSize }
+    /// Steps in the whole run.
+    public var totalSteps: Int { stepsPerEpoch * config.epochs }
+    /// Whether every epoch has run.
+    public var isFinished: Bool { cursor.step >= totalSteps }
+
+    /// Trains until the run is finished, or until `maximumSteps` more steps have run.
+    /// - Returns: the metrics of every finished epoch.
+    /// - Throws: `TrainingError` when the loss stops being finite; `CheckpointError` when a checkpoint
+    ///   cannot be written.
+    @discardableResult
+    public func run(maximumSteps: Int? = nil, progress: (TrainingProgress) -> Void = { _ in }) throws -> [EpochMetrics] {
+        let split = dataset.train, batchSize = config.batchSize
+        var stepsThisCall = 0
+        while !isFinished && stepsThisCall < (maximumSteps ?? Int.max) {
+            let epoch = cursor.step / stepsPerEpoch, position = cursor.step % stepsPerEpoch
+            prepareOrder(forEpoch: epoch, count: split.count)
+            let lower = position * batchSize, upper = min(lower + batchSize, split.count)
+            split.gather(order[lower..<upper], into: batch, labels: &batchLabels)
+            optimizer.learningRate = config.schedule.rate(base: config.optimizer.learningRate, step: cursor.step,
+                                                          stepsPerEpoch: stepsPerEpoch, totalEpochs: config.epochs)
+            let started = DispatchTime.now().uptimeNanoseconds
+            let result = method.step(model: model, inputs: batch, labels: batchLabels, optimizer: optimizer,
+                                     rng: &trainingRandom)
+            cursor.epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            guard result.loss.isFinite else {
+                throw TrainingError("training loss became \(result.loss) at step \(cursor.step + 1) (epoch \(epoch + 1)); lower the learning rate")
+            }
+            cursor.step += 1
+            stepsThisCall += 1
+            cursor.epochLossSum += Double(result.loss) * Double(upper - lower)
+            cursor.epochCorrect += result.correct
+            cursor.epochSeen += upper - lower
+            if position + 1 == stepsPerEpoch {
+                let metrics = finishEpoch(epoch)
+                progress(report(.epochEnd(metrics), epoch: epoch, stepInEpoch: stepsPerEpoch, metrics: metrics))
+                if let path = try writeCheckpoint() { progress(report(.checkpoint(path), epoch: epoch, stepInEpoch: stepsPerEpoch)) }
+            } else {
+                if (position + 1) % progressInterval == 0 { progress(report(.step, epoch: epoch, stepInEpoch: position + 1)) }
+                if let every = config.checkpointEverySteps, cursor.step % every == 0, let path = try writeCheckpoint() {
+                    progress(report(.checkpoint(path), epoch: epoch, stepInEpoch: position + 1))
+                }
+            }
+        }
+        return cursor.history
+    }
+
+    /// The training stream's state, as checkpoints store it.
+    var trainingRandomState: [UInt64] {
+        get { trainingRandom.stateWords }
+        set { trainingRandom = RandomStream(stateWords: newValue) }
+    }
+
+    /// Continues from a restored cursor; the epoch's order is recomputed on the next step.
+    func restoreCursor(_ restored: TrainingCursor) {
+        cursor = restored
+        orderEpoch = -1
+    }
+
+    /// Epoch e's example order, drawn from its own stream so that a resumed run recreates it.
+    private func prepareOrder(forEpoch epoch: Int, count: Int) {
+        guard orderEpoch != epoch else { return }
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: 0..<count)
+        var shuffle = RandomStream(seed: config.seed, purpose: "shuffle", index: epoch)
+        shuffle.shuffleInPlace(&order)
+        orderEpoch = epoch
+    }
+
+    private func finishEpoch(_ epoch: Int) -> EpochMetrics {
+        let evaluation = config.evaluationExamples.map { dataset.test.prefix($0) } ?? dataset.test
+        let metrics = EpochMetrics(
+            epoch: epoch + 1,
+            trainLoss: cursor.epochLossSum / Double(max(cursor.epochSeen, 1)),
+            trainAccuracy: Double(cursor.epochCorrect) / Double(max(cursor.epochSeen, 1)),
+            testAccuracy: Metrics.accuracy(of: model, on: evaluation),
+            learningRate: optimizer.learningRate,
+            seconds: cursor.epochSeconds,
+            samplesPerSecond: Double(cursor.epochSeen) / max(cursor.epochSeconds, 1e-9))
+        cursor.history.append(metrics)
+        cursor.epochLossSum = 0
+        cursor.epochCorrect = 0
+        cursor.epochSeen = 0
+        cursor.epochSeconds = 0
+        return metrics
+    }
+
+    private func report(_ event: TrainingProgress.Event, epoch: Int, stepInEpoch: Int,
+                        metrics: EpochMetrics? = nil) -> TrainingProgress {
+        let seen = Double(max(cursor.epochSeen, 1))
+        return TrainingProgress(
+            event: event, epoch: epoch + 1, epochs: config.epochs, stepInEpoch: stepInEpoch,
+            stepsPerEpoch: stepsPerEpoch,
+            loss: metrics?.trainLoss ?? cursor.epochLossSum / seen,
+            accuracy: metrics?.trainAccuracy ?? Double(cursor.epochCorrect) / seen,
+            samplesPerSecond: metrics?.samplesPerSecond ?? Double(cursor.epochSeen) / max(cursor.epochSeconds, 1e-9),
+            learningRate: optimizer.learningRate)
+    }
+}

@@ -1,0 +1,44 @@
+/// What one optimisation step does with a batch. Standard training is one method; the adversarial
+/// training methods plug in here and share the loop, checkpoints and progress reports of `Trainer`.
+public protocol TrainingMethod {
+    /// A short name recorded in checkpoints (`standard`, `pgd-at`, …).
+    var name: String { get }
+
+    /// Computes gradients for one batch and applies `optimizer.step()`.
+    /// - Parameters:
+    ///   - inputs: (N, item shape…); labels: N classes.
+    ///   - rng: the run's training stream, for any random draws the method makes.
+    /// - Returns: the batch's mean training loss and how many examples the model classified correctly.
+    mutating func step(model: Sequential, inputs: Tensor, labels: [Int], optimizer: any Optimizer,
+                       rng: inout RandomStream) -> StepResult
+}
+
+/// The outcome of one training step.
+public struct StepResult: Sendable {
+    public var loss: Float
+    public var correct: Int
+    public init(loss: Float, correct: Int) {
+        self.loss = loss
+        self.correct = correct
+    }
+}
+
+/// Empirical risk minimisation: mean softmax cross-entropy on the clean batch.
+public struct StandardTraining: TrainingMethod {
+    public let name = "standard"
+    private let dLogits = Tensor(zeros: Shape(0, 0))
+
+    public init() {}
+
+    public mutating func step(model: Sequential, inputs: Tensor, labels: [Int], optimizer: any Optimizer,
+                              rng: inout RandomStream) -> StepResult {
+        optimizer.zeroGradients()
+        let logits = model.forward(inputs)
+        let loss = CrossEntropy().compute(logits: logits, labels: labels, reduction: .mean, gradient: dLogits, perExample: nil)
+        let correct = Metrics.correctCount(logits: logits, labels: labels)
+        // The first layer's input gradient is never needed for training: skip it.
+        _ = model.backward(dLogits, request: GradientRequest(input: false, parameters: true))
+        optimizer.step()
+        return StepResult(loss: loss, correct: correct)
+    }
+}

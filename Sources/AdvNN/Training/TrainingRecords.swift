@@ -1,0 +1,60 @@
+/// What a run records about each finished epoch.
+public struct EpochMetrics: Codable, Sendable, Equatable {
+    /// 1-based epoch number.
+    public var epoch: Int
+    /// Mean training loss over the epoch's batches, weighted by batch size.
+    public var trainLoss: Double
+    /// Fraction of training examples classified correctly while training (before each update).
+    public var trainAccuracy: Double
+    /// Clean accuracy on the evaluation subset of the test split after the epoch.
+    public var testAccuracy: Double
+    /// The learning rate of the epoch's last step.
+    public var learningRate: Float
+    /// Wall time of the epoch's training steps, in seconds (evaluation excluded).
+    public var seconds: Double
+    /// Training throughput over the epoch.
+    public var samplesPerSecond: Double
+}
+
+/// Where a run stands: everything besides tensors that a resumed run needs to continue exactly.
+public struct TrainingCursor: Codable, Sendable, Equatable {
+    /// Optimisation steps completed; the epoch and the position in it follow from it.
+    public var step = 0
+    /// Running sums of the epoch in progress.
+    public var epochLossSum = 0.0
+    public var epochCorrect = 0
+    public var epochSeen = 0
+    public var epochSeconds = 0.0
+    /// Finished epochs.
+    public var history: [EpochMetrics] = []
+    /// The training stream's state (random starts, augmentation: any draw a method makes).
+    public var trainingRandomState: [UInt64] = []
+    /// The training method's name, checked on resume.
+    public var method = ""
+}
+
+/// A progress report from a running `Trainer`.
+public struct TrainingProgress: Sendable {
+    public enum Event: Sendable {
+        /// Reported every few steps.
+        case step
+        /// An epoch finished; its metrics.
+        case epochEnd(EpochMetrics)
+        /// A checkpoint was written at this path.
+        case checkpoint(String)
+    }
+
+    public var event: Event
+    /// 1-based epoch and the number of epochs.
+    public var epoch: Int
+    public var epochs: Int
+    /// Steps done in this epoch and steps per epoch.
+    public var stepInEpoch: Int
+    public var stepsPerEpoch: Int
+    /// Mean loss and accuracy of the epoch so far.
+    public var loss: Double
+    public var accuracy: Double
+    /// Training throughput of the epoch so far.
+    public var samplesPerSecond: Double
+    public var learningRate: Float
+}
