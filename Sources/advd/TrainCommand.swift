@@ -29,7 +29,7 @@ struct TrainCommand: ParsableCommand {
     @Option var momentum: Float = 0.9
     @Option var weightDecay: Float = 0
     @Option(help: "constant, cosine, one-cycle, or step:E1,E2 (×0.1 at each milestone epoch).")
-    var schedule = "constant"
+    var schedule = "cosine"
     @Option var seed: UInt64 = 0
     @Option(help: "BLAS and kernel threads (default: all cores).")
     var threads: Int?

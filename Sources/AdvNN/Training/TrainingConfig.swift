@@ -8,7 +8,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     /// The optimiser and its hyperparameters.
     public var optimizer = OptimizerConfig()
     /// How the learning rate moves over the run.
-    public var schedule = LearningRateSchedule.constant
+    public var schedule = LearningRateSchedule.cosine(minimum: 0)
     /// The run's seed: initialisation, shuffling and every other random draw derive from it.
     public var seed: UInt64 = 0
     /// Write a resumable checkpoint every this many steps (also at the end of every epoch); nil: epoch ends only.
