@@ -41,9 +41,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test support only: counts heap allocations per thread (see its header).
+        .target(name: "CAllocationCounter"),
         .testTarget(
             name: "AdvNNTests",
-            dependencies: ["AdvNN"]
+            dependencies: ["AdvNN", "CAllocationCounter", "CZlib"]
         ),
     ],
     swiftLanguageModes: [.v6]

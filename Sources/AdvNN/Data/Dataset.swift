@@ -35,13 +35,24 @@ public struct DataSplit: Sendable {
     /// `labels`, reusing both buffers' memory.
     public func gather(_ indices: ArraySlice<Int>, into batch: Tensor, labels batchLabels: inout [Int]) {
         let size = itemSize
-        batch.resize(to: Shape([indices.count] + itemShape))
-        batchLabels.removeAll(keepingCapacity: true)
+        batch.resize(to: batchShape(indices.count))
+        // Grow or shrink the label buffer in place: no allocation once it has held a full batch.
+        if batchLabels.count > indices.count { batchLabels.removeLast(batchLabels.count - indices.count) }
+        while batchLabels.count < indices.count { batchLabels.append(0) }
         inputs.withUnsafeBufferPointer { source in
             for (row, index) in indices.enumerated() {
                 (batch.data + row * size).update(from: source.baseAddress! + index * size, count: size)
-                batchLabels.append(labels[index])
+                batchLabels[row] = labels[index]
             }
+        }
+    }
+
+    /// The shape of a batch of `count` examples, without building an array (this runs every step).
+    private func batchShape(_ count: Int) -> Shape {
+        switch itemShape.count {
+        case 1: return Shape(count, itemShape[0])
+        case 2: return Shape(count, itemShape[0], itemShape[1])
+        default: return Shape(count, itemShape[0], itemShape[1], itemShape[2])
         }
     }
 

@@ -24,7 +24,8 @@ public enum LearningRateSchedule: Codable, Sendable, Equatable {
             return base
         case let .step(milestones, gamma):
             let epoch = step / max(stepsPerEpoch, 1)
-            let passed = milestones.filter { epoch >= $0 }.count
+            var passed = 0   // counted in a loop: the schedule runs every step and must not allocate
+            for milestone in milestones where epoch >= milestone { passed += 1 }
             return base * powf(gamma, Float(passed))
         case let .cosine(minimum):
             let progress = min(Double(step) / totalSteps, 1)

@@ -1,0 +1,43 @@
+import AdvNN
+import CAllocationCounter
+import Testing
+
+#if DEBUG
+/// Unoptimised builds allocate for things the optimiser removes (variadic arrays, boxed temporaries),
+/// so the claim is about release builds; `make test` runs the suite with `-c release`.
+private let isOptimizedBuild = false
+#else
+private let isOptimizedBuild = true
+#endif
+
+/// The hot training loop reuses its workspaces: after the first steps at a batch size, training steps
+/// of the MLP make no heap allocation at all, in the layers, the loss, the optimiser, the learning-rate
+/// schedule or the data pipeline.
+@Suite struct AllocationTests {
+    static func blobs() -> Dataset {
+        Dataset.gaussianBlobs(classes: 3, dimensions: 12, separation: 2, spread: 1, trainCount: 256,
+                              testCount: 16, seed: 1)
+    }
+
+    @Test(.enabled(if: isOptimizedBuild, "allocation counts are a property of optimised builds"))
+    func mlpTrainingStepsDoNotAllocate() throws {
+        var config = TrainingConfig()
+        config.batchSize = 32
+        config.schedule = .step(milestones: [1, 2], gamma: 0.1)
+        let spec = ModelSpec(architecture: "mlp", inputShape: [12], classes: 3, hidden: [16, 16])
+        let trainer = try Trainer(spec: spec, dataset: Self.blobs(), config: config)
+        try trainer.run(maximumSteps: 2)   // warm-up: workspaces reach their size
+        let before = adv_thread_allocation_count()
+        try trainer.run(maximumSteps: 4)
+        let allocations = adv_thread_allocation_count() - before
+        #expect(allocations == 0, "4 training steps made \(allocations) heap allocations")
+    }
+
+    @Test func counterSeesAllocations() {
+        let before = adv_thread_allocation_count()
+        var kept: [[Int]] = []
+        for size in 1...3 { kept.append(Array(repeating: size, count: size * 1000)) }
+        #expect(adv_thread_allocation_count() > before)
+        #expect(kept.map(\.count) == [1000, 2000, 3000])
+    }
+}
