@@ -47,6 +47,11 @@ let package = Package(
             name: "AdvNNTests",
             dependencies: ["AdvNN", "CAllocationCounter", "CZlib"]
         ),
+        // Runs the built executables as separate processes.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["advd"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

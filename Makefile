@@ -1,0 +1,36 @@
+# advd — the two commands of the README, and a few more for developers.
+#
+#   make run    install system packages, build (release), train the MLP on Fashion-MNIST
+#   make test   install system packages, run the whole test suite (release build)
+#   make bench  speed benchmark of the numerics core (bench/README.md)
+
+APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev pkg-config dataset-fashion-mnist
+SWIFT ?= swift
+# Use every core for BLAS by default; override with `make run THREADS=1`.
+THREADS ?= $(shell nproc)
+RUN_DIR ?= runs/fashion-mnist-mlp
+
+.PHONY: deps build run test bench clean
+
+# Installs the system libraries and the Fashion-MNIST package (as root, or through sudo).
+deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
+
+build: deps
+	$(SWIFT) build -c release
+
+run: build
+	.build/release/advd train --dataset fashion-mnist --model mlp --hidden 256,256 --epochs 10 \
+		--batch-size 128 --lr 0.05 --momentum 0.9 --schedule cosine --seed 0 --threads $(THREADS) --out $(RUN_DIR)
+
+# Release build: numerics tests run faster, and the allocation-free claim is about optimised code.
+test: deps
+	$(SWIFT) test -c release
+
+bench: build
+	.build/release/advbench
+
+clean:
+	rm -rf .build runs

@@ -1,0 +1,96 @@
+import AdvNN
+import Foundation
+import Testing
+
+@Suite struct CheckpointTests {
+    @Test func safetensorsLayoutIsTheStandardOne() throws {
+        let file = SafeTensors(tensors: ["b": Tensor(shape: Shape(2), scalars: [1, 2]),
+                                         "a": Tensor(shape: Shape(1, 1), scalars: [-3])],
+                               metadata: ["model": "{\"x\":1}"])
+        let bytes = file.serialized()
+        let headerLength = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        #expect((8 + headerLength) % 8 == 0)
+        let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<8 + headerLength])) as! [String: Any]
+        let a = header["a"] as! [String: Any], b = header["b"] as! [String: Any]
+        #expect(a["dtype"] as? String == "F32" && a["shape"] as? [Int] == [1, 1] && a["data_offsets"] as? [Int] == [0, 4])
+        #expect(b["data_offsets"] as? [Int] == [4, 12])
+        #expect((header["__metadata__"] as? [String: String])?["model"] == "{\"x\":1}")
+        // raw little-endian float32 data follows the header: -3, then 1, 2
+        let data = Array(bytes[(8 + headerLength)...])
+        #expect(data == [0x00, 0x00, 0x40, 0xC0, 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0x40])
+        let parsed = try SafeTensors.parse(bytes, source: "memory")
+        #expect(parsed.tensors["b"]!.scalars == [1, 2] && parsed.metadata == file.metadata)
+    }
+
+    @Test func modelTensorsFollowPyTorchNames() throws {
+        var rng = RandomStream(seed: 1)
+        let cnn = try ModelSpec(architecture: "cnn-small", inputShape: [1, 28, 28], classes: 10).build(rng: &rng)
+        let names = Dictionary(uniqueKeysWithValues: ModelCheckpoint.stateTensors(of: cnn).map { ($0.name, $0.tensor.shape) })
+        #expect(names == ["0.weight": Shape(32, 1, 5, 5), "0.bias": Shape(32), "3.weight": Shape(64, 32, 5, 5), "3.bias": Shape(64),
+                          "7.weight": Shape(1024, 3136), "7.bias": Shape(1024), "9.weight": Shape(10, 1024), "9.bias": Shape(10)])
+        let resnet = try ModelSpec(architecture: "preact-resnet", inputShape: [3, 32, 32], classes: 10).build(rng: &rng)
+        let resnetNames = Set(ModelCheckpoint.stateTensors(of: resnet).map(\.name))
+        #expect(resnetNames.isSuperset(of: ["0.weight", "1.bn1.running_mean", "1.conv1.weight", "2.shortcut.0.weight",
+                                            "4.running_var", "7.weight"]))
+    }
+
+    @Test func modelRoundTripsThroughAFile() throws {
+        let folder = TemporaryFolder()
+        var rng = RandomStream(seed: 2)
+        let spec = ModelSpec(architecture: "preact-resnet", inputShape: [3, 8, 8], classes: 4, widths: [4, 8], blocksPerStage: 1)
+        let model = try spec.build(rng: &rng)
+        let norm = model.layers[3] as! BatchNorm
+        norm.runningMean.fill(0.25)
+        try ModelCheckpoint.save(model, spec: spec, to: folder.file("model.safetensors"))
+        let (loaded, loadedSpec) = try ModelCheckpoint.load(from: folder.file("model.safetensors"))
+        #expect(loadedSpec == spec)
+        for ((name, original), (_, copy)) in zip(ModelCheckpoint.stateTensors(of: model), ModelCheckpoint.stateTensors(of: loaded)) {
+            #expect(original.scalars == copy.scalars, "\(name)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["model.safetensors"])
+    }
+
+    @Test func shapeMismatchIsReportedByName() throws {
+        let folder = TemporaryFolder()
+        var rng = RandomStream(seed: 3)
+        let spec = ModelSpec(architecture: "mlp", inputShape: [6], classes: 3, hidden: [5])
+        var file = ModelCheckpoint.contents(of: try spec.build(rng: &rng), spec: spec)
+        file.tensors["1.weight"] = Tensor(zeros: Shape(4, 6))
+        file.tensors["9.extra"] = Tensor(zeros: Shape(1))
+        file.tensors["3.bias"] = nil
+        try file.write(to: folder.file("bad.safetensors"))
+        DatasetTests.expectError(containing: ["bad.safetensors", "tensor 1.weight has shape [4, 6], expected [5, 6]",
+                                              "missing tensor 3.bias [3]", "unexpected tensor 9.extra"]) {
+            _ = try ModelCheckpoint.load(from: folder.file("bad.safetensors"))
+        }
+    }
+
+    @Test func truncatedAndForeignFilesAreRejected() throws {
+        let folder = TemporaryFolder()
+        let bytes = SafeTensors(tensors: ["w": Tensor(zeros: Shape(100))]).serialized()
+        FileManager.default.createFile(atPath: folder.file("cut.safetensors"), contents: Data(bytes.dropLast(8)))
+        DatasetTests.expectError(containing: ["cut.safetensors", "tensor w", "do not fit"]) {
+            _ = try SafeTensors.read(from: folder.file("cut.safetensors"))
+        }
+        FileManager.default.createFile(atPath: folder.file("junk.safetensors"), contents: Data([1, 0, 0, 0, 0, 0, 0, 0, 0x7B]))
+        DatasetTests.expectError(containing: ["junk.safetensors", "not valid JSON"]) {
+            _ = try SafeTensors.read(from: folder.file("junk.safetensors"))
+        }
+        try SafeTensors(tensors: ["w": Tensor(zeros: Shape(1))]).write(to: folder.file("plain.safetensors"))
+        DatasetTests.expectError(containing: ["plain.safetensors", "not an advd model file"]) {
+            _ = try ModelCheckpoint.load(from: folder.file("plain.safetensors"))
+        }
+    }
+
+    @Test func atomicWriteReplacesWholeFilesAndLeavesNoTemporaries() throws {
+        let folder = TemporaryFolder()
+        let path = folder.file("state.bin")
+        try AtomicFile.write([1, 2, 3], to: path)
+        try AtomicFile.write([4, 5], to: path)
+        #expect(FileManager.default.contents(atPath: path) == Data([4, 5]))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["state.bin"])
+        DatasetTests.expectError(containing: ["/nonexistent-folder/", "create failed"]) {
+            try AtomicFile.write([1], to: "/nonexistent-folder/x.bin")
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import AdvNN
+import Foundation
+import Testing
+
+/// Determinism, exact resumption and real learning of the training loop, on small seeded data.
+@Suite struct TrainerTests {
+    static let blobs = Dataset.gaussianBlobs(classes: 3, dimensions: 10, separation: 1.5, spread: 1,
+                                             trainCount: 300, testCount: 200, seed: 9)
+
+    /// Tiny 1×8×8 "images" whose class is the quadrant holding a bright square, for the conv path.
+    static let squares: Dataset = {
+        var rng = RandomStream(seed: 4, purpose: "squares")
+        func split(_ count: Int) -> DataSplit {
+            var inputs = [Float](repeating: 0, count: count * 64), labels = [Int](repeating: 0, count: count)
+            for n in 0..<count {
+                let label = rng.nextIndex(below: 4)
+                labels[n] = label
+                for i in 0..<64 { inputs[n * 64 + i] = 0.3 * rng.nextUnitFloat() }
+                let top = (label / 2) * 4 + rng.nextIndex(below: 2), left = (label % 2) * 4 + rng.nextIndex(below: 2)
+                for dy in 0..<2 { for dx in 0..<2 { inputs[n * 64 + (top + dy) * 8 + left + dx] = 1 } }
+            }
+            return DataSplit(inputs: inputs, labels: labels, itemShape: [1, 8, 8])
+        }
+        return Dataset(name: "squares", train: split(160), test: split(80), classNames: ["0", "1", "2", "3"], valueRange: 0...1)
+    }()
+
+    static let mlp = ModelSpec(architecture: "mlp", inputShape: [10], classes: 3, hidden: [16, 16])
+    static let resnet = ModelSpec(architecture: "preact-resnet", inputShape: [1, 8, 8], classes: 4, widths: [4, 8])
+
+    static func config(epochs: Int = 3, batchSize: Int = 32, optimizer: OptimizerConfig.Kind = .sgd) -> TrainingConfig {
+        var config = TrainingConfig()
+        config.epochs = epochs
+        config.batchSize = batchSize
+        config.seed = 17
+        config.optimizer.kind = optimizer
+        config.optimizer.learningRate = optimizer == .sgd ? 0.05 : 0.01
+        config.optimizer.momentum = optimizer == .sgd ? 0.9 : 0
+        config.optimizer.weightDecay = 5e-4
+        config.checkpointEverySteps = 4
+        return config
+    }
+
+    /// Every tensor of the model and the optimiser, bit patterns included.
+    static func state(_ trainer: Trainer) -> [String: [UInt32]] {
+        var state: [String: [UInt32]] = [:]
+        for (name, tensor) in ModelCheckpoint.stateTensors(of: trainer.model) + trainer.optimizer.namedState {
+            state[name] = tensor.scalars.map(\.bitPattern)
+        }
+        return state
+    }
+
+    /// The history without wall-clock fields, which legitimately differ between runs.
+    static func outcomes(_ trainer: Trainer) -> [[Double]] {
+        trainer.cursor.history.map { [Double($0.epoch), $0.trainLoss, $0.trainAccuracy, $0.testAccuracy, Double($0.learningRate)] }
+    }
+
+    @Test(arguments: [mlp, resnet])
+    func sameSeedGivesBitIdenticalWeights(spec: ModelSpec) throws {
+        let data = spec == Self.mlp ? Self.blobs : Self.squares
+        let first = try Trainer(spec: spec, dataset: data, config: Self.config(epochs: 2))
+        let second = try Trainer(spec: spec, dataset: data, config: Self.config(epochs: 2))
+        try first.run()
+        try second.run()
+        #expect(Self.state(first) == Self.state(second))
+        #expect(Self.outcomes(first) == Self.outcomes(second))
+        var otherSeed = Self.config(epochs: 2)
+        otherSeed.seed = 18
+        let third = try Trainer(spec: spec, dataset: data, config: otherSeed)
+        try third.run()
+        #expect(Self.state(first) != Self.state(third))
+    }
+
+    @Test(arguments: [(mlp, OptimizerConfig.Kind.sgd, 7), (mlp, .adam, 10), (resnet, .sgd, 9), (resnet, .adamw, 13)])
+    func resumingFromACheckpointIsBitIdentical(spec: ModelSpec, optimizer: OptimizerConfig.Kind, stopAfter: Int) throws {
+        let data = spec == Self.mlp ? Self.blobs : Self.squares
+        let config = Self.config(optimizer: optimizer)
+        let straight = try Trainer(spec: spec, dataset: data, config: config)
+        try straight.run()
+
+        let folder = TemporaryFolder()
+        let interrupted = try Trainer(spec: spec, dataset: data, config: config, checkpointFolder: folder.path)
+        try interrupted.run(maximumSteps: stopAfter)
+        // the latest checkpoint is at a multiple of checkpointEverySteps, possibly mid-epoch: the work after
+        // it is lost, as in a crash, and done again by the fresh trainer
+        let resumed = try Trainer(spec: spec, dataset: data, config: config, checkpointFolder: folder.path)
+        let path = try #require(try resumed.resumeFromLatestCheckpoint())
+        // checkpoints are written every 4 steps and at every epoch end
+        let expectedStep = max(stopAfter / 4 * 4, stopAfter / resumed.stepsPerEpoch * resumed.stepsPerEpoch)
+        #expect(path.hasSuffix(Trainer.checkpointName(step: expectedStep)))
+        #expect(resumed.cursor.step == expectedStep)
+        try resumed.run()
+        #expect(Self.state(resumed) == Self.state(straight))
+        #expect(Self.outcomes(resumed) == Self.outcomes(straight))
+        #expect(Trainer.checkpoints(in: folder.path).count == 2)
+    }
+
+    @Test func tornNewestCheckpointFallsBackToTheOlderOne() throws {
+        let folder = TemporaryFolder()
+        let config = Self.config()
+        let trainer = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config, checkpointFolder: folder.path)
+        try trainer.run(maximumSteps: 8)
+        // simulate a file cut short by something other than advd (AtomicFile never leaves one)
+        let newest = Trainer.checkpoints(in: folder.path).last!
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: newest))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: newest))
+        let resumed = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config, checkpointFolder: folder.path)
+        #expect(try resumed.resumeFromLatestCheckpoint()?.hasSuffix(Trainer.checkpointName(step: 4)) == true)
+    }
+
+    @Test func resumingUnderAnotherConfigurationIsRefused() throws {
+        let folder = TemporaryFolder()
+        try Trainer(spec: Self.mlp, dataset: Self.blobs, config: Self.config(), checkpointFolder: folder.path).run(maximumSteps: 4)
+        var changed = Self.config()
+        changed.optimizer.learningRate = 0.1
+        let other = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: changed, checkpointFolder: folder.path)
+        DatasetTests.expectError(containing: ["step-00000004.safetensors", "another training configuration"]) {
+            try other.resumeFromLatestCheckpoint()
+        }
+    }
+
+    @Test func learnsSeparableData() throws {
+        let mlp = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: Self.config(epochs: 15))
+        var epochsReported = 0
+        try mlp.run { if case .epochEnd = $0.event { epochsReported += 1 } }
+        #expect(epochsReported == 15)
+        #expect(mlp.cursor.history.last!.testAccuracy > 0.85)
+        #expect(mlp.cursor.history.last!.trainLoss < mlp.cursor.history.first!.trainLoss)
+        let cnn = try Trainer(spec: ModelSpec(architecture: "cnn-small", inputShape: [1, 8, 8], classes: 4),
+                              dataset: Self.squares, config: Self.config(epochs: 6, batchSize: 16))
+        try cnn.run()
+        #expect(Metrics.accuracy(of: cnn.model, on: Self.squares.test) > 0.9)
+    }
+
+    @Test func divergenceIsReportedNotHidden() throws {
+        var config = Self.config()
+        config.optimizer.learningRate = 1e30
+        let trainer = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config)
+        DatasetTests.expectError(containing: ["training loss became", "lower the learning rate"]) { try trainer.run() }
+    }
+
+    @Test func mismatchedModelAndDataAreRefused() {
+        DatasetTests.expectError(containing: ["input shape [10]", "[1, 8, 8]"]) {
+            _ = try Trainer(spec: Self.mlp, dataset: Self.squares, config: Self.config())
+        }
+        var config = Self.config()
+        config.batchSize = 0
+        DatasetTests.expectError(containing: ["batchSize must be at least 1"]) {
+            _ = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config)
+        }
+    }
+}
