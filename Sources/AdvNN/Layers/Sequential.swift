@@ -6,8 +6,12 @@ public final class Sequential: Layer {
         didSet { for layer in layers { layer.isTraining = isTraining } }
     }
 
+    /// The first layer with parameters: no layer at or before it needs an input gradient in training.
+    private let firstParametricIndex: Int
+
     public init(_ layers: [any Layer]) {
         self.layers = layers
+        firstParametricIndex = layers.firstIndex { !$0.namedParameters.isEmpty } ?? layers.count
         isTraining = true
         for layer in layers { layer.isTraining = true }
     }
@@ -28,12 +32,15 @@ public final class Sequential: Layer {
         return activation
     }
 
-    /// A flat reverse loop mirroring `forward`; the first layer is asked for its input gradient only
-    /// when the caller wants it (training does not, attacks do).
+    /// A flat reverse loop mirroring `forward`. Input gradients are computed only where something needs
+    /// them: everywhere when the caller wants the model's input gradient (attacks), else only above the
+    /// first layer with parameters (training skips, e.g., the first Linear's dInput behind a Flatten).
     public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {
         var gradient = dOutput
         for index in layers.indices.reversed() {
-            let layerRequest = GradientRequest(input: index > 0 || request.input, parameters: request.parameters)
+            let layerRequest = GradientRequest(input: request.input || index > firstParametricIndex,
+                                               parameters: request.parameters)
+            // nil once the layers below need nothing: they hold no parameters
             guard let dInput = layers[index].backward(gradient, request: layerRequest) else { return nil }
             gradient = dInput
         }

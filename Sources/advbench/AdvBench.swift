@@ -1,0 +1,105 @@
+import AdvNN
+import ArgumentParser
+import Foundation
+
+/// `advbench`: throughput of the numerics core, the numbers the README's speed table reports.
+///
+/// For each model (the MLP 784-256-256-10 and `cnn-small`, both on 1×28×28 inputs, batch 128) and each
+/// thread count it measures a clean training step (zero grads, forward, cross-entropy, backward, SGD with
+/// momentum) and plain inference (forward in evaluation mode), as samples/s and achieved GFLOP/s, beside
+/// the GFLOP/s of a large OpenBLAS `sgemm` on the same threads. `bench/torch_reference.py` measures the
+/// same rows in PyTorch; `bench/compare.sh` runs both and prints the ratio.
+@main
+struct AdvBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "advbench",
+                                                    abstract: "Benchmark advd's training and inference throughput.")
+
+    @Option(help: "Comma-separated BLAS thread counts.")
+    var threads = "1,2"
+    @Option(help: "Batch size.")
+    var batchSize = 128
+    @Option(help: "Comma-separated models: mlp, cnn-small.")
+    var models = "mlp,cnn-small"
+    @Option(help: "Also write the results as JSON to this path.")
+    var json: String?
+
+    struct Row: Codable {
+        var model: String, threads: Int, mode: String, samplesPerSecond: Double, gflops: Double
+    }
+
+    struct Report: Codable {
+        var machine: String, blasCore: String, batchSize: Int
+        var sgemmGflops: [String: Double]
+        var rows: [Row]
+    }
+
+    func run() throws {
+        let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
+        let modelNames = models.split(separator: ",").map(String.init)
+        var report = Report(machine: Self.machineDescription(), blasCore: BLAS.coreName, batchSize: batchSize,
+                            sgemmGflops: [:], rows: [])
+        print("advbench: \(report.machine), OpenBLAS core \(report.blasCore), batch \(batchSize)")
+        print("model      threads  mode        samples/s     GFLOP/s   (sgemm 2048³ GFLOP/s)")
+        for threadCount in threadCounts {
+            BLAS.setThreadCount(threadCount)
+            let sgemm = Self.sgemmGflops()
+            report.sgemmGflops[String(threadCount)] = sgemm
+            for name in modelNames {
+                for mode in ["train", "infer"] {
+                    let row = try Self.measure(model: name, mode: mode, threads: threadCount, batchSize: batchSize)
+                    report.rows.append(row)
+                    print(name.padding(toLength: 10, withPad: " ", startingAt: 0)
+                          + String(format: " %7d  ", threadCount) + row.mode.padding(toLength: 10, withPad: " ", startingAt: 0)
+                          + String(format: " %11.0f %11.1f   (%.1f)", row.samplesPerSecond, row.gflops, sgemm))
+                }
+            }
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    static func measure(model name: String, mode: String, threads: Int, batchSize: Int) throws -> Row {
+        var rng = RandomStream(seed: 0, purpose: "bench")
+        let spec = ModelSpec(architecture: name, inputShape: [1, 28, 28], classes: 10,
+                             hidden: name == "mlp" ? [256, 256] : nil)
+        let model = try spec.build(rng: &rng)
+        let input = Tensor(zeros: Shape(batchSize, 1, 28, 28))
+        for i in 0..<input.count { input[i] = rng.nextUnitFloat() }
+        let labels = (0..<batchSize).map { $0 % 10 }
+        let flops = FlopCount(model: model, batchShape: input.shape)
+        let seconds: Double
+        if mode == "train" {
+            let optimizer = SGD(parameters: model.namedParameters, learningRate: 0.01, momentum: 0.9)
+            var method = StandardTraining()
+            seconds = Stopwatch.secondsPerCall {
+                _ = method.step(model: model, inputs: input, labels: labels, optimizer: optimizer, rng: &rng)
+            }
+        } else {
+            model.isTraining = false
+            seconds = Stopwatch.secondsPerCall { _ = model.forward(input) }
+        }
+        let work = mode == "train" ? flops.training : flops.forward
+        return Row(model: name, threads: threads, mode: mode == "train" ? "training" : "inference",
+                   samplesPerSecond: Double(batchSize) / seconds, gflops: work / seconds / 1e9)
+    }
+
+    /// The machine's large-matrix sgemm rate: C = A·B with 2048×2048 matrices.
+    static func sgemmGflops(size n: Int = 2048) -> Double {
+        let a = Tensor(repeating: 0.5, shape: Shape(n, n)), b = Tensor(repeating: 0.25, shape: Shape(n, n))
+        let c = Tensor(zeros: Shape(n, n))
+        let seconds = Stopwatch.secondsPerCall(warmUp: 1, rounds: 3, roundSeconds: 0.5) {
+            BLAS.gemm(m: n, n: n, k: n, a: a.data, b: b.data, c: c.data)
+        }
+        return 2 * Double(n * n * n) / seconds / 1e9
+    }
+
+    static func machineDescription() -> String {
+        let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuInfo.split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    }
+}

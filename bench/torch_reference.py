@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""PyTorch reference for advbench: the same models, batch, steps and thread counts, on the CPU.
+
+Optional (needs `pip install torch`); CI never runs it. Writes the same JSON shape as
+`advbench --json`, so bench/compare.sh can print advd/PyTorch ratios.
+
+Rows: the MLP 784-256-256-10 and cnn-small (Madry et al.'s MNIST CNN) on 1x28x28 inputs, batch 128;
+"training" is one clean step (zero_grad, forward, cross-entropy, backward, SGD with momentum 0.9);
+"inference" is a forward pass in eval mode under torch.inference_mode().
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+
+
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                         nn.Linear(256, 10))
+
+
+def cnn_small():
+    return nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(64 * 7 * 7, 1024), nn.ReLU(), nn.Linear(1024, 10))
+
+
+MODELS = {"mlp": mlp, "cnn-small": cnn_small}
+
+
+def flops(model, batch):
+    """2 per multiply-add of Linear and Conv2d; training skips the first layer's input gradient."""
+    forward = training = 0.0
+    seen_parameters = False
+    x = torch.zeros(batch, 1, 28, 28)
+    with torch.no_grad():
+        for layer in model:
+            y = layer(x)
+            if isinstance(layer, nn.Linear):
+                macs = batch * layer.in_features * layer.out_features
+            elif isinstance(layer, nn.Conv2d):
+                macs = y.numel() * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+            else:
+                macs = 0
+            forward += 2 * macs
+            training += 2 * macs * (3 if seen_parameters else 2)
+            seen_parameters = seen_parameters or macs > 0
+            x = y
+    return forward, training
+
+
+def seconds_per_call(body, warm_up=3, rounds=5, round_seconds=0.4):
+    """Best of several rounds, each at least round_seconds long (as advbench's Stopwatch)."""
+    for _ in range(warm_up):
+        body()
+    best = float("inf")
+    for _ in range(rounds):
+        calls, start = 0, time.perf_counter()
+        while True:
+            body()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= round_seconds:
+                break
+        best = min(best, elapsed / calls)
+    return best
+
+
+def measure(name, mode, threads, batch):
+    torch.manual_seed(0)
+    model = MODELS[name]()
+    x = torch.rand(batch, 1, 28, 28)
+    y = torch.arange(batch) % 10
+    forward_flops, training_flops = flops(model, batch)
+    if mode == "training":
+        model.train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step():
+            optimizer.zero_grad(set_to_none=False)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+        seconds = seconds_per_call(step)
+        work = training_flops
+    else:
+        model.eval()
+
+        def infer():
+            with torch.inference_mode():
+                model(x)
+        seconds = seconds_per_call(infer)
+        work = forward_flops
+    return {"model": name, "threads": threads, "mode": mode,
+            "samplesPerSecond": batch / seconds, "gflops": work / seconds / 1e9}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--models", default="mlp,cnn-small")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    rows = []
+    print(f"torch {torch.__version__}, batch {args.batch_size}")
+    for threads in [int(t) for t in args.threads.split(",")]:
+        torch.set_num_threads(threads)
+        for name in args.models.split(","):
+            for mode in ["training", "inference"]:
+                row = measure(name, mode, threads, args.batch_size)
+                rows.append(row)
+                print(f"{name:10} {threads:7d}  {mode:10} {row['samplesPerSecond']:11.0f} {row['gflops']:11.1f}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"torch": torch.__version__, "batchSize": args.batch_size, "rows": rows}, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
