@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 threads="${THREADS:-1,2}"
 out="$(mktemp -d)"
 swift build -c release --product advbench >/dev/null
-.build/release/advbench --threads "$threads" --json "$out/advd.json"
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/advbench --threads "$threads" --json "$out/advd.json"
 python3 bench/torch_reference.py --threads "$threads" --json "$out/torch.json"
 python3 - "$out/advd.json" "$out/torch.json" <<'PY'
 import json, sys

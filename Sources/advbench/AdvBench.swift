@@ -22,6 +22,8 @@ struct AdvBench: ParsableCommand {
     var models = "mlp,cnn-small"
     @Option(help: "Also write the results as JSON to this path.")
     var json: String?
+    @Flag(help: "Print per-layer times of a training step instead of the throughput table.")
+    var profile = false
 
     struct Row: Codable {
         var model: String, threads: Int, mode: String, samplesPerSecond: Double, gflops: Double
@@ -36,6 +38,17 @@ struct AdvBench: ParsableCommand {
     func run() throws {
         let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
         let modelNames = models.split(separator: ",").map(String.init)
+        if profile {
+            for threadCount in threadCounts {
+                BLAS.setThreadCount(threadCount)
+                for name in modelNames {
+                    print("\(name), \(threadCount) threads, batch \(batchSize):")
+                    let (model, input, labels) = try Self.benchmarkSetup(model: name, batchSize: batchSize)
+                    LayerProfile.run(model: model, input: input, labels: labels)
+                }
+            }
+            return
+        }
         var report = Report(machine: Self.machineDescription(), blasCore: BLAS.coreName, batchSize: batchSize,
                             sgemmGflops: [:], rows: [])
         print("advbench: \(report.machine), OpenBLAS core \(report.blasCore), batch \(batchSize)")
@@ -61,14 +74,20 @@ struct AdvBench: ParsableCommand {
         }
     }
 
-    static func measure(model name: String, mode: String, threads: Int, batchSize: Int) throws -> Row {
+    /// The model, a random input batch in [0, 1) and labels, as both the table and the profile use them.
+    static func benchmarkSetup(model name: String, batchSize: Int) throws -> (Sequential, Tensor, [Int]) {
         var rng = RandomStream(seed: 0, purpose: "bench")
         let spec = ModelSpec(architecture: name, inputShape: [1, 28, 28], classes: 10,
                              hidden: name == "mlp" ? [256, 256] : nil)
         let model = try spec.build(rng: &rng)
         let input = Tensor(zeros: Shape(batchSize, 1, 28, 28))
         for i in 0..<input.count { input[i] = rng.nextUnitFloat() }
-        let labels = (0..<batchSize).map { $0 % 10 }
+        return (model, input, (0..<batchSize).map { $0 % 10 })
+    }
+
+    static func measure(model name: String, mode: String, threads: Int, batchSize: Int) throws -> Row {
+        var rng = RandomStream(seed: 1, purpose: "bench.steps")
+        let (model, input, labels) = try benchmarkSetup(model: name, batchSize: batchSize)
         let flops = FlopCount(model: model, batchShape: input.shape)
         let seconds: Double
         if mode == "train" {

@@ -39,6 +39,10 @@ public final class MaxPool2D: Layer {
             Parallel.forEachChunk(of: planes) { range in
                 for plane in range {
                     let x = X + plane * H * W, y = Y + plane * OH * OW, win = WIN + plane * OH * OW
+                    if KS == 2 && s == 2 {
+                        Self.pool2x2(x, width: W, into: y, winners: win, outputHeight: OH, outputWidth: OW)
+                        continue
+                    }
                     for oh in 0..<OH {
                         for ow in 0..<OW {
                             var bestIndex = oh * s * W + ow * s
@@ -79,5 +83,25 @@ public final class MaxPool2D: Layer {
             }
         }
         return dInput
+    }
+
+    /// The common 2×2, stride-2 window, unrolled: the first maximum of x[2oh.., 2ow..] in row-major order.
+    @inline(__always)
+    private static func pool2x2(_ x: UnsafePointer<Float>, width W: Int, into y: UnsafeMutablePointer<Float>,
+                                winners: UnsafeMutablePointer<Int32>, outputHeight OH: Int, outputWidth OW: Int) {
+        for oh in 0..<OH {
+            let top = 2 * oh * W, bottom = top + W
+            for ow in 0..<OW {
+                // selects, not branches: which element wins is data-dependent and unpredictable
+                let a = top + 2 * ow, c = bottom + 2 * ow
+                var best = x[a], index = a
+                let vb = x[a + 1], vc = x[c], vd = x[c + 1]
+                index = vb > best ? a + 1 : index; best = vb > best ? vb : best
+                index = vc > best ? c : index; best = vc > best ? vc : best
+                index = vd > best ? c + 1 : index; best = vd > best ? vd : best
+                y[oh * OW + ow] = best
+                winners[oh * OW + ow] = Int32(index)
+            }
+        }
     }
 }

@@ -3,14 +3,15 @@ import COpenBLAS
 /// The only file that calls OpenBLAS. Every matrix product in AdvNN goes through `gemm`, which has a
 /// naive twin (`gemmNaive`) that the tests use as the reference.
 public enum BLAS {
-    /// Sets how many threads OpenBLAS uses in this process (the daemon divides cores among jobs).
+    /// Sets how many threads this process computes with (see `Parallel`): GEMMs are split into that
+    /// many blocks, each run by a single-threaded OpenBLAS call.
     public static func setThreadCount(_ count: Int) {
-        precondition(count >= 1, "BLAS thread count must be at least 1, got \(count)")
-        openblas_set_num_threads(Int32(count))
+        Parallel.setThreadCount(count)
+        openblas_set_num_threads(1)
     }
 
-    /// The number of threads OpenBLAS uses now.
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+    /// The number of compute threads.
+    public static var threadCount: Int { Parallel.threadCount }
 
     /// The CPU kernel OpenBLAS chose (for benchmark reports).
     public static var coreName: String {
@@ -18,11 +19,21 @@ public enum BLAS {
         return String(cString: name)
     }
 
+    /// Below this many multiply–adds a GEMM is one OpenBLAS call: splitting would cost more than it saves.
+    static let splitThreshold = 1 << 18
+    /// The most blocks a GEMM is split into: enough for four threads. More, smaller blocks cost
+    /// OpenBLAS efficiency (measured: eight blocks made cnn-small's training step a third slower).
+    static let maximumBlocks = 4
+
     /// C = alpha · op(A) · op(B) + beta · C, all row-major.
     ///
     /// op(A) is (m, k) and op(B) is (k, n); `transposeA` means A is stored as (k, m), `transposeB` that
     /// B is stored as (n, k). Leading dimensions default to dense storage.
-    @inline(__always)
+    ///
+    /// Large products are split into up to four blocks of columns of C (of rows, when C is narrow),
+    /// each one single-threaded OpenBLAS call, and the blocks are shared among the compute threads.
+    /// The blocks depend on the shape alone, never on the thread count: OpenBLAS's rounding depends on
+    /// the block it is given, so this is what makes results identical for any number of threads.
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
@@ -30,15 +41,46 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int? = nil,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
-        cblas_sgemm(
-            CblasRowMajor,
-            transposeA ? CblasTrans : CblasNoTrans,
-            transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k),
-            alpha, a, Int32(lda ?? (transposeA ? m : k)),
-            b, Int32(ldb ?? (transposeB ? k : n)),
-            beta, c, Int32(ldc ?? n)
-        )
+        let lda = lda ?? (transposeA ? m : k), ldb = ldb ?? (transposeB ? k : n), ldc = ldc ?? n
+        let splitsColumns = n >= 64
+        let blocks = m * n * k < splitThreshold ? 1 : min(maximumBlocks, splitsColumns ? n / 32 : m / 8)
+        guard blocks > 1 else {
+            sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        let extent = splitsColumns ? n : m, alignment = splitsColumns ? 16 : 4
+        /// Block `index` covers these columns (or rows): equal shares on aligned boundaries.
+        func block(_ index: Int) -> Range<Int> {
+            let lower = index == 0 ? 0 : (extent * index / blocks) / alignment * alignment
+            let upper = index == blocks - 1 ? extent : (extent * (index + 1) / blocks) / alignment * alignment
+            return lower..<upper
+        }
+        Parallel.forEachChunk(of: blocks) { indices in
+            for index in indices {
+                let range = block(index)
+                if splitsColumns {
+                    // B's columns start at +j (row j when B is stored transposed); C's at +j
+                    let j = range.lowerBound
+                    sgemm(transposeA, transposeB, m, range.count, k, alpha, a, lda,
+                          b + (transposeB ? j * ldb : j), ldb, beta, c + j, ldc)
+                } else {
+                    // A's rows start at row i (column i when A is stored transposed); C's at row i
+                    let i = range.lowerBound
+                    sgemm(transposeA, transposeB, range.count, n, k, alpha, a + (transposeA ? i : i * lda), lda,
+                          b, ldb, beta, c + i * ldc, ldc)
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func sgemm(
+        _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// The textbook triple loop computing exactly what `gemm` computes, accumulating in Double.
