@@ -1,24 +1,22 @@
 /// Average pooling over square windows, no padding (PyTorch's `nn.AvgPool2d(k, stride)`).
 /// - input: (N, C, H, W) → output: (N, C, OH, OW), OH = (H − kernel) / stride + 1
 public final class AvgPool2D: Layer {
-    public let kernelSize: Int
-    public let stride: Int
+    public let window: PoolingWindow
+    public var kernelSize: Int { window.kernelSize }
+    public var stride: Int { window.stride }
     public var isTraining = true
     private let output = Tensor(zeros: Shape(0))
     private let dInput = Tensor(zeros: Shape(0))
     private var inputShape = Shape(0)
 
     public init(kernelSize: Int, stride: Int? = nil) {
-        self.kernelSize = kernelSize
-        self.stride = stride ?? kernelSize
+        window = PoolingWindow(kernelSize: kernelSize, stride: stride)
     }
 
     public func replica() -> AvgPool2D { AvgPool2D(kernelSize: kernelSize, stride: stride) }
 
     public func outputShape(for inputShape: Shape) -> Shape {
-        precondition(inputShape.rank == 4, "AvgPool2D needs (N, C, H, W), got \(inputShape)")
-        return ConvolutionGeometry(inChannels: inputShape[1], outChannels: inputShape[1],
-                                   kernelSize: kernelSize, stride: stride, padding: 0).outputShape(for: inputShape)
+        window.outputShape(for: inputShape, layer: "AvgPool2D")
     }
 
     public func forward(_ input: Tensor) -> Tensor {

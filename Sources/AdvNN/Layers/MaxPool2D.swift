@@ -3,8 +3,9 @@
 /// The winning position of every window is remembered, and backward routes the gradient to it alone
 /// (the first maximum on ties, as PyTorch does).
 public final class MaxPool2D: Layer {
-    public let kernelSize: Int
-    public let stride: Int
+    public let window: PoolingWindow
+    public var kernelSize: Int { window.kernelSize }
+    public var stride: Int { window.stride }
     public var isTraining = true
     private let output = Tensor(zeros: Shape(0))
     private let dInput = Tensor(zeros: Shape(0))
@@ -12,16 +13,13 @@ public final class MaxPool2D: Layer {
     private var inputShape = Shape(0)
 
     public init(kernelSize: Int, stride: Int? = nil) {
-        self.kernelSize = kernelSize
-        self.stride = stride ?? kernelSize
+        window = PoolingWindow(kernelSize: kernelSize, stride: stride)
     }
 
     public func replica() -> MaxPool2D { MaxPool2D(kernelSize: kernelSize, stride: stride) }
 
     public func outputShape(for inputShape: Shape) -> Shape {
-        precondition(inputShape.rank == 4, "MaxPool2D needs (N, C, H, W), got \(inputShape)")
-        return ConvolutionGeometry(inChannels: inputShape[1], outChannels: inputShape[1],
-                                   kernelSize: kernelSize, stride: stride, padding: 0).outputShape(for: inputShape)
+        window.outputShape(for: inputShape, layer: "MaxPool2D")
     }
 
     public func forward(_ input: Tensor) -> Tensor {
