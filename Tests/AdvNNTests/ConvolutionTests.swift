@@ -50,11 +50,11 @@ import Testing
         GradientCheck.fill(x, rng: &rng)
         let outShape = geometry.outputShape(for: x.shape)
         let columns = Tensor(zeros: Shape(geometry.patchSize, 2 * outShape[2] * outShape[3]))
-        geometry.im2col(x, images: 0..<2, into: columns)
+        geometry.im2col(x, images: 0..<2, into: columns, scratch: Tensor(zeros: Shape(0)))
         let y = Tensor(zeros: columns.shape)
         GradientCheck.fill(y, rng: &rng)
         let back = Tensor(zeros: x.shape)
-        geometry.col2im(y, images: 0..<2, into: back)
+        geometry.col2im(y, images: 0..<2, into: back, scratch: Tensor(zeros: Shape(0)))
         let left = GradientCheck.projection(columns, with: y), right = GradientCheck.projection(x, with: back)
         #expect(abs(left - right) < 1e-4 * max(1, abs(left)))
     }

@@ -17,6 +17,7 @@ public final class Conv2D: Layer {
     private let columns = Tensor(zeros: Shape(0))      // (K, chunk·OHW), K = C·KH·KW
     private let product = Tensor(zeros: Shape(0))      // (OC, chunk·OHW): the GEMM's output, or dOutput in its layout
     private let dColumns = Tensor(zeros: Shape(0))     // (K, chunk·OHW)
+    private let paddedPlanes = Tensor(zeros: Shape(0)) // im2col/col2im scratch: zero-padded input planes
     private let output = Tensor(zeros: Shape(0))
     private let dInput = Tensor(zeros: Shape(0))
     private var input: Tensor?
@@ -68,7 +69,7 @@ public final class Conv2D: Layer {
             let images = start..<min(start + perChunk, N), columnCount = images.count * OHW
             columns.resize(to: Shape(K, columnCount))
             product.resize(to: Shape(OC, columnCount))
-            geometry.im2col(input, images: images, into: columns)
+            geometry.im2col(input, images: images, into: columns, scratch: paddedPlanes)
             // product (OC, chunk·OHW) = W (OC, K) · columns (K, chunk·OHW)
             BLAS.gemm(m: OC, n: columnCount, k: K, a: weight.value.data, b: columns.data, c: product.data)
             // out[n, oc, :] = product[oc, (n − start)·OHW ..< …] + b[oc]
@@ -107,7 +108,7 @@ public final class Conv2D: Layer {
             }
             if request.parameters {
                 columns.resize(to: Shape(K, columnCount))
-                geometry.im2col(input, images: images, into: columns)
+                geometry.im2col(input, images: images, into: columns, scratch: paddedPlanes)
                 // (2) dW (OC, K) += dProduct (OC, chunk·OHW) · columnsᵀ (chunk·OHW, K)
                 BLAS.gemm(transposeB: true, m: OC, n: K, k: columnCount,
                           a: dP, b: columns.data, beta: 1, c: weight.gradient.data)
@@ -122,7 +123,7 @@ public final class Conv2D: Layer {
             // (4) dColumns (K, chunk·OHW) = Wᵀ (K, OC) · dProduct (OC, chunk·OHW); col2im scatters it back
             dColumns.resize(to: Shape(K, columnCount))
             BLAS.gemm(transposeA: true, m: K, n: columnCount, k: OC, a: weight.value.data, b: dP, c: dColumns.data)
-            geometry.col2im(dColumns, images: images, into: dInput)
+            geometry.col2im(dColumns, images: images, into: dInput, scratch: paddedPlanes)
         }
         return request.input ? dInput : nil
     }

@@ -37,50 +37,48 @@ public struct ConvolutionGeometry: Sendable, Equatable {
         return Shape(inputShape[0], outChannels, height, width)
     }
 
-    /// The output columns ow whose input column ow·stride − padding + kw lies inside 0..<width:
-    /// everything outside reads padding. Depends on kw only, so it is computed once per kernel column.
-    @inline(__always)
-    func validOutputColumns(kernelColumn kw: Int, inputWidth W: Int, outputWidth OW: Int) -> Range<Int> {
-        let lowest = padding - kw                      // need ow·stride ≥ padding − kw
-        let lower = lowest <= 0 ? 0 : (lowest + stride - 1) / stride
-        let highest = W - 1 + padding - kw             // need ow·stride ≤ W − 1 + padding − kw
-        let upper = highest < 0 ? 0 : min(OW, highest / stride + 1)
-        return min(lower, upper)..<upper
+    /// Floats of scratch `im2col` and `col2im` need for `images` images of H×W: one zero-padded copy of
+    /// every channel plane.
+    public func scratchSize(images: Int, height H: Int, width W: Int) -> Int {
+        images * inChannels * (H + 2 * padding) * (W + 2 * padding)
     }
 
     /// Unrolls every patch of images `images` of `input` (N, C, H, W) into `columns` (K, images·OH·OW).
-    public func im2col(_ input: Tensor, images: Range<Int>, into columns: Tensor) {
-        let C = inChannels, H = input.shape[2], W = input.shape[3]
+    ///
+    /// Each image is first copied into zero-padded planes in `scratch`, so that every row of the column
+    /// matrix is one branch-free strided read: border checks per element cost more than the copy.
+    public func im2col(_ input: Tensor, images: Range<Int>, into columns: Tensor, scratch: Tensor) {
+        let C = inChannels, H = input.shape[2], W = input.shape[3], Hp = H + 2 * padding, Wp = W + 2 * padding
         let OH = outputSide(H), OW = outputSide(W), OHW = OH * OW, KS = kernelSize
         let columnCount = images.count * OHW
         precondition(columns.shape == Shape(patchSize, columnCount), "im2col target \(columns.shape)")
-        let X = input.data, COL = columns.data, s = stride, p = padding, first = images.lowerBound
+        scratch.resize(to: Shape(scratchSize(images: images.count, height: H, width: W)))
+        let X = input.data, COL = columns.data, PAD = scratch.data, s = stride, p = padding, first = images.lowerBound
         Parallel.forEachChunk(of: images.count) { chunk in
             for local in chunk {
-                let n = first + local
+                let padded = PAD + local * C * Hp * Wp
+                // (1) the image's planes, zero-padded
+                if p > 0 { padded.update(repeating: 0, count: C * Hp * Wp) }
                 for c in 0..<C {
-                    let plane = X + (n * C + c) * H * W
+                    for h in 0..<H {
+                        let source = X + (((first + local) * C + c) * H + h) * W
+                        let target = padded + (c * Hp + h + p) * Wp + p
+                        for w in 0..<W { target[w] = source[w] }
+                    }
+                }
+                // (2) row (c, kh, kw) of the columns, for this image: padded[c][oh·s + kh][ow·s + kw]
+                for c in 0..<C {
                     for kh in 0..<KS {
                         for kw in 0..<KS {
                             let row = COL + ((c * KS + kh) * KS + kw) * columnCount + local * OHW
-                            let valid = validOutputColumns(kernelColumn: kw, inputWidth: W, outputWidth: OW)
+                            let plane = padded + c * Hp * Wp + kh * Wp + kw
                             for oh in 0..<OH {
-                                let target = row + oh * OW, ih = oh * s - p + kh
-                                // Rows are short (14 or 28 wide here): plain loops, which the compiler
-                                // unrolls, beat calls to memcpy/memset.
-                                guard ih >= 0 && ih < H else {
-                                    for ow in 0..<OW { target[ow] = 0 }
-                                    continue
-                                }
-                                // left padding, the in-bounds run, right padding
-                                for ow in 0..<valid.lowerBound { target[ow] = 0 }
-                                let source = plane + ih * W - p + kw
+                                let source = plane + oh * s * Wp, target = row + oh * OW
                                 if s == 1 {
-                                    for ow in valid { target[ow] = source[ow] }
+                                    for ow in 0..<OW { target[ow] = source[ow] }
                                 } else {
-                                    for ow in valid { target[ow] = source[ow * s] }
+                                    for ow in 0..<OW { target[ow] = source[ow * s] }
                                 }
-                                for ow in valid.upperBound..<OW { target[ow] = 0 }
                             }
                         }
                     }
@@ -90,34 +88,42 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     }
 
     /// The adjoint of `im2col`: adds each column entry back onto the input pixel it was read from.
-    /// Overwrites images `images` of `gradient` (N, C, H, W).
-    public func col2im(_ columns: Tensor, images: Range<Int>, into gradient: Tensor) {
-        let C = inChannels, H = gradient.shape[2], W = gradient.shape[3]
+    /// Overwrites images `images` of `gradient` (N, C, H, W). Accumulates in zero-padded planes in
+    /// `scratch` (no border checks), then copies their interiors out.
+    public func col2im(_ columns: Tensor, images: Range<Int>, into gradient: Tensor, scratch: Tensor) {
+        let C = inChannels, H = gradient.shape[2], W = gradient.shape[3], Hp = H + 2 * padding, Wp = W + 2 * padding
         let OH = outputSide(H), OW = outputSide(W), OHW = OH * OW, KS = kernelSize
         let columnCount = images.count * OHW
         precondition(columns.shape == Shape(patchSize, columnCount), "col2im source \(columns.shape)")
-        let DX = gradient.data, COL = columns.data, s = stride, p = padding, first = images.lowerBound
+        scratch.resize(to: Shape(scratchSize(images: images.count, height: H, width: W)))
+        let DX = gradient.data, COL = columns.data, PAD = scratch.data, s = stride, p = padding, first = images.lowerBound
         Parallel.forEachChunk(of: images.count) { chunk in
             for local in chunk {
-                let n = first + local
-                (DX + n * C * H * W).update(repeating: 0, count: C * H * W)
+                let padded = PAD + local * C * Hp * Wp
+                padded.update(repeating: 0, count: C * Hp * Wp)
+                // (1) padded[c][oh·s + kh][ow·s + kw] += row (c, kh, kw) of the columns
                 for c in 0..<C {
-                    let plane = DX + (n * C + c) * H * W
                     for kh in 0..<KS {
                         for kw in 0..<KS {
                             let row = COL + ((c * KS + kh) * KS + kw) * columnCount + local * OHW
-                            let valid = validOutputColumns(kernelColumn: kw, inputWidth: W, outputWidth: OW)
+                            let plane = padded + c * Hp * Wp + kh * Wp + kw
                             for oh in 0..<OH {
-                                let ih = oh * s - p + kh
-                                guard ih >= 0 && ih < H else { continue }
-                                let source = row + oh * OW, target = plane + ih * W - p + kw
+                                let target = plane + oh * s * Wp, source = row + oh * OW
                                 if s == 1 {
-                                    for ow in valid { target[ow] += source[ow] }
+                                    for ow in 0..<OW { target[ow] += source[ow] }
                                 } else {
-                                    for ow in valid { target[ow * s] += source[ow] }
+                                    for ow in 0..<OW { target[ow * s] += source[ow] }
                                 }
                             }
                         }
+                    }
+                }
+                // (2) the interiors are the input gradient; the padding's share is dropped
+                for c in 0..<C {
+                    for h in 0..<H {
+                        let source = padded + (c * Hp + h + p) * Wp + p
+                        let target = DX + (((first + local) * C + c) * H + h) * W
+                        for w in 0..<W { target[w] = source[w] }
                     }
                 }
             }

@@ -29,18 +29,21 @@ public final class SGD: Optimizer {
 
     public func step() {
         let lr = learningRate, mu = momentum, lambda = weightDecay, keep = 1 - dampening
-        let isFirstStep = stepCount == 0
+        let isFirstStep = stepCount == 0, nesterov = isNesterov
         for (index, (_, parameter)) in parameters.enumerated() {
-            let w = parameter.value.data, grad = parameter.gradient.data, count = parameter.value.count
-            if mu == 0 {
-                for i in 0..<count { w[i] -= lr * (grad[i] + lambda * w[i]) }
-                continue
-            }
-            let b = momentumBuffers[index].data
-            for i in 0..<count {
-                let g = grad[i] + lambda * w[i]
-                b[i] = isFirstStep ? g : mu * b[i] + keep * g
-                w[i] -= lr * (isNesterov ? g + mu * b[i] : b[i])
+            let w = parameter.value.data, grad = parameter.gradient.data
+            let b = mu == 0 ? nil : momentumBuffers[index].data
+            // elementwise, so any split over threads gives the same numbers
+            Parallel.forEachChunk(of: parameter.value.count, minimumChunk: 1 << 16, alignment: 16) { range in
+                guard let b else {
+                    for i in range { w[i] -= lr * (grad[i] + lambda * w[i]) }
+                    return
+                }
+                for i in range {
+                    let g = grad[i] + lambda * w[i]
+                    b[i] = isFirstStep ? g : mu * b[i] + keep * g
+                    w[i] -= lr * (nesterov ? g + mu * b[i] : b[i])
+                }
             }
         }
         stepCount += 1

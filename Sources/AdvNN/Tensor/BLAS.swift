@@ -42,8 +42,10 @@ public enum BLAS {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
         let lda = lda ?? (transposeA ? m : k), ldb = ldb ?? (transposeB ? k : n), ldc = ldc ?? n
+        // Split the wider of C's dimensions, in blocks of at least 32 columns or 16 rows; a C that is
+        // small both ways (a convolution's dW with a huge k) stays one call, which reads A and B once.
         let splitsColumns = n >= 64
-        let blocks = m * n * k < splitThreshold ? 1 : min(maximumBlocks, splitsColumns ? n / 32 : m / 8)
+        let blocks = m * n * k < splitThreshold ? 1 : min(maximumBlocks, splitsColumns ? n / 32 : m / 16)
         guard blocks > 1 else {
             sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
