@@ -2,7 +2,8 @@
 #
 #   make run    install system packages, build (release), train the MLP on Fashion-MNIST
 #   make test   install system packages, run the whole test suite (release build)
-#   make bench  speed benchmark of the numerics core (bench/README.md)
+#   make bench          speed benchmark of the numerics core
+#   make bench-compare  the same beside PyTorch (needs `pip install torch`), with ratios
 
 APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev pkg-config dataset-fashion-mnist
 SWIFT ?= swift
@@ -10,7 +11,7 @@ SWIFT ?= swift
 THREADS ?= $(shell nproc)
 RUN_DIR ?= runs/fashion-mnist-mlp
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench bench-compare clean
 
 # Installs the system libraries and the Fashion-MNIST package (as root, or through sudo).
 deps:
@@ -29,8 +30,14 @@ run: build
 test: deps
 	$(SWIFT) test -c release
 
+# Benchmarks let OpenBLAS pick its kernel for this CPU: some machines here pin OPENBLAS_CORETYPE to an
+# older one for the sake of old builds, which halves sgemm on AVX-512 CPUs. advbench checks the chosen
+# kernel against the naive GEMM before timing it. Tests and CI keep the environment as it is.
 bench: build
-	.build/release/advbench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/advbench
+
+bench-compare: build
+	bench/compare.sh
 
 clean:
 	rm -rf .build runs

@@ -49,6 +49,7 @@ struct AdvBench: ParsableCommand {
             }
             return
         }
+        try Self.verifyGEMM()
         var report = Report(machine: Self.machineDescription(), blasCore: BLAS.coreName, batchSize: batchSize,
                             sgemmGflops: [:], rows: [])
         print("advbench: \(report.machine), OpenBLAS core \(report.blasCore), batch \(batchSize)")
@@ -103,6 +104,23 @@ struct AdvBench: ParsableCommand {
         let work = mode == "train" ? flops.training : flops.forward
         return Row(model: name, threads: threads, mode: mode == "train" ? "training" : "inference",
                    samplesPerSecond: Double(batchSize) / seconds, gflops: work / seconds / 1e9)
+    }
+
+    /// Checks OpenBLAS against the naive twin before timing it: some OpenBLAS builds pick kernels that
+    /// compute wrong results on newer CPUs (why this workplace pins OPENBLAS_CORETYPE for tests).
+    static func verifyGEMM() throws {
+        var rng = RandomStream(seed: 5, purpose: "bench.verify")
+        let m = 129, n = 200, k = 333
+        let a = Tensor(zeros: Shape(m, k)), b = Tensor(zeros: Shape(k, n))
+        for i in 0..<a.count { a[i] = rng.nextFloat(in: -1, 1) }
+        for i in 0..<b.count { b[i] = rng.nextFloat(in: -1, 1) }
+        let fast = Tensor(zeros: Shape(m, n)), naive = Tensor(zeros: Shape(m, n))
+        BLAS.gemm(m: m, n: n, k: k, a: a.data, b: b.data, c: fast.data)
+        BLAS.gemmNaive(m: m, n: n, k: k, a: a.data, b: b.data, c: naive.data)
+        let worst = (0..<fast.count).map { abs(fast[$0] - naive[$0]) }.max() ?? 0
+        guard worst < 1e-3 else {
+            throw ValidationError("OpenBLAS kernel \(BLAS.coreName) computes wrong products (error \(worst)); set OPENBLAS_CORETYPE")
+        }
     }
 
     /// The machine's large-matrix sgemm rate: C = A·B with 2048×2048 matrices.
