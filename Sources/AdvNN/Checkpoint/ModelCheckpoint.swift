@@ -31,7 +31,8 @@ public enum ModelCheckpoint {
     public static func load(from path: String) throws -> (model: Sequential, spec: ModelSpec) {
         let file = try SafeTensors.read(from: path)
         let spec = try spec(in: file, source: path)
-        var rng = RandomStream(seed: 0, purpose: "checkpoint.placeholder")  // every value is overwritten below
+        // the initial values are irrelevant: restore(_:from:) overwrites every tensor
+        var rng = RandomStream(seed: 0, purpose: "checkpoint.rebuild")
         let model: Sequential
         do { model = try spec.build(rng: &rng) } catch {
             throw CheckpointError("\(path): \(error)")
