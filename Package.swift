@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "AdvNN", targets: ["AdvNN"]),
+        .library(name: "AdvRobust", targets: ["AdvRobust"]),
         .executable(name: "advd", targets: ["advd"]),
         .executable(name: "advbench", targets: ["advbench"]),
     ],
@@ -27,6 +28,10 @@ let package = Package(
             name: "AdvNN",
             dependencies: ["COpenBLAS", "CZlib"]
         ),
+        .target(
+            name: "AdvRobust",
+            dependencies: ["AdvNN"]
+        ),
         .executableTarget(
             name: "advd",
             dependencies: [
@@ -46,6 +51,10 @@ let package = Package(
         .testTarget(
             name: "AdvNNTests",
             dependencies: ["AdvNN", "CAllocationCounter", "CZlib"]
+        ),
+        .testTarget(
+            name: "AdvRobustTests",
+            dependencies: ["AdvRobust", "AdvNN"]
         ),
         // Runs the built executables as separate processes.
         .testTarget(

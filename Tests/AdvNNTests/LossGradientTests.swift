@@ -96,3 +96,15 @@ import Testing
         #expect(abs(KLDivergence().compute(reference: logits, other: logits, reduction: .sum)) < 1e-6)
     }
 }
+
+@Suite struct ConfidentCrossEntropyTests {
+    @Test func gradientAndLossSurviveSaturation() {
+        // p_y = 1 − e⁻³⁰ ≈ 1 − 9.4·10⁻¹⁴: the textbook p_y − 1 rounds to 0 in float32
+        let logits = Tensor(shape: Shape(1, 2), scalars: [30, 0])
+        let gradient = Tensor(zeros: logits.shape)
+        let loss = CrossEntropy().compute(logits: logits, labels: [0], reduction: .sum, gradient: gradient, perExample: nil)
+        #expect(abs(loss - 9.357623e-14) < 1e-18)
+        #expect(gradient[0] < 0 && abs(gradient[0] + 9.357623e-14) < 1e-18)
+        #expect(abs(gradient[1] - 9.357623e-14) < 1e-18)
+    }
+}
