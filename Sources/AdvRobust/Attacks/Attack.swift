@@ -31,6 +31,21 @@ public struct AttackResult {
     public var adversarial: Tensor
     /// Whether the goal was met: misclassified (untargeted, multi-targeted) or classified as the target.
     public var success: [Bool]
+
+    public init(adversarial: Tensor, success: [Bool]) {
+        self.adversarial = adversarial
+        self.success = success
+    }
+}
+
+/// How an attack searches, which the sanity checks compare.
+public enum AttackKind: String, Codable, Sendable {
+    /// One gradient step (FGSM): weaker than any iterative attack on a model without gradient masking.
+    case singleStep
+    /// Many gradient steps (PGD, APGD).
+    case iterative
+    /// No gradients at all (Square): it cannot beat white-box attacks unless gradients are masked.
+    case gradientFree
 }
 
 /// An adversarial attack under a threat model.
@@ -38,10 +53,33 @@ public protocol Attack {
     /// A short name for reports, e.g. `PGD-20 (L∞, CE, 1 restart)`.
     var name: String { get }
     var threatModel: ThreatModel { get }
+    /// How the attack searches.
+    var kind: AttackKind { get }
+
+    /// The same attack at another radius (step sizes scale with ε), for the robust-accuracy curve.
+    func withEpsilon(_ epsilon: Float) -> any Attack
+
+    /// A stronger version of an iterative attack (`factor` times the steps and restarts), for the
+    /// convergence check; attacks that cannot be strengthened return themselves.
+    func strengthened(by factor: Int) -> any Attack
 
     /// Attacks `inputs` (N, …) with true `labels`, drawing any randomness from `rng`.
     func perturb(_ inputs: Tensor, labels: [Int], against classifier: any Classifier,
                  using rng: inout RandomStream) -> AttackResult
+}
+
+extension Attack {
+    public var kind: AttackKind { .iterative }
+    public func strengthened(by factor: Int) -> any Attack { self }
+}
+
+extension ThreatModel {
+    /// The same constraint at radius `epsilon`.
+    public func withEpsilon(_ epsilon: Float) -> ThreatModel {
+        var copy = self
+        copy.epsilon = epsilon
+        return copy
+    }
 }
 
 /// The quantity a gradient attack ascends, for one choice of goal labels: the loss itself for an

@@ -16,6 +16,11 @@ public struct FGSM: Attack, Codable, Sendable {
     }
 
     public var name: String { "FGSM" }
+    public var kind: AttackKind { .singleStep }
+
+    public func withEpsilon(_ epsilon: Float) -> any Attack {
+        FGSM(threatModel: threatModel.withEpsilon(epsilon), loss: loss, goal: goal)
+    }
 
     public func perturb(_ inputs: Tensor, labels: [Int], against classifier: any Classifier,
                         using rng: inout RandomStream) -> AttackResult {

@@ -43,6 +43,20 @@ public struct PGD: Attack, Codable, Sendable {
         return "PGD-\(steps) (\(threatModel.norm == .linf ? "L∞" : "L2"), \(lossName)\(goalName), \(restarts) restart\(restarts == 1 ? "" : "s"))"
     }
 
+    public func withEpsilon(_ epsilon: Float) -> any Attack {
+        var copy = self
+        copy.threatModel = threatModel.withEpsilon(epsilon)
+        copy.stepSize = threatModel.epsilon > 0 ? stepSize * epsilon / threatModel.epsilon : epsilon / 4
+        return copy
+    }
+
+    public func strengthened(by factor: Int) -> any Attack {
+        var copy = self
+        copy.steps *= factor
+        copy.restarts *= factor
+        return copy
+    }
+
     public func perturb(_ inputs: Tensor, labels: [Int], against classifier: any Classifier,
                         using rng: inout RandomStream) -> AttackResult {
         let N = labels.count, D = inputs.shape.elementsPerItem

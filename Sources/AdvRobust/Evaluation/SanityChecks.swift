@@ -1,0 +1,171 @@
+import AdvNN
+
+/// Settings of the automatic sanity checks.
+public struct SanityCheckOptions: Codable, Sendable, Equatable {
+    /// Run the checks at all.
+    public var enabled = true
+    /// Examples the probing checks (large ε, convergence, zero gradients) use at most.
+    public var probeExamples = 200
+    /// The "very large" radius; nil: 0.5 for L∞ on [0, 1] (enough to make every image the same grey),
+    /// 0.5·√d for L2 on [0, 1], and 10·ε for unbounded inputs.
+    public var largeEpsilon: Float?
+    /// Steps and restarts are multiplied by this for the convergence check.
+    public var convergenceFactor = 2
+    /// Fraction of examples with zero or NaN gradients that triggers a warning.
+    public var zeroGradientFraction = 0.05
+
+    public init() {}
+}
+
+/// The checks of Carlini et al. 2019 ("On Evaluating Adversarial Robustness", §5) that advd runs after
+/// every evaluation. Each failed check is a named warning with its evidence and what to try; none of them
+/// proves robustness, but any of them means the robust accuracy reported is not believable as it stands.
+struct SanityChecks {
+    let evaluation: RobustEvaluation
+    let options: SanityCheckOptions
+
+    init(evaluation: RobustEvaluation, options: SanityCheckOptions) {
+        self.evaluation = evaluation
+        self.options = options
+    }
+
+    func warnings(for report: EvaluationReport, state: EvaluationState, model: ModelClassifier,
+                  defense: (any InputDefense)?, split: DataSplit) -> [SanityWarning] {
+        guard options.enabled else { return [] }
+        var warnings = cascadeWarnings(report) + configurationWarnings(defense: defense)
+        warnings += monotonicityWarnings(report.epsilonCurve)
+        let probe = split.prefix(options.probeExamples)
+        if let warning = largeEpsilonWarning(model: model, defense: defense, probe: probe) { warnings.append(warning) }
+        if let warning = convergenceWarning(state: state, model: model, defense: defense, split: split) { warnings.append(warning) }
+        if let warning = gradientWarning(model: model, defense: defense, probe: probe) { warnings.append(warning) }
+        return warnings
+    }
+
+    /// A weaker attack that breaks examples a stronger one left standing: single-step after iterative,
+    /// gradient-free after gradient-based.
+    private func cascadeWarnings(_ report: EvaluationReport) -> [SanityWarning] {
+        var warnings: [SanityWarning] = []
+        for (index, entry) in evaluation.battery.enumerated() {
+            let earlier = evaluation.battery[..<index]
+            let outcome = report.attacks[index]
+            guard outcome.newlyBroken > 0 else { continue }
+            if entry.attack.kind == .singleStep, let stronger = earlier.first(where: { $0.attack.kind == .iterative }) {
+                warnings.append(SanityWarning(
+                    check: "single-step-beats-iterative",
+                    message: "\(outcome.name) found adversarial examples that \(stronger.name) missed",
+                    evidence: "\(outcome.newlyBroken) of \(outcome.attackedExamples) examples that survived the iterative attacks fell to one gradient step",
+                    suggestion: "an iterative attack should dominate a single step; its step size may be too small, its loss saturated, or the gradients masked: try more steps, the CW or DLR loss, BPDA or EOT"))
+            }
+            if entry.attack.kind == .gradientFree, earlier.contains(where: { $0.attack.kind != .gradientFree }) {
+                warnings.append(SanityWarning(
+                    check: "black-box-beats-white-box",
+                    message: "the gradient-free \(outcome.name) broke examples the gradient attacks could not",
+                    evidence: "\(outcome.newlyBroken) of \(outcome.attackedExamples) examples that survived every white-box attack fell to a black-box one",
+                    suggestion: "white-box attacks see strictly more; their gradients are likely masked or shattered: use BPDA for non-differentiable steps and EOT for randomness"))
+            }
+        }
+        return warnings
+    }
+
+    /// A randomised defense attacked without EOT, or a non-differentiable one without BPDA.
+    private func configurationWarnings(defense: (any InputDefense)?) -> [SanityWarning] {
+        guard let defense else { return [] }
+        var warnings: [SanityWarning] = []
+        if defense.isRandomized && !evaluation.battery.contains(where: { $0.gradients.usesEOT }) {
+            warnings.append(SanityWarning(
+                check: "randomized-defense-without-eot",
+                message: "the randomised defense \(defense.name) was attacked without EOT",
+                evidence: "no attack of the battery averages gradients over the defense's randomness",
+                suggestion: "add an attack with gradients: eot (e.g. 16–32 samples): single-draw gradients point in noisy directions and overstate robustness"))
+        }
+        if !defense.isDifferentiable && !evaluation.battery.contains(where: { $0.gradients.usesBPDA }) {
+            warnings.append(SanityWarning(
+                check: "non-differentiable-defense-without-bpda",
+                message: "the non-differentiable defense \(defense.name) was attacked without BPDA",
+                evidence: "its true derivative is zero almost everywhere, so gradient attacks receive no signal",
+                suggestion: "add an attack with gradients: bpda (the identity on the backward pass) and compare"))
+        }
+        return warnings
+    }
+
+    /// Robust accuracy that rises with ε: a larger ball contains the smaller one.
+    private func monotonicityWarnings(_ curve: [EpsilonPoint]) -> [SanityWarning] {
+        let sorted = curve.sorted { $0.epsilon < $1.epsilon }
+        for (smaller, larger) in zip(sorted, sorted.dropFirst()) where larger.robustAccuracy > smaller.robustAccuracy + 0.01 {
+            return [SanityWarning(
+                check: "not-monotone-in-epsilon",
+                message: "robust accuracy rises with ε",
+                evidence: "ε = \(smaller.epsilon): \(percent(smaller.robustAccuracy)); ε = \(larger.epsilon): \(percent(larger.robustAccuracy))",
+                suggestion: "every example of the smaller ball is in the larger one, so the attack is failing to optimise: more steps, restarts, or adaptive gradients")]
+        }
+        return []
+    }
+
+    /// Accuracy that stays far above chance at a radius where any input can be made almost anything.
+    private func largeEpsilonWarning(model: ModelClassifier, defense: (any InputDefense)?, probe: DataSplit) -> SanityWarning? {
+        let entry = evaluation.battery.first { $0.attack.kind != .gradientFree } ?? evaluation.battery[0]
+        let threat = entry.attack.threatModel
+        let epsilon = options.largeEpsilon ?? defaultLargeEpsilon(threat, dimensions: probe.itemSize)
+        let large = BatteryEntry(entry.attack.withEpsilon(epsilon), gradients: entry.gradients)
+        let accuracy = evaluation.robustAccuracy(of: large, attackIndex: 2000, model: model, defense: defense, on: probe)
+        let chance = 1 / Double(model.classCount)
+        guard accuracy > chance + 0.1 else { return nil }
+        return SanityWarning(
+            check: "large-epsilon-not-chance",
+            message: "accuracy does not fall to chance at a very large ε",
+            evidence: "\(large.name) at ε = \(epsilon) leaves \(percent(accuracy)) robust on \(probe.count) examples; chance is \(percent(chance))",
+            suggestion: "at this radius the attacker can replace the input almost entirely; the attack is not working (masked gradients, wrong loss, too few steps)")
+    }
+
+    private func defaultLargeEpsilon(_ threat: ThreatModel, dimensions: Int) -> Float {
+        guard let lower = threat.lowerBound, let upper = threat.upperBound else { return 10 * threat.epsilon }
+        let halfRange = (upper - lower) / 2
+        return threat.norm == .linf ? halfRange : halfRange * Float(dimensions).squareRoot()
+    }
+
+    /// A stronger run of the main iterative attack that still finds adversarial examples among survivors.
+    private func convergenceWarning(state: EvaluationState, model: ModelClassifier, defense: (any InputDefense)?,
+                                    split: DataSplit) -> SanityWarning? {
+        guard let entry = evaluation.battery.first(where: { $0.attack.kind == .iterative }) else { return nil }
+        let survivors = Array(state.robust.indices.filter { state.robust[$0] }.prefix(options.probeExamples))
+        guard !survivors.isEmpty else { return nil }
+        let stronger = BatteryEntry(entry.attack.strengthened(by: options.convergenceFactor), gradients: entry.gradients)
+        var broken = 0
+        for (batch, start) in stride(from: 0, to: survivors.count, by: evaluation.batchSize).enumerated() {
+            let indices = Array(survivors[start..<min(start + evaluation.batchSize, survivors.count)])
+            broken += evaluation.attackBatch(indices, entry: stronger, attackIndex: 3000, batch: batch,
+                                             model: model, defense: defense, split: split).count
+        }
+        guard broken >= max(1, survivors.count / 100) else { return nil }
+        return SanityWarning(
+            check: "not-converged",
+            message: "a stronger attack still finds new adversarial examples",
+            evidence: "\(stronger.name) broke \(broken) of \(survivors.count) examples that survived the whole battery",
+            suggestion: "the reported robust accuracy is an overestimate: raise steps and restarts until it stops falling")
+    }
+
+    /// Gradients that are exactly zero or not finite, which no attack can follow.
+    private func gradientWarning(model: ModelClassifier, defense: (any InputDefense)?, probe: DataSplit) -> SanityWarning? {
+        guard let entry = evaluation.battery.first(where: { $0.attack.kind != .gradientFree }), probe.count > 0 else { return nil }
+        let (inputs, labels) = probe.batch(0..<probe.count)
+        let attacked = entry.gradients.classifier(attacking: evaluation.judged(model, defense: defense, attack: 4000, batch: 0))
+        let gradient = Tensor(zeros: inputs.shape)
+        _ = attacked.lossGradient(inputs, labels: labels, loss: CrossEntropy(), into: gradient)
+        let D = inputs.shape.elementsPerItem
+        let bad = (0..<labels.count).filter { n in
+            let values = UnsafeBufferPointer(start: gradient.data + n * D, count: D)
+            return values.allSatisfy { $0 == 0 } || values.contains { !$0.isFinite }
+        }.count
+        let fraction = Double(bad) / Double(labels.count)
+        guard fraction > options.zeroGradientFraction else { return nil }
+        return SanityWarning(
+            check: "zero-or-nan-gradients",
+            message: "the attacked classifier gives zero or NaN gradients for many examples",
+            evidence: "\(bad) of \(labels.count) examples (\(percent(fraction))) have an all-zero or non-finite input gradient under \(entry.name)",
+            suggestion: "a gradient attack cannot move there: use BPDA across non-differentiable steps, the CW/DLR loss against saturated softmax, or a gradient-free attack")
+    }
+}
+
+func percent(_ value: Double) -> String {
+    String(format: "%.1f%%", value * 100)
+}

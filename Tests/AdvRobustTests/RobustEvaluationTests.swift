@@ -1,0 +1,121 @@
+import AdvNN
+import AdvRobust
+import Testing
+
+/// The evaluation cascade, its resumption, and the sanity checks that flag unbelievable numbers.
+@Suite struct RobustEvaluationTests {
+    static let threat = ThreatModel(norm: .linf, epsilon: 0.3)
+    static let split = TestModels.squares.test
+
+    static func checks(for report: EvaluationReport) -> Set<String> { Set(report.warnings.map(\.check)) }
+
+    /// The report without wall-clock fields, which legitimately differ between runs.
+    static func timeless(_ report: EvaluationReport) -> EvaluationReport {
+        var copy = report
+        for index in copy.attacks.indices { copy.attacks[index].seconds = 0 }
+        return copy
+    }
+
+    @Test func cascadeReportsPerAttackAndWorstCase() throws {
+        let model = try TestModels.squaresClassifier()
+        let evaluation = RobustEvaluation(
+            battery: [BatteryEntry(PGD(threatModel: Self.threat, steps: 10)), BatteryEntry(FGSM(threatModel: Self.threat))],
+            batchSize: 24, seed: 1, epsilonCurve: [0.05, 0.15, 0.3])
+        let report = try evaluation.run(model: model, defense: nil, on: Self.split)
+        #expect(report.examples == 64 && report.cleanAccuracy > 0.9)
+        #expect(report.attacks.count == 2)
+        #expect(report.attacks[0].attackedExamples == Int((report.cleanAccuracy * 64).rounded()))
+        #expect(report.attacks[0].standaloneRobustAccuracy == report.attacks[0].robustAccuracyAfter)
+        #expect(report.attacks[1].attackedExamples == Int((report.attacks[0].robustAccuracyAfter * 64).rounded()))
+        #expect(report.attacks[1].robustAccuracyAfter <= report.attacks[0].robustAccuracyAfter)
+        #expect(report.worstCaseRobustAccuracy == report.attacks[1].robustAccuracyAfter)
+        #expect(report.epsilonCurve.map(\.epsilon) == [0.05, 0.15, 0.3])
+        #expect(report.epsilonCurve[0].robustAccuracy >= report.epsilonCurve[2].robustAccuracy)
+        #expect(report.threatModel == "L∞ ε = 0.3, inputs in [0, 1]")
+        let configurationChecks: Set = ["randomized-defense-without-eot", "non-differentiable-defense-without-bpda"]
+        #expect(Self.checks(for: report).isDisjoint(with: configurationChecks))
+        #expect(!Self.checks(for: report).contains("large-epsilon-not-chance"))
+    }
+
+    @Test func shatteredGradientsAreFlaggedAndBPDARemovesTheIllusion() throws {
+        let model = try TestModels.squaresClassifier()
+        let defense = BitDepthReduction(bits: 1)
+        let pgd = PGD(threatModel: Self.threat, steps: 20, randomStart: false)
+        let naive = try RobustEvaluation(battery: [BatteryEntry(pgd)], batchSize: 32, seed: 2)
+            .run(model: model, defense: defense, on: Self.split)
+        let adaptive = try RobustEvaluation(battery: [BatteryEntry(pgd, gradients: .bpda)], batchSize: 32, seed: 2)
+            .run(model: model, defense: defense, on: Self.split)
+        #expect(naive.worstCaseRobustAccuracy > 0.9)
+        #expect(adaptive.worstCaseRobustAccuracy < 0.35)
+        let flagged = Self.checks(for: naive)
+        #expect(flagged.contains("non-differentiable-defense-without-bpda"))
+        #expect(flagged.contains("zero-or-nan-gradients"))
+        #expect(flagged.contains("large-epsilon-not-chance"))
+        #expect(!Self.checks(for: adaptive).contains("non-differentiable-defense-without-bpda"))
+        #expect(!Self.checks(for: adaptive).contains("zero-or-nan-gradients"))
+        #expect(naive.defense == "bit-depth 1")
+    }
+
+    @Test func randomisedDefenseWithoutEOTIsFlagged() throws {
+        let model = try TestModels.squaresClassifier()
+        let defense = GaussianNoise(sigma: 0.1)
+        let pgd = PGD(threatModel: Self.threat, steps: 5)
+        let plain = try RobustEvaluation(battery: [BatteryEntry(pgd)], batchSize: 32, seed: 3)
+            .run(model: model, defense: defense, on: Self.split.prefix(32))
+        let withEOT = try RobustEvaluation(battery: [BatteryEntry(pgd, gradients: .eot(samples: 4))], batchSize: 32, seed: 3)
+            .run(model: model, defense: defense, on: Self.split.prefix(32))
+        #expect(Self.checks(for: plain).contains("randomized-defense-without-eot"))
+        #expect(!Self.checks(for: withEOT).contains("randomized-defense-without-eot"))
+    }
+
+    @Test func resumedEvaluationGivesTheSameReport() throws {
+        let model = try TestModels.squaresClassifier()
+        let evaluation = RobustEvaluation(
+            battery: [BatteryEntry(PGD(threatModel: Self.threat, steps: 5)), BatteryEntry(FGSM(threatModel: Self.threat))],
+            batchSize: 8, seed: 4)
+        var saved: [EvaluationState] = []
+        let straight = try evaluation.run(model: model, defense: GaussianNoise(sigma: 0.05), on: Self.split) { saved.append($0) }
+        #expect(saved.count > 4)
+        // resume from a state in the middle of the first attack, with a fresh model object
+        let middle = saved[2]
+        #expect(middle.finished.isEmpty && middle.currentBatches == 3)
+        let resumed = try evaluation.run(model: try TestModels.squaresClassifier(), defense: GaussianNoise(sigma: 0.05),
+                                     on: Self.split, resuming: middle)
+        #expect(Self.timeless(resumed) == Self.timeless(straight))
+    }
+
+    @Test func weakIterativeAttackIsFlaggedAsNotConverged() throws {
+        let model = try TestModels.squaresClassifier()
+        let weak = PGD(threatModel: Self.threat, stepSize: 0.03, steps: 2, randomStart: false)
+        var options = SanityCheckOptions()
+        options.convergenceFactor = 10
+        let report = try RobustEvaluation(battery: [BatteryEntry(weak)], batchSize: 32, seed: 5, checks: options)
+            .run(model: model, defense: nil, on: Self.split)
+        #expect(Self.checks(for: report).contains("not-converged"))
+        let warning = try #require(report.warnings.first { $0.check == "not-converged" })
+        #expect(warning.evidence.contains("that survived the whole battery"))
+    }
+
+    @Test func robustAccuracyRisingWithEpsilonIsFlagged() throws {
+        let model = try TestModels.squaresClassifier()
+        let report = try RobustEvaluation(battery: [BatteryEntry(ShrinkingAttack(threatModel: Self.threat))], batchSize: 32, seed: 6,
+                                      epsilonCurve: [0.1, 0.3])
+            .run(model: model, defense: nil, on: Self.split)
+        #expect(report.epsilonCurve[1].robustAccuracy > report.epsilonCurve[0].robustAccuracy)
+        #expect(Self.checks(for: report).contains("not-monotone-in-epsilon"))
+    }
+}
+
+/// A deliberately broken attack for the monotonicity check: strong at small ε, and it gives up (returns
+/// the clean input) at ε ≥ 0.2 — the kind of bug the check exists to catch.
+struct ShrinkingAttack: Attack {
+    var threatModel: ThreatModel
+    var name: String { "shrinking test attack" }
+
+    func withEpsilon(_ epsilon: Float) -> any Attack { ShrinkingAttack(threatModel: threatModel.withEpsilon(epsilon)) }
+
+    func perturb(_ inputs: Tensor, labels: [Int], against classifier: any Classifier, using rng: inout RandomStream) -> AttackResult {
+        guard threatModel.epsilon < 0.2 else { return AttackResult(adversarial: inputs.copy(), success: labels.map { _ in false }) }
+        return PGD(threatModel: threatModel, steps: 10).perturb(inputs, labels: labels, against: classifier, using: &rng)
+    }
+}
