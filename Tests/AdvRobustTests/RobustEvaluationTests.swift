@@ -99,7 +99,7 @@ import Testing
     @Test func robustAccuracyRisingWithEpsilonIsFlagged() throws {
         let model = try TestModels.squaresClassifier()
         let report = try RobustEvaluation(battery: [BatteryEntry(ShrinkingAttack(threatModel: Self.threat))], batchSize: 32, seed: 6,
-                                      epsilonCurve: [0.1, 0.3])
+                                      epsilonCurve: [0.25, 0.3])
             .run(model: model, defense: nil, on: Self.split)
         #expect(report.epsilonCurve[1].robustAccuracy > report.epsilonCurve[0].robustAccuracy)
         #expect(Self.checks(for: report).contains("not-monotone-in-epsilon"))
@@ -107,7 +107,7 @@ import Testing
 }
 
 /// A deliberately broken attack for the monotonicity check: strong at small ε, and it gives up (returns
-/// the clean input) at ε ≥ 0.2 — the kind of bug the check exists to catch.
+/// the clean input) at ε ≥ 0.28 — the kind of bug the check exists to catch.
 struct ShrinkingAttack: Attack {
     var threatModel: ThreatModel
     var name: String { "shrinking test attack" }
@@ -115,7 +115,7 @@ struct ShrinkingAttack: Attack {
     func withEpsilon(_ epsilon: Float) -> any Attack { ShrinkingAttack(threatModel: threatModel.withEpsilon(epsilon)) }
 
     func perturb(_ inputs: Tensor, labels: [Int], against classifier: any Classifier, using rng: inout RandomStream) -> AttackResult {
-        guard threatModel.epsilon < 0.2 else { return AttackResult(adversarial: inputs.copy(), success: labels.map { _ in false }) }
+        guard threatModel.epsilon < 0.28 else { return AttackResult(adversarial: inputs.copy(), success: labels.map { _ in false }) }
         return PGD(threatModel: threatModel, steps: 10).perturb(inputs, labels: labels, against: classifier, using: &rng)
     }
 }
