@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -30,7 +31,7 @@ let package = Package(
         ),
         .target(
             name: "AdvRobust",
-            dependencies: ["AdvNN"]
+            dependencies: ["AdvNN", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "advd",

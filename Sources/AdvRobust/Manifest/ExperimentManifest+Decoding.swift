@@ -1,0 +1,225 @@
+import AdvNN
+import Foundation
+
+/// Reading a manifest: every key is checked against the schema, every value against its type and
+/// range, and impossible combinations are explained, each error naming the key path and line.
+extension ExperimentManifest {
+    /// Parses a manifest file.
+    /// - Throws: `ManifestError`; a missing or unreadable file is reported as one too.
+    public static func load(path: String) throws -> ExperimentManifest {
+        let source = (path as NSString).lastPathComponent
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ManifestError(source: path, path: "", line: nil, message: "cannot read the file (missing, unreadable or not UTF-8)")
+        }
+        let defaultName = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        return try parse(yaml: text, source: source, defaultName: defaultName)
+    }
+
+    /// Parses manifest text (YAML, or JSON, which is YAML too).
+    public static func parse(yaml: String, source: String, defaultName: String = "experiment") throws -> ExperimentManifest {
+        let root = try ManifestNode.document(yaml: yaml, source: source)
+        let top = try root.mapping(allowed: ["name", "seed", "dataset", "model", "train", "threat_model", "defense", "evaluation"])
+        let seed = try top["seed"].map { UInt64(try $0.int(in: 0...Int.max)) } ?? 0
+        let dataset = try decodeDataset(try top.required("dataset"))
+        let defense = try top["defense"].map(decodeDefense)
+        let threatModel = try decodeThreatModel(try top.required("threat_model"), dataset: dataset)
+        let manifest = ExperimentManifest(
+            name: try top["name"]?.string() ?? defaultName,
+            seed: seed,
+            dataset: dataset,
+            model: try decodeModel(try top.required("model")),
+            train: try top["train"].map { try decodeTraining($0, seed: seed) },
+            threatModel: threatModel,
+            defense: defense,
+            evaluation: try decodeEvaluation(try top.required("evaluation"), threatModel: threatModel,
+                                             classes: dataset.classCount, defense: defense))
+        if manifest.train == nil && manifest.model.weights == nil {
+            throw ManifestError(source: source, path: "train", line: root.line,
+                                message: "missing: without model.weights there is nothing to evaluate, so a train section is required")
+        }
+        return manifest
+    }
+
+    private static func decodeDataset(_ node: ManifestNode) throws -> DatasetSpec {
+        let map = try node.mapping(allowed: ["name", "path", "train_examples", "test_examples", "dimensions", "p", "eta",
+                                             "classes", "separation", "spread"])
+        let nameNode = try map.required("name")
+        let name = try nameNode.string(oneOf: DatasetSpec.names)
+        var spec = DatasetSpec(name: name)
+        spec.path = try map["path"]?.string()
+        spec.trainExamples = try map["train_examples"]?.int(in: 1...10_000_000)
+        spec.testExamples = try map["test_examples"]?.int(in: 1...10_000_000)
+        spec.dimensions = try map["dimensions"]?.int(in: 2...1_000_000)
+        spec.p = try map["p"]?.float(in: 0...1, lowerIsOpen: true)
+        spec.eta = try map["eta"]?.float(in: 0...1000, lowerIsOpen: true)
+        spec.classes = try map["classes"]?.int(in: 2...1000)
+        spec.separation = try map["separation"]?.float(in: 0...1e6, lowerIsOpen: true)
+        spec.spread = try map["spread"]?.float(in: 0...1e6, lowerIsOpen: true)
+        if ["mnist", "idx", "cifar10"].contains(name) && spec.path == nil {
+            throw nameNode.error("the \(name) dataset needs a path: the folder of its files")
+        }
+        let synthetic: [String: [String]] = ["tsipras": ["dimensions", "p", "eta"], "blobs": ["dimensions", "classes", "separation", "spread"]]
+        for key in ["dimensions", "p", "eta", "classes", "separation", "spread"] where map[key] != nil {
+            guard synthetic[name]?.contains(key) == true else { throw map[key]!.error("\(key) applies to synthetic datasets (tsipras, blobs), not \(name)") }
+        }
+        return spec
+    }
+
+    private static func decodeModel(_ node: ManifestNode) throws -> ModelSection {
+        let map = try node.mapping(allowed: ["architecture", "hidden", "widths", "blocks_per_stage", "weights"])
+        let weights = try map["weights"]?.string()
+        let architectureNode = weights == nil ? try map.required("architecture") : map["architecture"]
+        let architecture = try architectureNode?.string(oneOf: ModelSpec.architectures) ?? ""
+        func sizes(_ key: String) throws -> [Int]? {
+            try map[key]?.list().map { try $0.int(in: 1...1_000_000) }
+        }
+        let hidden = try sizes("hidden")
+        if let node = map["hidden"], architecture != "mlp" { throw node.error("hidden applies to the mlp architecture, not \(architecture)") }
+        let widths = try sizes("widths")
+        if let node = map["widths"], architecture != "preact-resnet" { throw node.error("widths applies to preact-resnet, not \(architecture)") }
+        return ModelSection(architecture: architecture, hidden: hidden, widths: widths,
+                            blocksPerStage: try map["blocks_per_stage"]?.int(in: 1...64), weights: weights)
+    }
+
+    private static func decodeTraining(_ node: ManifestNode, seed: UInt64) throws -> TrainingConfig {
+        let map = try node.mapping(allowed: ["method", "epochs", "batch_size", "optimizer", "schedule", "checkpoint_every",
+                                             "evaluation_examples"])
+        if let method = map["method"] {
+            // the adversarial training methods arrive with their own issue (PGD-AT, TRADES, …)
+            _ = try method.string(oneOf: ["standard"])
+        }
+        var config = TrainingConfig()
+        config.seed = seed
+        config.epochs = try map["epochs"]?.int(in: 1...100_000) ?? config.epochs
+        config.batchSize = try map["batch_size"]?.int(in: 1...1_000_000) ?? config.batchSize
+        config.checkpointEverySteps = try map["checkpoint_every"]?.int(in: 1...100_000_000)
+        config.evaluationExamples = try map["evaluation_examples"]?.int(in: 1...10_000_000)
+        if let optimizer = map["optimizer"] { config.optimizer = try decodeOptimizer(optimizer) }
+        if let schedule = map["schedule"] { config.schedule = try decodeSchedule(schedule) }
+        return config
+    }
+
+    private static func decodeOptimizer(_ node: ManifestNode) throws -> OptimizerConfig {
+        let map = try node.mapping(allowed: ["name", "lr", "momentum", "nesterov", "weight_decay", "beta1", "beta2"])
+        var config = OptimizerConfig()
+        let nameNode = try map.required("name")
+        config.kind = OptimizerConfig.Kind(rawValue: try nameNode.string(oneOf: ["sgd", "adam", "adamw"]))!
+        config.learningRate = try map["lr"]?.float(in: 0...10, lowerIsOpen: true) ?? (config.kind == .sgd ? 0.05 : 0.001)
+        config.momentum = try map["momentum"]?.float(in: 0...0.999_999) ?? (config.kind == .sgd ? 0.9 : 0)
+        config.nesterov = try map["nesterov"]?.bool() ?? false
+        config.weightDecay = try map["weight_decay"]?.float(in: 0...1) ?? 0
+        config.beta1 = try map["beta1"]?.float(in: 0...0.999_999) ?? 0.9
+        config.beta2 = try map["beta2"]?.float(in: 0...0.999_999_9) ?? 0.999
+        if config.kind != .sgd, let node = map["momentum"] ?? map["nesterov"] { throw node.error("applies to sgd, not \(config.kind.rawValue)") }
+        if config.kind == .sgd, let node = map["beta1"] ?? map["beta2"] { throw node.error("applies to adam and adamw, not sgd") }
+        do { try config.validate() } catch { throw node.error("\(error)") }
+        return config
+    }
+
+    private static func decodeSchedule(_ node: ManifestNode) throws -> LearningRateSchedule {
+        let names = ["constant", "step", "cosine", "one-cycle"]
+        if case .scalar = node.node {
+            let name = try node.string(oneOf: names)
+            guard name != "step" else { throw node.error("the step schedule needs milestones: write {name: step, milestones: [...]}") }
+            return name == "constant" ? .constant : name == "cosine" ? .cosine(minimum: 0) : .oneCycle(peakFraction: 0.4)
+        }
+        let map = try node.mapping(allowed: ["name", "milestones", "gamma", "minimum", "peak_fraction"])
+        switch try map.required("name").string(oneOf: names) {
+        case "constant": return .constant
+        case "step":
+            let milestones = try map.required("milestones").list().map { try $0.int(in: 1...100_000) }
+            return .step(milestones: milestones, gamma: try map["gamma"]?.float(in: 0...1, lowerIsOpen: true) ?? 0.1)
+        case "cosine": return .cosine(minimum: try map["minimum"]?.float(in: 0...10) ?? 0)
+        default: return .oneCycle(peakFraction: try map["peak_fraction"]?.float(in: 0...1, lowerIsOpen: true) ?? 0.4)
+        }
+    }
+
+    private static func decodeThreatModel(_ node: ManifestNode, dataset: DatasetSpec) throws -> ThreatModel {
+        let map = try node.mapping(allowed: ["norm", "epsilon"])
+        let norm = Norm(rawValue: try map.required("norm").string(oneOf: Norm.allCases.map(\.rawValue)))!
+        let epsilonNode = try map.required("epsilon")
+        let upper: Double = norm == .linf && dataset.isBounded ? 1 : 1e6
+        let epsilon = try epsilonNode.float(in: 0...upper, lowerIsOpen: true)
+        return ThreatModel(norm: norm, epsilon: epsilon, valueRange: dataset.isBounded ? 0...1 : nil)
+    }
+
+    private static func decodeDefense(_ node: ManifestNode) throws -> DefenseSpec {
+        let map = try node.mapping(allowed: ["name", "bits", "sigma", "rate"])
+        let name = try map.required("name").string(oneOf: DefenseSpec.names)
+        let spec = DefenseSpec(name: name, bits: try map["bits"]?.int(in: 1...16),
+                               sigma: try map["sigma"]?.float(in: 0...1, lowerIsOpen: true),
+                               rate: try map["rate"]?.float(in: 0...0.99))
+        let owner = ["bits": "bit-depth", "sigma": "gaussian-noise", "rate": "random-dropping"]
+        for (key, defense) in owner where map[key] != nil && defense != name {
+            throw map[key]!.error("\(key) applies to the \(defense) defense, not \(name)")
+        }
+        return spec
+    }
+
+    private static func decodeEvaluation(_ node: ManifestNode, threatModel: ThreatModel, classes: Int,
+                                         defense: DefenseSpec?) throws -> EvaluationSpec {
+        let map = try node.mapping(allowed: ["examples", "batch_size", "attacks", "epsilon_curve", "sanity_checks"])
+        let attacksNode = try map.required("attacks")
+        let attacks = try attacksNode.list().map { try decodeAttack($0, threatModel: threatModel, classes: classes, defense: defense) }
+        guard !attacks.isEmpty else { throw attacksNode.error("the battery is empty: list at least one attack") }
+        let upper: Double = threatModel.norm == .linf && threatModel.lowerBound != nil ? 1 : 1e6
+        return EvaluationSpec(
+            examples: try map["examples"]?.int(in: 1...10_000_000),
+            batchSize: try map["batch_size"]?.int(in: 1...100_000) ?? 256,
+            attacks: attacks,
+            epsilonCurve: try map["epsilon_curve"]?.list().map { try $0.float(in: 0...upper, lowerIsOpen: true) } ?? [],
+            sanityChecks: try map["sanity_checks"].map(decodeSanityChecks) ?? SanityCheckOptions())
+    }
+
+    private static func decodeSanityChecks(_ node: ManifestNode) throws -> SanityCheckOptions {
+        var options = SanityCheckOptions()
+        if case .scalar = node.node {
+            options.enabled = try node.bool()
+            return options
+        }
+        let map = try node.mapping(allowed: ["enabled", "probe_examples", "large_epsilon", "convergence_factor", "zero_gradient_fraction"])
+        options.enabled = try map["enabled"]?.bool() ?? true
+        options.probeExamples = try map["probe_examples"]?.int(in: 1...100_000) ?? options.probeExamples
+        options.largeEpsilon = try map["large_epsilon"]?.float(in: 0...1e6, lowerIsOpen: true)
+        options.convergenceFactor = try map["convergence_factor"]?.int(in: 2...100) ?? options.convergenceFactor
+        options.zeroGradientFraction = Double(try map["zero_gradient_fraction"]?.float(in: 0...1) ?? Float(options.zeroGradientFraction))
+        return options
+    }
+
+    private static func decodeAttack(_ node: ManifestNode, threatModel: ThreatModel, classes: Int,
+                                     defense: DefenseSpec?) throws -> AttackSpec {
+        let map = try node.mapping(allowed: ["name", "steps", "step_size", "restarts", "random_start", "loss", "confidence",
+                                             "goal", "target", "gradients", "eot_samples"])
+        let name = try map.required("name").string(oneOf: AttackSpec.names)
+        let isFGSM = name == "fgsm"
+        if isFGSM, let node = map["steps"] ?? map["step_size"] ?? map["restarts"] ?? map["random_start"] {
+            throw node.error("fgsm takes one step of size ε from the clean input; use pgd for steps, step sizes, restarts and random starts")
+        }
+        var spec = AttackSpec(
+            name: name,
+            steps: try map["steps"]?.int(in: 1...100_000) ?? (isFGSM ? 1 : 20),
+            stepSize: try map["step_size"]?.float(in: 0...1e6, lowerIsOpen: true) ?? (isFGSM ? threatModel.epsilon : threatModel.epsilon / 4),
+            restarts: try map["restarts"]?.int(in: 1...10_000) ?? 1,
+            randomStart: try map["random_start"]?.bool() ?? !isFGSM,
+            loss: try map["loss"]?.string(oneOf: ["ce", "cw"]) ?? "ce",
+            confidence: try map["confidence"]?.float(in: 0...1e6) ?? 0,
+            goal: try map["goal"]?.string(oneOf: ["untargeted", "target", "least-likely", "multi-targeted"]) ?? "untargeted",
+            target: try map["target"]?.int(in: 0...(classes - 1)),
+            gradients: try map["gradients"]?.string(oneOf: ["direct", "bpda", "eot", "bpda+eot"]) ?? "direct",
+            eotSamples: try map["eot_samples"]?.int(in: 1...10_000) ?? 16)
+        if let node = map["confidence"], spec.loss != "cw" { throw node.error("confidence applies to the cw loss, not \(spec.loss)") }
+        if spec.goal == "target" && spec.target == nil { throw (map["goal"] ?? node).error("goal target needs a target class") }
+        if let node = map["target"], spec.goal != "target" { throw node.error("target applies to goal: target, not \(spec.goal)") }
+        if spec.gradients != "direct" && defense == nil {
+            throw map["gradients"]!.error("\(spec.gradients) changes how gradients pass through a defense, but no defense is configured")
+        }
+        if spec.gradients == "bpda+eot" || spec.gradients == "eot" {
+            if defense?.isRandomized == false && spec.gradients == "eot" {
+                throw map["gradients"]!.error("eot averages over a randomised defense, but \(defense!.name) is deterministic; use bpda")
+            }
+        } else if let node = map["eot_samples"] {
+            throw node.error("eot_samples applies to gradients: eot or bpda+eot, not \(spec.gradients)")
+        }
+        return spec
+    }
+}

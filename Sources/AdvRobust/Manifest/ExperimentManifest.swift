@@ -1,0 +1,173 @@
+import AdvNN
+
+/// An experiment, as a user states it in a manifest (YAML or JSON; docs/manifest.md documents every
+/// key). Decoding fills in every default, and `metrics.json` echoes the result, so a run always records
+/// exactly what it did.
+public struct ExperimentManifest: Codable, Sendable, Equatable {
+    /// A name for the run (default: the manifest's file name without extension).
+    public var name: String
+    /// The seed every random draw of the run derives from.
+    public var seed: UInt64
+    public var dataset: DatasetSpec
+    public var model: ModelSection
+    /// Training; nil when the model's weights come from a file and are evaluated as they are.
+    public var train: TrainingConfig?
+    public var threatModel: ThreatModel
+    public var defense: DefenseSpec?
+    public var evaluation: EvaluationSpec
+}
+
+/// Which data to use.
+public struct DatasetSpec: Codable, Sendable, Equatable {
+    /// `fashion-mnist`, `mnist`, `idx`, `cifar10`, `tsipras`, `blobs`.
+    public var name: String
+    /// Folder of the files (fashion-mnist defaults to Debian's package folder).
+    public var path: String?
+    /// Use only the first N training / test examples.
+    public var trainExamples: Int?
+    public var testExamples: Int?
+    /// `tsipras`: d, p, η; `blobs`: classes, dimensions, separation, spread.
+    public var dimensions: Int?
+    public var p: Float?
+    public var eta: Float?
+    public var classes: Int?
+    public var separation: Float?
+    public var spread: Float?
+
+    public static let names = ["fashion-mnist", "mnist", "idx", "cifar10", "tsipras", "blobs"]
+
+    public init(name: String) {
+        self.name = name
+    }
+
+    /// The number of classes, known before any file is read.
+    var classCount: Int {
+        switch name {
+        case "tsipras": return 2
+        case "blobs": return classes ?? 4
+        default: return 10
+        }
+    }
+
+    /// Whether inputs live in [0, 1] (images) rather than being unbounded (synthetic sets).
+    var isBounded: Bool { name != "tsipras" && name != "blobs" }
+
+    /// Loads the data, trimmed to the requested sizes.
+    /// - Throws: `DatasetError` naming the file or folder.
+    public func load(seed: UInt64) throws -> Dataset {
+        var data: Dataset
+        switch name {
+        case "fashion-mnist": data = try Dataset.fashionMNIST(folder: path ?? Dataset.fashionMNISTFolder)
+        case "mnist", "idx": data = try Dataset.idx(name: name, folder: path ?? "")
+        case "cifar10": data = try Dataset.cifar10(folder: path ?? "")
+        case "tsipras":
+            data = Dataset.tsipras(dimensions: dimensions ?? 1000, p: p ?? 0.95, eta: eta ?? 0.1,
+                                   trainCount: trainExamples ?? 10_000, testCount: testExamples ?? 2_000, seed: seed)
+        default:
+            data = Dataset.gaussianBlobs(classes: classes ?? 4, dimensions: dimensions ?? 20, separation: separation ?? 2,
+                                         spread: spread ?? 1, trainCount: trainExamples ?? 10_000,
+                                         testCount: testExamples ?? 2_000, seed: seed)
+        }
+        if let trainExamples { data.train = data.train.prefix(trainExamples) }
+        if let testExamples { data.test = data.test.prefix(testExamples) }
+        return data
+    }
+}
+
+/// The model: an architecture to build (and train), or weights to load.
+public struct ModelSection: Codable, Sendable, Equatable {
+    public var architecture: String
+    public var hidden: [Int]?
+    public var widths: [Int]?
+    public var blocksPerStage: Int?
+    /// A `model.safetensors` to start from (evaluated as is when there is no `train` section).
+    public var weights: String?
+
+    func spec(for data: Dataset) -> ModelSpec {
+        ModelSpec(architecture: architecture, inputShape: data.itemShape, classes: data.classCount,
+                  hidden: hidden ?? (architecture == "mlp" ? [256, 256] : nil), widths: widths, blocksPerStage: blocksPerStage)
+    }
+}
+
+/// A defense placed in front of the model.
+public struct DefenseSpec: Codable, Sendable, Equatable {
+    /// `bit-depth`, `gaussian-noise` or `random-dropping`.
+    public var name: String
+    public var bits: Int?
+    public var sigma: Float?
+    public var rate: Float?
+
+    public static let names = ["bit-depth", "gaussian-noise", "random-dropping"]
+
+    public init(name: String, bits: Int? = nil, sigma: Float? = nil, rate: Float? = nil) {
+        self.name = name
+        self.bits = bits
+        self.sigma = sigma
+        self.rate = rate
+    }
+
+    public func make() -> any InputDefense {
+        switch name {
+        case "bit-depth": return BitDepthReduction(bits: bits ?? 1)
+        case "gaussian-noise": return GaussianNoise(sigma: sigma ?? 0.1)
+        default: return RandomDropping(rate: rate ?? 0.5)
+        }
+    }
+
+    var isRandomized: Bool { name != "bit-depth" }
+}
+
+/// One attack of the battery, with every hyperparameter.
+public struct AttackSpec: Codable, Sendable, Equatable {
+    /// `pgd` or `fgsm`.
+    public var name: String
+    public var steps: Int
+    public var stepSize: Float
+    public var restarts: Int
+    public var randomStart: Bool
+    /// `ce` or `cw`.
+    public var loss: String
+    /// κ for the `cw` loss.
+    public var confidence: Float
+    /// `untargeted`, `target`, `least-likely`, `multi-targeted`.
+    public var goal: String
+    public var target: Int?
+    /// `direct`, `bpda`, `eot`, `bpda+eot`.
+    public var gradients: String
+    public var eotSamples: Int
+
+    public static let names = ["pgd", "fgsm"]
+
+    func entry(threatModel: ThreatModel) -> BatteryEntry {
+        let attackLoss: AttackLoss = loss == "cw" ? .carliniWagner(confidence: confidence) : .crossEntropy
+        let attackGoal: AttackGoal
+        switch goal {
+        case "target": attackGoal = .targetClass(target ?? 0)
+        case "least-likely": attackGoal = .leastLikely
+        case "multi-targeted": attackGoal = .multiTargeted
+        default: attackGoal = .untargeted
+        }
+        let estimation: GradientEstimation
+        switch gradients {
+        case "bpda": estimation = .bpda
+        case "eot": estimation = .eot(samples: eotSamples)
+        case "bpda+eot": estimation = .bpdaEOT(samples: eotSamples)
+        default: estimation = .direct
+        }
+        let attack: any Attack = name == "fgsm"
+            ? FGSM(threatModel: threatModel, loss: attackLoss, goal: attackGoal)
+            : PGD(threatModel: threatModel, stepSize: stepSize, steps: steps, randomStart: randomStart,
+                  restarts: restarts, loss: attackLoss, goal: attackGoal)
+        return BatteryEntry(attack, gradients: estimation)
+    }
+}
+
+/// How to evaluate.
+public struct EvaluationSpec: Codable, Sendable, Equatable {
+    /// Evaluate on the first N test examples (default: all).
+    public var examples: Int?
+    public var batchSize: Int
+    public var attacks: [AttackSpec]
+    public var epsilonCurve: [Float]
+    public var sanityChecks: SanityCheckOptions
+}

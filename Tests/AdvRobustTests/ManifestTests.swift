@@ -1,0 +1,135 @@
+import AdvNN
+import AdvRobust
+import Testing
+
+/// Manifests decode into typed configuration with every default filled in, and every mistake is an
+/// error naming the file, the key path and the line.
+@Suite struct ManifestTests {
+    static let complete = """
+        name: quantised-mlp
+        seed: 7
+        dataset:
+          name: fashion-mnist
+          test_examples: 1000
+        model:
+          architecture: mlp
+          hidden: [128, 64]
+        train:
+          epochs: 3
+          batch_size: 64
+          optimizer: {name: sgd, lr: 0.1, momentum: 0.8, weight_decay: 0.0005}
+          schedule: {name: step, milestones: [2], gamma: 0.5}
+          checkpoint_every: 100
+        threat_model:
+          norm: linf
+          epsilon: 0.1
+        defense:
+          name: bit-depth
+          bits: 2
+        evaluation:
+          examples: 500
+          attacks:
+            - name: pgd
+              steps: 40
+              restarts: 2
+              gradients: bpda
+            - name: pgd
+              loss: cw
+              confidence: 5
+              goal: target
+              target: 3
+            - name: fgsm
+          epsilon_curve: [0.05, 0.1, 0.2]
+          sanity_checks: {probe_examples: 100}
+        """
+
+    static func expectError(_ yaml: String, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try ExperimentManifest.parse(yaml: yaml, source: "bad.yaml")
+            Issue.record("expected an error mentioning \(fragments)", sourceLocation: sourceLocation)
+        } catch {
+            for fragment in fragments {
+                #expect("\(error)".contains(fragment), "\(error) should mention \(fragment)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    @Test func completeManifestDecodesWithDefaults() throws {
+        let manifest = try ExperimentManifest.parse(yaml: Self.complete, source: "quantised.yaml")
+        #expect(manifest.name == "quantised-mlp" && manifest.seed == 7)
+        #expect(manifest.dataset.name == "fashion-mnist" && manifest.dataset.testExamples == 1000)
+        #expect(manifest.model.hidden == [128, 64])
+        let train = try #require(manifest.train)
+        #expect(train.epochs == 3 && train.batchSize == 64 && train.seed == 7 && train.checkpointEverySteps == 100)
+        #expect(train.optimizer.learningRate == 0.1 && train.optimizer.momentum == 0.8 && train.optimizer.weightDecay == 0.0005)
+        #expect(train.schedule == .step(milestones: [2], gamma: 0.5))
+        #expect(manifest.threatModel == ThreatModel(norm: .linf, epsilon: 0.1))
+        #expect(manifest.defense == DefenseSpec(name: "bit-depth", bits: 2))
+        let attacks = manifest.evaluation.attacks
+        #expect(attacks.count == 3)
+        #expect(attacks[0].steps == 40 && attacks[0].restarts == 2 && attacks[0].gradients == "bpda" && attacks[0].randomStart)
+        #expect(attacks[0].stepSize == 0.025)      // default ε/4
+        #expect(attacks[1].loss == "cw" && attacks[1].confidence == 5 && attacks[1].target == 3 && attacks[1].steps == 20)
+        #expect(attacks[2].name == "fgsm" && attacks[2].steps == 1 && !attacks[2].randomStart && attacks[2].stepSize == 0.1)
+        #expect(manifest.evaluation.epsilonCurve == [0.05, 0.1, 0.2] && manifest.evaluation.batchSize == 256)
+        #expect(manifest.evaluation.sanityChecks.probeExamples == 100 && manifest.evaluation.sanityChecks.enabled)
+    }
+
+    @Test func jsonIsAcceptedToo() throws {
+        let json = """
+            {"dataset": {"name": "tsipras", "dimensions": 50}, "model": {"architecture": "linear"},
+             "train": {"epochs": 1}, "threat_model": {"norm": "linf", "epsilon": 2.5},
+             "evaluation": {"attacks": [{"name": "pgd"}]}}
+            """
+        let manifest = try ExperimentManifest.parse(yaml: json, source: "toy.json", defaultName: "toy")
+        #expect(manifest.name == "toy" && manifest.dataset.dimensions == 50)
+        #expect(manifest.threatModel.lowerBound == nil, "synthetic inputs are unbounded")
+        #expect(manifest.train?.optimizer.kind == .sgd)
+    }
+
+    @Test func badNumberNamesKeyPathAndLine() {
+        let yaml = Self.complete.replacingOccurrences(of: "lr: 0.1,", with: "lr: 0.3x,")
+        Self.expectError(yaml, ["bad.yaml: train.optimizer.lr: expected a number in (0, 10], got \"0.3x\" (line 12)"])
+        Self.expectError(Self.complete.replacingOccurrences(of: "epsilon: 0.1", with: "epsilon: 1.5"),
+                         ["threat_model.epsilon: expected a number in (0, 1], got \"1.5\" (line 17)"])
+        Self.expectError(Self.complete.replacingOccurrences(of: "steps: 40", with: "steps: -3"),
+                         ["evaluation.attacks[0].steps: expected an integer in [1, 100000], got \"-3\" (line 25)"])
+    }
+
+    @Test func unknownKeysAreErrorsWithSuggestions() {
+        Self.expectError(Self.complete.replacingOccurrences(of: "  optimizer:", with: "  optimzer:"),
+                         ["train.optimzer: unknown key", "did you mean optimizer?", "(line 12)"])
+        Self.expectError(Self.complete + "\nextra: 1\n", ["extra: unknown key", "(line 36)"])
+        Self.expectError(Self.complete.replacingOccurrences(of: "restarts: 2", with: "restart: 2"),
+                         ["evaluation.attacks[0].restart: unknown key", "did you mean restarts?"])
+    }
+
+    @Test func missingRequiredKeys() {
+        Self.expectError(Self.complete.replacingOccurrences(of: "  norm: linf\n", with: ""),
+                         ["threat_model.norm: missing (required) (line 16)"])
+        Self.expectError("dataset: {name: blobs}\n", ["model: missing (required)"])
+        Self.expectError("", ["the manifest is empty"])
+    }
+
+    @Test func impossibleCombinationsAreExplained() {
+        Self.expectError(Self.complete.replacingOccurrences(of: "  bits: 2", with: "  sigma: 0.1"),
+                         ["defense.sigma: sigma applies to the gaussian-noise defense, not bit-depth"])
+        Self.expectError(Self.complete.replacingOccurrences(of: "    - name: fgsm", with: "    - name: fgsm\n      steps: 3"),
+                         ["evaluation.attacks[2].steps", "fgsm takes one step"])
+        Self.expectError(Self.complete.replacingOccurrences(of: "      target: 3\n", with: ""),
+                         ["evaluation.attacks[1].goal: goal target needs a target class"])
+        Self.expectError(Self.complete.replacingOccurrences(of: "      target: 3", with: "      target: 12"),
+                         ["evaluation.attacks[1].target: expected an integer in [0, 9], got \"12\""])
+        Self.expectError(Self.complete.replacingOccurrences(of: "gradients: bpda", with: "gradients: eot"),
+                         ["eot averages over a randomised defense, but bit-depth is deterministic; use bpda"])
+        let noDefense = Self.complete.replacingOccurrences(of: "defense:\n  name: bit-depth\n  bits: 2\n", with: "")
+        Self.expectError(noDefense, ["evaluation.attacks[0].gradients: bpda changes how gradients pass through a defense, but no defense is configured"])
+        Self.expectError(Self.complete.replacingOccurrences(of: "  hidden: [128, 64]", with: "  widths: [4]"),
+                         ["model.widths: widths applies to preact-resnet, not mlp"])
+        Self.expectError(Self.complete.replacingOccurrences(of: "train:", with: "training:"), ["training: unknown key", "did you mean train?"])
+    }
+
+    @Test func syntaxErrorsKeepYamsPosition() {
+        Self.expectError("dataset: {name: [unclosed\n", ["bad.yaml", "not valid YAML or JSON", "line"])
+    }
+}
