@@ -37,6 +37,7 @@ let package = Package(
             name: "advd",
             dependencies: [
                 "AdvNN",
+                "AdvRobust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

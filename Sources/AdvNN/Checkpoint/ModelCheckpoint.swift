@@ -15,7 +15,7 @@ public enum ModelCheckpoint {
     public static func contents(of model: any Layer, spec: ModelSpec) -> SafeTensors {
         var file = SafeTensors()
         for (name, tensor) in stateTensors(of: model) { file.tensors[name] = tensor }
-        file.metadata[modelKey] = encodeJSON(spec)
+        file.metadata[modelKey] = JSONCoding.encode(spec)
         file.metadata["format"] = "pytorch"   // what transformers and safetensors tools look for
         return file
     }
@@ -46,7 +46,7 @@ public enum ModelCheckpoint {
         guard let json = file.metadata[modelKey] else {
             throw CheckpointError("\(source): no \"\(modelKey)\" entry in __metadata__; not an advd model file")
         }
-        do { return try decodeJSON(ModelSpec.self, from: json) } catch {
+        do { return try JSONCoding.decode(ModelSpec.self, from: json) } catch {
             throw CheckpointError("\(source): __metadata__.\(modelKey) is not a valid model specification: \(error)")
         }
     }

@@ -18,8 +18,8 @@ extension Trainer {
         var saved = cursor
         saved.trainingRandomState = trainingRandomState
         file.metadata[Self.kindKey] = Self.kindValue
-        file.metadata[Self.cursorKey] = encodeJSON(saved)
-        file.metadata[Self.configKey] = encodeJSON(config)
+        file.metadata[Self.cursorKey] = JSONCoding.encode(saved)
+        file.metadata[Self.configKey] = JSONCoding.encode(config)
         file.metadata["advd.optimizer.steps"] = String(optimizer.stepCount)
         return file
     }
@@ -80,8 +80,8 @@ extension Trainer {
         }
         let savedConfig: TrainingConfig, savedCursor: TrainingCursor
         do {
-            savedConfig = try decodeJSON(TrainingConfig.self, from: configJSON)
-            savedCursor = try decodeJSON(TrainingCursor.self, from: cursorJSON)
+            savedConfig = try JSONCoding.decode(TrainingConfig.self, from: configJSON)
+            savedCursor = try JSONCoding.decode(TrainingCursor.self, from: cursorJSON)
         } catch {
             throw CheckpointError("\(source): unreadable training metadata: \(error)")
         }

@@ -195,7 +195,7 @@ extension ExperimentManifest {
         if isFGSM, let node = map["steps"] ?? map["step_size"] ?? map["restarts"] ?? map["random_start"] {
             throw node.error("fgsm takes one step of size ε from the clean input; use pgd for steps, step sizes, restarts and random starts")
         }
-        var spec = AttackSpec(
+        let spec = AttackSpec(
             name: name,
             steps: try map["steps"]?.int(in: 1...100_000) ?? (isFGSM ? 1 : 20),
             stepSize: try map["step_size"]?.float(in: 0...1e6, lowerIsOpen: true) ?? (isFGSM ? threatModel.epsilon : threatModel.epsilon / 4),

@@ -1,0 +1,153 @@
+/// The foreground experiment runner behind `advd run MANIFEST --out DIR`: load the data, train (or
+/// load) the model, evaluate it, and write the results.
+///
+/// Output folder:
+///   checkpoints/step-NNNNNNNN.safetensors   resumable training state (the newest two)
+///   model.safetensors                       the trained weights (PyTorch names, architecture in metadata)
+///   evaluation-state.json                   the evaluation's progress, saved after every batch
+///   metrics.json                            configuration echo, per-epoch metrics, results, warnings, timings
+///   report.md                               the threat model as a reproducible claim, and the results
+/// Run again on the same folder after an interruption and it resumes where it stopped — in training or
+/// in evaluation — and ends with bit-identical results.
+import AdvNN
+import Foundation
+
+/// What a running experiment reports.
+public enum RunProgress {
+    case phase(String)
+    case training(TrainingProgress)
+    case evaluation(attack: String, batch: Int, of: Int)
+}
+
+/// Everything a finished run produced.
+public struct RunResult {
+    public var metrics: RunMetrics
+    public var outputFolder: String
+}
+
+public struct ExperimentRunner {
+    public let manifest: ExperimentManifest
+    public let outputFolder: String
+
+    public init(manifest: ExperimentManifest, outputFolder: String) {
+        self.manifest = manifest
+        self.outputFolder = outputFolder
+    }
+
+    var checkpointFolder: String { outputFolder + "/checkpoints" }
+    var modelPath: String { outputFolder + "/model.safetensors" }
+    var evaluationStatePath: String { outputFolder + "/evaluation-state.json" }
+
+    /// Runs the experiment, resuming from whatever the output folder already holds.
+    /// - Throws: `DatasetError`, `ModelError`, `TrainingError`, `CheckpointError` or `RunError`, each
+    ///   naming the file and the problem.
+    public func run(progress: (RunProgress) -> Void = { _ in }) throws -> RunResult {
+        let started = Date()
+        try createFolder(outputFolder)
+        progress(.phase("loading \(manifest.dataset.name)"))
+        let data = try manifest.dataset.load(seed: manifest.seed)
+        let (model, spec, history, trainingSeconds) = try prepareModel(data: data, progress: progress)
+        let trained = Date()
+
+        progress(.phase("evaluating: \(manifest.threatModel.description)"))
+        let report = try evaluate(model: model, data: data, progress: progress)
+        let metrics = RunMetrics(
+            advdVersion: AdvdVersion.current, manifest: manifest, model: spec,
+            dataset: DatasetSummary(name: data.name, trainExamples: data.train.count, testExamples: data.test.count,
+                                    classes: data.classNames),
+            epochs: history, evaluation: report,
+            timings: Timings(trainingSeconds: trainingSeconds, evaluationSeconds: Date().timeIntervalSince(trained),
+                             totalSeconds: Date().timeIntervalSince(started)),
+            threads: BLAS.threadCount)
+        try AtomicFile.write(Array(metrics.json().utf8), to: outputFolder + "/metrics.json")
+        try AtomicFile.write(Array(ReportWriter(metrics: metrics).markdown().utf8), to: outputFolder + "/report.md")
+        return RunResult(metrics: metrics, outputFolder: outputFolder)
+    }
+
+    /// Trains the model (resuming from checkpoints), or loads it when the manifest has no training.
+    private func prepareModel(data: Dataset, progress: (RunProgress) -> Void) throws
+        -> (ModelClassifier, ModelSpec, [EpochMetrics], Double) {
+        guard let config = manifest.train else {
+            let path = manifest.model.weights!
+            progress(.phase("loading weights \(path)"))
+            let (model, spec) = try ModelCheckpoint.load(from: path)
+            guard spec.inputShape == data.itemShape, spec.classes == data.classCount else {
+                throw RunError("\(path): a \(spec.summary) model does not fit \(data.name) (\(data.itemShape) → \(data.classCount))")
+            }
+            try ModelCheckpoint.save(model, spec: spec, to: modelPath)
+            return (ModelClassifier(model, classCount: spec.classes), spec, [], 0)
+        }
+        let spec = manifest.model.spec(for: data)
+        let trainer = try Trainer(spec: spec, dataset: data, config: config, checkpointFolder: checkpointFolder)
+        if let resumed = try trainer.resumeFromLatestCheckpoint() {
+            progress(.phase("resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
+        } else if let weights = manifest.model.weights {
+            progress(.phase("starting from the weights in \(weights)"))
+            let file = try SafeTensors.read(from: weights)
+            try ModelCheckpoint.restore(trainer.model, from: file, source: weights)
+        }
+        if !trainer.isFinished {
+            progress(.phase("training \(spec.summary) for \(config.epochs) epochs"))
+            try trainer.run { progress(.training($0)) }
+        }
+        try ModelCheckpoint.save(trainer.model, spec: spec, to: modelPath)
+        let seconds = trainer.cursor.history.reduce(0) { $0 + $1.seconds }
+        return (ModelClassifier(trainer.model, classCount: spec.classes), spec, trainer.cursor.history, seconds)
+    }
+
+    private func evaluate(model: ModelClassifier, data: Dataset, progress: (RunProgress) -> Void) throws -> EvaluationReport {
+        let spec = manifest.evaluation
+        let split = spec.examples.map { data.test.prefix($0) } ?? data.test
+        let evaluation = RobustEvaluation(
+            battery: spec.attacks.map { $0.entry(threatModel: manifest.threatModel) }, batchSize: spec.batchSize,
+            seed: manifest.seed, epsilonCurve: spec.epsilonCurve, checks: spec.sanityChecks)
+        let fingerprint = manifestFingerprint()
+        let saved = try loadEvaluationState(fingerprint: fingerprint)
+        if saved.hasStarted { progress(.phase("resumed evaluation at attack \(saved.finished.count + 1), batch \(saved.currentBatches + 1)")) }
+        return try evaluation.run(model: model, defense: manifest.defense?.make(), on: split, resuming: saved) { state in
+            let attack = min(state.finished.count, evaluation.battery.count - 1)
+            let batches = (state.currentTargets.count + spec.batchSize - 1) / spec.batchSize
+            progress(.evaluation(attack: evaluation.battery[attack].name, batch: state.currentBatches, of: batches))
+            let record = SavedEvaluation(fingerprint: fingerprint, state: state)
+            try AtomicFile.write(Array(JSONCoding.encode(record).utf8), to: evaluationStatePath)
+        }
+    }
+
+    /// The manifest as JSON: an evaluation state only resumes under the manifest that wrote it.
+    private func manifestFingerprint() -> String { JSONCoding.encode(manifest) }
+
+    private func loadEvaluationState(fingerprint: String) throws -> EvaluationState {
+        guard let data = FileManager.default.contents(atPath: evaluationStatePath) else { return EvaluationState() }
+        let record: SavedEvaluation
+        do { record = try JSONCoding.decode(SavedEvaluation.self, from: String(decoding: data, as: UTF8.self)) } catch {
+            throw RunError("\(evaluationStatePath): unreadable evaluation state (\(error)); delete it to evaluate from the start")
+        }
+        guard record.fingerprint == fingerprint else {
+            throw RunError("\(outputFolder) holds a run of a different manifest; use another --out folder")
+        }
+        return record.state
+    }
+
+    private func createFolder(_ path: String) throws {
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw RunError("\(path): cannot create the output folder: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// The evaluation state file: the state and the manifest it belongs to.
+struct SavedEvaluation: Codable {
+    var fingerprint: String
+    var state: EvaluationState
+}
+
+/// A run that cannot proceed; the message names the file or folder and what to do.
+public struct RunError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// advd's version, recorded in every metrics file.
+public enum AdvdVersion {
+    public static let current = "0.2.0"
+}

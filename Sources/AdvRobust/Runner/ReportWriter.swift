@@ -1,0 +1,51 @@
+import AdvNN
+import Foundation
+
+/// `report.md`: the threat model stated as a reproducible claim, the results, and the warnings.
+struct ReportWriter {
+    let metrics: RunMetrics
+
+    func markdown() -> String {
+        let manifest = metrics.manifest, report = metrics.evaluation
+        var lines = ["# \(manifest.name)", ""]
+        lines += ["## Claim", ""]
+        let defense = manifest.defense.map { " behind the \($0.make().name) defense" } ?? ""
+        lines.append("""
+            The \(metrics.model.summary) model\(defense), evaluated on the first \(report.examples) test examples \
+            of \(metrics.dataset.name), keeps **\(percent(report.worstCaseRobustAccuracy))** accuracy against every attack \
+            below under the threat model **\(report.threatModel)** (clean accuracy \(percent(report.cleanAccuracy))). \
+            Reproduce with advd \(metrics.advdVersion): `advd run` on the manifest echoed in metrics.json (seed \(manifest.seed)).
+            """)
+        lines += ["", "## Results", "", "| attack | attacked | newly broken | robust accuracy after |", "|---|---:|---:|---:|"]
+        lines.append("| clean | | | \(percent(report.cleanAccuracy)) |")
+        for outcome in report.attacks {
+            lines.append("| \(outcome.name) | \(outcome.attackedExamples) | \(outcome.newlyBroken) | \(percent(outcome.robustAccuracyAfter)) |")
+        }
+        lines.append("| **worst case** | | | **\(percent(report.worstCaseRobustAccuracy))** |")
+        if !report.epsilonCurve.isEmpty {
+            lines += ["", "Robust accuracy over ε (\(report.attacks.first?.name ?? "")):", "", "| ε | robust accuracy |", "|---:|---:|"]
+            for point in report.epsilonCurve { lines.append("| \(point.epsilon) | \(percent(point.robustAccuracy)) |") }
+        }
+        lines += ["", "## Sanity checks", ""]
+        if report.warnings.isEmpty {
+            lines.append("No check failed (Carlini et al. 2019: large ε, convergence, black-box vs white-box, single-step vs iterative, monotonicity in ε, gradients, EOT and BPDA where needed).")
+        } else {
+            lines.append("**These results are not believable as they stand:**")
+            lines.append("")
+            for warning in report.warnings {
+                lines.append("- **\(warning.check)**: \(warning.message). Evidence: \(warning.evidence). Try: \(warning.suggestion).")
+            }
+        }
+        if !metrics.epochs.isEmpty {
+            lines += ["", "## Training", "", "| epoch | loss | train accuracy | test accuracy | seconds |", "|---:|---:|---:|---:|---:|"]
+            for epoch in metrics.epochs {
+                lines.append(String(format: "| %d | %.4f | %@ | %@ | %.1f |", epoch.epoch, epoch.trainLoss,
+                                    percent(epoch.trainAccuracy), percent(epoch.testAccuracy), epoch.seconds))
+            }
+        }
+        let timings = metrics.timings
+        lines += ["", String(format: "Training %.1f s, evaluation %.1f s, %d threads.", timings.trainingSeconds,
+                             timings.evaluationSeconds, metrics.threads), ""]
+        return lines.joined(separator: "\n")
+    }
+}

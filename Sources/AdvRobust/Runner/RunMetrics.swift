@@ -1,0 +1,39 @@
+import AdvNN
+import Foundation
+
+/// `metrics.json`: everything a run did and found, with the configuration echoed (defaults filled in).
+public struct RunMetrics: Codable, Sendable, Equatable {
+    public var advdVersion: String
+    public var manifest: ExperimentManifest
+    public var model: ModelSpec
+    public var dataset: DatasetSummary
+    /// Per-epoch training metrics (empty when the model was loaded, not trained).
+    public var epochs: [EpochMetrics]
+    public var evaluation: EvaluationReport
+    public var timings: Timings
+    public var threads: Int
+
+    /// Pretty, key-sorted JSON.
+    public func json() -> String {
+        JSONCoding.encode(self, pretty: true) + "\n"
+    }
+}
+
+public struct DatasetSummary: Codable, Sendable, Equatable {
+    public var name: String
+    public var trainExamples: Int
+    public var testExamples: Int
+    public var classes: [String]
+}
+
+public struct Timings: Codable, Sendable, Equatable {
+    public var trainingSeconds: Double
+    public var evaluationSeconds: Double
+    public var totalSeconds: Double
+
+    public init(trainingSeconds: Double, evaluationSeconds: Double, totalSeconds: Double) {
+        self.trainingSeconds = trainingSeconds
+        self.evaluationSeconds = evaluationSeconds
+        self.totalSeconds = totalSeconds
+    }
+}

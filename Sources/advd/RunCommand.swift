@@ -1,0 +1,69 @@
+import AdvNN
+import AdvRobust
+import ArgumentParser
+import Foundation
+
+/// `advd run MANIFEST`: one experiment in the foreground, with no daemon.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the experiment a manifest describes: train, attack, report.",
+        discussion: """
+            Writes metrics.json, report.md, model.safetensors and checkpoints to the output folder. Run the
+            same command again after an interruption and it resumes from the last checkpoint, in training or
+            in evaluation, with bit-identical final results. docs/manifest.md documents the manifest.
+            """)
+
+    @Argument(help: "The experiment manifest (YAML or JSON).")
+    var manifest: String
+    @Option(help: "Output folder (default: runs/<name>).")
+    var out: String?
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        BLAS.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        do {
+            let experiment = try ExperimentManifest.load(path: manifest)
+            let folder = out ?? "runs/\(experiment.name)"
+            print("advd run: \(experiment.name) → \(folder) (\(BLAS.threadCount) threads)")
+            let result = try ExperimentRunner(manifest: experiment, outputFolder: folder).run { Self.show($0) }
+            Self.summarize(result)
+        } catch let error as CustomStringConvertible & Error {
+            throw ValidationError(error.description)
+        }
+    }
+
+    private static func show(_ progress: RunProgress) {
+        switch progress {
+        case let .phase(text):
+            print(text)
+        case let .training(training):
+            if case let .epochEnd(metrics) = training.event {
+                print(String(format: "epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  %.1f s",
+                             metrics.epoch, training.epochs, metrics.trainLoss, metrics.trainAccuracy * 100,
+                             metrics.testAccuracy * 100, metrics.seconds))
+            }
+        case let .evaluation(attack, batch, batches):
+            if batch > 0 && (batch == batches || batch % 10 == 0) { print("  \(attack): batch \(batch)/\(batches)") }
+        }
+    }
+
+    private static func summarize(_ result: RunResult) {
+        let report = result.metrics.evaluation
+        print("\nthreat model: \(report.threatModel)\(report.defense.map { ", defense: \($0)" } ?? "")")
+        print(String(format: "clean accuracy                            %6.2f%%", report.cleanAccuracy * 100))
+        for attack in report.attacks {
+            print(String(format: "after %@ %6.2f%%", attack.name.padding(toLength: 36, withPad: " ", startingAt: 0),
+                         attack.robustAccuracyAfter * 100))
+        }
+        print(String(format: "worst case                                %6.2f%%", report.worstCaseRobustAccuracy * 100))
+        for point in report.epsilonCurve {
+            print(String(format: "  ε = %-8g robust %6.2f%%", Double(point.epsilon), point.robustAccuracy * 100))
+        }
+        for warning in report.warnings {
+            print("WARNING \(warning.check): \(warning.message)\n  evidence: \(warning.evidence)\n  try: \(warning.suggestion)")
+        }
+        print("wrote \(result.outputFolder)/metrics.json, report.md, model.safetensors")
+    }
+}

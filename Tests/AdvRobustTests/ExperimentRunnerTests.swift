@@ -1,0 +1,106 @@
+import AdvNN
+import AdvRobust
+import Foundation
+import Testing
+
+/// `advd run`'s engine: files written, and an interrupted run — in training or in evaluation —
+/// resumed to bit-identical results.
+@Suite struct ExperimentRunnerTests {
+    static let manifestText = """
+        name: tiny
+        seed: 3
+        dataset: {name: blobs, classes: 3, dimensions: 8, train_examples: 240, test_examples: 60}
+        model: {architecture: mlp, hidden: [16]}
+        train: {epochs: 3, batch_size: 32, checkpoint_every: 5}
+        threat_model: {norm: linf, epsilon: 0.5}
+        evaluation:
+          batch_size: 16
+          attacks:
+            - {name: pgd, steps: 5}
+            - {name: fgsm}
+          epsilon_curve: [0.25, 0.5]
+          sanity_checks: {probe_examples: 30}
+        """
+
+    static func folder() -> String {
+        NSTemporaryDirectory() + "advd-run-" + UUID().uuidString
+    }
+
+    /// The metrics without wall-clock fields.
+    static func timeless(_ metrics: RunMetrics) -> RunMetrics {
+        var copy = metrics
+        copy.timings = Timings(trainingSeconds: 0, evaluationSeconds: 0, totalSeconds: 0)
+        for index in copy.epochs.indices { copy.epochs[index].seconds = 0; copy.epochs[index].samplesPerSecond = 0 }
+        for index in copy.evaluation.attacks.indices { copy.evaluation.attacks[index].seconds = 0 }
+        return copy
+    }
+
+    @Test func writesTheResultFiles() throws {
+        let out = Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let manifest = try ExperimentManifest.parse(yaml: Self.manifestText, source: "tiny.yaml")
+        let result = try ExperimentRunner(manifest: manifest, outputFolder: out).run()
+        for file in ["metrics.json", "report.md", "model.safetensors", "evaluation-state.json"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
+        }
+        #expect(!Trainer.checkpoints(in: out + "/checkpoints").isEmpty)
+        let metrics = result.metrics
+        #expect(metrics.epochs.count == 3 && metrics.evaluation.examples == 60)
+        #expect(metrics.manifest.evaluation.attacks[0].stepSize == 0.125)   // defaults echoed
+        let json = try String(contentsOfFile: out + "/metrics.json", encoding: .utf8)
+        #expect(try JSONCoding.decode(RunMetrics.self, from: json) == metrics)
+        let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        #expect(report.contains("L∞ ε = 0.5, unbounded inputs") && report.contains("| **worst case** |"))
+        let (model, spec) = try ModelCheckpoint.load(from: out + "/model.safetensors")
+        #expect(spec == metrics.model && model.layers.count == 4)
+    }
+
+    @Test func interruptedRunsResumeToIdenticalResults() throws {
+        let manifest = try ExperimentManifest.parse(yaml: Self.manifestText, source: "tiny.yaml")
+        let straightFolder = Self.folder(), resumedFolder = Self.folder()
+        defer {
+            try? FileManager.default.removeItem(atPath: straightFolder)
+            try? FileManager.default.removeItem(atPath: resumedFolder)
+        }
+        let straight = try ExperimentRunner(manifest: manifest, outputFolder: straightFolder).run()
+
+        // Interrupted in evaluation: snapshot the state file in the middle of the first attack, finish,
+        // then put the snapshot back (as if the process had died there) and run again.
+        var snapshot: Data?
+        let runner = ExperimentRunner(manifest: manifest, outputFolder: resumedFolder)
+        _ = try runner.run { progress in
+            if case let .evaluation(_, batch, _) = progress, batch == 2, snapshot == nil {
+                snapshot = FileManager.default.contents(atPath: resumedFolder + "/evaluation-state.json")
+            }
+        }
+        try #require(snapshot).write(to: URL(fileURLWithPath: resumedFolder + "/evaluation-state.json"))
+        var resumedFromEvaluation = false
+        let afterEvaluationCrash = try runner.run { if case let .phase(text) = $0, text.hasPrefix("resumed evaluation") { resumedFromEvaluation = true } }
+        #expect(resumedFromEvaluation)
+        #expect(Self.timeless(afterEvaluationCrash.metrics) == Self.timeless(straight.metrics))
+
+        // Interrupted in training: keep only the oldest checkpoint and no evaluation state.
+        let checkpoints = Trainer.checkpoints(in: resumedFolder + "/checkpoints")
+        for path in checkpoints.dropFirst() { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.removeItem(atPath: resumedFolder + "/evaluation-state.json")
+        let afterTrainingCrash = try runner.run()
+        #expect(Self.timeless(afterTrainingCrash.metrics) == Self.timeless(straight.metrics))
+        let a = FileManager.default.contents(atPath: straightFolder + "/model.safetensors")
+        #expect(a != nil && a == FileManager.default.contents(atPath: resumedFolder + "/model.safetensors"))
+    }
+
+    @Test func aFolderOfAnotherManifestIsRefused() throws {
+        let out = Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let manifest = try ExperimentManifest.parse(yaml: Self.manifestText, source: "tiny.yaml")
+        _ = try ExperimentRunner(manifest: manifest, outputFolder: out).run()
+        let other = try ExperimentManifest.parse(yaml: Self.manifestText.replacingOccurrences(of: "steps: 5", with: "steps: 6"),
+                                                 source: "tiny.yaml")
+        do {
+            _ = try ExperimentRunner(manifest: other, outputFolder: out).run()
+            Issue.record("a different manifest must not resume another run's evaluation")
+        } catch {
+            #expect("\(error)".contains("holds a run of a different manifest"))
+        }
+    }
+}

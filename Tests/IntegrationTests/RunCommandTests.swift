@@ -1,0 +1,67 @@
+import Foundation
+import XCTest
+
+/// `advd run MANIFEST` as a user runs it.
+final class RunCommandTests: XCTestCase {
+    private var root = ""
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: TrainCommandTests.advd), "needs the advd executable")
+        root = NSTemporaryDirectory() + "advd-run-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    private func advd(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TrainCommandTests.advd)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    func testRunWritesResultsAndReportsWarnings() throws {
+        let manifest = root + "/toy.yaml"
+        try """
+            dataset: {name: tsipras, dimensions: 40, p: 0.9, eta: 0.3, train_examples: 512, test_examples: 128}
+            model: {architecture: linear}
+            train: {epochs: 2, batch_size: 64}
+            threat_model: {norm: linf, epsilon: 0.6}
+            evaluation:
+              attacks: [{name: pgd, steps: 10}, {name: fgsm}]
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let run = try advd(["run", manifest, "--out", root + "/out", "--threads", "2"])
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("threat model: L∞ ε = 0.6, unbounded inputs"), run.output)
+        XCTAssertTrue(run.output.contains("worst case"), run.output)
+        for file in ["metrics.json", "report.md", "model.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/out/" + file), file)
+        }
+    }
+
+    func testBadManifestNamesKeyAndLine() throws {
+        let manifest = root + "/bad.yaml"
+        try """
+            dataset: {name: fashion-mnist}
+            model: {architecture: mlp}
+            train:
+              epochs: ten
+            threat_model: {norm: linf, epsilon: 0.1}
+            evaluation: {attacks: [{name: pgd}]}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let run = try advd(["run", manifest, "--out", root + "/out"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.output.contains("bad.yaml: train.epochs: expected an integer in [1, 100000], got \"ten\" (line 4)"), run.output)
+        let missing = try advd(["run", root + "/nowhere.yaml"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("nowhere.yaml: cannot read the file"), missing.output)
+    }
+}
