@@ -1,6 +1,6 @@
 # advd — the two commands of the README, and a few more for developers.
 #
-#   make run    install system packages, build (release), train the MLP on Fashion-MNIST
+#   make run    install system packages, build (release), train the MLP on Fashion-MNIST and attack it
 #   make test   install system packages, run the whole test suite (release build)
 #   make bench          speed benchmark of the numerics core
 #   make bench-compare  the same beside PyTorch (needs `pip install torch`), with ratios
@@ -9,7 +9,7 @@ APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev pkg-con
 SWIFT ?= swift
 # Use every core for BLAS by default; override with `make run THREADS=1`.
 THREADS ?= $(shell nproc)
-RUN_DIR ?= runs/fashion-mnist-mlp
+RUN_DIR ?= runs/fashion-mlp-standard
 
 .PHONY: deps build run test bench bench-compare clean
 
@@ -23,8 +23,7 @@ build: deps
 	$(SWIFT) build -c release
 
 run: build
-	.build/release/advd train --dataset fashion-mnist --model mlp --hidden 256,256 --epochs 10 \
-		--batch-size 128 --lr 0.05 --momentum 0.9 --schedule cosine --seed 0 --threads $(THREADS) --out $(RUN_DIR)
+	.build/release/advd run examples/fashion-mlp-standard.yaml --threads $(THREADS) --out $(RUN_DIR)
 
 # Release build: numerics tests run faster, and the allocation-free claim is about optimised code.
 test: deps
