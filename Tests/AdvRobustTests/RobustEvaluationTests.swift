@@ -21,7 +21,7 @@ import Testing
         let evaluation = RobustEvaluation(
             battery: [BatteryEntry(PGD(threatModel: Self.threat, steps: 10)), BatteryEntry(FGSM(threatModel: Self.threat))],
             batchSize: 24, seed: 1, epsilonCurve: [0.05, 0.15, 0.3])
-        let report = try evaluation.run(model: model, defense: nil, on: Self.split)
+        let report = try evaluation.run(EvaluationTarget(model: model, defense: nil), on: Self.split)
         #expect(report.examples == 64 && report.cleanAccuracy > 0.9)
         #expect(report.attacks.count == 2)
         #expect(report.attacks[0].attackedExamples == Int((report.cleanAccuracy * 64).rounded()))
@@ -42,9 +42,9 @@ import Testing
         let defense = BitDepthReduction(bits: 1)
         let pgd = PGD(threatModel: Self.threat, steps: 20, randomStart: false)
         let naive = try RobustEvaluation(battery: [BatteryEntry(pgd)], batchSize: 32, seed: 2)
-            .run(model: model, defense: defense, on: Self.split)
+            .run(EvaluationTarget(model: model, defense: defense), on: Self.split)
         let adaptive = try RobustEvaluation(battery: [BatteryEntry(pgd, gradients: .bpda)], batchSize: 32, seed: 2)
-            .run(model: model, defense: defense, on: Self.split)
+            .run(EvaluationTarget(model: model, defense: defense), on: Self.split)
         #expect(naive.worstCaseRobustAccuracy > 0.9)
         #expect(adaptive.worstCaseRobustAccuracy < 0.35)
         let flagged = Self.checks(for: naive)
@@ -61,9 +61,9 @@ import Testing
         let defense = GaussianNoise(sigma: 0.1)
         let pgd = PGD(threatModel: Self.threat, steps: 5)
         let plain = try RobustEvaluation(battery: [BatteryEntry(pgd)], batchSize: 32, seed: 3)
-            .run(model: model, defense: defense, on: Self.split.prefix(32))
+            .run(EvaluationTarget(model: model, defense: defense), on: Self.split.prefix(32))
         let withEOT = try RobustEvaluation(battery: [BatteryEntry(pgd, gradients: .eot(samples: 4))], batchSize: 32, seed: 3)
-            .run(model: model, defense: defense, on: Self.split.prefix(32))
+            .run(EvaluationTarget(model: model, defense: defense), on: Self.split.prefix(32))
         #expect(Self.checks(for: plain).contains("randomized-defense-without-eot"))
         #expect(!Self.checks(for: withEOT).contains("randomized-defense-without-eot"))
     }
@@ -74,12 +74,12 @@ import Testing
             battery: [BatteryEntry(PGD(threatModel: Self.threat, steps: 5)), BatteryEntry(FGSM(threatModel: Self.threat))],
             batchSize: 8, seed: 4)
         var saved: [EvaluationState] = []
-        let straight = try evaluation.run(model: model, defense: GaussianNoise(sigma: 0.05), on: Self.split) { saved.append($0) }
+        let straight = try evaluation.run(EvaluationTarget(model: model, defense: GaussianNoise(sigma: 0.05)), on: Self.split) { saved.append($0) }
         #expect(saved.count > 4)
         // resume from a state in the middle of the first attack, with a fresh model object
         let middle = saved[2]
         #expect(middle.finished.isEmpty && middle.currentBatches == 3)
-        let resumed = try evaluation.run(model: try TestModels.squaresClassifier(), defense: GaussianNoise(sigma: 0.05),
+        let resumed = try evaluation.run(EvaluationTarget(model: try TestModels.squaresClassifier(), defense: GaussianNoise(sigma: 0.05)),
                                      on: Self.split, resuming: middle)
         #expect(Self.timeless(resumed) == Self.timeless(straight))
     }
@@ -90,7 +90,7 @@ import Testing
         var options = SanityCheckOptions()
         options.convergenceFactor = 10
         let report = try RobustEvaluation(battery: [BatteryEntry(weak)], batchSize: 32, seed: 5, checks: options)
-            .run(model: model, defense: nil, on: Self.split)
+            .run(EvaluationTarget(model: model, defense: nil), on: Self.split)
         #expect(Self.checks(for: report).contains("not-converged"))
         let warning = try #require(report.warnings.first { $0.check == "not-converged" })
         #expect(warning.evidence.contains("that survived the whole battery"))
@@ -100,7 +100,7 @@ import Testing
         let model = try TestModels.squaresClassifier()
         let report = try RobustEvaluation(battery: [BatteryEntry(ShrinkingAttack(threatModel: Self.threat))], batchSize: 32, seed: 6,
                                       epsilonCurve: [0.25, 0.3])
-            .run(model: model, defense: nil, on: Self.split)
+            .run(EvaluationTarget(model: model, defense: nil), on: Self.split)
         #expect(report.epsilonCurve[1].robustAccuracy > report.epsilonCurve[0].robustAccuracy)
         #expect(Self.checks(for: report).contains("not-monotone-in-epsilon"))
     }

@@ -4,6 +4,9 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     public var threatModel: String
     /// The defense in front of the model, if any.
     public var defense: String?
+    /// The detector beside the model, if any, and the fraction of clean examples it rejects.
+    public var detector: String?
+    public var falsePositiveRate: Double?
     /// Examples evaluated.
     public var examples: Int
     public var cleanAccuracy: Double
@@ -29,6 +32,8 @@ public struct AttackOutcome: Codable, Sendable, Equatable {
     /// Robust accuracy against this attack alone, when it ran on every correctly classified example
     /// (the first attack of the battery always does).
     public var standaloneRobustAccuracy: Double?
+    /// With a detector: adversarial examples that were misclassified but rejected, so did not count.
+    public var rejectedByDetector: Int?
     public var seconds: Double
 }
 

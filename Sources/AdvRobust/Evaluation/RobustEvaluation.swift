@@ -23,6 +23,20 @@ public struct BatteryEntry {
     public var name: String { attack.name + gradients.label }
 }
 
+/// What an evaluation attacks: the model, an optional defense in front of it, and an optional detector
+/// beside it. With a detector an attack succeeds only if its output is misclassified and not rejected.
+public struct EvaluationTarget {
+    public var model: ModelClassifier
+    public var defense: (any InputDefense)?
+    public var detector: (any Detector)?
+
+    public init(model: ModelClassifier, defense: (any InputDefense)? = nil, detector: (any Detector)? = nil) {
+        self.model = model
+        self.defense = defense
+        self.detector = detector
+    }
+}
+
 /// Where a running evaluation stands; saved after every batch so that it can resume.
 public struct EvaluationState: Codable, Sendable, Equatable {
     /// Examples correctly classified and not yet broken.
@@ -36,6 +50,9 @@ public struct EvaluationState: Codable, Sendable, Equatable {
     public var currentBroken = 0
     public var currentSeconds = 0.0
     public var hasStarted = false
+    /// With a detector: clean examples it rejects, and adversarial examples it caught in the current attack.
+    public var falsePositives = 0
+    public var currentRejected = 0
 
     public init() {}
 }
@@ -61,8 +78,9 @@ public struct RobustEvaluation {
 
     /// The classifier attacks are judged against for batch `index` of attack `attack`: the model, or the
     /// model behind the defense with its randomness seeded for that batch.
-    func judged(_ model: ModelClassifier, defense: (any InputDefense)?, attack: Int, batch: Int) -> any Classifier {
-        guard let defense else { return model }
+    func judged(_ target: EvaluationTarget, attack: Int, batch: Int) -> any Classifier {
+        let model = target.model
+        guard let defense = target.defense else { return model }
         var defenseSeeds = RandomStream(seed: seed, purpose: "defense.\(attack)", index: batch)
         let batchSeed = defenseSeeds.next()
         return DefendedClassifier(model, defense: defense, seed: batchSeed)
@@ -72,42 +90,46 @@ public struct RobustEvaluation {
     /// - Parameters:
     ///   - state: where to resume from (a fresh state starts at the beginning).
     ///   - checkpoint: called with the state after every batch, for the caller to save.
-    public func run(model: ModelClassifier, defense: (any InputDefense)?, on split: DataSplit,
+    public func run(_ target: EvaluationTarget, on split: DataSplit,
                     resuming state: EvaluationState = EvaluationState(),
                     checkpoint: (EvaluationState) throws -> Void = { _ in }) throws -> EvaluationReport {
         var state = state
-        if !state.hasStarted { state = start(model: model, defense: defense, split: split) }
+        if !state.hasStarted { state = start(target, split: split) }
         while state.finished.count < battery.count {
-            try runCurrentAttack(&state, model: model, defense: defense, split: split, checkpoint: checkpoint)
+            try runCurrentAttack(&state, target: target, split: split, checkpoint: checkpoint)
         }
         let survivors = state.robust.filter { $0 }.count
         var report = EvaluationReport(
-            threatModel: battery[0].attack.threatModel.description, defense: defense?.name,
+            threatModel: battery[0].attack.threatModel.description, defense: target.defense?.name,
+            detector: target.detector?.name,
+            falsePositiveRate: target.detector.map { _ in Double(state.falsePositives) / Double(max(split.count, 1)) },
             examples: split.count, cleanAccuracy: state.cleanAccuracy, attacks: state.finished,
             worstCaseRobustAccuracy: Double(survivors) / Double(max(split.count, 1)),
-            epsilonCurve: curve(model: model, defense: defense, split: split), warnings: [])
-        report.warnings = SanityChecks(evaluation: self, options: checks)
-            .warnings(for: report, state: state, model: model, defense: defense, split: split)
+            epsilonCurve: curve(target, split: split), warnings: [])
+        report.warnings = SanityChecks(evaluation: self, options: checks).warnings(for: report, state: state, target: target, split: split)
         return report
     }
 
-    private func start(model: ModelClassifier, defense: (any InputDefense)?, split: DataSplit) -> EvaluationState {
+    private func start(_ target: EvaluationTarget, split: DataSplit) -> EvaluationState {
         var state = EvaluationState()
         state.hasStarted = true
         state.robust = [Bool](repeating: false, count: split.count)
         for (batchIndex, start) in stride(from: 0, to: split.count, by: batchSize).enumerated() {
             let range = start..<min(start + batchSize, split.count)
             let (inputs, labels) = split.batch(range)
-            let predictions = judged(model, defense: defense, attack: -1, batch: batchIndex).predictions(inputs)
+            let predictions = judged(target, attack: -1, batch: batchIndex).predictions(inputs)
             for (offset, index) in range.enumerated() { state.robust[index] = predictions[offset] == labels[offset] }
+            if let detector = target.detector {
+                state.falsePositives += detector.rejects(inputs, model: target.model.model).filter { $0 }.count
+            }
         }
         state.cleanAccuracy = Double(state.robust.filter { $0 }.count) / Double(max(split.count, 1))
         state.currentTargets = state.robust.indices.filter { state.robust[$0] }
         return state
     }
 
-    private func runCurrentAttack(_ state: inout EvaluationState, model: ModelClassifier, defense: (any InputDefense)?,
-                                  split: DataSplit, checkpoint: (EvaluationState) throws -> Void) throws {
+    private func runCurrentAttack(_ state: inout EvaluationState, target: EvaluationTarget, split: DataSplit,
+                                  checkpoint: (EvaluationState) throws -> Void) throws {
         let attackIndex = state.finished.count, entry = battery[attackIndex]
         let targets = state.currentTargets
         let batches = (targets.count + batchSize - 1) / batchSize
@@ -115,10 +137,10 @@ public struct RobustEvaluation {
             let batch = state.currentBatches
             let indices = Array(targets[batch * batchSize..<min((batch + 1) * batchSize, targets.count)])
             let started = DispatchTime.now().uptimeNanoseconds
-            let broken = attackBatch(indices, entry: entry, attackIndex: attackIndex, batch: batch,
-                                     model: model, defense: defense, split: split)
-            for index in broken { state.robust[index] = false }
-            state.currentBroken += broken.count
+            let outcome = attackBatch(indices, entry: entry, attackIndex: attackIndex, batch: batch, target: target, split: split)
+            for index in outcome.broken { state.robust[index] = false }
+            state.currentBroken += outcome.broken.count
+            state.currentRejected += outcome.rejected
             state.currentSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             state.currentBatches += 1
             try checkpoint(state)
@@ -127,50 +149,53 @@ public struct RobustEvaluation {
         state.finished.append(AttackOutcome(
             name: entry.name, attackedExamples: targets.count, newlyBroken: state.currentBroken,
             robustAccuracyAfter: robustAfter, standaloneRobustAccuracy: attackIndex == 0 ? robustAfter : nil,
-            seconds: state.currentSeconds))
+            rejectedByDetector: target.detector == nil ? nil : state.currentRejected, seconds: state.currentSeconds))
         state.currentTargets = state.robust.indices.filter { state.robust[$0] }
         state.currentBatches = 0
         state.currentBroken = 0
+        state.currentRejected = 0
         state.currentSeconds = 0
         try checkpoint(state)
     }
 
-    /// Attacks the examples `indices`; returns those the judged classifier now gets wrong.
+    /// Attacks the examples `indices`; returns those the judged classifier now gets wrong (and the
+    /// detector, if any, accepts), and how many misclassified adversarial inputs the detector caught.
     func attackBatch(_ indices: [Int], entry: BatteryEntry, attackIndex: Int, batch: Int,
-                     model: ModelClassifier, defense: (any InputDefense)?, split: DataSplit) -> [Int] {
-        guard !indices.isEmpty else { return [] }
+                     target: EvaluationTarget, split: DataSplit) -> (broken: [Int], rejected: Int) {
+        guard !indices.isEmpty else { return ([], 0) }
         let inputs = Tensor(zeros: Shape(0))
         var labels: [Int] = []
         split.gather(indices[...], into: inputs, labels: &labels)
-        let judgedClassifier = judged(model, defense: defense, attack: attackIndex, batch: batch)
+        let judgedClassifier = judged(target, attack: attackIndex, batch: batch)
         var rng = RandomStream(seed: seed, purpose: "attack.\(attackIndex)", index: batch)
         let result = entry.attack.perturb(inputs, labels: labels,
                                           against: entry.gradients.classifier(attacking: judgedClassifier), using: &rng)
         let predictions = judgedClassifier.predictions(result.adversarial)
-        return indices.enumerated().filter { predictions[$0.offset] != labels[$0.offset] }.map(\.element)
+        let rejected = target.detector?.rejects(result.adversarial, model: target.model.model)
+            ?? [Bool](repeating: false, count: indices.count)
+        let misclassified = indices.indices.filter { predictions[$0] != labels[$0] }
+        return (misclassified.filter { !rejected[$0] }.map { indices[$0] }, misclassified.filter { rejected[$0] }.count)
     }
 
     /// Robust accuracy of the first attack, rebuilt at every radius of `epsilonCurve`.
-    private func curve(model: ModelClassifier, defense: (any InputDefense)?, split: DataSplit) -> [EpsilonPoint] {
+    private func curve(_ target: EvaluationTarget, split: DataSplit) -> [EpsilonPoint] {
         epsilonCurve.map { epsilon in
             let entry = BatteryEntry(battery[0].attack.withEpsilon(epsilon), gradients: battery[0].gradients)
-            let accuracy = robustAccuracy(of: entry, attackIndex: 1000, model: model, defense: defense, on: split)
+            let accuracy = robustAccuracy(of: entry, attackIndex: 1000, target: target, on: split)
             return EpsilonPoint(epsilon: epsilon, robustAccuracy: accuracy)
         }
     }
 
     /// Robust accuracy of one attack on its own, over all of `split`.
-    func robustAccuracy(of entry: BatteryEntry, attackIndex: Int, model: ModelClassifier,
-                        defense: (any InputDefense)?, on split: DataSplit) -> Double {
+    func robustAccuracy(of entry: BatteryEntry, attackIndex: Int, target: EvaluationTarget, on split: DataSplit) -> Double {
         var robust = 0
         for (batch, start) in stride(from: 0, to: split.count, by: batchSize).enumerated() {
             let indices = Array(start..<min(start + batchSize, split.count))
             let (inputs, labels) = split.batch(start..<indices.last! + 1)
-            let correct = judged(model, defense: defense, attack: attackIndex, batch: batch).predictions(inputs)
+            let correct = judged(target, attack: attackIndex, batch: batch).predictions(inputs)
             let attacked = indices.enumerated().filter { correct[$0.offset] == labels[$0.offset] }.map(\.element)
-            let broken = attackBatch(attacked, entry: entry, attackIndex: attackIndex, batch: batch,
-                                     model: model, defense: defense, split: split)
-            robust += attacked.count - broken.count
+            let broken = attackBatch(attacked, entry: entry, attackIndex: attackIndex, batch: batch, target: target, split: split)
+            robust += attacked.count - broken.broken.count
         }
         return Double(robust) / Double(max(split.count, 1))
     }

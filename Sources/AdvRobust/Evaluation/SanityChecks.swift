@@ -29,15 +29,15 @@ struct SanityChecks {
         self.options = options
     }
 
-    func warnings(for report: EvaluationReport, state: EvaluationState, model: ModelClassifier,
-                  defense: (any InputDefense)?, split: DataSplit) -> [SanityWarning] {
+    func warnings(for report: EvaluationReport, state: EvaluationState, target: EvaluationTarget,
+                  split: DataSplit) -> [SanityWarning] {
         guard options.enabled else { return [] }
-        var warnings = cascadeWarnings(report) + configurationWarnings(defense: defense)
+        var warnings = cascadeWarnings(report) + configurationWarnings(defense: target.defense)
         warnings += monotonicityWarnings(report.epsilonCurve)
         let probe = split.prefix(options.probeExamples)
-        if let warning = largeEpsilonWarning(model: model, defense: defense, probe: probe) { warnings.append(warning) }
-        if let warning = convergenceWarning(state: state, model: model, defense: defense, split: split) { warnings.append(warning) }
-        if let warning = gradientWarning(model: model, defense: defense, probe: probe) { warnings.append(warning) }
+        if let warning = largeEpsilonWarning(target: target, probe: probe) { warnings.append(warning) }
+        if let warning = convergenceWarning(state: state, target: target, split: split) { warnings.append(warning) }
+        if let warning = gradientWarning(target: target, probe: probe) { warnings.append(warning) }
         return warnings
     }
 
@@ -102,13 +102,13 @@ struct SanityChecks {
     }
 
     /// Accuracy that stays far above chance at a radius where any input can be made almost anything.
-    private func largeEpsilonWarning(model: ModelClassifier, defense: (any InputDefense)?, probe: DataSplit) -> SanityWarning? {
+    private func largeEpsilonWarning(target: EvaluationTarget, probe: DataSplit) -> SanityWarning? {
         let entry = evaluation.battery.first { $0.attack.kind != .gradientFree } ?? evaluation.battery[0]
         let threat = entry.attack.threatModel
         let epsilon = options.largeEpsilon ?? defaultLargeEpsilon(threat, dimensions: probe.itemSize)
         let large = BatteryEntry(entry.attack.withEpsilon(epsilon), gradients: entry.gradients)
-        let accuracy = evaluation.robustAccuracy(of: large, attackIndex: 2000, model: model, defense: defense, on: probe)
-        let chance = 1 / Double(model.classCount)
+        let accuracy = evaluation.robustAccuracy(of: large, attackIndex: 2000, target: target, on: probe)
+        let chance = 1 / Double(target.model.classCount)
         guard accuracy > chance + 0.1 else { return nil }
         return SanityWarning(
             check: "large-epsilon-not-chance",
@@ -124,8 +124,7 @@ struct SanityChecks {
     }
 
     /// A stronger run of the main iterative attack that still finds adversarial examples among survivors.
-    private func convergenceWarning(state: EvaluationState, model: ModelClassifier, defense: (any InputDefense)?,
-                                    split: DataSplit) -> SanityWarning? {
+    private func convergenceWarning(state: EvaluationState, target: EvaluationTarget, split: DataSplit) -> SanityWarning? {
         guard let entry = evaluation.battery.first(where: { $0.attack.kind == .iterative }) else { return nil }
         let survivors = Array(state.robust.indices.filter { state.robust[$0] }.prefix(options.probeExamples))
         guard !survivors.isEmpty else { return nil }
@@ -134,14 +133,14 @@ struct SanityChecks {
         for (batch, start) in stride(from: 0, to: survivors.count, by: evaluation.batchSize).enumerated() {
             let indices = Array(survivors[start..<min(start + evaluation.batchSize, survivors.count)])
             broken += evaluation.attackBatch(indices, entry: stronger, attackIndex: 3000, batch: batch,
-                                             model: model, defense: defense, split: split).count
+                                             target: target, split: split).broken.count
             // A randomised defense misclassifies some survivors on a fresh draw with no attack at all;
             // only what the stronger attack breaks beyond that baseline counts.
-            if defense?.isRandomized == true {
+            if target.defense?.isRandomized == true {
                 let batchInputs = Tensor(zeros: Shape(0))
                 var batchLabels: [Int] = []
                 split.gather(indices[...], into: batchInputs, labels: &batchLabels)
-                let predictions = evaluation.judged(model, defense: defense, attack: 3000, batch: batch).predictions(batchInputs)
+                let predictions = evaluation.judged(target, attack: 3000, batch: batch).predictions(batchInputs)
                 misjudged += zip(predictions, batchLabels).filter { $0 != $1 }.count
             }
         }
@@ -155,10 +154,10 @@ struct SanityChecks {
     }
 
     /// Gradients that are exactly zero or not finite, which no attack can follow.
-    private func gradientWarning(model: ModelClassifier, defense: (any InputDefense)?, probe: DataSplit) -> SanityWarning? {
+    private func gradientWarning(target: EvaluationTarget, probe: DataSplit) -> SanityWarning? {
         guard let entry = evaluation.battery.first(where: { $0.attack.kind != .gradientFree }), probe.count > 0 else { return nil }
         let (inputs, labels) = probe.batch(0..<probe.count)
-        let attacked = entry.gradients.classifier(attacking: evaluation.judged(model, defense: defense, attack: 4000, batch: 0))
+        let attacked = entry.gradients.classifier(attacking: evaluation.judged(target, attack: 4000, batch: 0))
         let gradient = Tensor(zeros: inputs.shape)
         _ = attacked.lossGradient(inputs, labels: labels, loss: CrossEntropy(), into: gradient)
         let D = inputs.shape.elementsPerItem

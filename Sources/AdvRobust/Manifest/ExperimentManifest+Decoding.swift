@@ -18,7 +18,8 @@ extension ExperimentManifest {
     /// Parses manifest text (YAML, or JSON, which is YAML too).
     public static func parse(yaml: String, source: String, defaultName: String = "experiment") throws -> ExperimentManifest {
         let root = try ManifestNode.document(yaml: yaml, source: source)
-        let top = try root.mapping(allowed: ["name", "seed", "dataset", "model", "train", "threat_model", "defense", "evaluation"])
+        let top = try root.mapping(allowed: ["name", "seed", "dataset", "model", "train", "threat_model", "defense", "detector",
+                                             "evaluation"])
         let seed = try top["seed"].map { UInt64(try $0.int(in: 0...Int.max)) } ?? 0
         let dataset = try decodeDataset(try top.required("dataset"))
         let defense = try top["defense"].map(decodeDefense)
@@ -31,6 +32,7 @@ extension ExperimentManifest {
             train: try top["train"].map { try decodeTraining($0, seed: seed) },
             threatModel: threatModel,
             defense: defense,
+            detector: try top["detector"].map(decodeDetector),
             evaluation: try decodeEvaluation(try top.required("evaluation"), threatModel: threatModel,
                                              classes: dataset.classCount, defense: defense))
         if manifest.train == nil && manifest.model.weights == nil {
@@ -154,6 +156,13 @@ extension ExperimentManifest {
             throw map[key]!.error("\(key) applies to the \(defense) defense, not \(name)")
         }
         return spec
+    }
+
+    private static func decodeDetector(_ node: ManifestNode) throws -> DetectorSpec {
+        let map = try node.mapping(allowed: ["name", "false_positive_rate", "train_examples"])
+        return DetectorSpec(name: try map.required("name").string(oneOf: DetectorSpec.names),
+                            falsePositiveRate: Double(try map["false_positive_rate"]?.float(in: 0...0.5) ?? 0.05),
+                            trainExamples: try map["train_examples"]?.int(in: 10...1_000_000) ?? 1000)
     }
 
     private static func decodeEvaluation(_ node: ManifestNode, threatModel: ThreatModel, classes: Int,

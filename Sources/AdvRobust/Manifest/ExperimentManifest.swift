@@ -14,6 +14,7 @@ public struct ExperimentManifest: Codable, Sendable, Equatable {
     public var train: TrainingConfig?
     public var threatModel: ThreatModel
     public var defense: DefenseSpec?
+    public var detector: DetectorSpec?
     public var evaluation: EvaluationSpec
 }
 
@@ -115,6 +116,39 @@ public struct DefenseSpec: Codable, Sendable, Equatable {
     }
 
     var isRandomized: Bool { name != "bit-depth" }
+}
+
+/// A detector beside the model: an attack succeeds only with a misclassified input it accepts.
+public struct DetectorSpec: Codable, Sendable, Equatable {
+    /// `max-softmax` or `activation-statistics`.
+    public var name: String
+    /// Fraction of clean inputs the detector may reject; its threshold is calibrated to it.
+    public var falsePositiveRate: Double
+    /// Clean training examples used to calibrate (and, for activation-statistics, to train) it.
+    public var trainExamples: Int
+
+    public static let names = ["max-softmax", "activation-statistics"]
+
+    public init(name: String, falsePositiveRate: Double = 0.05, trainExamples: Int = 1000) {
+        self.name = name
+        self.falsePositiveRate = falsePositiveRate
+        self.trainExamples = trainExamples
+    }
+
+    /// Builds the detector for a trained model: calibrated on the first training examples; the
+    /// activation-statistics classifier learns to separate them from minimal-margin PGD examples
+    /// (CW loss, κ = 0, 20 steps) under the run's threat model.
+    public func make(model: ModelClassifier, data: Dataset, threatModel: ThreatModel, seed: UInt64) -> any Detector {
+        let (clean, labels) = data.train.prefix(trainExamples).batch(0..<min(trainExamples, data.train.count))
+        guard name == "activation-statistics" else {
+            return MaxSoftmaxDetector.calibrated(on: clean, model: model.model, falsePositiveRate: falsePositiveRate)
+        }
+        var rng = RandomStream(seed: seed, purpose: "detector.training")
+        let adversarial = PGD(threatModel: threatModel, steps: 20, loss: .carliniWagner(confidence: 0))
+            .perturb(clean, labels: labels, against: model, using: &rng).adversarial
+        return ActivationStatisticsDetector.trained(clean: clean, adversarial: adversarial, model: model.model,
+                                                    falsePositiveRate: falsePositiveRate)
+    }
 }
 
 /// One attack of the battery, with every hyperparameter.

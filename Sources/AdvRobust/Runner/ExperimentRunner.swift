@@ -50,7 +50,12 @@ public struct ExperimentRunner {
         let trained = Date()
 
         progress(.phase("evaluating: \(manifest.threatModel.description)"))
-        let report = try evaluate(model: model, data: data, progress: progress)
+        let detector = manifest.detector.map {
+            progress(.phase("calibrating the \($0.name) detector"))
+            return $0.make(model: model, data: data, threatModel: manifest.threatModel, seed: manifest.seed)
+        }
+        let target = EvaluationTarget(model: model, defense: manifest.defense?.make(), detector: detector)
+        let report = try evaluate(target, data: data, progress: progress)
         let metrics = RunMetrics(
             advdVersion: AdvdVersion.current, manifest: manifest, model: spec,
             dataset: DatasetSummary(name: data.name, trainExamples: data.train.count, testExamples: data.test.count,
@@ -95,7 +100,7 @@ public struct ExperimentRunner {
         return (ModelClassifier(trainer.model, classCount: spec.classes), spec, trainer.cursor.history, seconds)
     }
 
-    private func evaluate(model: ModelClassifier, data: Dataset, progress: (RunProgress) -> Void) throws -> EvaluationReport {
+    private func evaluate(_ target: EvaluationTarget, data: Dataset, progress: (RunProgress) -> Void) throws -> EvaluationReport {
         let spec = manifest.evaluation
         let split = spec.examples.map { data.test.prefix($0) } ?? data.test
         let evaluation = RobustEvaluation(
@@ -104,7 +109,7 @@ public struct ExperimentRunner {
         let fingerprint = manifestFingerprint()
         let saved = try loadEvaluationState(fingerprint: fingerprint)
         if saved.hasStarted { progress(.phase("resumed evaluation at attack \(saved.finished.count + 1), batch \(saved.currentBatches + 1)")) }
-        return try evaluation.run(model: model, defense: manifest.defense?.make(), on: split, resuming: saved) { state in
+        return try evaluation.run(target, on: split, resuming: saved) { state in
             let attack = min(state.finished.count, evaluation.battery.count - 1)
             let batches = (state.currentTargets.count + spec.batchSize - 1) / spec.batchSize
             progress(.evaluation(attack: evaluation.battery[attack].name, batch: state.currentBatches, of: batches))

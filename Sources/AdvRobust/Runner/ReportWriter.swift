@@ -16,12 +16,19 @@ struct ReportWriter {
             below under the threat model **\(report.threatModel)** (clean accuracy \(percent(report.cleanAccuracy))). \
             Reproduce with advd \(metrics.advdVersion): `advd run` on the manifest echoed in metrics.json (seed \(manifest.seed)).
             """)
-        lines += ["", "## Results", "", "| attack | attacked | newly broken | robust accuracy after |", "|---|---:|---:|---:|"]
-        lines.append("| clean | | | \(percent(report.cleanAccuracy)) |")
-        for outcome in report.attacks {
-            lines.append("| \(outcome.name) | \(outcome.attackedExamples) | \(outcome.newlyBroken) | \(percent(outcome.robustAccuracyAfter)) |")
+        if let detector = report.detector, let rate = report.falsePositiveRate {
+            lines += ["", "A detector (\(detector)) guards the model: an attack succeeds only with a misclassified input it accepts. It rejects \(percent(rate)) of the clean test inputs."]
         }
-        lines.append("| **worst case** | | | **\(percent(report.worstCaseRobustAccuracy))** |")
+        let hasDetector = report.detector != nil
+        lines += ["", "## Results", "",
+                  "| attack | attacked | newly broken |\(hasDetector ? " caught by the detector |" : "") robust accuracy after |",
+                  "|---|---:|---:|\(hasDetector ? "---:|" : "")---:|"]
+        lines.append("| clean | | |\(hasDetector ? " |" : "") \(percent(report.cleanAccuracy)) |")
+        for outcome in report.attacks {
+            let caught = hasDetector ? " \(outcome.rejectedByDetector ?? 0) |" : ""
+            lines.append("| \(outcome.name) | \(outcome.attackedExamples) | \(outcome.newlyBroken) |\(caught) \(percent(outcome.robustAccuracyAfter)) |")
+        }
+        lines.append("| **worst case** | | |\(hasDetector ? " |" : "") **\(percent(report.worstCaseRobustAccuracy))** |")
         if !report.epsilonCurve.isEmpty {
             lines += ["", "Robust accuracy over ε (\(report.attacks.first?.name ?? "")):", "", "| ε | robust accuracy |", "|---:|---:|"]
             for point in report.epsilonCurve { lines.append("| \(point.epsilon) | \(percent(point.robustAccuracy)) |") }
