@@ -45,6 +45,7 @@ let package = Package(
             name: "advbench",
             dependencies: [
                 "AdvNN",
+                "AdvRobust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -6,7 +6,9 @@ Optional (needs `pip install torch`); CI never runs it. Writes the same JSON sha
 
 Rows: the MLP 784-256-256-10 and cnn-small (Madry et al.'s MNIST CNN) on 1x28x28 inputs, batch 128;
 "training" is one clean step (zero_grad, forward, cross-entropy, backward, SGD with momentum 0.9);
-"inference" is a forward pass in eval mode under torch.inference_mode().
+"inference" is a forward pass in eval mode under torch.inference_mode(); "PGD-20" attacks the batch
+in eval mode (L-inf eps 0.1, step 0.01, uniform random start, cross-entropy, 20 steps, then one forward
+to judge), as torchattacks.PGD does, with input gradients only.
 """
 import argparse
 import json
@@ -68,6 +70,22 @@ def seconds_per_call(body, warm_up=3, rounds=5, round_seconds=0.4):
     return best
 
 
+def pgd20(model, x, y, eps=0.1, alpha=0.01, steps=20):
+    """PGD as torchattacks implements it: gradients w.r.t. the input only, then one judging forward."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    loss_fn = nn.CrossEntropyLoss()
+    adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
+    for _ in range(steps):
+        adv.requires_grad_(True)
+        loss = loss_fn(model(adv), y)
+        grad, = torch.autograd.grad(loss, adv)
+        adv = adv.detach() + alpha * grad.sign()
+        adv = (x + (adv - x).clamp(-eps, eps)).clamp(0, 1)
+    with torch.no_grad():
+        return model(adv).argmax(1)
+
+
 def measure(name, mode, threads, batch):
     torch.manual_seed(0)
     model = MODELS[name]()
@@ -86,6 +104,11 @@ def measure(name, mode, threads, batch):
             optimizer.step()
         seconds = seconds_per_call(step)
         work = training_flops
+    elif mode == "PGD-20":
+        model.eval()
+        seconds = seconds_per_call(lambda: pgd20(model, x, y), warm_up=1, rounds=3)
+        # 20 forward + input-gradient passes (as many multiply-adds as the forward), and a judging forward
+        work = 20 * 2 * forward_flops + forward_flops
     else:
         model.eval()
 
@@ -110,7 +133,7 @@ def main():
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
         for name in args.models.split(","):
-            for mode in ["training", "inference"]:
+            for mode in ["training", "inference", "PGD-20"]:
                 row = measure(name, mode, threads, args.batch_size)
                 rows.append(row)
                 print(f"{name:10} {threads:7d}  {mode:10} {row['samplesPerSecond']:11.0f} {row['gflops']:11.1f}")

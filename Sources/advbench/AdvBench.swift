@@ -1,4 +1,5 @@
 import AdvNN
+import AdvRobust
 import ArgumentParser
 import Foundation
 
@@ -6,7 +7,8 @@ import Foundation
 ///
 /// For each model (the MLP 784-256-256-10 and `cnn-small`, both on 1×28×28 inputs, batch 128) and each
 /// thread count it measures a clean training step (zero grads, forward, cross-entropy, backward, SGD with
-/// momentum) and plain inference (forward in evaluation mode), as samples/s and achieved GFLOP/s, beside
+/// momentum), plain inference (forward in evaluation mode) and a PGD-20 attack of the batch (L∞,
+/// ε = 0.1, step 0.01, random start), as samples/s and achieved GFLOP/s, beside
 /// the GFLOP/s of a large OpenBLAS `sgemm` on the same threads. `bench/torch_reference.py` measures the
 /// same rows in PyTorch; `bench/compare.sh` runs both and prints the ratio.
 @main
@@ -59,7 +61,7 @@ struct AdvBench: ParsableCommand {
             let sgemm = Self.sgemmGflops()
             report.sgemmGflops[String(threadCount)] = sgemm
             for name in modelNames {
-                for mode in ["train", "infer"] {
+                for mode in ["train", "infer", "pgd20"] {
                     let row = try Self.measure(model: name, mode: mode, threads: threadCount, batchSize: batchSize)
                     report.rows.append(row)
                     print(name.padding(toLength: 10, withPad: " ", startingAt: 0)
@@ -97,13 +99,27 @@ struct AdvBench: ParsableCommand {
             seconds = Stopwatch.secondsPerCall {
                 _ = method.step(model: model, inputs: input, labels: labels, optimizer: optimizer, rng: &rng)
             }
+        } else if mode == "pgd20" {
+            // a PGD-20 evaluation of the batch: L∞ ε = 0.1, step 0.01, random start, CE, eval mode
+            let classifier = ModelClassifier(model, classCount: 10)
+            let pgd = PGD(threatModel: ThreatModel(norm: .linf, epsilon: 0.1), stepSize: 0.01, steps: 20)
+            seconds = Stopwatch.secondsPerCall(warmUp: 1, rounds: 3) {
+                _ = pgd.perturb(input, labels: labels, against: classifier, using: &rng)
+            }
         } else {
             model.isTraining = false
             seconds = Stopwatch.secondsPerCall { _ = model.forward(input) }
         }
-        let work = mode == "train" ? flops.training : flops.forward
-        return Row(model: name, threads: threads, mode: mode == "train" ? "training" : "inference",
-                   samplesPerSecond: Double(batchSize) / seconds, gflops: work / seconds / 1e9)
+        // PGD: 20 forward + input-gradient backward passes, plus the final forward that judges them
+        let work: Double
+        switch mode {
+        case "train": work = flops.training
+        case "pgd20": work = 20 * (flops.forward + flops.inputGradient) + flops.forward
+        default: work = flops.forward
+        }
+        let modeName = ["train": "training", "infer": "inference", "pgd20": "PGD-20"][mode]!
+        return Row(model: name, threads: threads, mode: modeName, samplesPerSecond: Double(batchSize) / seconds,
+                   gflops: work / seconds / 1e9)
     }
 
     /// Checks OpenBLAS against the naive twin before timing it: some OpenBLAS builds pick kernels that

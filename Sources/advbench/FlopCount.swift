@@ -7,6 +7,8 @@ struct FlopCount {
     var forward = 0.0
     /// One training step: forward, weight gradients, and input gradients above the first layer.
     var training = 0.0
+    /// One backward pass for the input gradient only (what an attack step needs).
+    var inputGradient = 0.0
 
     init(model: Sequential, batchShape: Shape) {
         var shape = batchShape
@@ -23,6 +25,7 @@ struct FlopCount {
                 multiplyAdds = 0
             }
             forward += 2 * multiplyAdds
+            inputGradient += 2 * multiplyAdds
             // forward + dWeight, plus dInput unless nothing below needs it
             training += 2 * multiplyAdds * (seenParameters ? 3 : 2)
             if multiplyAdds > 0 { seenParameters = true }
