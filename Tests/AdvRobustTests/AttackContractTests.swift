@@ -17,6 +17,10 @@ import Testing
             PGD(threatModel: linf, steps: 10, loss: .carliniWagner(confidence: 5), goal: .leastLikely),
             PGD(threatModel: linf, steps: 10, goal: .targetClass(2)),
             PGD(threatModel: l2, steps: 5, randomStart: false, goal: .multiTargeted),
+            APGD(threatModel: linf, steps: 20),
+            APGD(threatModel: l2, steps: 20, loss: .dlr),
+            APGD(threatModel: linf, steps: 10, loss: .dlr, goal: .multiTargeted),
+            SquareAttack(threatModel: linf, queries: 100, initialFraction: 0.3),
         ]
     }
 
@@ -59,6 +63,37 @@ import Testing
         // success is the attack's own account of misclassification
         let predictions = classifier.predictions(pgd.adversarial)
         #expect(pgd.success == zip(predictions, labels).map { $0 != $1 })
+    }
+
+    @Test func apgdIsAtLeastAsStrongAsPGD() throws {
+        let classifier = try TestModels.squaresClassifier()
+        let (inputs, labels) = TestModels.squares.test.batch(0..<64)
+        let threat = ThreatModel(norm: .linf, epsilon: 0.2)
+        var rng = RandomStream(seed: 8)
+        let pgd = PGD(threatModel: threat, steps: 50).perturb(inputs, labels: labels, against: classifier, using: &rng)
+        let apgd = APGD(threatModel: threat, steps: 50).perturb(inputs, labels: labels, against: classifier, using: &rng)
+        let pgdAccuracy = TestModels.accuracy(classifier, pgd.adversarial, labels)
+        let apgdAccuracy = TestModels.accuracy(classifier, apgd.adversarial, labels)
+        #expect(apgdAccuracy <= pgdAccuracy + 0.03, "APGD \(apgdAccuracy) vs PGD \(pgdAccuracy)")
+        #expect(apgd.success == zip(classifier.predictions(apgd.adversarial), labels).map { $0 != $1 })
+    }
+
+    @Test func apgdCheckpointsFollowThePaper() {
+        // p: 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 of the iterations
+        let checkpoints = APGD.checkpoints(steps: 100).sorted()
+        #expect(checkpoints.count == 8 && checkpoints.first == 22 && checkpoints.last == 99)
+    }
+
+    @Test func squareAttackNeedsNoGradients() throws {
+        // Against quantisation, whose gradient is zero everywhere, plain PGD is stuck; Square is not.
+        let model = try TestModels.squaresClassifier()
+        let defended = DefendedClassifier(model, defense: BitDepthReduction(bits: 1), seed: 3)
+        let (inputs, labels) = TestModels.squares.test.batch(0..<64)
+        let threat = ThreatModel(norm: .linf, epsilon: 0.3)
+        var rng = RandomStream(seed: 9)
+        let square = SquareAttack(threatModel: threat, queries: 300, initialFraction: 0.3)
+            .perturb(inputs, labels: labels, against: defended, using: &rng)
+        #expect(TestModels.accuracy(defended, square.adversarial, labels) < 0.7)
     }
 
     @Test func targetedAttacksReachTheirTarget() throws {

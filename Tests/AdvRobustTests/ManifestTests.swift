@@ -129,6 +129,26 @@ import Testing
         Self.expectError(Self.complete.replacingOccurrences(of: "train:", with: "training:"), ["training: unknown key", "did you mean train?"])
     }
 
+    @Test func apgdAndSquareHaveTheirOwnKeys() throws {
+        let yaml = Self.complete.replacingOccurrences(of: "    - name: fgsm", with: """
+                - name: fgsm
+                - name: apgd
+                  loss: dlr
+                  restarts: 2
+                - name: square
+                  queries: 1000
+            """)
+        let attacks = try ExperimentManifest.parse(yaml: yaml, source: "ok.yaml").evaluation.attacks
+        #expect(attacks[3].name == "apgd" && attacks[3].loss == "dlr" && attacks[3].steps == 100 && attacks[3].restarts == 2)
+        #expect(attacks[4].name == "square" && attacks[4].queries == 1000 && attacks[4].pInit == 0.05)
+        Self.expectError(yaml.replacingOccurrences(of: "queries: 1000", with: "queries: 1000\n      steps: 5"),
+                         ["evaluation.attacks[4].steps: square is a black-box attack"])
+        Self.expectError(yaml.replacingOccurrences(of: "loss: dlr", with: "loss: cw"),
+                         ["evaluation.attacks[3].loss: expected one of ce, dlr, got \"cw\""])
+        Self.expectError(yaml.replacingOccurrences(of: "norm: linf", with: "norm: l2"),
+                         ["evaluation.attacks[4].name: the square attack is implemented for the linf threat model only"])
+    }
+
     @Test func syntaxErrorsKeepYamsPosition() {
         Self.expectError("dataset: {name: [unclosed\n", ["bad.yaml", "not valid YAML or JSON", "line"])
     }

@@ -56,6 +56,16 @@ import Testing
         #expect(naive.defense == "bit-depth 1")
     }
 
+    @Test func blackBoxBeatingWhiteBoxIsFlagged() throws {
+        let model = try TestModels.squaresClassifier()
+        let battery = [BatteryEntry(PGD(threatModel: Self.threat, steps: 10, randomStart: false)),
+                       BatteryEntry(SquareAttack(threatModel: Self.threat, queries: 300, initialFraction: 0.3))]
+        let report = try RobustEvaluation(battery: battery, batchSize: 32, seed: 7)
+            .run(EvaluationTarget(model: model, defense: BitDepthReduction(bits: 1)), on: Self.split)
+        #expect(report.attacks[1].newlyBroken > 0)
+        #expect(Self.checks(for: report).contains("black-box-beats-white-box"))
+    }
+
     @Test func randomisedDefenseWithoutEOTIsFlagged() throws {
         let model = try TestModels.squaresClassifier()
         let defense = GaussianNoise(sigma: 0.1)

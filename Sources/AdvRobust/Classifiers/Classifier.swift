@@ -11,8 +11,21 @@ public protocol Classifier: AnyObject {
 
     /// The gradient of the *summed* loss with respect to `inputs`, written into `gradient` (resized to
     /// the inputs' shape), with the model's parameters frozen.
-    /// - Returns: every example's loss.
-    func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> [Float]
+    /// - Returns: every example's loss and the class the same forward pass predicted.
+    func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> LossEvaluation
+}
+
+/// What one forward and backward pass of an attack step learned about each example.
+public struct LossEvaluation {
+    /// Every example's loss.
+    public var losses: [Float]
+    /// The class the forward pass predicted for every example.
+    public var predictions: [Int]
+
+    public init(losses: [Float], predictions: [Int]) {
+        self.losses = losses
+        self.predictions = predictions
+    }
 }
 
 extension Classifier {
@@ -40,9 +53,10 @@ public final class ModelClassifier: Classifier {
         model.forward(inputs)
     }
 
-    public func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> [Float] {
+    public func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> LossEvaluation {
         var losses = [Float](repeating: 0, count: labels.count)
         let z = model.forward(inputs)
+        let predictions = (0..<labels.count).map { Metrics.predictedClass(logits: z, row: $0) }
         losses.withUnsafeMutableBufferPointer {
             _ = loss.compute(logits: z, labels: labels, reduction: .sum, gradient: dLogits, perExample: $0.baseAddress)
         }
@@ -50,6 +64,6 @@ public final class ModelClassifier: Classifier {
             preconditionFailure("an input-only backward pass returns the input gradient")
         }
         gradient.assign(dInput)
-        return losses
+        return LossEvaluation(losses: losses, predictions: predictions)
     }
 }

@@ -31,15 +31,15 @@ public final class DefendedClassifier: Classifier {
         base.logits(transform(inputs))
     }
 
-    public func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> [Float] {
-        let losses = base.lossGradient(transform(inputs), labels: labels, loss: loss, into: dTransformed)
+    public func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> LossEvaluation {
+        let evaluation = base.lossGradient(transform(inputs), labels: labels, loss: loss, into: dTransformed)
         defense.backward(dTransformed, into: gradient)
-        return losses
+        return evaluation
     }
 
     /// The gradient at the defended point passed straight through the defense (BPDA with the identity):
     /// what `BPDA` uses.
-    func lossGradientThroughIdentity(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> [Float] {
+    func lossGradientThroughIdentity(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> LossEvaluation {
         base.lossGradient(transform(inputs), labels: labels, loss: loss, into: gradient)
     }
 }

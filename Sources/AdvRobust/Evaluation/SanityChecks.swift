@@ -42,13 +42,14 @@ struct SanityChecks {
     }
 
     /// A weaker attack that breaks examples a stronger one left standing: single-step after iterative,
-    /// gradient-free after gradient-based.
+    /// gradient-free after gradient-based. One example near a decision boundary is noise, not evidence:
+    /// it takes at least two, and at least 0.5% of the examples attacked.
     private func cascadeWarnings(_ report: EvaluationReport) -> [SanityWarning] {
         var warnings: [SanityWarning] = []
         for (index, entry) in evaluation.battery.enumerated() {
             let earlier = evaluation.battery[..<index]
             let outcome = report.attacks[index]
-            guard outcome.newlyBroken > 0 else { continue }
+            guard outcome.newlyBroken >= max(2, outcome.attackedExamples / 200) else { continue }
             if entry.attack.kind == .singleStep, let stronger = earlier.first(where: { $0.attack.kind == .iterative }) {
                 warnings.append(SanityWarning(
                     check: "single-step-beats-iterative",

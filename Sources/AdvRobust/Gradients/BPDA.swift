@@ -17,7 +17,7 @@ public final class BPDA: Classifier {
         defended.logits(inputs)
     }
 
-    public func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> [Float] {
+    public func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> LossEvaluation {
         defended.lossGradientThroughIdentity(inputs, labels: labels, loss: loss, into: gradient)
     }
 }

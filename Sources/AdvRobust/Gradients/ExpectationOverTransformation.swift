@@ -21,16 +21,18 @@ public final class ExpectationOverTransformation: Classifier {
         inner.logits(inputs)
     }
 
-    public func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> [Float] {
+    /// The averaged gradient; the losses are averaged too, and the predictions are those of the last draw.
+    public func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> LossEvaluation {
         gradient.resize(to: inputs.shape)
         gradient.zero()
-        var losses = [Float](repeating: 0, count: labels.count)
+        var losses = [Float](repeating: 0, count: labels.count), predictions: [Int] = []
         let scale = 1 / Float(samples)
         for _ in 0..<samples {
             let drawn = inner.lossGradient(inputs, labels: labels, loss: loss, into: sample)
             for i in 0..<gradient.count { gradient[i] += sample[i] * scale }
-            for n in 0..<losses.count { losses[n] += drawn[n] * scale }
+            for n in 0..<losses.count { losses[n] += drawn.losses[n] * scale }
+            predictions = drawn.predictions
         }
-        return losses
+        return LossEvaluation(losses: losses, predictions: predictions)
     }
 }

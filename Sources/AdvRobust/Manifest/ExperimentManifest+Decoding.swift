@@ -195,38 +195,64 @@ extension ExperimentManifest {
         return options
     }
 
+    /// Keys that do not apply to an attack, with the reason.
+    private static let inapplicableKeys: [String: [String: String]] = {
+        let fgsmReason = "fgsm takes one step of size ε from the clean input; use pgd for steps, step sizes, restarts and random starts"
+        let apgdReason = "apgd sets its own step sizes and always starts at a random point"
+        let squareReason = "square is a black-box attack with its own schedule: it takes queries and p_init only"
+        var table: [String: [String: String]] = [:]
+        table["fgsm"] = Dictionary(uniqueKeysWithValues: ["steps", "step_size", "restarts", "random_start"].map { ($0, fgsmReason) })
+        table["apgd"] = Dictionary(uniqueKeysWithValues: ["step_size", "random_start", "confidence"].map { ($0, apgdReason) })
+        table["square"] = Dictionary(uniqueKeysWithValues: ["steps", "step_size", "restarts", "random_start", "loss", "confidence",
+                                                            "goal", "target", "gradients", "eot_samples"].map { ($0, squareReason) })
+        for name in ["fgsm", "pgd", "apgd"] {
+            table[name, default: [:]]["queries"] = "queries applies to the square attack"
+            table[name, default: [:]]["p_init"] = "p_init applies to the square attack"
+        }
+        return table
+    }()
+
     private static func decodeAttack(_ node: ManifestNode, threatModel: ThreatModel, classes: Int,
                                      defense: DefenseSpec?) throws -> AttackSpec {
         let map = try node.mapping(allowed: ["name", "steps", "step_size", "restarts", "random_start", "loss", "confidence",
-                                             "goal", "target", "gradients", "eot_samples"])
-        let name = try map.required("name").string(oneOf: AttackSpec.names)
-        let isFGSM = name == "fgsm"
-        if isFGSM, let node = map["steps"] ?? map["step_size"] ?? map["restarts"] ?? map["random_start"] {
-            throw node.error("fgsm takes one step of size ε from the clean input; use pgd for steps, step sizes, restarts and random starts")
+                                             "goal", "target", "gradients", "eot_samples", "queries", "p_init"])
+        let nameNode = try map.required("name")
+        let name = try nameNode.string(oneOf: AttackSpec.names)
+        for (key, reason) in inapplicableKeys[name] ?? [:] {
+            if let value = map[key] { throw value.error(reason) }
         }
+        if name == "square" && threatModel.norm != .linf {
+            throw nameNode.error("the square attack is implemented for the linf threat model only")
+        }
+        let isFGSM = name == "fgsm"
+        let losses = name == "apgd" ? ["ce", "dlr"] : ["ce", "cw"]
         let spec = AttackSpec(
             name: name,
-            steps: try map["steps"]?.int(in: 1...100_000) ?? (isFGSM ? 1 : 20),
+            steps: try map["steps"]?.int(in: name == "apgd" ? 2...100_000 : 1...100_000) ?? (isFGSM ? 1 : name == "apgd" ? 100 : 20),
             stepSize: try map["step_size"]?.float(in: 0...1e6, lowerIsOpen: true) ?? (isFGSM ? threatModel.epsilon : threatModel.epsilon / 4),
             restarts: try map["restarts"]?.int(in: 1...10_000) ?? 1,
             randomStart: try map["random_start"]?.bool() ?? !isFGSM,
-            loss: try map["loss"]?.string(oneOf: ["ce", "cw"]) ?? "ce",
+            loss: try map["loss"]?.string(oneOf: losses) ?? "ce",
             confidence: try map["confidence"]?.float(in: 0...1e6) ?? 0,
             goal: try map["goal"]?.string(oneOf: ["untargeted", "target", "least-likely", "multi-targeted"]) ?? "untargeted",
             target: try map["target"]?.int(in: 0...(classes - 1)),
             gradients: try map["gradients"]?.string(oneOf: ["direct", "bpda", "eot", "bpda+eot"]) ?? "direct",
-            eotSamples: try map["eot_samples"]?.int(in: 1...10_000) ?? 16)
+            eotSamples: try map["eot_samples"]?.int(in: 1...10_000) ?? 16,
+            queries: try map["queries"]?.int(in: 1...1_000_000) ?? 5000,
+            pInit: try map["p_init"]?.float(in: 0...1, lowerIsOpen: true) ?? 0.05)
         if let node = map["confidence"], spec.loss != "cw" { throw node.error("confidence applies to the cw loss, not \(spec.loss)") }
         if spec.goal == "target" && spec.target == nil { throw (map["goal"] ?? node).error("goal target needs a target class") }
         if let node = map["target"], spec.goal != "target" { throw node.error("target applies to goal: target, not \(spec.goal)") }
+        if name == "apgd" && spec.loss == "dlr" && classes < (spec.goal == "untargeted" ? 3 : 4) {
+            throw map["loss"]!.error("the DLR loss needs at least \(spec.goal == "untargeted" ? 3 : 4) classes; this dataset has \(classes)")
+        }
         if spec.gradients != "direct" && defense == nil {
             throw map["gradients"]!.error("\(spec.gradients) changes how gradients pass through a defense, but no defense is configured")
         }
-        if spec.gradients == "bpda+eot" || spec.gradients == "eot" {
-            if defense?.isRandomized == false && spec.gradients == "eot" {
-                throw map["gradients"]!.error("eot averages over a randomised defense, but \(defense!.name) is deterministic; use bpda")
-            }
-        } else if let node = map["eot_samples"] {
+        if spec.gradients == "eot" && defense?.isRandomized == false {
+            throw map["gradients"]!.error("eot averages over a randomised defense, but \(defense!.name) is deterministic; use bpda")
+        }
+        if let node = map["eot_samples"], !spec.gradients.contains("eot") {
             throw node.error("eot_samples applies to gradients: eot or bpda+eot, not \(spec.gradients)")
         }
         return spec

@@ -153,13 +153,13 @@ public struct DetectorSpec: Codable, Sendable, Equatable {
 
 /// One attack of the battery, with every hyperparameter.
 public struct AttackSpec: Codable, Sendable, Equatable {
-    /// `pgd` or `fgsm`.
+    /// `pgd`, `fgsm`, `apgd` or `square`.
     public var name: String
     public var steps: Int
     public var stepSize: Float
     public var restarts: Int
     public var randomStart: Bool
-    /// `ce` or `cw`.
+    /// `ce` or `cw` (pgd, fgsm); `ce` or `dlr` (apgd).
     public var loss: String
     /// κ for the `cw` loss.
     public var confidence: Float
@@ -169,8 +169,11 @@ public struct AttackSpec: Codable, Sendable, Equatable {
     /// `direct`, `bpda`, `eot`, `bpda+eot`.
     public var gradients: String
     public var eotSamples: Int
+    /// `square`: queries and the initial fraction of the image a square covers.
+    public var queries: Int
+    public var pInit: Float
 
-    public static let names = ["pgd", "fgsm"]
+    public static let names = ["pgd", "fgsm", "apgd", "square"]
 
     func entry(threatModel: ThreatModel) -> BatteryEntry {
         let attackLoss: AttackLoss = loss == "cw" ? .carliniWagner(confidence: confidence) : .crossEntropy
@@ -188,10 +191,15 @@ public struct AttackSpec: Codable, Sendable, Equatable {
         case "bpda+eot": estimation = .bpdaEOT(samples: eotSamples)
         default: estimation = .direct
         }
-        let attack: any Attack = name == "fgsm"
-            ? FGSM(threatModel: threatModel, loss: attackLoss, goal: attackGoal)
-            : PGD(threatModel: threatModel, stepSize: stepSize, steps: steps, randomStart: randomStart,
-                  restarts: restarts, loss: attackLoss, goal: attackGoal)
+        let attack: any Attack
+        switch name {
+        case "fgsm": attack = FGSM(threatModel: threatModel, loss: attackLoss, goal: attackGoal)
+        case "apgd": attack = APGD(threatModel: threatModel, steps: steps, restarts: restarts,
+                                   loss: loss == "dlr" ? .dlr : .crossEntropy, goal: attackGoal)
+        case "square": attack = SquareAttack(threatModel: threatModel, queries: queries, initialFraction: pInit)
+        default: attack = PGD(threatModel: threatModel, stepSize: stepSize, steps: steps, randomStart: randomStart,
+                              restarts: restarts, loss: attackLoss, goal: attackGoal)
+        }
         return BatteryEntry(attack, gradients: estimation)
     }
 }
