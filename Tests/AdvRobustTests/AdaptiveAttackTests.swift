@@ -74,3 +74,49 @@ import Testing
         #expect(first == second)
     }
 }
+
+/// The derivatives the defenses report, against finite differences or their adjoint.
+@Suite struct DefenseDerivativeTests {
+    @Test func medianFilterRoutesGradientsToTheMedian() {
+        var rng = RandomStream(seed: 1)
+        let input = Tensor(zeros: Shape(1, 2, 5, 5))
+        let order = rng.permutation(of: input.count)
+        for i in 0..<input.count { input[i] = Float(order[i]) * 0.01 }   // distinct values: no ties
+        let filter = MedianFilter(size: 3), output = Tensor(zeros: Shape(0)), weights = Tensor(zeros: input.shape)
+        for i in 0..<weights.count { weights[i] = rng.nextFloat(in: -1, 1) }
+        filter.apply(input, into: output, rng: &rng)
+        let analytic = Tensor(zeros: Shape(0))
+        filter.backward(weights, into: analytic)
+        // a perturbation smaller than half the spacing never changes which value is the median
+        for i in 0..<input.count {
+            let original = input[i]
+            input[i] = original + 0.002
+            filter.apply(input, into: output, rng: &rng)
+            let plus = (0..<output.count).reduce(0.0) { $0 + Double(output[$1] * weights[$1]) }
+            input[i] = original - 0.002
+            filter.apply(input, into: output, rng: &rng)
+            let minus = (0..<output.count).reduce(0.0) { $0 + Double(output[$1] * weights[$1]) }
+            input[i] = original
+            #expect(abs((plus - minus) / 0.004 - Double(analytic[i])) < 1e-3)
+        }
+        // and its value is the median: a constant image stays constant
+        let constant = Tensor(repeating: 0.5, shape: Shape(1, 1, 4, 4))
+        filter.apply(constant, into: output, rng: &rng)
+        #expect(output.scalars.allSatisfy { $0 == 0.5 })
+    }
+
+    @Test func resizePadBackwardIsTheAdjointOfItsDraw() {
+        var rng = RandomStream(seed: 2)
+        let defense = RandomResizePad(maximumShrink: 3)
+        let x = Tensor(zeros: Shape(3, 2, 8, 8)), y = Tensor(zeros: x.shape)
+        for i in 0..<x.count { x[i] = rng.nextFloat(in: -1, 1); y[i] = rng.nextFloat(in: -1, 1) }
+        let transformed = Tensor(zeros: Shape(0)), back = Tensor(zeros: Shape(0))
+        defense.apply(x, into: transformed, rng: &rng)
+        defense.backward(y, into: back)
+        // ⟨T x, y⟩ = ⟨x, Tᵀ y⟩ for the draw just made
+        let left = (0..<x.count).reduce(0.0) { $0 + Double(transformed[$1] * y[$1]) }
+        let right = (0..<x.count).reduce(0.0) { $0 + Double(x[$1] * back[$1]) }
+        #expect(abs(left - right) < 1e-3)
+        #expect(defense.isRandomized && MedianFilter(size: 3).isDifferentiable == false)
+    }
+}

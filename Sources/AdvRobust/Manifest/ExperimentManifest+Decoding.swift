@@ -22,7 +22,7 @@ extension ExperimentManifest {
                                              "evaluation"])
         let seed = try top["seed"].map { UInt64(try $0.int(in: 0...Int.max)) } ?? 0
         let dataset = try decodeDataset(try top.required("dataset"))
-        let defense = try top["defense"].map(decodeDefense)
+        let defense = try top["defense"].map { try decodeDefense($0, dataset: dataset) }
         let threatModel = try decodeThreatModel(try top.required("threat_model"), dataset: dataset)
         let manifest = ExperimentManifest(
             name: try top["name"]?.string() ?? defaultName,
@@ -145,13 +145,20 @@ extension ExperimentManifest {
         return ThreatModel(norm: norm, epsilon: epsilon, valueRange: dataset.isBounded ? 0...1 : nil)
     }
 
-    private static func decodeDefense(_ node: ManifestNode) throws -> DefenseSpec {
-        let map = try node.mapping(allowed: ["name", "bits", "sigma", "rate"])
-        let name = try map.required("name").string(oneOf: DefenseSpec.names)
-        let spec = DefenseSpec(name: name, bits: try map["bits"]?.int(in: 1...16),
+    private static func decodeDefense(_ node: ManifestNode, dataset: DatasetSpec) throws -> DefenseSpec {
+        let map = try node.mapping(allowed: ["name", "bits", "size", "sigma", "rate", "max_shrink"])
+        let nameNode = try map.required("name")
+        let name = try nameNode.string(oneOf: DefenseSpec.names)
+        let size = try map["size"]?.int(in: 1...15)
+        if let size, size % 2 == 0 { throw map["size"]!.error("the median filter needs an odd window, got \(size)") }
+        let spec = DefenseSpec(name: name, bits: try map["bits"]?.int(in: 1...16), size: size,
                                sigma: try map["sigma"]?.float(in: 0...1, lowerIsOpen: true),
-                               rate: try map["rate"]?.float(in: 0...0.99))
-        let owner = ["bits": "bit-depth", "sigma": "gaussian-noise", "rate": "random-dropping"]
+                               rate: try map["rate"]?.float(in: 0...0.99), maximumShrink: try map["max_shrink"]?.int(in: 1...64))
+        if spec.needsImages && !dataset.isBounded {
+            throw nameNode.error("\(name) works on images; \(dataset.name) has vector inputs")
+        }
+        let owner = ["bits": "bit-depth", "size": "median-filter", "sigma": "gaussian-noise", "rate": "random-dropping",
+                     "max_shrink": "resize-pad"]
         for (key, defense) in owner where map[key] != nil && defense != name {
             throw map[key]!.error("\(key) applies to the \(defense) defense, not \(name)")
         }

@@ -92,30 +92,39 @@ public struct ModelSection: Codable, Sendable, Equatable {
 
 /// A defense placed in front of the model.
 public struct DefenseSpec: Codable, Sendable, Equatable {
-    /// `bit-depth`, `gaussian-noise` or `random-dropping`.
+    /// `bit-depth`, `median-filter`, `gaussian-noise`, `random-dropping` or `resize-pad`.
     public var name: String
     public var bits: Int?
+    public var size: Int?
     public var sigma: Float?
     public var rate: Float?
+    public var maximumShrink: Int?
 
-    public static let names = ["bit-depth", "gaussian-noise", "random-dropping"]
+    public static let names = ["bit-depth", "median-filter", "gaussian-noise", "random-dropping", "resize-pad"]
 
-    public init(name: String, bits: Int? = nil, sigma: Float? = nil, rate: Float? = nil) {
+    public init(name: String, bits: Int? = nil, size: Int? = nil, sigma: Float? = nil, rate: Float? = nil,
+                maximumShrink: Int? = nil) {
         self.name = name
         self.bits = bits
+        self.size = size
         self.sigma = sigma
         self.rate = rate
+        self.maximumShrink = maximumShrink
     }
 
     public func make() -> any InputDefense {
         switch name {
         case "bit-depth": return BitDepthReduction(bits: bits ?? 1)
+        case "median-filter": return MedianFilter(size: size ?? 3)
         case "gaussian-noise": return GaussianNoise(sigma: sigma ?? 0.1)
+        case "resize-pad": return RandomResizePad(maximumShrink: maximumShrink ?? 4)
         default: return RandomDropping(rate: rate ?? 0.5)
         }
     }
 
-    var isRandomized: Bool { name != "bit-depth" }
+    var isRandomized: Bool { !["bit-depth", "median-filter"].contains(name) }
+    /// Whether the defense needs image inputs (N, C, H, W).
+    var needsImages: Bool { ["median-filter", "resize-pad"].contains(name) }
 }
 
 /// A detector beside the model: an attack succeeds only with a misclassified input it accepts.
