@@ -72,7 +72,7 @@ public struct SquareAttack: Attack, Codable, Sendable {
         func apply(_ perturbation: Tensor, into result: Tensor) {
             result.assign(inputs)
             for i in 0..<result.count { result[i] += perturbation[i] }
-            threatModel.clampToRange(result)
+            threatModel.project(result, around: inputs)   // δ is ±ε already; this keeps the valid range
         }
         let best = Tensor(zeros: inputs.shape)
         apply(delta, into: best)
