@@ -21,6 +21,7 @@ import Testing
             APGD(threatModel: l2, steps: 20, loss: .dlr),
             APGD(threatModel: linf, steps: 10, loss: .dlr, goal: .multiTargeted),
             SquareAttack(threatModel: linf, queries: 100, initialFraction: 0.3),
+            SquareAttack(threatModel: l2, queries: 100, initialFraction: 0.3),
         ]
     }
 
@@ -94,6 +95,19 @@ import Testing
         let square = SquareAttack(threatModel: threat, queries: 300, initialFraction: 0.3)
             .perturb(inputs, labels: labels, against: defended, using: &rng)
         #expect(TestModels.accuracy(defended, square.adversarial, labels) < 0.7)
+        let squareL2 = SquareAttack(threatModel: ThreatModel(norm: .l2, epsilon: 2), queries: 300, initialFraction: 0.3)
+            .perturb(inputs, labels: labels, against: defended, using: &rng)
+        #expect(TestModels.accuracy(defended, squareL2.adversarial, labels) < 0.8)
+    }
+
+    @Test func squareBumpsHaveUnitNormAndTwoLobes() {
+        var rng = RandomStream(seed: 4)
+        let bump = SquareAttack.twoLobedBump(side: 7, rng: &rng)
+        #expect(abs(bump.reduce(0) { $0 + $1 * $1 } - 1) < 1e-5)
+        #expect(bump.contains { $0 > 0 } && bump.contains { $0 < 0 })
+        // the positive lobe is one half (top or left), the negative lobe the other
+        let top = (0..<3 * 7).map { bump[$0] }, left = (0..<49).filter { $0 % 7 < 3 }.map { bump[$0] }
+        #expect(top.allSatisfy { $0 >= 0 } || left.allSatisfy { $0 >= 0 })
     }
 
     @Test func targetedAttacksReachTheirTarget() throws {

@@ -45,7 +45,9 @@ final class ComputePool: @unchecked Sendable {
         withoutActuallyEscaping(body) { escapable in
             job = escapable
             self.parts = parts
-            pending.store(parts - 1, ordering: .relaxed)
+            // Every worker acknowledges every job, taking part or not: `job` and `parts` may only change
+            // once no worker can still be reading them.
+            pending.store(threads - 1, ordering: .relaxed)
             // store generation, then load sleepers; a worker stores sleepers, then loads generation:
             // sequential consistency guarantees that one of the two sees the other
             generation.add(1, ordering: .sequentiallyConsistent)
@@ -78,10 +80,8 @@ final class ComputePool: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
             }
             seen = generation.load(ordering: .acquiring)
-            if index < parts {
-                runPart(index)   // drops its reference to the job before the caller may return
-                pending.subtract(1, ordering: .releasing)
-            }
+            if index < parts { runPart(index) }   // drops its reference to the job before acknowledging
+            pending.subtract(1, ordering: .releasing)
         }
     }
 

@@ -5,26 +5,26 @@ import Foundation
 /// black-box: it queries logits only, never gradients, so it is immune to gradient masking — which makes
 /// it the sanity check for every white-box number.
 ///
-/// L∞ version: start from vertical stripes (each column of each channel moved by ±ε); then, for
+/// L∞ (below): start from vertical stripes (each column of each channel moved by ±ε); then, for
 /// `queries` iterations, redraw a random s×s square of the perturbation as ±ε per channel and keep the
 /// change when it lowers the margin z_y − max_{k≠y} z_k. The square's area is a fraction p of the image,
 /// p = `initialFraction` halved on the paper's schedule (iterations 10, 50, 200, 500, 1000, 2000, 4000,
 /// 6000, 8000 of 10,000, scaled to `queries`). Examples stop once misclassified. Untargeted only.
 /// Inputs (N, C, H, W), or (N, d) treated as one row; defaults: 5,000 queries, p = 0.05 (AutoAttack).
+/// L2: see `SquareAttack+L2.swift` (images only; the paper suggests p = 0.1).
 public struct SquareAttack: Attack, Codable, Sendable {
     public var threatModel: ThreatModel
     public var queries: Int
     public var initialFraction: Float
 
     public init(threatModel: ThreatModel, queries: Int = 5000, initialFraction: Float = 0.05) {
-        precondition(threatModel.norm == .linf, "the Square attack is implemented for L∞")
         precondition(queries >= 1 && initialFraction > 0 && initialFraction <= 1, "Square needs queries ≥ 1 and p in (0, 1]")
         self.threatModel = threatModel
         self.queries = queries
         self.initialFraction = initialFraction
     }
 
-    public var name: String { "Square-\(queries) (L∞)" }
+    public var name: String { "Square-\(queries) (\(threatModel.norm == .linf ? "L∞" : "L2"))" }
     public var kind: AttackKind { .gradientFree }
 
     public func withEpsilon(_ epsilon: Float) -> any Attack {
@@ -44,7 +44,7 @@ public struct SquareAttack: Attack, Codable, Sendable {
     }
 
     /// The per-example margin z_y − max_{k≠y} z_k (negative: misclassified).
-    private func margins(_ inputs: Tensor, labels: [Int], classifier: any Classifier) -> [Float] {
+    func margins(_ inputs: Tensor, labels: [Int], classifier: any Classifier) -> [Float] {
         let z = classifier.logits(inputs), K = z.shape[1]
         return (0..<labels.count).map { n in
             let row = z.data + n * K, y = labels[n]
@@ -56,6 +56,7 @@ public struct SquareAttack: Attack, Codable, Sendable {
 
     public func perturb(_ inputs: Tensor, labels: [Int], against classifier: any Classifier,
                         using rng: inout RandomStream) -> AttackResult {
+        if threatModel.norm == .l2 { return perturbL2(inputs, labels: labels, against: classifier, using: &rng) }
         let N = labels.count, D = inputs.shape.elementsPerItem
         let (C, H, W) = inputs.shape.rank == 4 ? (inputs.shape[1], inputs.shape[2], inputs.shape[3]) : (1, 1, D)
         let eps = threatModel.epsilon

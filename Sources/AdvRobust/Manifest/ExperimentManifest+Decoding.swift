@@ -228,8 +228,8 @@ extension ExperimentManifest {
         for (key, reason) in inapplicableKeys[name] ?? [:] {
             if let value = map[key] { throw value.error(reason) }
         }
-        if name == "square" && threatModel.norm != .linf {
-            throw nameNode.error("the square attack is implemented for the linf threat model only")
+        if name == "square" && threatModel.norm == .l2 && threatModel.lowerBound == nil {
+            throw nameNode.error("the l2 square attack works on images; this dataset has vector inputs")
         }
         let isFGSM = name == "fgsm"
         let losses = name == "apgd" ? ["ce", "dlr"] : ["ce", "cw"]

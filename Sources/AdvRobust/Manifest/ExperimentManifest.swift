@@ -184,7 +184,8 @@ public struct AttackSpec: Codable, Sendable, Equatable {
 
     public static let names = ["pgd", "fgsm", "apgd", "square"]
 
-    func entry(threatModel: ThreatModel) -> BatteryEntry {
+    /// The attack this specification describes under `threatModel`, with its gradient estimation.
+    public func entry(threatModel: ThreatModel) -> BatteryEntry {
         let attackLoss: AttackLoss = loss == "cw" ? .carliniWagner(confidence: confidence) : .crossEntropy
         let attackGoal: AttackGoal
         switch goal {
