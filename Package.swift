@@ -51,18 +51,20 @@ let package = Package(
         ),
         // Test support only: counts heap allocations per thread (see its header).
         .target(name: "CAllocationCounter"),
+        // Test support shared by the test targets: toy data, temporary folders, running advd.
+        .target(name: "AdvTestSupport", dependencies: ["AdvNN"]),
         .testTarget(
             name: "AdvNNTests",
-            dependencies: ["AdvNN", "CAllocationCounter", "CZlib"]
+            dependencies: ["AdvNN", "AdvTestSupport", "CAllocationCounter", "CZlib"]
         ),
         .testTarget(
             name: "AdvRobustTests",
-            dependencies: ["AdvRobust", "AdvNN"]
+            dependencies: ["AdvRobust", "AdvNN", "AdvTestSupport"]
         ),
         // Runs the built executables as separate processes.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["advd"]
+            dependencies: ["advd", "AdvTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import AdvNN
+import AdvTestSupport
 import CZlib
 import Foundation
 import Testing

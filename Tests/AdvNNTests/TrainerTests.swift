@@ -1,4 +1,5 @@
 import AdvNN
+import AdvTestSupport
 import Foundation
 import Testing
 
@@ -8,21 +9,7 @@ import Testing
                                              trainCount: 300, testCount: 200, seed: 9)
 
     /// Tiny 1×8×8 "images" whose class is the quadrant holding a bright square, for the conv path.
-    static let squares: Dataset = {
-        var rng = RandomStream(seed: 4, purpose: "squares")
-        func split(_ count: Int) -> DataSplit {
-            var inputs = [Float](repeating: 0, count: count * 64), labels = [Int](repeating: 0, count: count)
-            for n in 0..<count {
-                let label = rng.nextIndex(below: 4)
-                labels[n] = label
-                for i in 0..<64 { inputs[n * 64 + i] = 0.3 * rng.nextUnitFloat() }
-                let top = (label / 2) * 4 + rng.nextIndex(below: 2), left = (label % 2) * 4 + rng.nextIndex(below: 2)
-                for dy in 0..<2 { for dx in 0..<2 { inputs[n * 64 + (top + dy) * 8 + left + dx] = 1 } }
-            }
-            return DataSplit(inputs: inputs, labels: labels, itemShape: [1, 8, 8])
-        }
-        return Dataset(name: "squares", train: split(160), test: split(80), classNames: ["0", "1", "2", "3"], valueRange: 0...1)
-    }()
+    static let squares = ToyData.squares(trainCount: 160, testCount: 80)
 
     static let mlp = ModelSpec(architecture: "mlp", inputShape: [10], classes: 3, hidden: [16, 16])
     static let resnet = ModelSpec(architecture: "preact-resnet", inputShape: [1, 8, 8], classes: 4, widths: [4, 8])

@@ -1,24 +1,11 @@
 import AdvNN
 import AdvRobust
+import AdvTestSupport
 
 /// Small trained models and data for attack tests, built once per process from fixed seeds.
 enum TestModels {
     /// 1×8×8 images in [0, 1] whose class is the quadrant holding a bright 2×2 square.
-    static let squares: Dataset = {
-        var rng = RandomStream(seed: 4, purpose: "squares")
-        func split(_ count: Int) -> DataSplit {
-            var inputs = [Float](repeating: 0, count: count * 64), labels = [Int](repeating: 0, count: count)
-            for n in 0..<count {
-                let label = rng.nextIndex(below: 4)
-                labels[n] = label
-                for i in 0..<64 { inputs[n * 64 + i] = 0.3 * rng.nextUnitFloat() }
-                let top = (label / 2) * 4 + rng.nextIndex(below: 2), left = (label % 2) * 4 + rng.nextIndex(below: 2)
-                for dy in 0..<2 { for dx in 0..<2 { inputs[n * 64 + (top + dy) * 8 + left + dx] = 1 } }
-            }
-            return DataSplit(inputs: inputs, labels: labels, itemShape: [1, 8, 8])
-        }
-        return Dataset(name: "squares", train: split(400), test: split(64), classNames: ["0", "1", "2", "3"], valueRange: 0...1)
-    }()
+    static let squares = ToyData.squares(trainCount: 400, testCount: 64)
 
     static let squaresSpec = ModelSpec(architecture: "cnn-small", inputShape: [1, 8, 8], classes: 4)
 

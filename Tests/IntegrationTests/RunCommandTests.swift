@@ -1,31 +1,19 @@
+import AdvTestSupport
 import Foundation
 import XCTest
 
 /// `advd run MANIFEST` as a user runs it.
 final class RunCommandTests: XCTestCase {
-    private var root = ""
+    private var folder: TemporaryFolder!
+    private var root: String { folder.path }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: TrainCommandTests.advd), "needs the advd executable")
-        root = NSTemporaryDirectory() + "advd-run-cli-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
+        try XCTSkipUnless(AdvdProcess.isBuilt, "needs the advd executable at \(AdvdProcess.path)")
+        folder = TemporaryFolder(prefix: "advd-run-cli-")
     }
 
     private func advd(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TrainCommandTests.advd)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        try AdvdProcess.run(arguments)
     }
 
     func testRunWritesResultsAndReportsWarnings() throws {

@@ -1,39 +1,23 @@
+import AdvTestSupport
 import Foundation
 import XCTest
 
 /// `advd train` as a user runs it: separate processes, interrupted and resumed, compared byte for byte.
 /// (XCTest rather than Swift Testing: these tests drive whole processes, one after another.)
 final class TrainCommandTests: XCTestCase {
-    /// The `advd` executable built beside this test binary (`swift test` builds every product).
-    static let advd = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("advd").path
-
     static let job = ["train", "--dataset", "blobs", "--model", "mlp", "--hidden", "16", "--epochs", "2",
                       "--batch-size", "64", "--seed", "5", "--threads", "2"]
 
-    private var root = ""
+    private var folder: TemporaryFolder!
+    private var root: String { folder.path }
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.advd), "needs the advd executable at \(Self.advd)")
-        root = NSTemporaryDirectory() + "advd-cli-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try XCTSkipUnless(AdvdProcess.isBuilt, "needs the advd executable at \(AdvdProcess.path)")
+        folder = TemporaryFolder(prefix: "advd-cli-")
     }
 
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: root)
-    }
-
-    /// Runs advd with `arguments`; returns its exit status and everything it printed.
     private func advd(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.advd)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        try AdvdProcess.run(arguments)
     }
 
     func testInterruptedRunResumedInANewProcessEndsBitIdentical() throws {
