@@ -94,19 +94,30 @@ public struct ThreatModel: Codable, Sendable, Equatable {
     /// The steepest-ascent step of size `stepSize` for `gradient` in this norm, added to `adversarial`:
     /// stepSize·sign(g) for L∞, stepSize·g/‖g‖₂ per example for L2 (no move where g = 0).
     public func ascend(_ adversarial: Tensor, along gradient: Tensor, stepSize: Float) {
+        ascend(adversarial, along: gradient) { _ in stepSize }
+    }
+
+    /// The same step with its own size for every example (APGD adapts them one by one).
+    public func ascend(_ adversarial: Tensor, along gradient: Tensor, stepSizes: [Float]) {
+        precondition(stepSizes.count == gradient.shape.batchSize, "\(stepSizes.count) step sizes for \(gradient.shape)")
+        ascend(adversarial, along: gradient) { stepSizes[$0] }
+    }
+
+    private func ascend(_ adversarial: Tensor, along gradient: Tensor, stepSize: (Int) -> Float) {
         precondition(adversarial.shape == gradient.shape, "step of \(adversarial.shape) along \(gradient.shape)")
         let a = adversarial.data, g = gradient.data
         let N = gradient.shape.batchSize, D = gradient.shape.elementsPerItem
-        switch norm {
-        case .linf:
-            for i in 0..<gradient.count { a[i] += g[i] > 0 ? stepSize : (g[i] < 0 ? -stepSize : 0) }
-        case .l2:
-            for n in 0..<N {
+        for n in 0..<N {
+            let step = stepSize(n), range = n * D..<(n + 1) * D
+            switch norm {
+            case .linf:
+                for i in range { a[i] += g[i] > 0 ? step : (g[i] < 0 ? -step : 0) }
+            case .l2:
                 var squared: Float = 0
-                for i in n * D..<(n + 1) * D { squared += g[i] * g[i] }
+                for i in range { squared += g[i] * g[i] }
                 guard squared > 0 else { continue }
-                let scale = stepSize / squared.squareRoot()
-                for i in n * D..<(n + 1) * D { a[i] += g[i] * scale }
+                let scale = step / squared.squareRoot()
+                for i in range { a[i] += g[i] * scale }
             }
         }
     }

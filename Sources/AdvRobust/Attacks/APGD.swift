@@ -128,7 +128,7 @@ public struct APGD: Attack, Codable, Sendable {
         for k in 0..<steps - 1 {
             // z = P(x + η·direction(g)); x' = P(x + α(z − x) + (1 − α)(x − x_prev)), α = 1 on the first step
             z.assign(x)
-            ascendPerExample(z, along: gradient, stepSizes: stepSize)
+            threatModel.ascend(z, along: gradient, stepSizes: stepSize)
             threatModel.project(z, around: inputs)
             let a = k == 0 ? 1 : momentum
             for i in 0..<x.count {
@@ -170,13 +170,5 @@ public struct APGD: Attack, Codable, Sendable {
         // per example: the first iterate that met the goal, else the best
         for n in 0..<N where !success[n] { (found.data + n * D).update(from: bestPoint.data + n * D, count: D) }
         return Run(adversarial: found, success: success, loss: bestLoss)
-    }
-
-    /// x += ηₙ·direction(g) with one step size per example.
-    private func ascendPerExample(_ x: Tensor, along gradient: Tensor, stepSizes: [Float]) {
-        for n in 0..<stepSizes.count {
-            let example = x.items(n..<n + 1), direction = gradient.items(n..<n + 1)
-            threatModel.ascend(example, along: direction, stepSize: stepSizes[n])
-        }
     }
 }
