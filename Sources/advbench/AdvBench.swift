@@ -97,7 +97,8 @@ struct AdvBench: ParsableCommand {
             let optimizer = SGD(parameters: model.namedParameters, learningRate: 0.01, momentum: 0.9)
             var method = StandardTraining()
             seconds = Stopwatch.secondsPerCall {
-                _ = method.step(model: model, inputs: input, labels: labels, optimizer: optimizer, rng: &rng)
+                _ = method.step(model: model, inputs: input, labels: labels, optimizer: optimizer, rng: &rng,
+                                position: TrainingPosition(epoch: 0, totalEpochs: 1))
             }
         } else if mode == "pgd20" {
             // a PGD-20 evaluation of the batch: L∞ ε = 0.1, step 0.01, random start, CE, eval mode

@@ -149,6 +149,19 @@ import Testing
         #expect(l2.evaluation.attacks[4].entry(threatModel: l2.threatModel).attack.name == "Square-1000 (L2)")
     }
 
+    @Test func adversarialTrainingMethod() throws {
+        let yaml = Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: pgd-at\n  attack: {steps: 7, warmup_epochs: 1}\n  epochs: 3")
+        let manifest = try ExperimentManifest.parse(yaml: yaml, source: "at.yaml")
+        #expect(manifest.trainingMethod.name == "pgd-at" && manifest.trainingMethod.steps == 7 && manifest.trainingMethod.warmupEpochs == 1)
+        let method = try #require(manifest.trainingMethod.make(threatModel: manifest.threatModel) as? PGDTraining)
+        #expect(method.attack.threatModel.epsilon == 0.1 && method.attack.stepSize == 0.025 && method.attack.steps == 7)
+        #expect(try ExperimentManifest.parse(yaml: Self.complete, source: "std.yaml").trainingMethod.name == "standard")
+        Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  attack: {steps: 7}\n  epochs: 3"),
+                         ["train.attack: attack applies to adversarial training (method: pgd-at), not standard"])
+        Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: trades\n  epochs: 3"),
+                         ["train.method: expected one of standard, pgd-at, got \"trades\""])
+    }
+
     @Test func syntaxErrorsKeepYamsPosition() {
         Self.expectError("dataset: {name: [unclosed\n", ["bad.yaml", "not valid YAML or JSON", "line"])
     }

@@ -78,8 +78,9 @@ public final class Trainer {
             optimizer.learningRate = config.schedule.rate(base: config.optimizer.learningRate, step: cursor.step,
                                                           stepsPerEpoch: stepsPerEpoch, totalEpochs: config.epochs)
             let started = DispatchTime.now().uptimeNanoseconds
+            let stepPosition = TrainingPosition(epoch: Double(cursor.step) / Double(stepsPerEpoch), totalEpochs: config.epochs)
             let result = method.step(model: model, inputs: batch, labels: batchLabels, optimizer: optimizer,
-                                     rng: &trainingRandom)
+                                     rng: &trainingRandom, position: stepPosition)
             cursor.epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             guard result.loss.isFinite else {
                 throw TrainingError("training loss became \(result.loss) at step \(cursor.step + 1) (epoch \(epoch + 1)); lower the learning rate")

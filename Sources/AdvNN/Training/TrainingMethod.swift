@@ -8,9 +8,22 @@ public protocol TrainingMethod {
     /// - Parameters:
     ///   - inputs: (N, item shape…); labels: N classes.
     ///   - rng: the run's training stream, for any random draws the method makes.
+    ///   - position: how far training has come (for schedules such as an ε warm-up).
     /// - Returns: the batch's mean training loss and how many examples the model classified correctly.
     mutating func step(model: Sequential, inputs: Tensor, labels: [Int], optimizer: any Optimizer,
-                       rng: inout RandomStream) -> StepResult
+                       rng: inout RandomStream, position: TrainingPosition) -> StepResult
+}
+
+/// Where a training step falls in the run.
+public struct TrainingPosition: Sendable {
+    /// Epochs completed so far, fractional (2.5: halfway through the third epoch).
+    public var epoch: Double
+    public var totalEpochs: Int
+
+    public init(epoch: Double, totalEpochs: Int) {
+        self.epoch = epoch
+        self.totalEpochs = totalEpochs
+    }
 }
 
 /// The outcome of one training step.
@@ -31,7 +44,7 @@ public struct StandardTraining: TrainingMethod {
     public init() {}
 
     public mutating func step(model: Sequential, inputs: Tensor, labels: [Int], optimizer: any Optimizer,
-                              rng: inout RandomStream) -> StepResult {
+                              rng: inout RandomStream, position: TrainingPosition) -> StepResult {
         optimizer.zeroGradients()
         let logits = model.forward(inputs)
         let loss = CrossEntropy().compute(logits: logits, labels: labels, reduction: .mean, gradient: dLogits, perExample: nil)

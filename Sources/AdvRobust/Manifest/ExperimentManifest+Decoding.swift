@@ -24,12 +24,14 @@ extension ExperimentManifest {
         let dataset = try decodeDataset(try top.required("dataset"))
         let defense = try top["defense"].map { try decodeDefense($0, dataset: dataset) }
         let threatModel = try decodeThreatModel(try top.required("threat_model"), dataset: dataset)
+        let trainingMethod = try top["train"].map { try decodeTrainingMethod($0, threatModel: threatModel) } ?? .standard
         let manifest = ExperimentManifest(
             name: try top["name"]?.string() ?? defaultName,
             seed: seed,
             dataset: dataset,
             model: try decodeModel(try top.required("model")),
             train: try top["train"].map { try decodeTraining($0, seed: seed) },
+            trainingMethod: trainingMethod,
             threatModel: threatModel,
             defense: defense,
             detector: try top["detector"].map(decodeDetector),
@@ -84,12 +86,7 @@ extension ExperimentManifest {
     }
 
     private static func decodeTraining(_ node: ManifestNode, seed: UInt64) throws -> TrainingConfig {
-        let map = try node.mapping(allowed: ["method", "epochs", "batch_size", "optimizer", "schedule", "checkpoint_every",
-                                             "evaluation_examples"])
-        if let method = map["method"] {
-            // the adversarial training methods arrive with their own issue (PGD-AT, TRADES, …)
-            _ = try method.string(oneOf: ["standard"])
-        }
+        let map = try node.mapping(allowed: trainingKeys)
         var config = TrainingConfig()
         config.seed = seed
         config.epochs = try map["epochs"]?.int(in: 1...100_000) ?? config.epochs
@@ -99,6 +96,31 @@ extension ExperimentManifest {
         if let optimizer = map["optimizer"] { config.optimizer = try decodeOptimizer(optimizer) }
         if let schedule = map["schedule"] { config.schedule = try decodeSchedule(schedule) }
         return config
+    }
+
+    static let trainingKeys = ["method", "attack", "epochs", "batch_size", "optimizer", "schedule", "checkpoint_every",
+                               "evaluation_examples"]
+
+    /// The method and, for adversarial training, its inner attack (train.method, train.attack).
+    private static func decodeTrainingMethod(_ node: ManifestNode, threatModel: ThreatModel) throws -> TrainingMethodSpec {
+        let map = try node.mapping(allowed: trainingKeys)
+        let name = try map["method"]?.string(oneOf: TrainingMethodSpec.names) ?? "standard"
+        guard name == "pgd-at" else {
+            if let attack = map["attack"] { throw attack.error("attack applies to adversarial training (method: pgd-at), not \(name)") }
+            return .standard
+        }
+        var spec = TrainingMethodSpec.standard
+        spec.name = name
+        guard let attackNode = map["attack"] else { return spec }
+        let attack = try attackNode.mapping(allowed: ["epsilon", "steps", "step_size", "random_start", "loss", "warmup_epochs"])
+        let upper: Double = threatModel.norm == .linf && threatModel.lowerBound != nil ? 1 : 1e6
+        spec.epsilon = try attack["epsilon"]?.float(in: 0...upper, lowerIsOpen: true)
+        spec.steps = try attack["steps"]?.int(in: 1...10_000) ?? spec.steps
+        spec.stepSize = try attack["step_size"]?.float(in: 0...1e6, lowerIsOpen: true)
+        spec.randomStart = try attack["random_start"]?.bool() ?? true
+        spec.loss = try attack["loss"]?.string(oneOf: ["ce", "cw"]) ?? "ce"
+        spec.warmupEpochs = Double(try attack["warmup_epochs"]?.float(in: 0...100_000) ?? 0)
+        return spec
     }
 
     private static func decodeOptimizer(_ node: ManifestNode) throws -> OptimizerConfig {

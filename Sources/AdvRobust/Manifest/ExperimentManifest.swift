@@ -12,10 +12,38 @@ public struct ExperimentManifest: Codable, Sendable, Equatable {
     public var model: ModelSection
     /// Training; nil when the model's weights come from a file and are evaluated as they are.
     public var train: TrainingConfig?
+    /// How each training step uses its batch (standard or adversarial training).
+    public var trainingMethod: TrainingMethodSpec
     public var threatModel: ThreatModel
     public var defense: DefenseSpec?
     public var detector: DetectorSpec?
     public var evaluation: EvaluationSpec
+}
+
+/// The training method: `standard`, or `pgd-at` with its inner attack.
+public struct TrainingMethodSpec: Codable, Sendable, Equatable {
+    public var name: String
+    /// `pgd-at`: the attack's radius (default: the threat model's), steps, step size (default ε/4),
+    /// random start, loss (`ce` or `cw`) and the epochs over which ε warms up from 0.
+    public var epsilon: Float?
+    public var steps: Int
+    public var stepSize: Float?
+    public var randomStart: Bool
+    public var loss: String
+    public var warmupEpochs: Double
+
+    public static let names = ["standard", "pgd-at"]
+    public static let standard = TrainingMethodSpec(name: "standard", epsilon: nil, steps: 10, stepSize: nil,
+                                                    randomStart: true, loss: "ce", warmupEpochs: 0)
+
+    /// The method for a run under `threatModel`.
+    public func make(threatModel: ThreatModel) -> any TrainingMethod {
+        guard name == "pgd-at" else { return StandardTraining() }
+        let radius = epsilon ?? threatModel.epsilon
+        let attack = PGD(threatModel: threatModel.withEpsilon(radius), stepSize: stepSize ?? radius / 4, steps: steps,
+                         randomStart: randomStart, loss: loss == "cw" ? .carliniWagner(confidence: 0) : .crossEntropy)
+        return PGDTraining(attack: attack, warmupEpochs: warmupEpochs)
+    }
 }
 
 /// Which data to use.

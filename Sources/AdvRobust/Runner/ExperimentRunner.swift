@@ -83,7 +83,9 @@ public struct ExperimentRunner {
             return (ModelClassifier(model, classCount: spec.classes), spec, [], 0)
         }
         let spec = manifest.model.spec(for: data)
-        let trainer = try Trainer(spec: spec, dataset: data, config: config, checkpointFolder: checkpointFolder)
+        let trainer = try Trainer(spec: spec, dataset: data, config: config,
+                                  method: manifest.trainingMethod.make(threatModel: manifest.threatModel),
+                                  checkpointFolder: checkpointFolder)
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             progress(.phase("resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
         } else if let weights = manifest.model.weights {
@@ -92,7 +94,7 @@ public struct ExperimentRunner {
             try ModelCheckpoint.restore(trainer.model, from: file, source: weights)
         }
         if !trainer.isFinished {
-            progress(.phase("training \(spec.summary) for \(config.epochs) epochs"))
+            progress(.phase("training \(spec.summary) for \(config.epochs) epochs (\(manifest.trainingMethod.name))"))
             try trainer.run { progress(.training($0)) }
         }
         try ModelCheckpoint.save(trainer.model, spec: spec, to: modelPath)

@@ -1,0 +1,45 @@
+import AdvNN
+
+/// PGD adversarial training (Madry et al. 2018, arXiv:1706.06083): every step replaces the batch by
+/// PGD adversarial examples of the current model and trains on those, minimising the robust loss
+/// max_{‖δ‖≤ε} ℓ(x + δ, y). The attack runs with the model in evaluation mode (BatchNorm's running
+/// statistics, and no update of them) and the update in training mode. With `warmupEpochs`, ε grows
+/// linearly from 0 to its value over the first epochs, which helps small models start learning.
+/// Random starts draw from the run's saved training stream, so a resumed run is bit-identical.
+public struct PGDTraining: TrainingMethod {
+    public let name = "pgd-at"
+    public var attack: PGD
+    public var warmupEpochs: Double
+    private let dLogits = Tensor(zeros: Shape(0, 0))
+
+    public init(attack: PGD, warmupEpochs: Double = 0) {
+        self.attack = attack
+        self.warmupEpochs = warmupEpochs
+    }
+
+    /// The attack at the radius for `position`: ε·min(1, epoch / warmupEpochs), step size in proportion.
+    public func attack(at position: TrainingPosition) -> PGD {
+        guard warmupEpochs > 0, position.epoch < warmupEpochs else { return attack }
+        let fraction = Float(position.epoch / warmupEpochs)
+        var scaled = attack
+        scaled.threatModel.epsilon = attack.threatModel.epsilon * fraction
+        scaled.stepSize = attack.stepSize * fraction
+        return scaled
+    }
+
+    public mutating func step(model: Sequential, inputs: Tensor, labels: [Int], optimizer: any Optimizer,
+                              rng: inout RandomStream, position: TrainingPosition) -> StepResult {
+        // (1) the inner maximisation, in evaluation mode
+        let classifier = ModelClassifier(model, classCount: model.outputShape(for: inputs.shape)[1])
+        let adversarial = attack(at: position).perturb(inputs, labels: labels, against: classifier, using: &rng).adversarial
+        // (2) the outer minimisation on the adversarial batch, in training mode
+        model.isTraining = true
+        optimizer.zeroGradients()
+        let logits = model.forward(adversarial)
+        let loss = CrossEntropy().compute(logits: logits, labels: labels, reduction: .mean, gradient: dLogits, perExample: nil)
+        let correct = Metrics.correctCount(logits: logits, labels: labels)
+        _ = model.backward(dLogits, request: GradientRequest(input: false, parameters: true))
+        optimizer.step()
+        return StepResult(loss: loss, correct: correct)
+    }
+}

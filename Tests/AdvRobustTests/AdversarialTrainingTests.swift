@@ -1,0 +1,71 @@
+import AdvNN
+import AdvRobust
+import AdvTestSupport
+import Foundation
+import Testing
+
+/// PGD adversarial training: the robustness–accuracy trade-off of Tsipras et al. 2019 on their toy
+/// model, and exact resumption.
+@Suite struct AdversarialTrainingTests {
+    /// d = 1000, p = 0.95, η = 0.1, attacked at ε = 2η = 0.2 (unbounded inputs).
+    static let toy = Dataset.tsipras(dimensions: 1000, p: 0.95, eta: 0.1, trainCount: 2000, testCount: 500, seed: 11)
+    static let threat = ThreatModel(norm: .linf, epsilon: 0.2, valueRange: nil)
+
+    static func train(method: any TrainingMethod) throws -> (clean: Double, robust: Double) {
+        var config = TrainingConfig()
+        config.epochs = 5
+        config.batchSize = 100
+        config.seed = 2
+        config.optimizer.learningRate = 0.01
+        let trainer = try Trainer(spec: ModelSpec(architecture: "linear", inputShape: [1000], classes: 2),
+                                  dataset: toy, config: config, method: method)
+        try trainer.run()
+        let classifier = ModelClassifier(trainer.model, classCount: 2)
+        let (inputs, labels) = toy.test.batch(0..<toy.test.count)
+        var rng = RandomStream(seed: 3)
+        let adversarial = PGD(threatModel: threat, stepSize: 0.05, steps: 20).perturb(inputs, labels: labels, against: classifier, using: &rng)
+        func accuracy(_ batch: Tensor) -> Double {
+            Double(zip(classifier.predictions(batch), labels).filter { $0 == $1 }.count) / Double(labels.count)
+        }
+        return (accuracy(inputs), accuracy(adversarial.adversarial))
+    }
+
+    @Test func robustnessMayBeAtOddsWithAccuracy() throws {
+        let standard = try Self.train(method: StandardTraining())
+        #expect(standard.clean > 0.97, "standard training leans on the weak features: \(standard)")
+        #expect(standard.robust < 0.1, "which ε = 2η turns against the label: \(standard)")
+        let adversarial = try Self.train(method: PGDTraining(attack: PGD(threatModel: Self.threat, stepSize: 0.05, steps: 10)))
+        #expect(abs(adversarial.clean - 0.95) < 0.05, "adversarial training keeps only the robust feature: \(adversarial)")
+        #expect(abs(adversarial.robust - 0.95) < 0.06, "whose accuracy p survives the attack: \(adversarial)")
+    }
+
+    @Test func pgdTrainingResumesBitIdentically() throws {
+        let data = ToyData.squares(trainCount: 96, testCount: 32)
+        var config = TrainingConfig()
+        config.epochs = 2
+        config.batchSize = 16
+        config.checkpointEverySteps = 4
+        let spec = ModelSpec(architecture: "preact-resnet", inputShape: [1, 8, 8], classes: 4, widths: [4, 8])
+        func method() -> PGDTraining {
+            PGDTraining(attack: PGD(threatModel: ThreatModel(norm: .linf, epsilon: 0.2), steps: 3), warmupEpochs: 1)
+        }
+        let straight = try Trainer(spec: spec, dataset: data, config: config, method: method())
+        try straight.run()
+        let folder = TemporaryFolder()
+        try Trainer(spec: spec, dataset: data, config: config, method: method(), checkpointFolder: folder.path).run(maximumSteps: 9)
+        let resumed = try Trainer(spec: spec, dataset: data, config: config, method: method(), checkpointFolder: folder.path)
+        #expect(try resumed.resumeFromLatestCheckpoint()?.hasSuffix(Trainer.checkpointName(step: 8)) == true)
+        try resumed.run()
+        let a = ModelCheckpoint.stateTensors(of: straight.model).map { $0.tensor.scalars.map(\.bitPattern) }
+        let b = ModelCheckpoint.stateTensors(of: resumed.model).map { $0.tensor.scalars.map(\.bitPattern) }
+        #expect(a == b)
+    }
+
+    @Test func warmupScalesTheRadius() {
+        let training = PGDTraining(attack: PGD(threatModel: ThreatModel(norm: .linf, epsilon: 0.2), stepSize: 0.04, steps: 5), warmupEpochs: 2)
+        let early = TrainingPosition(epoch: 0.5, totalEpochs: 10), late = TrainingPosition(epoch: 3, totalEpochs: 10)
+        #expect(abs(training.attack(at: early).threatModel.epsilon - 0.05) < 1e-6)
+        #expect(abs(training.attack(at: early).stepSize - 0.01) < 1e-6)
+        #expect(training.attack(at: late).threatModel.epsilon == 0.2)
+    }
+}
