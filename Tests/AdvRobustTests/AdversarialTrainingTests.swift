@@ -39,15 +39,25 @@ import Testing
         #expect(abs(adversarial.robust - 0.95) < 0.06, "whose accuracy p survives the attack: \(adversarial)")
     }
 
-    @Test func pgdTrainingResumesBitIdentically() throws {
+    @Test func fastATAndTRADESBeatStandardTrainingOnRobustAccuracy() throws {
+        let fast = try Self.train(method: PGDTraining.fast(threatModel: Self.threat))
+        let trades = try Self.train(method: TRADES(threatModel: Self.threat, beta: 6, steps: 10, stepSize: 0.05))
+        #expect(fast.robust > 0.8, "fast AT: \(fast)")
+        #expect(trades.robust > 0.8, "TRADES: \(trades)")
+    }
+
+    @Test(arguments: ["pgd-at", "trades"])
+    func adversarialTrainingResumesBitIdentically(method name: String) throws {
         let data = ToyData.squares(trainCount: 96, testCount: 32)
         var config = TrainingConfig()
         config.epochs = 2
         config.batchSize = 16
         config.checkpointEverySteps = 4
         let spec = ModelSpec(architecture: "preact-resnet", inputShape: [1, 8, 8], classes: 4, widths: [4, 8])
-        func method() -> PGDTraining {
-            PGDTraining(attack: PGD(threatModel: ThreatModel(norm: .linf, epsilon: 0.2), steps: 3), warmupEpochs: 1)
+        func method() -> any TrainingMethod {
+            let threat = ThreatModel(norm: .linf, epsilon: 0.2)
+            return name == "trades" ? TRADES(threatModel: threat, steps: 3)
+                : PGDTraining(attack: PGD(threatModel: threat, steps: 3), warmupEpochs: 1)
         }
         let straight = try Trainer(spec: spec, dataset: data, config: config, method: method())
         try straight.run()
@@ -59,6 +69,38 @@ import Testing
         let a = ModelCheckpoint.stateTensors(of: straight.model).map { $0.tensor.scalars.map(\.bitPattern) }
         let b = ModelCheckpoint.stateTensors(of: resumed.model).map { $0.tensor.scalars.map(\.bitPattern) }
         #expect(a == b)
+    }
+
+    @Test func tradesGradientMatchesFiniteDifferences() throws {
+        // the objective through the clean pass and the parameter-sharing replica, against central
+        // differences of the same objective in Double (BatchNorm-free MLP: train mode changes nothing)
+        var rng = RandomStream(seed: 5)
+        let model = try ModelSpec(architecture: "mlp", inputShape: [6], classes: 3, hidden: [5]).build(rng: &rng)
+        let replica = model.replica()
+        let inputs = Tensor(zeros: Shape(4, 6)), adversarial = Tensor(zeros: Shape(4, 6))
+        for i in 0..<inputs.count { inputs[i] = rng.nextFloat(in: -1, 1); adversarial[i] = inputs[i] + rng.nextFloat(in: -1.5, 1.5) }
+        let labels = [0, 2, 1, 2]
+        let trades = TRADES(threatModel: ThreatModel(norm: .linf, epsilon: 1.5, valueRange: nil), beta: 8)
+        for (_, parameter) in model.namedParameters { parameter.gradient.zero() }
+        _ = trades.accumulateGradients(model: model, replica: replica, inputs: inputs, adversarial: adversarial, labels: labels)
+        func objective() -> Double {
+            let clean = model.forward(inputs).copy(), perturbed = replica.forward(adversarial)
+            return Double(CrossEntropy().value(logits: clean, labels: labels))
+                + 8 * Double(KLDivergence().compute(reference: clean, other: perturbed, reduction: .mean))
+        }
+        for (name, parameter) in model.namedParameters {
+            let analytic = parameter.gradient.scalars
+            for i in stride(from: 0, to: parameter.value.count, by: 3) {
+                let original = parameter.value[i]
+                parameter.value[i] = original + 1e-2
+                let plus = objective()
+                parameter.value[i] = original - 1e-2
+                let minus = objective()
+                parameter.value[i] = original
+                let numeric = (plus - minus) / 2e-2
+                #expect(abs(numeric - Double(analytic[i])) < 2e-3 + 2e-2 * abs(numeric), "\(name)[\(i)]: \(analytic[i]) vs \(numeric)")
+            }
+        }
     }
 
     @Test func warmupScalesTheRadius() {

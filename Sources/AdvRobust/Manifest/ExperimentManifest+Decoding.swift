@@ -105,14 +105,21 @@ extension ExperimentManifest {
     private static func decodeTrainingMethod(_ node: ManifestNode, threatModel: ThreatModel) throws -> TrainingMethodSpec {
         let map = try node.mapping(allowed: trainingKeys)
         let name = try map["method"]?.string(oneOf: TrainingMethodSpec.names) ?? "standard"
-        guard name == "pgd-at" else {
-            if let attack = map["attack"] { throw attack.error("attack applies to adversarial training (method: pgd-at), not \(name)") }
+        guard name != "standard" else {
+            if let attack = map["attack"] { throw attack.error("attack applies to adversarial training (pgd-at, fast-at, trades), not \(name)") }
             return .standard
         }
         var spec = TrainingMethodSpec.standard
         spec.name = name
         guard let attackNode = map["attack"] else { return spec }
-        let attack = try attackNode.mapping(allowed: ["epsilon", "steps", "step_size", "random_start", "loss", "warmup_epochs"])
+        let allowed: [String]
+        switch name {
+        case "fast-at": allowed = ["epsilon"]   // FGSM from a random start with step 1.25ε, by definition
+        case "trades": allowed = ["epsilon", "steps", "step_size", "beta"]
+        default: allowed = ["epsilon", "steps", "step_size", "random_start", "loss", "warmup_epochs"]
+        }
+        let attack = try attackNode.mapping(allowed: allowed)
+        spec.beta = try attack["beta"]?.float(in: 0...1000) ?? 6
         let upper: Double = threatModel.norm == .linf && threatModel.lowerBound != nil ? 1 : 1e6
         spec.epsilon = try attack["epsilon"]?.float(in: 0...upper, lowerIsOpen: true)
         spec.steps = try attack["steps"]?.int(in: 1...10_000) ?? spec.steps

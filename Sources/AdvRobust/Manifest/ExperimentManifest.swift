@@ -20,7 +20,7 @@ public struct ExperimentManifest: Codable, Sendable, Equatable {
     public var evaluation: EvaluationSpec
 }
 
-/// The training method: `standard`, or `pgd-at` with its inner attack.
+/// The training method: `standard`, `pgd-at` or `fast-at` (with their inner attack), or `trades`.
 public struct TrainingMethodSpec: Codable, Sendable, Equatable {
     public var name: String
     /// `pgd-at`: the attack's radius (default: the threat model's), steps, step size (default ε/4),
@@ -31,15 +31,22 @@ public struct TrainingMethodSpec: Codable, Sendable, Equatable {
     public var randomStart: Bool
     public var loss: String
     public var warmupEpochs: Double
+    /// `trades`: the weight β of the KL term.
+    public var beta: Float
 
-    public static let names = ["standard", "pgd-at"]
+    public static let names = ["standard", "pgd-at", "fast-at", "trades"]
     public static let standard = TrainingMethodSpec(name: "standard", epsilon: nil, steps: 10, stepSize: nil,
-                                                    randomStart: true, loss: "ce", warmupEpochs: 0)
+                                                    randomStart: true, loss: "ce", warmupEpochs: 0, beta: 6)
 
     /// The method for a run under `threatModel`.
     public func make(threatModel: ThreatModel) -> any TrainingMethod {
-        guard name == "pgd-at" else { return StandardTraining() }
         let radius = epsilon ?? threatModel.epsilon
+        switch name {
+        case "trades": return TRADES(threatModel: threatModel.withEpsilon(radius), beta: beta, steps: steps, stepSize: stepSize)
+        case "fast-at": return PGDTraining.fast(threatModel: threatModel.withEpsilon(radius))
+        case "pgd-at": break
+        default: return StandardTraining()
+        }
         let attack = PGD(threatModel: threatModel.withEpsilon(radius), stepSize: stepSize ?? radius / 4, steps: steps,
                          randomStart: randomStart, loss: loss == "cw" ? .carliniWagner(confidence: 0) : .crossEntropy)
         return PGDTraining(attack: attack, warmupEpochs: warmupEpochs)

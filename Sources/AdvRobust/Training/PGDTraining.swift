@@ -7,14 +7,23 @@ import AdvNN
 /// linearly from 0 to its value over the first epochs, which helps small models start learning.
 /// Random starts draw from the run's saved training stream, so a resumed run is bit-identical.
 public struct PGDTraining: TrainingMethod {
-    public let name = "pgd-at"
+    public let name: String
     public var attack: PGD
     public var warmupEpochs: Double
     private let dLogits = Tensor(zeros: Shape(0, 0))
 
-    public init(attack: PGD, warmupEpochs: Double = 0) {
+    public init(attack: PGD, warmupEpochs: Double = 0, name: String = "pgd-at") {
         self.attack = attack
         self.warmupEpochs = warmupEpochs
+        self.name = name
+    }
+
+    /// Fast adversarial training (Wong, Rice & Kolter 2020, "Fast is better than free"): FGSM from a
+    /// uniformly random start with step 1.25ε — one gradient per batch instead of PGD's ten. Pair it
+    /// with the one-cycle learning-rate schedule, as the paper does.
+    public static func fast(threatModel: ThreatModel) -> PGDTraining {
+        PGDTraining(attack: PGD(threatModel: threatModel, stepSize: 1.25 * threatModel.epsilon, steps: 1, randomStart: true),
+                    name: "fast-at")
     }
 
     /// The attack at the radius for `position`: ε·min(1, epoch / warmupEpochs), step size in proportion.

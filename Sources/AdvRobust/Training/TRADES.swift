@@ -1,0 +1,73 @@
+import AdvNN
+
+/// TRADES (Zhang et al. 2019, arXiv:1901.08573): minimise CE(f(x), y) + β·KL(f(x) ‖ f(x′)), where the
+/// inner attack finds x′ in the ε-ball that maximises the KL term (PGD on the KL divergence from a
+/// point 0.001·N(0, 1) away from x, with the model in evaluation mode). The update back-propagates
+/// through both forward passes — the clean one and a replica that shares the parameters for x′ — in
+/// training mode. Defaults from the paper: β = 6, 10 steps of ε/4.
+public struct TRADES: TrainingMethod {
+    public let name = "trades"
+    public var threatModel: ThreatModel
+    public var beta: Float
+    public var steps: Int
+    public var stepSize: Float
+    private var adversarialReplica: Sequential?
+    private let cleanLogits = Tensor(zeros: Shape(0, 0))
+    private let dLogits = Tensor(zeros: Shape(0, 0)), dKLClean = Tensor(zeros: Shape(0, 0))
+    private let dKLAdversarial = Tensor(zeros: Shape(0, 0))
+
+    public init(threatModel: ThreatModel, beta: Float = 6, steps: Int = 10, stepSize: Float? = nil) {
+        self.threatModel = threatModel
+        self.beta = beta
+        self.steps = steps
+        self.stepSize = stepSize ?? threatModel.epsilon / 4
+    }
+
+    /// x′ maximising KL(f(x) ‖ f(x′)) in the ε-ball, with the model in evaluation mode.
+    func adversarialExamples(model: Sequential, inputs: Tensor, rng: inout RandomStream) -> Tensor {
+        model.isTraining = false
+        cleanLogits.assign(model.forward(inputs))
+        let adversarial = inputs.copy(), gradient = Tensor(zeros: inputs.shape)
+        for i in 0..<adversarial.count { adversarial[i] += 0.001 * rng.nextNormal() }
+        threatModel.project(adversarial, around: inputs)
+        for _ in 0..<steps {
+            let logits = model.forward(adversarial)
+            _ = KLDivergence().compute(reference: cleanLogits, other: logits, reduction: .sum, gradientOther: dKLAdversarial)
+            gradient.assign(model.backward(dKLAdversarial, request: .inputOnly)!)
+            threatModel.ascend(adversarial, along: gradient, stepSize: stepSize)
+            threatModel.project(adversarial, around: inputs)
+        }
+        return adversarial
+    }
+
+    public mutating func step(model: Sequential, inputs: Tensor, labels: [Int], optimizer: any Optimizer,
+                              rng: inout RandomStream, position: TrainingPosition) -> StepResult {
+        if adversarialReplica == nil { adversarialReplica = model.replica() }
+        let adversarial = adversarialExamples(model: model, inputs: inputs, rng: &rng)
+        optimizer.zeroGradients()
+        let result = accumulateGradients(model: model, replica: adversarialReplica!, inputs: inputs,
+                                         adversarial: adversarial, labels: labels)
+        optimizer.step()
+        return result
+    }
+
+    /// The outer objective CE(f(x), y) + β·KL(f(x) ‖ f(x′)) (batch means), with its gradient added to the
+    /// parameters through both forward passes, in training mode.
+    /// - Parameter replica: a replica of `model` (shared parameters) for the adversarial pass.
+    public func accumulateGradients(model: Sequential, replica: Sequential, inputs: Tensor, adversarial: Tensor,
+                                    labels: [Int]) -> StepResult {
+        model.isTraining = true
+        replica.isTraining = true
+        let clean = model.forward(inputs), perturbed = replica.forward(adversarial)
+        // (1) CE on the clean batch, (2) β·KL(clean ‖ adversarial)
+        let crossEntropy = CrossEntropy().compute(logits: clean, labels: labels, reduction: .mean, gradient: dLogits, perExample: nil)
+        let kl = KLDivergence().compute(reference: clean, other: perturbed, reduction: .mean,
+                                        gradientReference: dKLClean, gradientOther: dKLAdversarial)
+        for i in 0..<dLogits.count { dLogits[i] += beta * dKLClean[i] }
+        for i in 0..<dKLAdversarial.count { dKLAdversarial[i] *= beta }
+        let correct = Metrics.correctCount(logits: clean, labels: labels)
+        _ = replica.backward(dKLAdversarial, request: GradientRequest(input: false, parameters: true))
+        _ = model.backward(dLogits, request: GradientRequest(input: false, parameters: true))
+        return StepResult(loss: crossEntropy + beta * kl, correct: correct)
+    }
+}
