@@ -41,12 +41,14 @@ import Testing
 
     @Test func fastATAndTRADESBeatStandardTrainingOnRobustAccuracy() throws {
         let fast = try Self.train(method: PGDTraining.fast(threatModel: Self.threat))
+        let free = try Self.train(method: FreeTraining(threatModel: Self.threat, replays: 4))
+        #expect(free.robust > 0.8, "free AT: \(free)")
         let trades = try Self.train(method: TRADES(threatModel: Self.threat, beta: 6, steps: 10, stepSize: 0.05))
         #expect(fast.robust > 0.8, "fast AT: \(fast)")
         #expect(trades.robust > 0.8, "TRADES: \(trades)")
     }
 
-    @Test(arguments: ["pgd-at", "trades"])
+    @Test(arguments: ["pgd-at", "trades", "free-at"])
     func adversarialTrainingResumesBitIdentically(method name: String) throws {
         let data = ToyData.squares(trainCount: 96, testCount: 32)
         var config = TrainingConfig()
@@ -56,8 +58,11 @@ import Testing
         let spec = ModelSpec(architecture: "preact-resnet", inputShape: [1, 8, 8], classes: 4, widths: [4, 8])
         func method() -> any TrainingMethod {
             let threat = ThreatModel(norm: .linf, epsilon: 0.2)
-            return name == "trades" ? TRADES(threatModel: threat, steps: 3)
-                : PGDTraining(attack: PGD(threatModel: threat, steps: 3), warmupEpochs: 1)
+            switch name {
+            case "trades": return TRADES(threatModel: threat, steps: 3)
+            case "free-at": return FreeTraining(threatModel: threat, replays: 3)
+            default: return PGDTraining(attack: PGD(threatModel: threat, steps: 3), warmupEpochs: 1)
+            }
         }
         let straight = try Trainer(spec: spec, dataset: data, config: config, method: method())
         try straight.run()

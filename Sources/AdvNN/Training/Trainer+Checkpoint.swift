@@ -4,7 +4,7 @@ import Foundation
 extension Trainer {
     static let kindKey = "advd.kind", kindValue = "training-state"
     static let cursorKey = "advd.cursor", configKey = "advd.config"
-    static let optimizerPrefix = "optimizer."
+    static let optimizerPrefix = "optimizer.", methodPrefix = "method."
     /// How many checkpoints stay on disk; older ones are removed after a newer one is durable.
     static let checkpointsKept = 2
 
@@ -15,6 +15,7 @@ extension Trainer {
     public func checkpointContents() -> SafeTensors {
         var file = ModelCheckpoint.contents(of: model, spec: spec)
         for (name, tensor) in optimizer.namedState { file.tensors[Self.optimizerPrefix + name] = tensor }
+        for (name, tensor) in method.namedState { file.tensors[Self.methodPrefix + name] = tensor }
         var saved = cursor
         saved.trainingRandomState = trainingRandomState
         file.metadata[Self.kindKey] = Self.kindValue
@@ -99,6 +100,13 @@ extension Trainer {
                 continue
             }
             tensor.data.update(from: stored.data, count: tensor.count)
+        }
+        for (name, tensor) in method.namedState {
+            guard let stored = file.tensors[Self.methodPrefix + name] else {
+                problems.append("training-method tensor \(Self.methodPrefix + name) missing")
+                continue
+            }
+            tensor.assign(stored)
         }
         guard problems.isEmpty else { throw CheckpointError("\(source): " + problems.joined(separator: "; ")) }
         guard savedCursor.trainingRandomState.count == 4, let optimizerSteps = file.metadata["advd.optimizer.steps"].flatMap(Int.init)

@@ -12,6 +12,14 @@ public protocol TrainingMethod {
     /// - Returns: the batch's mean training loss and how many examples the model classified correctly.
     mutating func step(model: Sequential, inputs: Tensor, labels: [Int], optimizer: any Optimizer,
                        rng: inout RandomStream, position: TrainingPosition) -> StepResult
+
+    /// Tensors the method carries from step to step (free AT's perturbation), saved in checkpoints as
+    /// `method.<name>` and restored on resume (resized to the saved shape).
+    var namedState: [(name: String, tensor: Tensor)] { get }
+}
+
+extension TrainingMethod {
+    public var namedState: [(name: String, tensor: Tensor)] { [] }
 }
 
 /// Where a training step falls in the run.

@@ -106,7 +106,7 @@ extension ExperimentManifest {
         let map = try node.mapping(allowed: trainingKeys)
         let name = try map["method"]?.string(oneOf: TrainingMethodSpec.names) ?? "standard"
         guard name != "standard" else {
-            if let attack = map["attack"] { throw attack.error("attack applies to adversarial training (pgd-at, fast-at, trades), not \(name)") }
+            if let attack = map["attack"] { throw attack.error("attack applies to adversarial training (pgd-at, fast-at, free-at, trades), not \(name)") }
             return .standard
         }
         var spec = TrainingMethodSpec.standard
@@ -115,11 +115,13 @@ extension ExperimentManifest {
         let allowed: [String]
         switch name {
         case "fast-at": allowed = ["epsilon"]   // FGSM from a random start with step 1.25ε, by definition
+        case "free-at": allowed = ["epsilon", "replays"]
         case "trades": allowed = ["epsilon", "steps", "step_size", "beta"]
         default: allowed = ["epsilon", "steps", "step_size", "random_start", "loss", "warmup_epochs"]
         }
         let attack = try attackNode.mapping(allowed: allowed)
         spec.beta = try attack["beta"]?.float(in: 0...1000) ?? 6
+        spec.replays = try attack["replays"]?.int(in: 1...100) ?? 8
         let upper: Double = threatModel.norm == .linf && threatModel.lowerBound != nil ? 1 : 1e6
         spec.epsilon = try attack["epsilon"]?.float(in: 0...upper, lowerIsOpen: true)
         spec.steps = try attack["steps"]?.int(in: 1...10_000) ?? spec.steps

@@ -20,7 +20,7 @@ public struct ExperimentManifest: Codable, Sendable, Equatable {
     public var evaluation: EvaluationSpec
 }
 
-/// The training method: `standard`, `pgd-at` or `fast-at` (with their inner attack), or `trades`.
+/// The training method: `standard`, `pgd-at`, `fast-at`, `free-at` or `trades`, with the inner attack.
 public struct TrainingMethodSpec: Codable, Sendable, Equatable {
     public var name: String
     /// `pgd-at`: the attack's radius (default: the threat model's), steps, step size (default ε/4),
@@ -33,10 +33,12 @@ public struct TrainingMethodSpec: Codable, Sendable, Equatable {
     public var warmupEpochs: Double
     /// `trades`: the weight β of the KL term.
     public var beta: Float
+    /// `free-at`: how many times each minibatch is replayed (m).
+    public var replays: Int
 
-    public static let names = ["standard", "pgd-at", "fast-at", "trades"]
+    public static let names = ["standard", "pgd-at", "fast-at", "free-at", "trades"]
     public static let standard = TrainingMethodSpec(name: "standard", epsilon: nil, steps: 10, stepSize: nil,
-                                                    randomStart: true, loss: "ce", warmupEpochs: 0, beta: 6)
+                                                    randomStart: true, loss: "ce", warmupEpochs: 0, beta: 6, replays: 8)
 
     /// The method for a run under `threatModel`.
     public func make(threatModel: ThreatModel) -> any TrainingMethod {
@@ -44,6 +46,7 @@ public struct TrainingMethodSpec: Codable, Sendable, Equatable {
         switch name {
         case "trades": return TRADES(threatModel: threatModel.withEpsilon(radius), beta: beta, steps: steps, stepSize: stepSize)
         case "fast-at": return PGDTraining.fast(threatModel: threatModel.withEpsilon(radius))
+        case "free-at": return FreeTraining(threatModel: threatModel.withEpsilon(radius), replays: replays)
         case "pgd-at": break
         default: return StandardTraining()
         }
