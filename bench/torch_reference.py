@@ -70,10 +70,8 @@ def seconds_per_call(body, warm_up=3, rounds=5, round_seconds=0.4):
     return best
 
 
-def pgd20(model, x, y, eps=0.1, alpha=0.01, steps=20):
-    """PGD as torchattacks implements it: gradients w.r.t. the input only, then one judging forward."""
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
+def pgd(model, x, y, eps, alpha, steps):
+    """PGD as torchattacks implements it: gradients w.r.t. the input only."""
     loss_fn = nn.CrossEntropyLoss()
     adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
     for _ in range(steps):
@@ -82,6 +80,14 @@ def pgd20(model, x, y, eps=0.1, alpha=0.01, steps=20):
         grad, = torch.autograd.grad(loss, adv)
         adv = adv.detach() + alpha * grad.sign()
         adv = (x + (adv - x).clamp(-eps, eps)).clamp(0, 1)
+    return adv.detach()
+
+
+def pgd20(model, x, y):
+    """A PGD-20 evaluation: the attack with frozen parameters, then one judging forward."""
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    adv = pgd(model, x, y, eps=0.1, alpha=0.01, steps=20)
     with torch.no_grad():
         return model(adv).argmax(1)
 
@@ -104,6 +110,24 @@ def measure(name, mode, threads, batch):
             optimizer.step()
         seconds = seconds_per_call(step)
         work = training_flops
+    elif mode == "PGD-10 AT":
+        # Madry et al.'s step: PGD-10 in eval mode, then an SGD step on the adversarial batch in train mode
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def at_step():
+            model.eval()
+            for parameter in model.parameters():
+                parameter.requires_grad_(False)
+            adv = pgd(model, x, y, eps=0.1, alpha=0.025, steps=10)
+            for parameter in model.parameters():
+                parameter.requires_grad_(True)
+            model.train()
+            optimizer.zero_grad(set_to_none=False)
+            loss_fn(model(adv), y).backward()
+            optimizer.step()
+        seconds = seconds_per_call(at_step, warm_up=1, rounds=3)
+        work = 10 * 2 * forward_flops + training_flops
     elif mode == "PGD-20":
         model.eval()
         seconds = seconds_per_call(lambda: pgd20(model, x, y), warm_up=1, rounds=3)
@@ -133,7 +157,7 @@ def main():
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
         for name in args.models.split(","):
-            for mode in ["training", "inference", "PGD-20"]:
+            for mode in ["training", "inference", "PGD-20", "PGD-10 AT"]:
                 row = measure(name, mode, threads, args.batch_size)
                 rows.append(row)
                 print(f"{name:10} {threads:7d}  {mode:10} {row['samplesPerSecond']:11.0f} {row['gflops']:11.1f}")

@@ -61,7 +61,7 @@ struct AdvBench: ParsableCommand {
             let sgemm = Self.sgemmGflops()
             report.sgemmGflops[String(threadCount)] = sgemm
             for name in modelNames {
-                for mode in ["train", "infer", "pgd20"] {
+                for mode in ["train", "infer", "pgd20", "pgd-at"] {
                     let row = try Self.measure(model: name, mode: mode, threads: threadCount, batchSize: batchSize)
                     report.rows.append(row)
                     print(name.padding(toLength: 10, withPad: " ", startingAt: 0)
@@ -100,6 +100,14 @@ struct AdvBench: ParsableCommand {
                 _ = method.step(model: model, inputs: input, labels: labels, optimizer: optimizer, rng: &rng,
                                 position: TrainingPosition(epoch: 0, totalEpochs: 1))
             }
+        } else if mode == "pgd-at" {
+            // a PGD-10 adversarial-training step: L∞ ε = 0.1, step 0.025, random start, then SGD on the result
+            let optimizer = SGD(parameters: model.namedParameters, learningRate: 0.01, momentum: 0.9)
+            var method = PGDTraining(attack: PGD(threatModel: ThreatModel(norm: .linf, epsilon: 0.1), stepSize: 0.025, steps: 10))
+            seconds = Stopwatch.secondsPerCall(warmUp: 1, rounds: 3) {
+                _ = method.step(model: model, inputs: input, labels: labels, optimizer: optimizer, rng: &rng,
+                                position: TrainingPosition(epoch: 0, totalEpochs: 1))
+            }
         } else if mode == "pgd20" {
             // a PGD-20 evaluation of the batch: L∞ ε = 0.1, step 0.01, random start, CE, eval mode
             let classifier = ModelClassifier(model, classCount: 10)
@@ -116,9 +124,10 @@ struct AdvBench: ParsableCommand {
         switch mode {
         case "train": work = flops.training
         case "pgd20": work = 20 * (flops.forward + flops.inputGradient) + flops.forward
+        case "pgd-at": work = 10 * (flops.forward + flops.inputGradient) + flops.training
         default: work = flops.forward
         }
-        let modeName = ["train": "training", "infer": "inference", "pgd20": "PGD-20"][mode]!
+        let modeName = ["train": "training", "infer": "inference", "pgd20": "PGD-20", "pgd-at": "PGD-10 AT"][mode]!
         return Row(model: name, threads: threads, mode: modeName, samplesPerSecond: Double(batchSize) / seconds,
                    gflops: work / seconds / 1e9)
     }
