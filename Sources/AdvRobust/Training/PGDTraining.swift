@@ -10,7 +10,8 @@ public struct PGDTraining: TrainingMethod {
     public let name: String
     public var attack: PGD
     public var warmupEpochs: Double
-    private let dLogits = Tensor(zeros: Shape(0, 0))
+    /// The outer minimisation: a standard step, on the adversarial batch.
+    private var update = StandardTraining()
 
     public init(attack: PGD, warmupEpochs: Double = 0, name: String = "pgd-at") {
         self.attack = attack
@@ -43,12 +44,6 @@ public struct PGDTraining: TrainingMethod {
         let adversarial = attack(at: position).perturb(inputs, labels: labels, against: classifier, using: &rng).adversarial
         // (2) the outer minimisation on the adversarial batch, in training mode
         model.isTraining = true
-        optimizer.zeroGradients()
-        let logits = model.forward(adversarial)
-        let loss = CrossEntropy().compute(logits: logits, labels: labels, reduction: .mean, gradient: dLogits, perExample: nil)
-        let correct = Metrics.correctCount(logits: logits, labels: labels)
-        _ = model.backward(dLogits, request: GradientRequest(input: false, parameters: true))
-        optimizer.step()
-        return StepResult(loss: loss, correct: correct)
+        return update.step(model: model, inputs: adversarial, labels: labels, optimizer: optimizer, rng: &rng, position: position)
     }
 }
