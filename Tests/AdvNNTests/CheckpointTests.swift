@@ -60,7 +60,7 @@ import Testing
         file.tensors["9.extra"] = Tensor(zeros: Shape(1))
         file.tensors["3.bias"] = nil
         try file.write(to: folder.file("bad.safetensors"))
-        DatasetTests.expectError(containing: ["bad.safetensors", "tensor 1.weight has shape [4, 6], expected [5, 6]",
+        expectError(containing: ["bad.safetensors", "tensor 1.weight has shape [4, 6], expected [5, 6]",
                                               "missing tensor 3.bias [3]", "unexpected tensor 9.extra"]) {
             _ = try ModelCheckpoint.load(from: folder.file("bad.safetensors"))
         }
@@ -70,15 +70,15 @@ import Testing
         let folder = TemporaryFolder()
         let bytes = SafeTensors(tensors: ["w": Tensor(zeros: Shape(100))]).serialized()
         FileManager.default.createFile(atPath: folder.file("cut.safetensors"), contents: Data(bytes.dropLast(8)))
-        DatasetTests.expectError(containing: ["cut.safetensors", "tensor w", "do not fit"]) {
+        expectError(containing: ["cut.safetensors", "tensor w", "do not fit"]) {
             _ = try SafeTensors.read(from: folder.file("cut.safetensors"))
         }
         FileManager.default.createFile(atPath: folder.file("junk.safetensors"), contents: Data([1, 0, 0, 0, 0, 0, 0, 0, 0x7B]))
-        DatasetTests.expectError(containing: ["junk.safetensors", "not valid JSON"]) {
+        expectError(containing: ["junk.safetensors", "not valid JSON"]) {
             _ = try SafeTensors.read(from: folder.file("junk.safetensors"))
         }
         try SafeTensors(tensors: ["w": Tensor(zeros: Shape(1))]).write(to: folder.file("plain.safetensors"))
-        DatasetTests.expectError(containing: ["plain.safetensors", "not an advd model file"]) {
+        expectError(containing: ["plain.safetensors", "not an advd model file"]) {
             _ = try ModelCheckpoint.load(from: folder.file("plain.safetensors"))
         }
     }
@@ -90,7 +90,7 @@ import Testing
         try AtomicFile.write([4, 5], to: path)
         #expect(FileManager.default.contents(atPath: path) == Data([4, 5]))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["state.bin"])
-        DatasetTests.expectError(containing: ["/nonexistent-folder/", "create failed"]) {
+        expectError(containing: ["/nonexistent-folder/", "create failed"]) {
             try AtomicFile.write([1], to: "/nonexistent-folder/x.bin")
         }
     }

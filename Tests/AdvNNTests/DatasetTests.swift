@@ -32,19 +32,6 @@ import Testing
         }
     }
 
-    static func expectError(containing fragments: [String], _ body: () throws -> Void,
-                            sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
-            try body()
-            Issue.record("expected an error mentioning \(fragments)", sourceLocation: sourceLocation)
-        } catch {
-            let message = "\(error)"
-            for fragment in fragments {
-                #expect(message.contains(fragment), "\(message) should mention \(fragment)", sourceLocation: sourceLocation)
-            }
-        }
-    }
-
     @Test(arguments: [true, false])
     func readsIDXSets(gzip: Bool) throws {
         let folder = TemporaryFolder()
@@ -57,11 +44,11 @@ import Testing
     }
 
     @Test func missingFolderNamesTheAptPackage() {
-        Self.expectError(containing: ["/nonexistent/fashion", "does not exist"]) {
+        expectError(containing: ["/nonexistent/fashion", "does not exist"]) {
             _ = try Dataset.idx(name: "x", folder: "/nonexistent/fashion")
         }
         if !FileManager.default.fileExists(atPath: Dataset.fashionMNISTFolder) {
-            Self.expectError(containing: ["apt-get install dataset-fashion-mnist"]) { _ = try Dataset.fashionMNIST() }
+            expectError(containing: ["apt-get install dataset-fashion-mnist"]) { _ = try Dataset.fashionMNIST() }
         }
     }
 
@@ -69,7 +56,7 @@ import Testing
         let folder = TemporaryFolder()
         Self.writeIDXSet(in: folder)
         Self.writeGzip([1, 2, 3, 4, 5, 6, 7, 8], to: folder.file("train-images-idx3-ubyte.gz"))
-        Self.expectError(containing: ["train-images-idx3-ubyte.gz", "wrong magic number"]) {
+        expectError(containing: ["train-images-idx3-ubyte.gz", "wrong magic number"]) {
             _ = try Dataset.idx(name: "x", folder: folder.path)
         }
     }
@@ -79,7 +66,7 @@ import Testing
         Self.writeIDXSet(in: folder)
         Self.writeGzip(Self.idxBytes(dimensions: [5, 2, 3], data: [UInt8](repeating: 1, count: 29)),
                        to: folder.file("train-images-idx3-ubyte.gz"))
-        Self.expectError(containing: ["train-images-idx3-ubyte.gz", "truncated", "needs 46 bytes", "has 45"]) {
+        expectError(containing: ["train-images-idx3-ubyte.gz", "truncated", "needs 46 bytes", "has 45"]) {
             _ = try Dataset.idx(name: "x", folder: folder.path)
         }
     }
@@ -90,7 +77,7 @@ import Testing
         let path = folder.file("train-images-idx3-ubyte.gz")
         let whole = try Data(contentsOf: URL(fileURLWithPath: path))
         try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: path))
-        Self.expectError(containing: ["train-images-idx3-ubyte.gz", "truncated"]) {
+        expectError(containing: ["train-images-idx3-ubyte.gz", "truncated"]) {
             _ = try Dataset.idx(name: "x", folder: folder.path)
         }
     }
@@ -99,7 +86,7 @@ import Testing
         let folder = TemporaryFolder()
         Self.writeIDXSet(in: folder)
         Self.writeGzip(Self.idxBytes(dimensions: [4], data: [0, 1, 2, 3]), to: folder.file("train-labels-idx1-ubyte.gz"))
-        Self.expectError(containing: ["5 images", "4 labels", "train-labels-idx1-ubyte.gz"]) {
+        expectError(containing: ["5 images", "4 labels", "train-labels-idx1-ubyte.gz"]) {
             _ = try Dataset.idx(name: "x", folder: folder.path)
         }
     }
@@ -108,7 +95,7 @@ import Testing
         let folder = TemporaryFolder()
         Self.writeIDXSet(in: folder)
         try FileManager.default.removeItem(atPath: folder.file("t10k-labels-idx1-ubyte.gz"))
-        Self.expectError(containing: ["missing t10k-labels-idx1-ubyte"]) { _ = try Dataset.idx(name: "x", folder: folder.path) }
+        expectError(containing: ["missing t10k-labels-idx1-ubyte"]) { _ = try Dataset.idx(name: "x", folder: folder.path) }
     }
 
     static func cifarRecords(_ labels: [UInt8]) -> Data {
@@ -137,7 +124,7 @@ import Testing
     @Test func truncatedCIFARBatch() {
         let folder = TemporaryFolder()
         FileManager.default.createFile(atPath: folder.file("data_batch_1.bin"), contents: Self.cifarRecords([1]).dropLast(5))
-        Self.expectError(containing: ["data_batch_1.bin", "3068 bytes", "3073-byte"]) { _ = try Dataset.cifar10(folder: folder.path) }
+        expectError(containing: ["data_batch_1.bin", "3068 bytes", "3073-byte"]) { _ = try Dataset.cifar10(folder: folder.path) }
     }
 
     @Test func tsiprasModelHasTheStatedStatistics() {

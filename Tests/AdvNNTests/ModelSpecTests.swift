@@ -1,4 +1,5 @@
 import AdvNN
+import AdvTestSupport
 import Testing
 
 @Suite struct ModelSpecTests {
@@ -47,13 +48,13 @@ import Testing
 
     @Test func invalidSpecificationsAreExplained() {
         var rng = RandomStream(seed: 4)
-        DatasetTests.expectError(containing: ["unknown architecture \"resnet50\"", "mlp"]) {
+        expectError(containing: ["unknown architecture \"resnet50\"", "mlp"]) {
             _ = try ModelSpec(architecture: "resnet50", inputShape: [1, 28, 28], classes: 10).build(rng: &rng)
         }
-        DatasetTests.expectError(containing: ["cnn-small needs image inputs"]) {
+        expectError(containing: ["cnn-small needs image inputs"]) {
             _ = try ModelSpec(architecture: "cnn-small", inputShape: [100], classes: 10).build(rng: &rng)
         }
-        DatasetTests.expectError(containing: ["hidden sizes must be positive"]) {
+        expectError(containing: ["hidden sizes must be positive"]) {
             _ = try ModelSpec(architecture: "mlp", inputShape: [10], classes: 2, hidden: [0]).build(rng: &rng)
         }
     }

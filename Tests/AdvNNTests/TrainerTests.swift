@@ -100,7 +100,7 @@ import Testing
         var changed = Self.config()
         changed.optimizer.learningRate = 0.1
         let other = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: changed, checkpointFolder: folder.path)
-        DatasetTests.expectError(containing: ["step-00000004.safetensors", "another training configuration"]) {
+        expectError(containing: ["step-00000004.safetensors", "another training configuration"]) {
             try other.resumeFromLatestCheckpoint()
         }
     }
@@ -122,16 +122,16 @@ import Testing
         var config = Self.config()
         config.optimizer.learningRate = 1e30
         let trainer = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config)
-        DatasetTests.expectError(containing: ["training loss became", "lower the learning rate"]) { try trainer.run() }
+        expectError(containing: ["training loss became", "lower the learning rate"]) { try trainer.run() }
     }
 
     @Test func mismatchedModelAndDataAreRefused() {
-        DatasetTests.expectError(containing: ["input shape [10]", "[1, 8, 8]"]) {
+        expectError(containing: ["input shape [10]", "[1, 8, 8]"]) {
             _ = try Trainer(spec: Self.mlp, dataset: Self.squares, config: Self.config())
         }
         var config = Self.config()
         config.batchSize = 0
-        DatasetTests.expectError(containing: ["batchSize must be at least 1"]) {
+        expectError(containing: ["batchSize must be at least 1"]) {
             _ = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config)
         }
     }

@@ -1,5 +1,6 @@
 import AdvNN
 import AdvRobust
+import AdvTestSupport
 import Foundation
 import Testing
 
@@ -101,6 +102,57 @@ import Testing
             Issue.record("a different manifest must not resume another run's evaluation")
         } catch {
             #expect("\(error)".contains("holds a run of a different manifest"))
+        }
+    }
+}
+
+/// Robust fine-tuning: start from another run's weights, with a new head when the classes differ and
+/// frozen layers that keep the loaded values.
+@Suite struct FineTuningTests {
+    @Test func fineTuningLoadsWeightsReinitialisesTheHeadAndFreezesLayers() throws {
+        let source = TemporaryFolder(), target = TemporaryFolder()
+        let base = try ExperimentManifest.parse(yaml: ExperimentRunnerTests.manifestText, source: "base.yaml")
+        _ = try ExperimentRunner(manifest: base, outputFolder: source.path).run()
+        let weights = source.file("model.safetensors")
+        let fineTuning = """
+            seed: 4
+            dataset: {name: blobs, classes: 4, dimensions: 8, train_examples: 240, test_examples: 60}
+            model: {architecture: mlp, hidden: [16], weights: \(weights)}
+            train: {method: pgd-at, attack: {steps: 3}, epochs: 1, batch_size: 32, freeze: [1]}
+            threat_model: {norm: linf, epsilon: 0.5}
+            evaluation: {attacks: [{name: pgd, steps: 3}], sanity_checks: false}
+            """
+        var phases: [String] = []
+        let result = try ExperimentRunner(manifest: try ExperimentManifest.parse(yaml: fineTuning, source: "ft.yaml"),
+                                          outputFolder: target.path).run { if case let .phase(text) = $0 { phases.append(text) } }
+        #expect(phases.contains { $0.contains("with a new 4-class head") })
+        #expect(result.metrics.model.classes == 4)
+        // the frozen first layer still holds the loaded weights, bit for bit; the head is new
+        let before = try SafeTensors.read(from: weights), after = try SafeTensors.read(from: target.file("model.safetensors"))
+        #expect(before.tensors["1.weight"]!.scalars == after.tensors["1.weight"]!.scalars)
+        #expect(before.tensors["1.bias"]!.scalars == after.tensors["1.bias"]!.scalars)
+        #expect(after.tensors["3.weight"]!.shape == Shape(4, 16) && before.tensors["3.weight"]!.shape == Shape(3, 16))
+    }
+
+    @Test func aModelOfAnotherArchitectureIsRefused() throws {
+        let source = TemporaryFolder()
+        let base = try ExperimentManifest.parse(yaml: ExperimentRunnerTests.manifestText, source: "base.yaml")
+        _ = try ExperimentRunner(manifest: base, outputFolder: source.path).run()
+        let other = ExperimentRunnerTests.manifestText.replacingOccurrences(
+            of: "model: {architecture: mlp, hidden: [16]}",
+            with: "model: {architecture: mlp, hidden: [32], weights: \(source.file("model.safetensors"))}")
+        let out = TemporaryFolder()
+        expectError(containing: ["holds a mlp(hidden: [16])", "this run builds mlp(hidden: [32])"]) {
+            _ = try ExperimentRunner(manifest: try ExperimentManifest.parse(yaml: other, source: "o.yaml"), outputFolder: out.path).run()
+        }
+    }
+
+    @Test func frozenLayersMustExist() {
+        var config = TrainingConfig()
+        config.frozenLayers = [7]
+        let data = Dataset.gaussianBlobs(classes: 2, dimensions: 3, separation: 1, spread: 1, trainCount: 10, testCount: 2, seed: 1)
+        expectError(containing: ["frozen layer 7 does not exist", "layers 0…3"]) {
+            _ = try Trainer(spec: ModelSpec(architecture: "mlp", inputShape: [3], classes: 2, hidden: [4]), dataset: data, config: config)
         }
     }
 }

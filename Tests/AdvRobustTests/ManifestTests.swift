@@ -1,5 +1,6 @@
 import AdvNN
 import AdvRobust
+import AdvTestSupport
 import Testing
 
 /// Manifests decode into typed configuration with every default filled in, and every mistake is an
@@ -44,13 +45,8 @@ import Testing
         """
 
     static func expectError(_ yaml: String, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
+        AdvTestSupport.expectError(containing: fragments, sourceLocation: sourceLocation) {
             _ = try ExperimentManifest.parse(yaml: yaml, source: "bad.yaml")
-            Issue.record("expected an error mentioning \(fragments)", sourceLocation: sourceLocation)
-        } catch {
-            for fragment in fragments {
-                #expect("\(error)".contains(fragment), "\(error) should mention \(fragment)", sourceLocation: sourceLocation)
-            }
         }
     }
 

@@ -41,6 +41,12 @@ public enum ModelCheckpoint {
         return (model, spec)
     }
 
+    /// The names of the tensors of the model's last layer with parameters: its classification head.
+    public static func headTensorNames(of model: Sequential) -> Set<String> {
+        guard let index = model.layers.lastIndex(where: { !$0.namedParameters.isEmpty }) else { return [] }
+        return Set(stateTensors(of: model).map(\.name).filter { $0.hasPrefix("\(index).") })
+    }
+
     /// The model specification stored in a file's metadata.
     public static func spec(in file: SafeTensors, source: String) throws -> ModelSpec {
         guard let json = file.metadata[modelKey] else {
@@ -56,9 +62,9 @@ public enum ModelCheckpoint {
     /// - Parameter prefix: a name prefix the file uses for the model's tensors.
     /// - Throws: `CheckpointError` naming each missing, unexpected or mis-shaped tensor.
     public static func restore(_ model: any Layer, from file: SafeTensors, source: String, prefix: String = "",
-                               allowOtherTensors: Bool = false) throws {
+                               allowOtherTensors: Bool = false, skipping skipped: Set<String> = []) throws {
         var problems: [String] = []
-        let expected = stateTensors(of: model)
+        let expected = stateTensors(of: model).filter { !skipped.contains($0.name) }
         for (name, tensor) in expected {
             guard let stored = file.tensors[prefix + name] else {
                 problems.append("missing tensor \(prefix + name) \(tensor.shape)")
@@ -71,7 +77,7 @@ public enum ModelCheckpoint {
             tensor.data.update(from: stored.data, count: tensor.count)
         }
         if !allowOtherTensors {
-            let known = Set(expected.map { prefix + $0.name })
+            let known = Set(expected.map { prefix + $0.name }).union(skipped.map { prefix + $0 })
             for name in file.tensors.keys.sorted() where name.hasPrefix(prefix) && !known.contains(name) {
                 problems.append("unexpected tensor \(name)")
             }

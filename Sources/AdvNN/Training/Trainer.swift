@@ -50,7 +50,13 @@ public final class Trainer {
         self.config = config
         self.method = method
         self.checkpointFolder = checkpointFolder
-        optimizer = config.optimizer.make(for: model.namedParameters)
+        let frozen = Set(config.frozenLayers ?? []), layerCount = model.layers.count
+        if let outside = frozen.first(where: { $0 < 0 || $0 >= layerCount }) {
+            throw TrainingError("frozen layer \(outside) does not exist: the model has layers 0…\(layerCount - 1)")
+        }
+        // frozen layers' parameters are left out of the optimiser, so no update ever reaches them
+        let trainable = model.namedParameters.filter { named in !frozen.contains { named.name.hasPrefix("\($0).") } }
+        optimizer = config.optimizer.make(for: trainable)
         trainingRandom = RandomStream(seed: config.seed, purpose: "training")
         cursor.method = method.name
     }

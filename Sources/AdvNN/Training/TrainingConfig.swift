@@ -15,6 +15,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var checkpointEverySteps: Int?
     /// Evaluate clean accuracy on the first this many test examples after each epoch; nil: all of them.
     public var evaluationExamples: Int?
+    /// Indices of the model's layers whose parameters stay fixed (fine-tuning); nil: train everything.
+    public var frozenLayers: [Int]?
 
     public init() {}
 

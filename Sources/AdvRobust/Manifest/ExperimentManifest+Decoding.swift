@@ -93,13 +93,14 @@ extension ExperimentManifest {
         config.batchSize = try map["batch_size"]?.int(in: 1...1_000_000) ?? config.batchSize
         config.checkpointEverySteps = try map["checkpoint_every"]?.int(in: 1...100_000_000)
         config.evaluationExamples = try map["evaluation_examples"]?.int(in: 1...10_000_000)
+        config.frozenLayers = try map["freeze"]?.list().map { try $0.int(in: 0...10_000) }
         if let optimizer = map["optimizer"] { config.optimizer = try decodeOptimizer(optimizer) }
         if let schedule = map["schedule"] { config.schedule = try decodeSchedule(schedule) }
         return config
     }
 
     static let trainingKeys = ["method", "attack", "epochs", "batch_size", "optimizer", "schedule", "checkpoint_every",
-                               "evaluation_examples"]
+                               "evaluation_examples", "freeze"]
 
     /// The method and, for adversarial training, its inner attack (train.method, train.attack).
     private static func decodeTrainingMethod(_ node: ManifestNode, threatModel: ThreatModel) throws -> TrainingMethodSpec {

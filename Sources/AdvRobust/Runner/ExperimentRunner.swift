@@ -89,9 +89,7 @@ public struct ExperimentRunner {
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             progress(.phase("resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
         } else if let weights = manifest.model.weights {
-            progress(.phase("starting from the weights in \(weights)"))
-            let file = try SafeTensors.read(from: weights)
-            try ModelCheckpoint.restore(trainer.model, from: file, source: weights)
+            try initialise(trainer.model, spec: spec, from: weights, progress: progress)
         }
         if !trainer.isFinished {
             progress(.phase("training \(spec.summary) for \(config.epochs) epochs (\(manifest.trainingMethod.name))"))
@@ -100,6 +98,24 @@ public struct ExperimentRunner {
         try ModelCheckpoint.save(trainer.model, spec: spec, to: modelPath)
         let seconds = trainer.cursor.history.reduce(0) { $0 + $1.seconds }
         return (ModelClassifier(trainer.model, classCount: spec.classes), spec, trainer.cursor.history, seconds)
+    }
+
+    /// Robust fine-tuning's start (Hendrycks et al. 2019): another run's weights, with the
+    /// classification head re-initialised when the class count differs.
+    private func initialise(_ model: Sequential, spec: ModelSpec, from weights: String,
+                            progress: (RunProgress) -> Void) throws {
+        let file = try SafeTensors.read(from: weights)
+        let saved = try ModelCheckpoint.spec(in: file, source: weights)
+        var headless = saved, current = spec
+        headless.classes = 0
+        current.classes = 0
+        guard headless == current else {
+            throw RunError("\(weights): holds a \(saved.summary) model; this run builds \(spec.summary)")
+        }
+        let keepHead = saved.classes == spec.classes
+        progress(.phase("starting from the weights in \(weights)\(keepHead ? "" : ", with a new \(spec.classes)-class head")"))
+        try ModelCheckpoint.restore(model, from: file, source: weights, allowOtherTensors: !keepHead,
+                                    skipping: keepHead ? [] : ModelCheckpoint.headTensorNames(of: model))
     }
 
     private func evaluate(_ target: EvaluationTarget, data: Dataset, progress: (RunProgress) -> Void) throws -> EvaluationReport {
