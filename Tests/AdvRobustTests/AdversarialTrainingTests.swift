@@ -116,3 +116,33 @@ import Testing
         #expect(training.attack(at: late).threatModel.epsilon == 0.2)
     }
 }
+
+/// Fast AT's guard against catastrophic overfitting, with a collapse threshold that always fires.
+@Suite struct OverfittingGuardTests {
+    @Test func collapseRollsBackToTheBestEpochAndStops() throws {
+        let data = Dataset.gaussianBlobs(classes: 3, dimensions: 8, separation: 2, spread: 1, trainCount: 192, testCount: 64, seed: 3)
+        var config = TrainingConfig()
+        config.batchSize = 32
+        config.schedule = .constant
+        let spec = ModelSpec(architecture: "mlp", inputShape: [8], classes: 3, hidden: [16])
+        let threat = ThreatModel(norm: .linf, epsilon: 0.3, valueRange: nil)
+        func method() -> PGDTraining {
+            var training = PGDTraining.fast(threatModel: threat)
+            // a "collapse" of −100 points: every epoch after the first is worse than best − (−1)
+            training.overfittingGuard = OverfittingGuard(probe: PGD(threatModel: threat, steps: 5), collapse: -1)
+            return training
+        }
+        config.epochs = 3
+        let guarded = try Trainer(spec: spec, dataset: data, config: config, method: method())
+        try guarded.run()
+        let reason = try #require(guarded.cursor.stoppedEarly)
+        #expect(reason.contains("catastrophic overfitting") && reason.contains("rolled back to epoch 1"))
+        #expect(guarded.cursor.history.count == 2 && guarded.isFinished)
+        // the weights are those after epoch 1: what a one-epoch run of the same seed ends with
+        config.epochs = 1
+        let oneEpoch = try Trainer(spec: spec, dataset: data, config: config, method: method())
+        try oneEpoch.run()
+        #expect(ModelCheckpoint.stateTensors(of: guarded.model).map { $0.tensor.scalars }
+                == ModelCheckpoint.stateTensors(of: oneEpoch.model).map { $0.tensor.scalars })
+    }
+}

@@ -66,7 +66,10 @@ public final class Trainer {
     /// Steps in the whole run.
     public var totalSteps: Int { stepsPerEpoch * config.epochs }
     /// Whether every epoch has run.
-    public var isFinished: Bool { cursor.step >= totalSteps }
+    public var isFinished: Bool { cursor.step >= totalSteps || cursor.stoppedEarly != nil }
+
+    /// Test examples a method may watch after each epoch (never trained on).
+    public var heldOutExamples = 512
 
     /// Trains until the run is finished, or until `maximumSteps` more steps have run.
     /// - Returns: the metrics of every finished epoch.
@@ -97,6 +100,8 @@ public final class Trainer {
             cursor.epochCorrect += result.correct
             cursor.epochSeen += upper - lower
             if position + 1 == stepsPerEpoch {
+                let heldOut = dataset.test.batch(0..<min(heldOutExamples, dataset.test.count))
+                cursor.stoppedEarly = method.endEpoch(epoch + 1, model: model, heldOut: heldOut, rng: &trainingRandom)
                 let metrics = finishEpoch(epoch)
                 progress(report(.epochEnd(metrics), epoch: epoch, stepInEpoch: stepsPerEpoch, metrics: metrics))
                 if let path = try writeCheckpoint() { progress(report(.checkpoint(path), epoch: epoch, stepInEpoch: stepsPerEpoch)) }

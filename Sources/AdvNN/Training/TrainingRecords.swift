@@ -31,6 +31,8 @@ public struct TrainingCursor: Codable, Sendable, Equatable {
     public var trainingRandomState: [UInt64] = []
     /// The training method's name, checked on resume.
     public var method = ""
+    /// Why the run stopped before its last epoch (fast AT's overfitting guard), if it did.
+    public var stoppedEarly: String?
 }
 
 /// A progress report from a running `Trainer`.

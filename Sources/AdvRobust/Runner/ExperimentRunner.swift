@@ -46,7 +46,7 @@ public struct ExperimentRunner {
         try createFolder(outputFolder)
         progress(.phase("loading \(manifest.dataset.name)"))
         let data = try manifest.dataset.load(seed: manifest.seed)
-        let (model, spec, history, trainingSeconds) = try prepareModel(data: data, progress: progress)
+        let (model, spec, history, trainingSeconds, stoppedEarly) = try prepareModel(data: data, progress: progress)
         let trained = Date()
 
         progress(.phase("evaluating: \(manifest.threatModel.description)"))
@@ -60,7 +60,7 @@ public struct ExperimentRunner {
             advdVersion: AdvdVersion.current, manifest: manifest, model: spec,
             dataset: DatasetSummary(name: data.name, trainExamples: data.train.count, testExamples: data.test.count,
                                     classes: data.classNames),
-            epochs: history, evaluation: report,
+            epochs: history, trainingStoppedEarly: stoppedEarly, evaluation: report,
             timings: Timings(trainingSeconds: trainingSeconds, evaluationSeconds: Date().timeIntervalSince(trained),
                              totalSeconds: Date().timeIntervalSince(started)),
             threads: BLAS.threadCount)
@@ -71,7 +71,7 @@ public struct ExperimentRunner {
 
     /// Trains the model (resuming from checkpoints), or loads it when the manifest has no training.
     private func prepareModel(data: Dataset, progress: (RunProgress) -> Void) throws
-        -> (ModelClassifier, ModelSpec, [EpochMetrics], Double) {
+        -> (ModelClassifier, ModelSpec, [EpochMetrics], Double, String?) {
         guard let config = manifest.train else {
             let path = manifest.model.weights!
             progress(.phase("loading weights \(path)"))
@@ -80,7 +80,7 @@ public struct ExperimentRunner {
                 throw RunError("\(path): a \(spec.summary) model does not fit \(data.name) (\(data.itemShape) → \(data.classCount))")
             }
             try ModelCheckpoint.save(model, spec: spec, to: modelPath)
-            return (ModelClassifier(model, classCount: spec.classes), spec, [], 0)
+            return (ModelClassifier(model, classCount: spec.classes), spec, [], 0, nil)
         }
         let spec = manifest.model.spec(for: data)
         let trainer = try Trainer(spec: spec, dataset: data, config: config,
@@ -95,9 +95,11 @@ public struct ExperimentRunner {
             progress(.phase("training \(spec.summary) for \(config.epochs) epochs (\(manifest.trainingMethod.name))"))
             try trainer.run { progress(.training($0)) }
         }
+        if let reason = trainer.cursor.stoppedEarly { progress(.phase("training stopped early: \(reason)")) }
         try ModelCheckpoint.save(trainer.model, spec: spec, to: modelPath)
         let seconds = trainer.cursor.history.reduce(0) { $0 + $1.seconds }
-        return (ModelClassifier(trainer.model, classCount: spec.classes), spec, trainer.cursor.history, seconds)
+        return (ModelClassifier(trainer.model, classCount: spec.classes), spec, trainer.cursor.history, seconds,
+                trainer.cursor.stoppedEarly)
     }
 
     /// Robust fine-tuning's start (Hendrycks et al. 2019): another run's weights, with the

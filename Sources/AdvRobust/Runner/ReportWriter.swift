@@ -44,7 +44,9 @@ struct ReportWriter {
             }
         }
         if !metrics.epochs.isEmpty {
-            lines += ["", "## Training", "", "| epoch | loss | train accuracy | test accuracy | seconds |", "|---:|---:|---:|---:|---:|"]
+            lines += ["", "## Training", ""]
+            if let reason = metrics.trainingStoppedEarly { lines += ["**Training stopped early**: \(reason).", ""] }
+            lines += ["| epoch | loss | train accuracy | test accuracy | seconds |", "|---:|---:|---:|---:|---:|"]
             for epoch in metrics.epochs {
                 lines.append(String(format: "| %d | %.4f | %@ | %@ | %.1f |", epoch.epoch, epoch.trainLoss,
                                     percent(epoch.trainAccuracy), percent(epoch.testAccuracy), epoch.seconds))

@@ -9,6 +9,8 @@ public struct RunMetrics: Codable, Sendable, Equatable {
     public var dataset: DatasetSummary
     /// Per-epoch training metrics (empty when the model was loaded, not trained).
     public var epochs: [EpochMetrics]
+    /// Why training stopped before its last epoch (fast AT's overfitting guard), if it did.
+    public var trainingStoppedEarly: String?
     public var evaluation: EvaluationReport
     public var timings: Timings
     public var threads: Int

@@ -12,6 +12,11 @@ public struct PGDTraining: TrainingMethod {
     public var warmupEpochs: Double
     /// The outer minimisation: a standard step, on the adversarial batch.
     private var update = StandardTraining()
+    /// Fast AT's guard against catastrophic overfitting; nil: none.
+    public var overfittingGuard: OverfittingGuard?
+    /// The guard's record: (best held-out PGD accuracy, its epoch), and the weights of that epoch.
+    let best = Tensor(zeros: Shape(0))
+    let bestWeights = Tensor(zeros: Shape(0))
 
     public init(attack: PGD, warmupEpochs: Double = 0, name: String = "pgd-at") {
         self.attack = attack
@@ -22,9 +27,21 @@ public struct PGDTraining: TrainingMethod {
     /// Fast adversarial training (Wong, Rice & Kolter 2020, "Fast is better than free"): FGSM from a
     /// uniformly random start with step 1.25ε — one gradient per batch instead of PGD's ten. Pair it
     /// with the one-cycle learning-rate schedule, as the paper does.
-    public static func fast(threatModel: ThreatModel) -> PGDTraining {
-        PGDTraining(attack: PGD(threatModel: threatModel, stepSize: 1.25 * threatModel.epsilon, steps: 1, randomStart: true),
-                    name: "fast-at")
+    /// `guarded` adds the overfitting guard with a PGD-10 probe (step ε/4, random start).
+    public static func fast(threatModel: ThreatModel, guarded: Bool = true) -> PGDTraining {
+        var training = PGDTraining(attack: PGD(threatModel: threatModel, stepSize: 1.25 * threatModel.epsilon, steps: 1,
+                                               randomStart: true), name: "fast-at")
+        if guarded { training.overfittingGuard = OverfittingGuard(probe: PGD(threatModel: threatModel, steps: 10)) }
+        return training
+    }
+
+    public var namedState: [(name: String, tensor: Tensor)] {
+        overfittingGuard == nil ? [] : [("guard_best", best), ("guard_best_weights", bestWeights)]
+    }
+
+    public mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: (inputs: Tensor, labels: [Int]),
+                                  rng: inout RandomStream) -> String? {
+        guardEpoch(epoch, model: model, heldOut: heldOut, rng: &rng)
     }
 
     /// The attack at the radius for `position`: ε·min(1, epoch / warmupEpochs), step size in proportion.
