@@ -57,7 +57,13 @@ final class ComputePool: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
             }
             escapable(0)
-            while pending.load(ordering: .acquiring) > 0 { spinPause() }
+            // spin briefly, then yield the core: on an oversubscribed machine the workers we wait for
+            // may need it to run at all
+            var spins = 0
+            while pending.load(ordering: .acquiring) > 0 {
+                spins += 1
+                if spins < Self.spinLimit { spinPause() } else { sched_yield() }
+            }
             job = nil
         }
         busy.store(false, ordering: .releasing)
