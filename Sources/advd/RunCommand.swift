@@ -22,15 +22,12 @@ struct RunCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        BLAS.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        do {
+        try runWithComputeThreads(threads) {
             let experiment = try ExperimentManifest.load(path: manifest)
             let folder = out ?? "runs/\(experiment.name)"
             print("advd run: \(experiment.name) → \(folder) (\(BLAS.threadCount) threads)")
             let result = try ExperimentRunner(manifest: experiment, outputFolder: folder).run { Self.show($0) }
             Self.summarize(result)
-        } catch let error as CustomStringConvertible & Error {
-            throw ValidationError(error.description)
         }
     }
 

@@ -41,12 +41,7 @@ struct TrainCommand: ParsableCommand {
     var maxSteps: Int?
 
     func run() throws {
-        BLAS.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        do {
-            try train()
-        } catch let error as CustomStringConvertible & Error {
-            throw ValidationError(error.description)
-        }
+        try runWithComputeThreads(threads) { try train() }
     }
 
     private func train() throws {

@@ -100,8 +100,9 @@ public final class Trainer {
             cursor.epochCorrect += result.correct
             cursor.epochSeen += upper - lower
             if position + 1 == stepsPerEpoch {
-                let heldOut = dataset.test.batch(0..<min(heldOutExamples, dataset.test.count))
-                cursor.stoppedEarly = method.endEpoch(epoch + 1, model: model, heldOut: heldOut, rng: &trainingRandom)
+                let test = dataset.test, heldOutCount = min(heldOutExamples, test.count)
+                cursor.stoppedEarly = method.endEpoch(epoch + 1, model: model, heldOut: { test.batch(0..<heldOutCount) },
+                                                      rng: &trainingRandom)
                 let metrics = finishEpoch(epoch)
                 progress(report(.epochEnd(metrics), epoch: epoch, stepInEpoch: stepsPerEpoch, metrics: metrics))
                 if let path = try writeCheckpoint() { progress(report(.checkpoint(path), epoch: epoch, stepInEpoch: stepsPerEpoch)) }

@@ -17,17 +17,17 @@ public protocol TrainingMethod {
     /// `method.<name>` and restored on resume (resized to the saved shape).
     var namedState: [(name: String, tensor: Tensor)] { get }
 
-    /// Called after every epoch with a held-out batch (the first test examples, never trained on). A
-    /// method that watches for trouble (fast AT's catastrophic overfitting) may restore earlier weights
-    /// into `model` and ask the run to stop.
+    /// Called after every epoch. `heldOut` gathers a held-out batch (the first test examples, never
+    /// trained on) only for a method that asks for it. A method that watches for trouble (fast AT's
+    /// catastrophic overfitting) may restore earlier weights into `model` and ask the run to stop.
     /// - Returns: nil to go on, or the reason to stop.
-    mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: (inputs: Tensor, labels: [Int]),
+    mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: () -> (inputs: Tensor, labels: [Int]),
                            rng: inout RandomStream) -> String?
 }
 
 extension TrainingMethod {
     public var namedState: [(name: String, tensor: Tensor)] { [] }
-    public mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: (inputs: Tensor, labels: [Int]),
+    public mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: () -> (inputs: Tensor, labels: [Int]),
                                   rng: inout RandomStream) -> String? { nil }
 }
 

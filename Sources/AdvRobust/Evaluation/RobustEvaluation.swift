@@ -190,8 +190,8 @@ public struct RobustEvaluation {
     func robustAccuracy(of entry: BatteryEntry, attackIndex: Int, target: EvaluationTarget, on split: DataSplit) -> Double {
         var robust = 0
         for (batch, start) in stride(from: 0, to: split.count, by: batchSize).enumerated() {
-            let indices = Array(start..<min(start + batchSize, split.count))
-            let (inputs, labels) = split.batch(start..<indices.last! + 1)
+            let range = start..<min(start + batchSize, split.count), indices = Array(range)
+            let (inputs, labels) = split.batch(range)
             let correct = judged(target, attack: attackIndex, batch: batch).predictions(inputs)
             let attacked = indices.enumerated().filter { correct[$0.offset] == labels[$0.offset] }.map(\.element)
             let broken = attackBatch(attacked, entry: entry, attackIndex: attackIndex, batch: batch, target: target, split: split)

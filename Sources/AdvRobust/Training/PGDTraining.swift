@@ -39,9 +39,10 @@ public struct PGDTraining: TrainingMethod {
         overfittingGuard == nil ? [] : [("guard_best", best), ("guard_best_weights", bestWeights)]
     }
 
-    public mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: (inputs: Tensor, labels: [Int]),
+    public mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: () -> (inputs: Tensor, labels: [Int]),
                                   rng: inout RandomStream) -> String? {
-        guardEpoch(epoch, model: model, heldOut: heldOut, rng: &rng)
+        guard overfittingGuard != nil else { return nil }
+        return guardEpoch(epoch, model: model, heldOut: heldOut(), rng: &rng)
     }
 
     /// The attack at the radius for `position`: ε·min(1, epoch / warmupEpochs), step size in proportion.
