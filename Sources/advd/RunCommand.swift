@@ -37,9 +37,10 @@ struct RunCommand: ParsableCommand {
             print(text)
         case let .training(training):
             if case let .epochEnd(metrics) = training.event {
-                print(String(format: "epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  %.1f s",
+                let robust = metrics.heldOutRobustAccuracy.map { String(format: "  held-out PGD-10 acc %.2f%%", $0 * 100) } ?? ""
+                print(String(format: "epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%%@  %.1f s",
                              metrics.epoch, training.epochs, metrics.trainLoss, metrics.trainAccuracy * 100,
-                             metrics.testAccuracy * 100, metrics.seconds))
+                             metrics.testAccuracy * 100, robust, metrics.seconds))
             }
         case let .evaluation(attack, batch, batches):
             if batch > 0 && (batch == batches || batch % 10 == 0) { print("  \(attack): batch \(batch)/\(batches)") }

@@ -90,6 +90,65 @@ import Testing
         #expect(a != nil && a == FileManager.default.contents(atPath: resumedFolder + "/model.safetensors"))
     }
 
+    /// Robust self-training on blobs: 120 labelled examples, a pool of 360 drawn beyond them.
+    static let selfTrainingManifest = """
+        name: tiny-rst
+        seed: 3
+        dataset: {name: blobs, classes: 3, dimensions: 8, train_examples: 120, test_examples: 60}
+        model: {architecture: mlp, hidden: [16]}
+        train:
+          method: pgd-at
+          attack: {steps: 3}
+          self_training: {pool: {count: 360}, teacher: {epochs: 3}, ratio: 1, weight: 0.5}
+          epochs: 2
+          batch_size: 30
+          checkpoint_every: 3
+        threat_model: {norm: linf, epsilon: 0.3}
+        evaluation:
+          attacks: [{name: pgd, steps: 5}]
+          sanity_checks: false
+        """
+
+    @Test func selfTrainingPseudoLabelsThePoolAndResumesToIdenticalResults() throws {
+        let manifest = try ExperimentManifest.parse(yaml: Self.selfTrainingManifest, source: "rst.yaml")
+        let straightFolder = Self.folder(), resumedFolder = Self.folder()
+        defer {
+            try? FileManager.default.removeItem(atPath: straightFolder)
+            try? FileManager.default.removeItem(atPath: resumedFolder)
+        }
+        let straight = try ExperimentRunner(manifest: manifest, outputFolder: straightFolder).run()
+        let summary = try #require(straight.metrics.selfTraining)
+        #expect(summary.poolExamples == 360 && straight.metrics.dataset.trainExamples == 120)
+        // separable blobs: the teacher labels most of the pool correctly, and every class occurs
+        #expect(try #require(summary.pseudoLabelAccuracy) > 0.8)
+        #expect(summary.pseudoLabelClassShares.allSatisfy { $0 > 0.15 })
+        // 4 labelled batches of 30, each followed by one pool batch: 8 steps an epoch
+        let checkpoints = Trainer.checkpoints(in: straightFolder + "/checkpoints")
+        #expect(checkpoints.last?.hasSuffix(Trainer.checkpointName(step: 16)) == true)
+        #expect(straight.metrics.epochs.allSatisfy { $0.heldOutRobustAccuracy != nil })
+        let report = try String(contentsOfFile: straightFolder + "/report.md", encoding: .utf8)
+        #expect(report.contains("pseudo-labelled 360 unlabelled examples"))
+
+        // Interrupted twice over: the teacher's last checkpoint and saved model are gone (it resumes at
+        // step 9 of 12), and adversarial training keeps only its step-15 checkpoint (mid-epoch, one
+        // labelled and one pool batch lost). The teacher ends identical, so it labels the pool
+        // identically, and training resumes to the same weights.
+        let runner = ExperimentRunner(manifest: manifest, outputFolder: resumedFolder)
+        _ = try runner.run()
+        let teacherCheckpoints = Trainer.checkpoints(in: resumedFolder + "/teacher/checkpoints")
+        #expect(teacherCheckpoints.map { ($0 as NSString).lastPathComponent } == ["step-00000009.safetensors", "step-00000012.safetensors"])
+        try FileManager.default.removeItem(atPath: teacherCheckpoints[1])
+        try FileManager.default.removeItem(atPath: resumedFolder + "/teacher/model.safetensors")
+        let trainingCheckpoints = Trainer.checkpoints(in: resumedFolder + "/checkpoints")
+        #expect(trainingCheckpoints.first?.hasSuffix(Trainer.checkpointName(step: 15)) == true)
+        for path in trainingCheckpoints.dropFirst() { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.removeItem(atPath: resumedFolder + "/evaluation-state.json")
+        let resumed = try runner.run()
+        #expect(Self.timeless(resumed.metrics) == Self.timeless(straight.metrics))
+        #expect(FileManager.default.contents(atPath: resumedFolder + "/model.safetensors")
+                == FileManager.default.contents(atPath: straightFolder + "/model.safetensors"))
+    }
+
     @Test func aFolderOfAnotherManifestIsRefused() throws {
         let out = Self.folder()
         defer { try? FileManager.default.removeItem(atPath: out) }

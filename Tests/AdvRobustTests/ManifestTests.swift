@@ -162,6 +162,28 @@ import Testing
                          ["train.attack.steps: unknown key; expected one of epsilon"])
     }
 
+    @Test func selfTrainingSection() throws {
+        func manifest(_ selfTraining: String, method: String = "pgd-at", trainExamples: String = "  train_examples: 10000\n") -> String {
+            Self.complete
+                .replacingOccurrences(of: "  test_examples: 1000", with: trainExamples + "  test_examples: 1000")
+                .replacingOccurrences(of: "  epochs: 3", with: "  method: \(method)\n  self_training: \(selfTraining)\n  epochs: 3")
+        }
+        let parsed = try ExperimentManifest.parse(yaml: manifest("{pool: {}, ratio: 2, weight: 0.5, teacher: {epochs: 4}}"), source: "st.yaml")
+        #expect(parsed.selfTraining == SelfTrainingSpec(pool: .trainingSplit(from: 10000, count: nil), teacherEpochs: 4))
+        #expect(parsed.train?.pseudoLabeled == PseudoLabelMixing(ratio: 2, weight: 0.5))
+        let images = try ExperimentManifest.parse(yaml: manifest("{pool: {images: /data/extra.idx3.gz}, teacher: {weights: t.safetensors}}"), source: "st.yaml")
+        #expect(images.selfTraining?.pool == .images(path: "/data/extra.idx3.gz") && images.selfTraining?.teacherWeights == "t.safetensors")
+        #expect(images.train?.pseudoLabeled == PseudoLabelMixing(ratio: 1, weight: 1))
+
+        Self.expectError(manifest("{pool: {}}", method: "standard"), ["train.self_training", "set train.method to pgd-at"])
+        Self.expectError(manifest("{pool: {from: 5000}}"), ["train.self_training.pool.from", "would hold labelled examples", "10000"])
+        Self.expectError(manifest("{pool: {}}", trainExamples: ""), ["train.self_training.pool", "every training example is labelled"])
+        Self.expectError(manifest("{pool: {images: x.gz, count: 5}}"), ["train.self_training.pool.count", "not both"])
+        Self.expectError(manifest("{pool: {}, teacher: {epochs: 2, weights: t.safetensors}}"), ["train.self_training.teacher.epochs", "not both"])
+        Self.expectError(manifest("{pool: {}, ratio: 0}"), ["train.self_training.ratio"])
+        Self.expectError(manifest("{ratio: 1}"), ["train.self_training.pool", "missing"])
+    }
+
     @Test func syntaxErrorsKeepYamsPosition() {
         Self.expectError("dataset: {name: [unclosed\n", ["bad.yaml", "not valid YAML or JSON", "line"])
     }

@@ -37,17 +37,25 @@ public enum IDXReader {
     /// Loads an image/label pair of IDX files as a split with images scaled to [0, 1].
     /// - Throws: `DatasetError` for unreadable files or when the image and label counts differ.
     public static func loadSplit(images imagePath: String, labels labelPath: String, classes: Int) throws -> DataSplit {
-        let (imageDimensions, pixels) = try read(imagePath, expectedRank: 3)
+        var split = try loadImages(imagePath)
         let (labelDimensions, labelBytes) = try read(labelPath, expectedRank: 1)
-        guard imageDimensions[0] == labelDimensions[0] else {
-            throw DatasetError("\(imagePath) has \(imageDimensions[0]) images but \(labelPath) has \(labelDimensions[0]) labels")
+        guard split.count == labelDimensions[0] else {
+            throw DatasetError("\(imagePath) has \(split.count) images but \(labelPath) has \(labelDimensions[0]) labels")
         }
         let labels = labelBytes.map(Int.init)
         if let bad = labels.firstIndex(where: { $0 >= classes }) {
             throw DatasetError("\(labelPath): label \(labels[bad]) at index \(bad) is outside 0..<\(classes)")
         }
-        let inputs = pixels.map { Float($0) / 255 }
-        return DataSplit(inputs: inputs, labels: labels, itemShape: [1, imageDimensions[1], imageDimensions[2]])
+        split.labels = labels
+        return split
+    }
+
+    /// Loads an IDX image file alone (unlabelled images, scaled to [0, 1]); every label is 0.
+    /// - Throws: `DatasetError` for an unreadable or malformed file.
+    public static func loadImages(_ path: String) throws -> DataSplit {
+        let (dimensions, pixels) = try read(path, expectedRank: 3)
+        return DataSplit(inputs: pixels.map { Float($0) / 255 }, labels: Array(repeating: 0, count: dimensions[0]),
+                         itemShape: [1, dimensions[1], dimensions[2]])
     }
 
     /// Finds `base` or `base.gz` in `folder`.

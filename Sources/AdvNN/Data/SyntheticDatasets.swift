@@ -1,4 +1,7 @@
-/// Seeded synthetic datasets: small, exactly reproducible problems with known answers.
+/// Seeded synthetic datasets: small, exactly reproducible problems with known answers. The train and
+/// test splits draw from streams of their own, so asking for more training examples extends the
+/// training split (the first N stay the same: self-training's pool comes from beyond them) and leaves
+/// the test split unchanged.
 extension Dataset {
     /// The robustness–accuracy toy model of Tsipras et al. 2019 ("Robustness May Be at Odds with
     /// Accuracy"): y uniform in {−1, +1} (class 0 is −1, class 1 is +1); x₁ = y with probability p,
@@ -8,8 +11,8 @@ extension Dataset {
     public static func tsipras(dimensions d: Int, p: Float, eta: Float, trainCount: Int, testCount: Int,
                                seed: UInt64) -> Dataset {
         precondition(d >= 2 && p > 0 && p < 1, "tsipras needs d ≥ 2 and p in (0, 1)")
-        var rng = RandomStream(seed: seed, purpose: "dataset.tsipras")
-        func split(_ count: Int) -> DataSplit {
+        func split(_ count: Int, _ part: String) -> DataSplit {
+            var rng = RandomStream(seed: seed, purpose: "dataset.tsipras." + part)
             var inputs = [Float](repeating: 0, count: count * d)
             var labels = [Int](repeating: 0, count: count)
             for n in 0..<count {
@@ -21,8 +24,7 @@ extension Dataset {
             }
             return DataSplit(inputs: inputs, labels: labels, itemShape: [d])
         }
-        let train = split(trainCount)
-        return Dataset(name: "tsipras", train: train, test: split(testCount),
+        return Dataset(name: "tsipras", train: split(trainCount, "train"), test: split(testCount, "test"),
                        classNames: ["-1", "+1"], valueRange: nil)
     }
 
@@ -31,9 +33,10 @@ extension Dataset {
     public static func gaussianBlobs(classes: Int, dimensions d: Int, separation: Float, spread σ: Float,
                                      trainCount: Int, testCount: Int, seed: UInt64) -> Dataset {
         precondition(classes >= 2 && d >= 1, "blobs need at least two classes and one dimension")
-        var rng = RandomStream(seed: seed, purpose: "dataset.blobs")
-        let centres = (0..<classes * d).map { _ in rng.nextFloat(in: -separation, separation) }
-        func split(_ count: Int) -> DataSplit {
+        var centreRandom = RandomStream(seed: seed, purpose: "dataset.blobs")
+        let centres = (0..<classes * d).map { _ in centreRandom.nextFloat(in: -separation, separation) }
+        func split(_ count: Int, _ part: String) -> DataSplit {
+            var rng = RandomStream(seed: seed, purpose: "dataset.blobs." + part)
             var inputs = [Float](repeating: 0, count: count * d)
             var labels = [Int](repeating: 0, count: count)
             for n in 0..<count {
@@ -43,8 +46,7 @@ extension Dataset {
             }
             return DataSplit(inputs: inputs, labels: labels, itemShape: [d])
         }
-        let train = split(trainCount)
-        return Dataset(name: "blobs", train: train, test: split(testCount),
+        return Dataset(name: "blobs", train: split(trainCount, "train"), test: split(testCount, "test"),
                        classNames: (0..<classes).map { "class \($0)" }, valueRange: nil)
     }
 }

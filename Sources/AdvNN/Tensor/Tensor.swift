@@ -125,6 +125,11 @@ public final class Tensor {
         data.update(repeating: value, count: count)
     }
 
+    /// Multiplies every element by `factor` in place.
+    public func scale(by factor: Float) {
+        for index in 0..<count { data[index] *= factor }
+    }
+
     /// Items `range` of the outermost axis as a view (the range's batch slice), sharing memory.
     public func items(_ range: Range<Int>) -> Tensor {
         precondition(range.lowerBound >= 0 && range.upperBound <= shape.batchSize, "items \(range) of \(shape)")

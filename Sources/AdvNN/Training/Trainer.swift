@@ -4,7 +4,8 @@ import Foundation
 /// epoch, reports progress and writes resumable checkpoints.
 ///
 /// Determinism: the model is initialised from the stream ("init", seed); epoch e's order is a
-/// permutation drawn from ("shuffle", seed, e); the method draws from the saved "training" stream.
+/// permutation drawn from ("shuffle", seed, e) (a pseudo-labelled pool's from ("pool-shuffle", seed,
+/// e)); the method draws from the saved "training" stream.
 /// So the same seed and BLAS thread count give bit-identical weights, and a run resumed from any
 /// checkpoint (taken mid-epoch or at an epoch's end) ends bit-identical to one never interrupted.
 ///
@@ -15,6 +16,8 @@ public final class Trainer {
     public let model: Sequential
     public let spec: ModelSpec
     public let dataset: Dataset
+    /// Robust self-training's pseudo-labelled examples (labels are the teacher's predictions); nil: none.
+    public let pool: DataSplit?
     public let config: TrainingConfig
     public let optimizer: any Optimizer
     public private(set) var method: any TrainingMethod
@@ -28,13 +31,19 @@ public final class Trainer {
     private let batch = Tensor(zeros: Shape(0))
     private var batchLabels: [Int] = []
     private var order: [Int] = []
+    private var poolOrder: [Int] = []
     private var orderEpoch = -1
+    private let plan: EpochBatchPlan
+    /// The optimiser a pseudo-labelled batch steps through (weights its gradient); nil without a pool.
+    private let poolOptimizer: (any Optimizer)?
 
     /// A fresh run: builds the model from `spec` with the seed's "init" stream.
+    /// - Parameter pool: pseudo-labelled examples mixed in as `config.pseudoLabeled` says (both or neither).
     /// - Throws: `TrainingError` or `ModelError` for an invalid configuration or a model that does not
     ///   fit the dataset.
     public init(spec: ModelSpec, dataset: Dataset, config: TrainingConfig,
-                method: any TrainingMethod = StandardTraining(), checkpointFolder: String? = nil) throws {
+                method: any TrainingMethod = StandardTraining(), checkpointFolder: String? = nil,
+                pool: DataSplit? = nil) throws {
         try config.validate()
         guard spec.inputShape == dataset.itemShape else {
             throw TrainingError("model input shape \(spec.inputShape) does not match \(dataset.name) examples \(dataset.itemShape)")
@@ -43,6 +52,16 @@ public final class Trainer {
             throw TrainingError("model has \(spec.classes) classes but \(dataset.name) has \(dataset.classCount)")
         }
         guard dataset.train.count > 0 else { throw TrainingError("\(dataset.name) has no training examples") }
+        switch (config.pseudoLabeled, pool) {
+        case (nil, nil): break
+        case (nil, _?): throw TrainingError("a pseudo-labelled pool was given but the configuration does not say how to mix it")
+        case (_?, nil): throw TrainingError("the configuration mixes in pseudo-labelled batches but no pool was given")
+        case (_?, let pool?):
+            guard pool.count > 0 else { throw TrainingError("the pseudo-labelled pool is empty") }
+            guard pool.itemShape == dataset.itemShape else {
+                throw TrainingError("pseudo-labelled pool examples \(pool.itemShape) do not match \(dataset.name) examples \(dataset.itemShape)")
+            }
+        }
         var initRandom = RandomStream(seed: config.seed, purpose: "init")
         model = try spec.build(rng: &initRandom)
         self.spec = spec
@@ -56,13 +75,19 @@ public final class Trainer {
         }
         // frozen layers' parameters are left out of the optimiser, so no update ever reaches them
         let trainable = model.namedParameters.filter { named in !frozen.contains { named.name.hasPrefix("\($0).") } }
-        optimizer = config.optimizer.make(for: trainable)
+        let optimizer = config.optimizer.make(for: trainable)
+        self.optimizer = optimizer
+        self.pool = pool
+        plan = EpochBatchPlan(labeledCount: dataset.train.count, poolCount: pool?.count ?? 0,
+                              batchSize: config.batchSize, ratio: config.pseudoLabeled?.ratio ?? 1)
+        poolOptimizer = config.pseudoLabeled.map { GradientWeightingOptimizer(optimizer, weight: $0.weight) }
         trainingRandom = RandomStream(seed: config.seed, purpose: "training")
         cursor.method = method.name
     }
 
-    /// Optimisation steps per epoch (the last batch may be smaller).
-    public var stepsPerEpoch: Int { (dataset.train.count + config.batchSize - 1) / config.batchSize }
+    /// Optimisation steps per epoch: one pass over the labelled split (its last batch may be smaller),
+    /// plus the pseudo-labelled batches mixed in.
+    public var stepsPerEpoch: Int { plan.stepsPerEpoch }
     /// Steps in the whole run.
     public var totalSteps: Int { stepsPerEpoch * config.epochs }
     /// Whether every epoch has run.
@@ -70,6 +95,10 @@ public final class Trainer {
 
     /// Test examples a method may watch after each epoch (never trained on).
     public var heldOutExamples = 512
+    /// Measures robust accuracy on the held-out examples after each epoch (AdvNN knows no attacks:
+    /// the caller supplies one). It must draw randomness only from its own stream for `epoch`, so
+    /// that measuring never changes training. nil: not measured.
+    public var heldOutProbe: ((_ model: Sequential, _ heldOut: (inputs: Tensor, labels: [Int]), _ epoch: Int) -> Double)?
 
     /// Trains until the run is finished, or until `maximumSteps` more steps have run.
     /// - Returns: the metrics of every finished epoch.
@@ -77,18 +106,17 @@ public final class Trainer {
     ///   cannot be written.
     @discardableResult
     public func run(maximumSteps: Int? = nil, progress: (TrainingProgress) -> Void = { _ in }) throws -> [EpochMetrics] {
-        let split = dataset.train, batchSize = config.batchSize
         var stepsThisCall = 0
         while !isFinished && stepsThisCall < (maximumSteps ?? Int.max) {
             let epoch = cursor.step / stepsPerEpoch, position = cursor.step % stepsPerEpoch
-            prepareOrder(forEpoch: epoch, count: split.count)
-            let lower = position * batchSize, upper = min(lower + batchSize, split.count)
-            split.gather(order[lower..<upper], into: batch, labels: &batchLabels)
+            prepareOrder(forEpoch: epoch)
+            let stepOptimizer = gatherBatch(plan.source(ofStep: position))
+            let examples = batchLabels.count
             optimizer.learningRate = config.schedule.rate(base: config.optimizer.learningRate, step: cursor.step,
                                                           stepsPerEpoch: stepsPerEpoch, totalEpochs: config.epochs)
             let started = DispatchTime.now().uptimeNanoseconds
             let stepPosition = TrainingPosition(epoch: Double(cursor.step) / Double(stepsPerEpoch), totalEpochs: config.epochs)
-            let result = method.step(model: model, inputs: batch, labels: batchLabels, optimizer: optimizer,
+            let result = method.step(model: model, inputs: batch, labels: batchLabels, optimizer: stepOptimizer,
                                      rng: &trainingRandom, position: stepPosition)
             cursor.epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             guard result.loss.isFinite else {
@@ -96,13 +124,11 @@ public final class Trainer {
             }
             cursor.step += 1
             stepsThisCall += 1
-            cursor.epochLossSum += Double(result.loss) * Double(upper - lower)
+            cursor.epochLossSum += Double(result.loss) * Double(examples)
             cursor.epochCorrect += result.correct
-            cursor.epochSeen += upper - lower
+            cursor.epochSeen += examples
             if position + 1 == stepsPerEpoch {
-                let test = dataset.test, heldOutCount = min(heldOutExamples, test.count)
-                cursor.stoppedEarly = method.endEpoch(epoch + 1, model: model, heldOut: { test.batch(0..<heldOutCount) },
-                                                      rng: &trainingRandom)
+                cursor.stoppedEarly = method.endEpoch(epoch + 1, model: model, heldOut: heldOutBatch, rng: &trainingRandom)
                 let metrics = finishEpoch(epoch)
                 progress(report(.epochEnd(metrics), epoch: epoch, stepInEpoch: stepsPerEpoch, metrics: metrics))
                 if let path = try writeCheckpoint() { progress(report(.checkpoint(path), epoch: epoch, stepInEpoch: stepsPerEpoch)) }
@@ -128,23 +154,53 @@ public final class Trainer {
         orderEpoch = -1
     }
 
-    /// Epoch e's example order, drawn from its own stream so that a resumed run recreates it.
-    private func prepareOrder(forEpoch epoch: Int, count: Int) {
+    /// Epoch e's example orders, drawn from their own streams so that a resumed run recreates them.
+    private func prepareOrder(forEpoch epoch: Int) {
         guard orderEpoch != epoch else { return }
-        order.removeAll(keepingCapacity: true)
-        order.append(contentsOf: 0..<count)
-        var shuffle = RandomStream(seed: config.seed, purpose: "shuffle", index: epoch)
-        shuffle.shuffleInPlace(&order)
+        func permutation(_ order: inout [Int], count: Int, purpose: String) {
+            order.removeAll(keepingCapacity: true)
+            order.append(contentsOf: 0..<count)
+            var shuffle = RandomStream(seed: config.seed, purpose: purpose, index: epoch)
+            shuffle.shuffleInPlace(&order)
+        }
+        permutation(&order, count: dataset.train.count, purpose: "shuffle")
+        if let pool { permutation(&poolOrder, count: pool.count, purpose: "pool-shuffle") }
         orderEpoch = epoch
+    }
+
+    /// Gathers the step's examples into `batch` and `batchLabels`.
+    /// - Returns: the optimiser the step updates through (a pseudo-labelled batch's weights its gradient).
+    private func gatherBatch(_ source: EpochBatchPlan.Source) -> any Optimizer {
+        switch source {
+        case .labeled(let range):
+            dataset.train.gather(order[range], into: batch, labels: &batchLabels)
+            return optimizer
+        case .pool(let range):
+            let pool = pool!, start = range.lowerBound % pool.count
+            if start + range.count <= pool.count {
+                pool.gather(poolOrder[start..<start + range.count], into: batch, labels: &batchLabels)
+            } else {
+                // the pool is smaller than an epoch's share of it: wrap around its permutation
+                pool.gather(ArraySlice(range.map { poolOrder[$0 % pool.count] }), into: batch, labels: &batchLabels)
+            }
+            return poolOptimizer!
+        }
+    }
+
+    /// The first `heldOutExamples` test examples.
+    private func heldOutBatch() -> (inputs: Tensor, labels: [Int]) {
+        dataset.test.batch(0..<min(heldOutExamples, dataset.test.count))
     }
 
     private func finishEpoch(_ epoch: Int) -> EpochMetrics {
         let evaluation = config.evaluationExamples.map { dataset.test.prefix($0) } ?? dataset.test
+        let robust = heldOutProbe.map { $0(model, heldOutBatch(), epoch + 1) }
         let metrics = EpochMetrics(
             epoch: epoch + 1,
             trainLoss: cursor.epochLossSum / Double(max(cursor.epochSeen, 1)),
             trainAccuracy: Double(cursor.epochCorrect) / Double(max(cursor.epochSeen, 1)),
             testAccuracy: Metrics.accuracy(of: model, on: evaluation),
+            heldOutRobustAccuracy: robust,
             learningRate: optimizer.learningRate,
             seconds: cursor.epochSeconds,
             samplesPerSecond: Double(cursor.epochSeen) / max(cursor.epochSeconds, 1e-9))

@@ -17,6 +17,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var evaluationExamples: Int?
     /// Indices of the model's layers whose parameters stay fixed (fine-tuning); nil: train everything.
     public var frozenLayers: [Int]?
+    /// Robust self-training: how batches of the pseudo-labelled pool mix with labelled ones; nil: no pool.
+    public var pseudoLabeled: PseudoLabelMixing?
 
     public init() {}
 
@@ -28,6 +30,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let every = checkpointEverySteps, every < 1 { try fail("checkpointEverySteps must be at least 1, got \(every)") }
         if let count = evaluationExamples, count < 1 { try fail("evaluationExamples must be at least 1, got \(count)") }
         try optimizer.validate()
+        try pseudoLabeled?.validate()
     }
 }
 

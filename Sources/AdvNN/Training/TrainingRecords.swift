@@ -8,6 +8,9 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var trainAccuracy: Double
     /// Clean accuracy on the evaluation subset of the test split after the epoch.
     public var testAccuracy: Double
+    /// Robust accuracy on the held-out test examples after the epoch, when the run measures it
+    /// (`Trainer.heldOutProbe`; advd run: PGD-10 under the threat model).
+    public var heldOutRobustAccuracy: Double?
     /// The learning rate of the epoch's last step.
     public var learningRate: Float
     /// Wall time of the epoch's training steps, in seconds (evaluation excluded).

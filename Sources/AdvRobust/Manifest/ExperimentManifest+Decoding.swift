@@ -32,6 +32,9 @@ extension ExperimentManifest {
             model: try decodeModel(try top.required("model")),
             train: try top["train"].map { try decodeTraining($0, seed: seed) },
             trainingMethod: trainingMethod,
+            selfTraining: try top["train"]?.mapping(allowed: trainingKeys)["self_training"].map {
+                try decodeSelfTraining($0, dataset: dataset, method: trainingMethod.name)
+            },
             threatModel: threatModel,
             defense: defense,
             detector: try top["detector"].map(decodeDetector),
@@ -96,11 +99,55 @@ extension ExperimentManifest {
         config.frozenLayers = try map["freeze"]?.list().map { try $0.int(in: 0...10_000) }
         if let optimizer = map["optimizer"] { config.optimizer = try decodeOptimizer(optimizer) }
         if let schedule = map["schedule"] { config.schedule = try decodeSchedule(schedule) }
+        if let selfTraining = map["self_training"] {
+            let section = try selfTraining.mapping(allowed: selfTrainingKeys)
+            config.pseudoLabeled = PseudoLabelMixing(ratio: try section["ratio"]?.int(in: 1...100) ?? 1,
+                                                     weight: try section["weight"]?.float(in: 0...100, lowerIsOpen: true) ?? 1)
+        }
         return config
     }
 
     static let trainingKeys = ["method", "attack", "epochs", "batch_size", "optimizer", "schedule", "checkpoint_every",
-                               "evaluation_examples", "freeze"]
+                               "evaluation_examples", "freeze", "self_training"]
+    static let selfTrainingKeys = ["pool", "teacher", "ratio", "weight"]
+
+    /// train.self_training: the pool and the teacher (ratio and weight go to the training config).
+    private static func decodeSelfTraining(_ node: ManifestNode, dataset: DatasetSpec, method: String) throws -> SelfTrainingSpec {
+        let map = try node.mapping(allowed: selfTrainingKeys)
+        if method == "standard" {
+            throw node.error("self-training pseudo-labels a pool for adversarial training: set train.method to pgd-at, fast-at, free-at or trades")
+        }
+        let poolNode = try map.required("pool")
+        let pool = try poolNode.mapping(allowed: ["from", "count", "images"])
+        let source: SelfTrainingSpec.Pool
+        if let images = pool["images"] {
+            if let other = pool["from"] ?? pool["count"] { throw other.error("a pool is either images (a file) or from/count (training examples), not both") }
+            source = .images(path: try images.string())
+        } else {
+            guard let labeled = dataset.trainExamples else {
+                throw poolNode.error("every training example is labelled; set dataset.train_examples to keep the rest unlabelled, or give pool.images")
+            }
+            let from = try pool["from"]?.int(in: 0...10_000_000) ?? labeled
+            if from < labeled {
+                throw pool["from"]!.error("the pool would hold labelled examples: from (\(from)) must be at least dataset.train_examples (\(labeled))")
+            }
+            let count = try pool["count"]?.int(in: 1...10_000_000)
+            if count == nil && dataset.isSynthetic {
+                throw poolNode.error("\(dataset.name) draws as many examples as asked: give pool.count, the number of unlabelled examples")
+            }
+            source = .trainingSplit(from: from, count: count)
+        }
+        var spec = SelfTrainingSpec(pool: source)
+        if let teacherNode = map["teacher"] {
+            let teacher = try teacherNode.mapping(allowed: ["epochs", "weights"])
+            if teacher["weights"] != nil, let epochs = teacher["epochs"] {
+                throw epochs.error("the teacher is either trained (epochs) or loaded (weights), not both")
+            }
+            spec.teacherWeights = try teacher["weights"]?.string()
+            spec.teacherEpochs = try teacher["epochs"]?.int(in: 1...100_000) ?? spec.teacherEpochs
+        }
+        return spec
+    }
 
     /// The method and, for adversarial training, its inner attack (train.method, train.attack).
     private static func decodeTrainingMethod(_ node: ManifestNode, threatModel: ThreatModel) throws -> TrainingMethodSpec {

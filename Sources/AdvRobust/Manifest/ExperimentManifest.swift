@@ -14,6 +14,8 @@ public struct ExperimentManifest: Codable, Sendable, Equatable {
     public var train: TrainingConfig?
     /// How each training step uses its batch (standard or adversarial training).
     public var trainingMethod: TrainingMethodSpec
+    /// Robust self-training: the unlabelled pool and its teacher; nil: labelled data only.
+    public var selfTraining: SelfTrainingSpec?
     public var threatModel: ThreatModel
     public var defense: DefenseSpec?
     public var detector: DetectorSpec?
@@ -89,26 +91,42 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
     }
 
     /// Whether inputs live in [0, 1] (images) rather than being unbounded (synthetic sets).
-    var isBounded: Bool { name != "tsipras" && name != "blobs" }
+    var isBounded: Bool { !isSynthetic }
+    /// Whether examples are drawn from a seed rather than read from files.
+    var isSynthetic: Bool { name == "tsipras" || name == "blobs" }
 
     /// Loads the data, trimmed to the requested sizes.
     /// - Throws: `DatasetError` naming the file or folder.
     public func load(seed: UInt64) throws -> Dataset {
-        var data: Dataset
+        trimmed(try loadUntrimmed(seed: seed))
+    }
+
+    /// The data as `train_examples` and `test_examples` ask.
+    public func trimmed(_ full: Dataset) -> Dataset {
+        var data = full
+        if let trainExamples { data.train = data.train.prefix(trainExamples) }
+        if let testExamples { data.test = data.test.prefix(testExamples) }
+        return data
+    }
+
+    /// The data with every example its files hold (self-training's pool may lie beyond `train_examples`);
+    /// a synthetic set draws at least `trainingExamplesNeeded` training examples.
+    /// - Throws: `DatasetError` naming the file or folder.
+    public func loadUntrimmed(seed: UInt64, trainingExamplesNeeded: Int = 0) throws -> Dataset {
+        let syntheticTrainCount = max(trainExamples ?? 10_000, trainingExamplesNeeded)
+        let data: Dataset
         switch name {
         case "fashion-mnist": data = try Dataset.fashionMNIST(folder: path ?? Dataset.fashionMNISTFolder)
         case "mnist", "idx": data = try Dataset.idx(name: name, folder: path ?? "")
         case "cifar10": data = try Dataset.cifar10(folder: path ?? "")
         case "tsipras":
             data = Dataset.tsipras(dimensions: dimensions ?? 1000, p: p ?? 0.95, eta: eta ?? 0.1,
-                                   trainCount: trainExamples ?? 10_000, testCount: testExamples ?? 2_000, seed: seed)
+                                   trainCount: syntheticTrainCount, testCount: testExamples ?? 2_000, seed: seed)
         default:
             data = Dataset.gaussianBlobs(classes: classes ?? 4, dimensions: dimensions ?? 20, separation: separation ?? 2,
-                                         spread: spread ?? 1, trainCount: trainExamples ?? 10_000,
+                                         spread: spread ?? 1, trainCount: syntheticTrainCount,
                                          testCount: testExamples ?? 2_000, seed: seed)
         }
-        if let trainExamples { data.train = data.train.prefix(trainExamples) }
-        if let testExamples { data.test = data.test.prefix(testExamples) }
         return data
     }
 }

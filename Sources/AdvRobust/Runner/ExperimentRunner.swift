@@ -45,8 +45,11 @@ public struct ExperimentRunner {
         let started = Date()
         try createFolder(outputFolder)
         progress(.phase("loading \(manifest.dataset.name)"))
-        let data = try manifest.dataset.load(seed: manifest.seed)
-        let (model, spec, history, trainingSeconds, stoppedEarly) = try prepareModel(data: data, progress: progress)
+        let fullData = try manifest.dataset.loadUntrimmed(seed: manifest.seed,
+                                                           trainingExamplesNeeded: manifest.selfTraining?.trainingExamplesNeeded ?? 0)
+        let data = manifest.dataset.trimmed(fullData)
+        let prepared = try prepareModel(data: data, fullTraining: fullData.train, progress: progress)
+        let model = prepared.classifier
         let trained = Date()
 
         progress(.phase("evaluating: \(manifest.threatModel.description)"))
@@ -57,11 +60,12 @@ public struct ExperimentRunner {
         let target = EvaluationTarget(model: model, defense: manifest.defense?.make(), detector: detector)
         let report = try evaluate(target, data: data, progress: progress)
         let metrics = RunMetrics(
-            advdVersion: AdvdVersion.current, manifest: manifest, model: spec,
+            advdVersion: AdvdVersion.current, manifest: manifest, model: prepared.spec,
             dataset: DatasetSummary(name: data.name, trainExamples: data.train.count, testExamples: data.test.count,
                                     classes: data.classNames),
-            epochs: history, trainingStoppedEarly: stoppedEarly, evaluation: report,
-            timings: Timings(trainingSeconds: trainingSeconds, evaluationSeconds: Date().timeIntervalSince(trained),
+            epochs: prepared.history, trainingStoppedEarly: prepared.stoppedEarly, selfTraining: prepared.selfTraining,
+            evaluation: report,
+            timings: Timings(trainingSeconds: prepared.trainingSeconds, evaluationSeconds: Date().timeIntervalSince(trained),
                              totalSeconds: Date().timeIntervalSince(started)),
             threads: BLAS.threadCount)
         try AtomicFile.write(Array(metrics.json().utf8), to: outputFolder + "/metrics.json")
@@ -69,23 +73,36 @@ public struct ExperimentRunner {
         return RunResult(metrics: metrics, outputFolder: outputFolder)
     }
 
+    /// The model the evaluation attacks, and how training went.
+    struct PreparedModel {
+        var classifier: ModelClassifier
+        var spec: ModelSpec
+        var history: [EpochMetrics] = []
+        var trainingSeconds: Double = 0
+        var stoppedEarly: String?
+        var selfTraining: SelfTrainingSummary?
+    }
+
     /// Trains the model (resuming from checkpoints), or loads it when the manifest has no training.
-    private func prepareModel(data: Dataset, progress: (RunProgress) -> Void) throws
-        -> (ModelClassifier, ModelSpec, [EpochMetrics], Double, String?) {
+    /// - Parameter fullTraining: the training split before `train_examples` trimmed it (self-training's pool).
+    private func prepareModel(data: Dataset, fullTraining: DataSplit, progress: (RunProgress) -> Void) throws -> PreparedModel {
         guard let config = manifest.train else {
             let path = manifest.model.weights!
             progress(.phase("loading weights \(path)"))
-            let (model, spec) = try ModelCheckpoint.load(from: path)
-            guard spec.inputShape == data.itemShape, spec.classes == data.classCount else {
-                throw RunError("\(path): a \(spec.summary) model does not fit \(data.name) (\(data.itemShape) → \(data.classCount))")
-            }
+            let (model, spec) = try loadFittingModel(path, data: data)
             try ModelCheckpoint.save(model, spec: spec, to: modelPath)
-            return (ModelClassifier(model, classCount: spec.classes), spec, [], 0, nil)
+            return PreparedModel(classifier: ModelClassifier(model, classCount: spec.classes), spec: spec)
         }
         let spec = manifest.model.spec(for: data)
+        var pool: DataSplit?, selfTraining: SelfTrainingSummary?
+        if let selfTrainingSpec = manifest.selfTraining {
+            (pool, selfTraining) = try pseudoLabeledPool(selfTrainingSpec, spec: spec, data: data, fullTraining: fullTraining,
+                                                          config: config, progress: progress)
+        }
         let trainer = try Trainer(spec: spec, dataset: data, config: config,
                                   method: manifest.trainingMethod.make(threatModel: manifest.threatModel),
-                                  checkpointFolder: checkpointFolder)
+                                  checkpointFolder: checkpointFolder, pool: pool)
+        trainer.heldOutProbe = pgdHeldOutProbe(threatModel: manifest.threatModel, seed: manifest.seed)
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             progress(.phase("resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
         } else if let weights = manifest.model.weights {
@@ -97,9 +114,19 @@ public struct ExperimentRunner {
         }
         if let reason = trainer.cursor.stoppedEarly { progress(.phase("training stopped early: \(reason)")) }
         try ModelCheckpoint.save(trainer.model, spec: spec, to: modelPath)
-        let seconds = trainer.cursor.history.reduce(0) { $0 + $1.seconds }
-        return (ModelClassifier(trainer.model, classCount: spec.classes), spec, trainer.cursor.history, seconds,
-                trainer.cursor.stoppedEarly)
+        return PreparedModel(classifier: ModelClassifier(trainer.model, classCount: spec.classes), spec: spec,
+                             history: trainer.cursor.history,
+                             trainingSeconds: trainer.cursor.history.reduce(0) { $0 + $1.seconds },
+                             stoppedEarly: trainer.cursor.stoppedEarly, selfTraining: selfTraining)
+    }
+
+    /// A saved model, checked to fit the data.
+    func loadFittingModel(_ path: String, data: Dataset) throws -> (Sequential, ModelSpec) {
+        let (model, spec) = try ModelCheckpoint.load(from: path)
+        guard spec.inputShape == data.itemShape, spec.classes == data.classCount else {
+            throw RunError("\(path): a \(spec.summary) model does not fit \(data.name) (\(data.itemShape) → \(data.classCount))")
+        }
+        return (model, spec)
     }
 
     /// Robust fine-tuning's start (Hendrycks et al. 2019): another run's weights, with the

@@ -46,15 +46,23 @@ struct ReportWriter {
         if !metrics.epochs.isEmpty {
             lines += ["", "## Training", ""]
             if let reason = metrics.trainingStoppedEarly { lines += ["**Training stopped early**: \(reason).", ""] }
-            lines += ["| epoch | loss | train accuracy | test accuracy | seconds |", "|---:|---:|---:|---:|---:|"]
+            if let selfTraining = metrics.selfTraining { lines += [selfTrainingParagraph(selfTraining), ""] }
+            lines += ["| epoch | loss | train accuracy | test accuracy | held-out PGD-10 accuracy | learning rate | seconds |",
+                      "|---:|---:|---:|---:|---:|---:|---:|"]
             for epoch in metrics.epochs {
-                lines.append(String(format: "| %d | %.4f | %@ | %@ | %.1f |", epoch.epoch, epoch.trainLoss,
-                                    percent(epoch.trainAccuracy), percent(epoch.testAccuracy), epoch.seconds))
+                lines.append(String(format: "| %d | %.4f | %@ | %@ | %@ | %.4g | %.1f |", epoch.epoch, epoch.trainLoss,
+                                    percent(epoch.trainAccuracy), percent(epoch.testAccuracy),
+                                    epoch.heldOutRobustAccuracy.map(percent) ?? "—", epoch.learningRate, epoch.seconds))
             }
         }
         let timings = metrics.timings
         lines += ["", String(format: "Training %.1f s, evaluation %.1f s, %d threads.", timings.trainingSeconds,
                              timings.evaluationSeconds, metrics.threads), ""]
         return lines.joined(separator: "\n")
+    }
+
+    private func selfTrainingParagraph(_ summary: SelfTrainingSummary) -> String {
+        let agreement = summary.pseudoLabelAccuracy.map { ", \(percent($0)) of them equal to the true labels" } ?? ""
+        return "Robust self-training: a standard teacher (test accuracy \(percent(summary.teacherTestAccuracy))) pseudo-labelled \(summary.poolExamples) unlabelled examples\(agreement); adversarial training mixed them with the labelled ones."
     }
 }

@@ -11,6 +11,8 @@ public struct RunMetrics: Codable, Sendable, Equatable {
     public var epochs: [EpochMetrics]
     /// Why training stopped before its last epoch (fast AT's overfitting guard), if it did.
     public var trainingStoppedEarly: String?
+    /// Robust self-training's pool and teacher, when the run used them.
+    public var selfTraining: SelfTrainingSummary?
     public var evaluation: EvaluationReport
     public var timings: Timings
     public var threads: Int

@@ -17,12 +17,7 @@ public struct OverfittingGuard: Sendable {
 
     /// Robust accuracy of `model` on the held-out batch, in evaluation mode.
     func robustAccuracy(model: Sequential, heldOut: (inputs: Tensor, labels: [Int]), rng: inout RandomStream) -> Double {
-        let wasTraining = model.isTraining
-        defer { model.isTraining = wasTraining }
-        let classifier = ModelClassifier(model, classCount: model.outputShape(for: heldOut.inputs.shape)[1])
-        let result = probe.perturb(heldOut.inputs, labels: heldOut.labels, against: classifier, using: &rng)
-        let predictions = classifier.predictions(result.adversarial)
-        return Double(zip(predictions, heldOut.labels).filter { $0 == $1 }.count) / Double(max(heldOut.labels.count, 1))
+        heldOutRobustAccuracy(of: model, on: heldOut, attack: probe, rng: &rng)
     }
 }
 
