@@ -7,12 +7,16 @@ let package = Package(
     products: [
         .library(name: "AdvNN", targets: ["AdvNN"]),
         .library(name: "AdvRobust", targets: ["AdvRobust"]),
+        .library(name: "AdvDaemon", targets: ["AdvDaemon"]),
         .executable(name: "advd", targets: ["advd"]),
+        .executable(name: "advctl", targets: ["advctl"]),
         .executable(name: "advbench", targets: ["advbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -25,6 +29,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
         .target(
             name: "AdvNN",
             dependencies: ["COpenBLAS", "CZlib"]
@@ -33,11 +42,34 @@ let package = Package(
             name: "AdvRobust",
             dependencies: ["AdvNN", .product(name: "Yams", package: "Yams")]
         ),
+        // The socket protocol shared by the daemon and advctl: versioned, newline-delimited JSON.
+        .target(name: "AdvProtocol"),
+        // The service: configuration, spool watcher, job store, worker pool, control server, systemd.
+        .target(
+            name: "AdvDaemon",
+            dependencies: [
+                "AdvRobust",
+                "AdvProtocol",
+                "CSystemd",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "advd",
             dependencies: [
                 "AdvNN",
                 "AdvRobust",
+                "AdvDaemon",
+                "AdvProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "advctl",
+            dependencies: [
+                "AdvProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,10 +93,14 @@ let package = Package(
             name: "AdvRobustTests",
             dependencies: ["AdvRobust", "AdvNN", "AdvTestSupport"]
         ),
+        .testTarget(
+            name: "AdvDaemonTests",
+            dependencies: ["AdvDaemon", "AdvProtocol", "AdvTestSupport"]
+        ),
         // Runs the built executables as separate processes.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["advd", "AdvTestSupport"]
+            dependencies: ["advd", "advctl", "AdvProtocol", "AdvTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

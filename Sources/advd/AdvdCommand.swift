@@ -1,10 +1,11 @@
 import ArgumentParser
 
-/// `advd`: the robustness lab's command. Until the daemon exists it runs experiments in the foreground.
+/// `advd`: the robustness lab's command — the daemon (`serve`), its configuration check, and
+/// experiments in the foreground (`run`, `train`).
 @main
 struct AdvdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "advd",
         abstract: "advd — a robustness lab for neural networks.",
-        subcommands: [RunCommand.self, TrainCommand.self])
+        subcommands: [ServeCommand.self, CheckConfigCommand.self, RunCommand.self, TrainCommand.self])
 }

@@ -1,3 +1,4 @@
+import AdvDaemon
 import AdvNN
 import AdvRobust
 import ArgumentParser
@@ -9,9 +10,10 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run the experiment a manifest describes: train, attack, report.",
         discussion: """
-            Writes metrics.json, report.md, model.safetensors and checkpoints to the output folder. Run the
-            same command again after an interruption and it resumes from the last checkpoint, in training or
-            in evaluation, with bit-identical final results. docs/manifest.md documents the manifest.
+            Writes metrics.json, report.md, model.safetensors and checkpoints to the output folder. \
+            Run the same command again after an interruption and it resumes from the last checkpoint, \
+            in training or in evaluation, with bit-identical final results. \
+            docs/manifest.md documents the manifest.
             """)
 
     @Argument(help: "The experiment manifest (YAML or JSON).")
@@ -20,8 +22,15 @@ struct RunCommand: ParsableCommand {
     var out: String?
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
+    @Flag(help: "Run as a job of advd serve: progress as JSON lines on stdout, the log on stderr, SIGTERM stops with progress saved, exit when stdin closes.")
+    var supervised = false
 
     func run() throws {
+        if supervised {
+            BLAS.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            let status = SupervisedRun.run(manifestPath: manifest, outputFolder: out ?? "runs/supervised")
+            throw ExitCode(status.rawValue)
+        }
         try runWithComputeThreads(threads) {
             let experiment = try ExperimentManifest.load(path: manifest)
             let folder = out ?? "runs/\(experiment.name)"

@@ -100,14 +100,22 @@ public final class Trainer {
     /// that measuring never changes training. nil: not measured.
     public var heldOutProbe: ((_ model: Sequential, _ heldOut: (inputs: Tensor, labels: [Int]), _ epoch: Int) -> Double)?
 
-    /// Trains until the run is finished, or until `maximumSteps` more steps have run.
+    /// Trains until the run is finished, until `maximumSteps` more steps have run, or until `shouldStop`
+    /// (asked before every step) says so; a stop writes a checkpoint first, so no step is lost.
     /// - Returns: the metrics of every finished epoch.
     /// - Throws: `TrainingError` when the loss stops being finite; `CheckpointError` when a checkpoint
     ///   cannot be written.
     @discardableResult
-    public func run(maximumSteps: Int? = nil, progress: (TrainingProgress) -> Void = { _ in }) throws -> [EpochMetrics] {
+    public func run(maximumSteps: Int? = nil, shouldStop: () -> Bool = { false },
+                    progress: (TrainingProgress) -> Void = { _ in }) throws -> [EpochMetrics] {
         var stepsThisCall = 0
         while !isFinished && stepsThisCall < (maximumSteps ?? Int.max) {
+            if shouldStop() {
+                if let path = try writeCheckpoint() {
+                    progress(report(.checkpoint(path), epoch: cursor.step / stepsPerEpoch, stepInEpoch: cursor.step % stepsPerEpoch))
+                }
+                break
+            }
             let epoch = cursor.step / stepsPerEpoch, position = cursor.step % stepsPerEpoch
             prepareOrder(forEpoch: epoch)
             let stepOptimizer = gatherBatch(plan.source(ofStep: position))

@@ -4,14 +4,14 @@ import Yams
 /// A node of a composed YAML (or JSON) manifest together with the key path that leads to it, so that
 /// every error names its key and line. Yams reports positions only for syntax errors; these readers
 /// take them from the composed nodes' marks instead.
-struct ManifestNode {
+public struct ManifestNode {
     let node: Node
-    let path: String
+    public let path: String
     let source: String
 
-    var line: Int? { node.mark?.line }
+    public var line: Int? { node.mark?.line }
 
-    func error(_ message: String) -> ManifestError {
+    public func error(_ message: String) -> ManifestError {
         ManifestError(source: source, path: path, line: line, message: message)
     }
 
@@ -26,7 +26,7 @@ struct ManifestNode {
     }
 
     /// Parses a whole document.
-    static func document(yaml: String, source: String) throws -> ManifestNode {
+    public static func document(yaml: String, source: String) throws -> ManifestNode {
         do {
             guard let root = try Yams.compose(yaml: yaml) else {
                 throw ManifestError(source: source, path: "", line: nil, message: "the manifest is empty")
@@ -41,7 +41,7 @@ struct ManifestNode {
 
     /// The node as a mapping whose keys must all be in `allowed`; unknown keys are errors, so a typo is
     /// never silently ignored.
-    func mapping(allowed: [String]) throws -> ManifestMapping {
+    public func mapping(allowed: [String]) throws -> ManifestMapping {
         guard case let .mapping(mapping) = node else { throw error("expected a mapping with keys \(allowed.joined(separator: ", ")), got \(shown)") }
         var entries: [String: ManifestNode] = [:]
         for (keyNode, value) in mapping {
@@ -58,7 +58,7 @@ struct ManifestNode {
         return ManifestMapping(owner: self, entries: entries)
     }
 
-    func string(oneOf choices: [String]? = nil) throws -> String {
+    public func string(oneOf choices: [String]? = nil) throws -> String {
         guard case let .scalar(scalar) = node else { throw error("expected a string, got \(shown)") }
         if let choices, !choices.contains(scalar.string) {
             throw error("expected one of \(choices.joined(separator: ", ")), got \(shown)")
@@ -67,7 +67,7 @@ struct ManifestNode {
     }
 
     /// A number within `range`; `lowerIsOpen` excludes the lower bound, as in (0, 1].
-    func float(in range: ClosedRange<Double>, lowerIsOpen: Bool = false) throws -> Float {
+    public func float(in range: ClosedRange<Double>, lowerIsOpen: Bool = false) throws -> Float {
         let bounds = "\(lowerIsOpen ? "(" : "[")\(format(range.lowerBound)), \(format(range.upperBound))]"
         guard let value = node.float, value.isFinite, value <= range.upperBound,
               lowerIsOpen ? value > range.lowerBound : value >= range.lowerBound
@@ -75,20 +75,20 @@ struct ManifestNode {
         return Float(value)
     }
 
-    func int(in range: ClosedRange<Int>) throws -> Int {
+    public func int(in range: ClosedRange<Int>) throws -> Int {
         guard let value = node.int, range.contains(value) else {
             throw error("expected an integer in [\(range.lowerBound), \(range.upperBound)], got \(shown)")
         }
         return value
     }
 
-    func bool() throws -> Bool {
+    public func bool() throws -> Bool {
         guard let value = node.bool else { throw error("expected true or false, got \(shown)") }
         return value
     }
 
     /// The elements of a list, each with its index in the path: `attacks[2]`.
-    func list() throws -> [ManifestNode] {
+    public func list() throws -> [ManifestNode] {
         guard case let .sequence(sequence) = node else { throw error("expected a list, got \(shown)") }
         return sequence.enumerated().map { ManifestNode(node: $1, path: "\(path)[\($0)]", source: source) }
     }
@@ -121,13 +121,13 @@ struct ManifestNode {
 }
 
 /// The entries of a manifest mapping by key.
-struct ManifestMapping {
+public struct ManifestMapping {
     let owner: ManifestNode
     let entries: [String: ManifestNode]
 
-    subscript(key: String) -> ManifestNode? { entries[key] }
+    public subscript(key: String) -> ManifestNode? { entries[key] }
 
-    func required(_ key: String) throws -> ManifestNode {
+    public func required(_ key: String) throws -> ManifestNode {
         guard let value = entries[key] else {
             let path = owner.path.isEmpty ? key : "\(owner.path).\(key)"
             throw ManifestError(source: owner.source, path: path, line: owner.line, message: "missing (required)")

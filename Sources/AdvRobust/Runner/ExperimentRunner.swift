@@ -28,6 +28,9 @@ public struct RunResult {
 public struct ExperimentRunner {
     public let manifest: ExperimentManifest
     public let outputFolder: String
+    /// Asked before every training step and after every evaluation batch: true stops the run at that
+    /// point (training writes a checkpoint first) and `run` throws `RunInterrupted`; running again resumes.
+    public var shouldStop: @Sendable () -> Bool = { false }
 
     public init(manifest: ExperimentManifest, outputFolder: String) {
         self.manifest = manifest
@@ -110,7 +113,8 @@ public struct ExperimentRunner {
         }
         if !trainer.isFinished {
             progress(.phase("training \(spec.summary) for \(config.epochs) epochs (\(manifest.trainingMethod.name))"))
-            try trainer.run { progress(.training($0)) }
+            try trainer.run(shouldStop: shouldStop) { progress(.training($0)) }
+            guard trainer.isFinished else { throw RunInterrupted(stage: "training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }
         }
         if let reason = trainer.cursor.stoppedEarly { progress(.phase("training stopped early: \(reason)")) }
         try ModelCheckpoint.save(trainer.model, spec: spec, to: modelPath)
@@ -162,6 +166,7 @@ public struct ExperimentRunner {
             progress(.evaluation(attack: evaluation.battery[attack].name, batch: state.currentBatches, of: batches))
             let record = SavedEvaluation(fingerprint: fingerprint, state: state)
             try AtomicFile.write(Array(JSONCoding.encode(record).utf8), to: evaluationStatePath)
+            if shouldStop() { throw RunInterrupted(stage: "evaluation, after batch \(state.currentBatches) of \(evaluation.battery[attack].name)") }
         }
     }
 
@@ -191,6 +196,12 @@ public struct ExperimentRunner {
 struct SavedEvaluation: Codable {
     var fingerprint: String
     var state: EvaluationState
+}
+
+/// A run stopped on request (`ExperimentRunner.shouldStop`) with its progress saved; running it again resumes.
+public struct RunInterrupted: Error, CustomStringConvertible {
+    public let stage: String
+    public var description: String { "interrupted in \(stage); the progress is saved and the run resumes from it" }
 }
 
 /// A run that cannot proceed; the message names the file or folder and what to do.

@@ -1,0 +1,200 @@
+import AdvProtocol
+import AdvRobust
+import Dispatch
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What several parts of the daemon read and `SIGHUP` may change: the configuration, the admission
+/// rules built from it, and whether new work is accepted.
+final class DaemonState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: DaemonConfiguration
+    private var accepting = true
+    let version = AdvdVersion.current
+    let startedAt = Date()
+    let logger: Logger
+
+    init(configuration: DaemonConfiguration, logger: Logger) {
+        current = configuration
+        self.logger = logger
+    }
+
+    var configuration: DaemonConfiguration {
+        get { lock.withLock { current } }
+        set { lock.withLock { current = newValue } }
+    }
+    var admission: JobAdmission { JobAdmission(configuration: configuration) }
+    var isAccepting: Bool {
+        get { lock.withLock { accepting } }
+        set { lock.withLock { accepting = newValue } }
+    }
+
+    /// A job's folder: `<state>/jobs/<id>`.
+    var outputFolder: @Sendable (Int64) -> String {
+        let jobs = configuration.jobsFolder
+        return { id in "\(jobs)/\(id)" }
+    }
+}
+
+/// `advd serve`: opens the job store, queues again the jobs a previous daemon left running, ingests the
+/// spool, serves the control socket, runs jobs, and stops gracefully on SIGTERM.
+public final class Daemon: @unchecked Sendable {
+    let state: DaemonState
+    let configurationPath: String?
+    let executable: String
+    let notifier = SystemdNotifier()
+    private var store: JobStore!
+    private var scheduler: Scheduler!
+    private var server: ControlServer!
+    private var watcher: SpoolWatcher!
+    private var ingestor: SpoolIngestor!
+    private let ingestQueue = DispatchQueue(label: "advd.spool")
+    private let mainQueue = DispatchQueue(label: "advd.main")
+    private var signalSources: [DispatchSourceSignal] = []
+    private var retentionTimer: DispatchSourceTimer?
+
+    /// - Parameters:
+    ///   - configurationPath: the file SIGHUP reloads (nil: flags only).
+    ///   - executable: the advd binary jobs run with (`advd run --supervised`).
+    public init(configuration: DaemonConfiguration, configurationPath: String?, executable: String, logger: Logger) {
+        state = DaemonState(configuration: configuration, logger: logger)
+        self.configurationPath = configurationPath
+        self.executable = executable
+    }
+
+    var logger: Logger { state.logger }
+
+    /// Starts everything and never returns; the process exits 0 after a graceful stop.
+    /// - Throws: `DaemonError` when the state folder, database, spool or socket cannot be set up.
+    public func run() throws -> Never {
+        try start()
+        dispatchMain()
+    }
+
+    /// Starts everything; `READY=1` is sent once the database is open and the spool scanned.
+    public func start() throws {
+        let configuration = state.configuration
+        signal(SIGPIPE, SIG_IGN)
+        for folder in [configuration.stateFolder, configuration.jobsFolder] {
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                throw DaemonError("\(folder): cannot create the state folder: \(error.localizedDescription)")
+            }
+        }
+        store = try JobStore(path: configuration.databasePath)
+        let requeued = try store.requeueInterrupted()
+        if !requeued.isEmpty {
+            logger.notice("queued again \(requeued.count) job(s) interrupted by the last stop: \(requeued.map(String.init).joined(separator: ", "))")
+        }
+
+        scheduler = Scheduler(store: store, configuration: configuration, executable: executable, logger: logger)
+        scheduler.onChange = { [weak self] in self?.publishStatus() }
+        ingestor = SpoolIngestor(store: store, admission: state.admission, outputFolder: state.outputFolder)
+        ingestor.onAccepted = { [weak self] id, name in
+            self?.logger.info("job queued from the spool: \(name)", metadata: ["job_id": "\(id)", "job_state": "queued"])
+            self?.scheduler.wake()
+        }
+        ingestor.onRejected = { [weak self] name, reason in
+            self?.logger.warning("spool file rejected: \(reason)", metadata: ["file": "\(name)"])
+        }
+        watcher = SpoolWatcher(folders: configuration.spools, queue: ingestQueue) { [weak self] folder, name in
+            guard let self, self.state.isAccepting else { return }
+            self.ingestor.ingest(name, in: folder)
+        }
+        try watcher.start()
+        ingestQueue.sync {}   // the start-up scan ran: every file that arrived while we were down is recorded
+
+        let handler = RequestHandler(store: store, scheduler: scheduler, daemon: state)
+        server = ControlServer(path: configuration.socketPath, group: configuration.socketGroup, logger: logger) { request, peer in
+            handler.handle(request, peer: peer)
+        }
+        try server.start()
+        installSignalHandlers()
+        scheduleRetention()
+        scheduler.start()
+        notifier.startWatchdog(on: mainQueue)
+        logger.notice("advd \(state.version) ready: \(configuration.resolvedWorkers) workers × \(configuration.resolvedThreadsPerJob) threads, socket \(configuration.socketPath), spool \(configuration.spools.map(\.path).joined(separator: ", "))")
+        notifier.ready(status: statusLine())
+    }
+
+    private func statusLine() -> String {
+        let counts = (try? store.counts()) ?? [:]
+        return "\(counts[.running] ?? 0) running, \(counts[.queued] ?? 0) queued"
+    }
+
+    private func publishStatus() {
+        notifier.status(statusLine())
+    }
+
+    private func installSignalHandlers() {
+        for number in [SIGTERM, SIGINT, SIGHUP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: mainQueue)
+            source.setEventHandler { [weak self] in
+                if number == SIGHUP { self?.reload() } else { self?.shutdown() }
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// SIGTERM: accept nothing new, let running jobs checkpoint and stop, mark them interrupted, exit 0.
+    func shutdown() {
+        guard state.isAccepting else { return }
+        state.isAccepting = false
+        notifier.stopping()
+        logger.notice("stopping: checkpointing running jobs")
+        watcher.stop()
+        scheduler.shutdown(timeout: Double(state.configuration.stopTimeoutSeconds)) { [weak self] in
+            self?.server.stop()
+            self?.logger.notice("stopped")
+            exit(0)
+        }
+    }
+
+    /// SIGHUP: re-read the configuration file. Log level, dataset roots, retention and attempts apply at
+    /// once; workers and threads to the jobs started from now on; folders and the socket need a restart.
+    func reload() {
+        guard let path = configurationPath else { return logger.notice("SIGHUP: no configuration file to reload") }
+        notifier.reloading()
+        defer { notifier.ready(status: statusLine()) }
+        let fresh: DaemonConfiguration
+        do { fresh = try DaemonConfiguration.load(path: path) } catch {
+            return logger.error("SIGHUP: \(error); keeping the running configuration")
+        }
+        let old = state.configuration
+        var applied = fresh
+        if fresh.stateFolder != old.stateFolder || fresh.socketPath != old.socketPath || fresh.spools != old.spools {
+            logger.warning("SIGHUP: state_folder, socket and spools change only with a restart")
+            applied.stateFolder = old.stateFolder
+            applied.socketPath = old.socketPath
+            applied.spools = old.spools
+        }
+        state.configuration = applied
+        let admission = state.admission
+        ingestQueue.async { self.ingestor.admission = admission }
+        scheduler.update(applied)
+        logger.notice("configuration reloaded from \(path)")
+    }
+
+    /// Hourly: removes the files of jobs finished more than `retention_days` ago (results stay).
+    private func scheduleRetention() {
+        let timer = DispatchSource.makeTimerSource(queue: mainQueue)
+        timer.schedule(deadline: .now() + 60, repeating: 3600)
+        timer.setEventHandler { [weak self] in self?.applyRetention() }
+        timer.resume()
+        retentionTimer = timer
+    }
+
+    func applyRetention() {
+        guard let days = state.configuration.retentionDays else { return }
+        let cutoff = Date().addingTimeInterval(-Double(days) * 86_400)
+        for job in (try? store.finishedBefore(cutoff)) ?? [] {
+            try? FileManager.default.removeItem(atPath: job.outputFolder)
+            try? store.forgetFiles(job.id)
+            logger.info("removed the files of job \(job.id), finished over \(days) days ago; its results stay", metadata: ["job_id": "\(job.id)"])
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import AdvNN
+import AdvRobust
+import Foundation
+
+/// Whether a manifest may become a job: it must parse (every error names the key path and line), and
+/// every file it reads must be an absolute path under the configured dataset roots — a job runs as
+/// the daemon's user, so a manifest must not be a way to read that user's other files.
+public struct JobAdmission: Sendable {
+    public let configuration: DaemonConfiguration
+
+    public init(configuration: DaemonConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// The parsed manifest.
+    /// - Parameter source: the file name errors mention.
+    /// - Throws: `ManifestError` naming the source, key path and line.
+    public func admit(text: String, source: String) throws -> ExperimentManifest {
+        let defaultName = (source as NSString).deletingPathExtension
+        let manifest = try ExperimentManifest.parse(yaml: text, source: source, defaultName: defaultName)
+        var reads: [(key: String, path: String)] = []
+        if manifest.dataset.name == "fashion-mnist" || manifest.dataset.path != nil {
+            reads.append(("dataset.path", manifest.dataset.path ?? Dataset.fashionMNISTFolder))
+        }
+        if let weights = manifest.model.weights { reads.append(("model.weights", weights)) }
+        if let teacher = manifest.selfTraining?.teacherWeights { reads.append(("train.self_training.teacher.weights", teacher)) }
+        if case .images(let path)? = manifest.selfTraining?.pool { reads.append(("train.self_training.pool.images", path)) }
+        for (key, path) in reads {
+            guard path.hasPrefix("/") else {
+                throw ManifestError(source: source, path: key, line: nil,
+                                    message: "\"\(path)\" is relative; a job runs in the daemon's own folder, so give an absolute path")
+            }
+            guard configuration.allowsReading(path) else {
+                throw ManifestError(source: source, path: key, line: nil,
+                                    message: "\(path) is outside the folders the daemon may read (dataset_roots: \(configuration.datasetRoots.joined(separator: ", ")), and its state folder)")
+            }
+            guard FileManager.default.fileExists(atPath: path) else {
+                let hint = key == "dataset.path" && manifest.dataset.name == "fashion-mnist" ? " (install it: apt-get install dataset-fashion-mnist)" : ""
+                throw ManifestError(source: source, path: key, line: nil, message: "\(path) does not exist\(hint)")
+            }
+        }
+        return manifest
+    }
+}

@@ -1,0 +1,304 @@
+import AdvProtocol
+import Foundation
+import GRDB
+
+/// The daemon's durable record of every job, in SQLite (WAL mode, so `advctl` reads never wait for the
+/// workers' writes; a busy timeout for the rare writer contention; versioned migrations in
+/// `JobStoreSchema`). Results are copied in when a job succeeds, so they stay queryable after the
+/// job's files are deleted.
+public final class JobStore: Sendable {
+    let database: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and migrates it to the newest schema.
+    /// - Throws: `DaemonError` naming the file when it cannot be opened or migrated.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "advd.jobs"
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            try JobStoreSchema.migrator.migrate(database)
+        } catch {
+            throw DaemonError("\(path): cannot open the job database: \(error)")
+        }
+    }
+
+    // MARK: Submission
+
+    /// What a new job is made of.
+    public struct Submission: Sendable {
+        public var name: String
+        public var ownerUID: UInt32
+        public var priority: Int
+        public var labels: [String]
+        public var manifest: String
+        /// `advctl` or the spool file it came from.
+        public var source: String
+        /// For spool files: the file's identity, so that a file recorded just before a crash (and not
+        /// yet moved out of the spool) is recognised at the next start instead of becoming a second job.
+        public var spoolKey: String?
+    }
+
+    /// Records a queued job, or finds the job already recorded for the same spool file.
+    /// - Returns: the job id and whether it was new.
+    public func submit(_ submission: Submission, outputFolder: (Int64) -> String) throws -> (id: Int64, isNew: Bool) {
+        try database.write { db in
+            if let key = submission.spoolKey,
+               let existing = try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE spool_key = ?", arguments: [key]) {
+                return (existing, false)
+            }
+            try db.execute(sql: """
+                INSERT INTO jobs (name, owner_uid, priority, labels, state, manifest, source, spool_key, attempts, submitted_at, output_folder)
+                VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, '')
+                """, arguments: [submission.name, submission.ownerUID, submission.priority, Self.json(submission.labels),
+                                 submission.manifest, submission.source, submission.spoolKey, Date().timeIntervalSince1970])
+            let id = db.lastInsertedRowID
+            try db.execute(sql: "UPDATE jobs SET output_folder = ? WHERE id = ?", arguments: [outputFolder(id), id])
+            try Self.addEvent(db, job: id, kind: "state", message: "queued (from \(submission.source))")
+            return (id, true)
+        }
+    }
+
+    // MARK: The life cycle
+
+    /// Marks the most urgent queued job (highest priority, then oldest) running and returns it.
+    public func claimNext() throws -> JobInfo? {
+        try database.write { db in
+            guard let id = try Int64.fetchOne(db, sql: """
+                SELECT id FROM jobs WHERE state = 'queued' ORDER BY priority DESC, id ASC LIMIT 1
+                """) else { return nil }
+            try db.execute(sql: "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, error = NULL WHERE id = ?",
+                           arguments: [Date().timeIntervalSince1970, id])
+            try Self.addEvent(db, job: id, kind: "state", message: "running")
+            return try Self.job(db, id: id)
+        }
+    }
+
+    /// Ends a job (`succeeded`, `failed` or `cancelled`), or puts it back in the queue (`queued`,
+    /// after an interruption or for a retry; an interruption does not count as an attempt).
+    public func finish(_ id: Int64, state: JobState, error: String? = nil, countsAsAttempt: Bool = true) throws {
+        try database.write { db in
+            let finishedAt: Double? = state.isFinished ? Date().timeIntervalSince1970 : nil
+            try db.execute(sql: """
+                UPDATE jobs SET state = ?, error = ?, finished_at = ?, attempts = attempts - ? WHERE id = ?
+                """, arguments: [state.rawValue, error, finishedAt, countsAsAttempt ? 0 : 1, id])
+            try Self.addEvent(db, job: id, kind: "state", message: state.rawValue + (error.map { ": \($0)" } ?? ""))
+        }
+    }
+
+    /// At start: every job a previous daemon left running was interrupted; queue it again (it resumes
+    /// from its checkpoints). Returns their ids.
+    public func requeueInterrupted() throws -> [Int64] {
+        try database.write { db in
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE state IN ('running', 'interrupted') ORDER BY id")
+            for id in ids {
+                try db.execute(sql: "UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0) WHERE id = ?", arguments: [id])
+                try Self.addEvent(db, job: id, kind: "state", message: "interrupted (the daemon stopped); queued again to resume")
+            }
+            return ids
+        }
+    }
+
+    /// A finished job back to the queue, for `advctl retry`.
+    /// - Throws: `ProtocolError` when the job is unknown or not finished.
+    public func retry(_ id: Int64) throws {
+        try database.write { db in
+            guard let job = try Self.job(db, id: id) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
+            guard job.state == .failed || job.state == .cancelled else {
+                throw ProtocolError(code: .conflict, message: "job \(id) is \(job.state.rawValue); only failed or cancelled jobs can be retried")
+            }
+            try db.execute(sql: "UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, finished_at = NULL WHERE id = ?", arguments: [id])
+            try Self.addEvent(db, job: id, kind: "state", message: "queued again (retry)")
+        }
+    }
+
+    /// Cancels a queued job at once; returns false when it is not queued (a running one is stopped by
+    /// its worker, which then records the cancellation).
+    public func cancelIfQueued(_ id: Int64) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'queued'",
+                           arguments: [Date().timeIntervalSince1970, id])
+            guard db.changesCount > 0 else { return false }
+            try Self.addEvent(db, job: id, kind: "state", message: "cancelled while queued")
+            return true
+        }
+    }
+
+    // MARK: Progress and results
+
+    public func updateProgress(_ id: Int64, _ progress: JobProgress) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET progress = ? WHERE id = ?", arguments: [Self.json(progress), id])
+        }
+    }
+
+    /// Records a finished epoch (again after a resume: the same epoch's row is replaced).
+    public func recordEpoch(_ id: Int64, _ epoch: EpochRecord) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO epochs (job_id, epoch, train_loss, train_accuracy, test_accuracy, held_out_robust_accuracy, learning_rate, seconds)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, epoch.epoch, epoch.trainLoss, epoch.trainAccuracy, epoch.testAccuracy,
+                                 epoch.heldOutRobustAccuracy, epoch.learningRate, epoch.seconds])
+        }
+    }
+
+    /// Stores a succeeded job's evaluation and marks it succeeded, in one transaction.
+    public func recordSuccess(_ id: Int64, results: JobResults) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM results WHERE job_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM attack_results WHERE job_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM epsilon_results WHERE job_id = ?", arguments: [id])
+            try db.execute(sql: """
+                INSERT INTO results (job_id, threat_model, examples, clean_accuracy, worst_case_robust_accuracy) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [id, results.threatModel, results.examples, results.cleanAccuracy, results.worstCaseRobustAccuracy])
+            for (position, attack) in results.attacks.enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO attack_results (job_id, position, name, robust_accuracy_after, newly_broken) VALUES (?, ?, ?, ?, ?)
+                    """, arguments: [id, position, attack.name, attack.robustAccuracyAfter, attack.newlyBroken])
+            }
+            for point in results.epsilonCurve {
+                try db.execute(sql: "INSERT INTO epsilon_results (job_id, epsilon, robust_accuracy) VALUES (?, ?, ?)",
+                               arguments: [id, point.epsilon, point.robustAccuracy])
+            }
+            for warning in results.warnings { try Self.addEvent(db, job: id, kind: "warning", message: warning) }
+            try db.execute(sql: "UPDATE jobs SET state = 'succeeded', finished_at = ?, error = NULL WHERE id = ?",
+                           arguments: [Date().timeIntervalSince1970, id])
+            try Self.addEvent(db, job: id, kind: "state", message: "succeeded")
+        }
+    }
+
+    /// After retention removed a job's folder: its results stay, its files are gone.
+    public func forgetFiles(_ id: Int64) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE jobs SET output_folder = '' WHERE id = ?", arguments: [id])
+            try Self.addEvent(db, job: id, kind: "info", message: "files removed by the retention policy; results kept")
+        }
+    }
+
+    public func addEvent(_ id: Int64, kind: String, message: String) throws {
+        try database.write { db in try Self.addEvent(db, job: id, kind: kind, message: message) }
+    }
+
+    // MARK: Queries
+
+    public func job(_ id: Int64, details: Bool = false) throws -> JobInfo? {
+        try database.read { db in
+            guard var job = try Self.job(db, id: id) else { return nil }
+            if details {
+                job.manifest = try String.fetchOne(db, sql: "SELECT manifest FROM jobs WHERE id = ?", arguments: [id])
+                job.epochs = try Self.epochs(db, job: id)
+                job.events = try Row.fetchAll(db, sql: "SELECT at, kind, message FROM events WHERE job_id = ? ORDER BY id", arguments: [id])
+                    .map { EventRecord(at: Date(timeIntervalSince1970: $0["at"]), kind: $0["kind"], message: $0["message"]) }
+            }
+            return job
+        }
+    }
+
+    public struct Filter: Sendable {
+        public var states: [JobState] = []
+        public var nameContains: String?
+        public var label: String?
+        public var limit = 1000
+        public init() {}
+    }
+
+    public func list(_ filter: Filter = Filter()) throws -> [JobInfo] {
+        try database.read { db in
+            var conditions: [String] = [], arguments: [any DatabaseValueConvertible] = []
+            if !filter.states.isEmpty {
+                conditions.append("state IN (\(filter.states.map { _ in "?" }.joined(separator: ", ")))")
+                arguments += filter.states.map(\.rawValue)
+            }
+            if let name = filter.nameContains { conditions.append("instr(name, ?) > 0"); arguments.append(name) }
+            if let label = filter.label {
+                conditions.append("EXISTS (SELECT 1 FROM json_each(jobs.labels) WHERE value = ?)")
+                arguments.append(label)
+            }
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let rows = try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs \(whereClause) ORDER BY id LIMIT \(filter.limit)",
+                                        arguments: StatementArguments(arguments))
+            return rows.map(Self.jobInfo)
+        }
+    }
+
+    /// Jobs per state.
+    public func counts() throws -> [JobState: Int] {
+        try database.read { db in
+            var counts: [JobState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM jobs GROUP BY state") {
+                if let state = JobState(rawValue: row["state"]) { counts[state] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    public func results(_ id: Int64) throws -> JobResults? {
+        try database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM results WHERE job_id = ?", arguments: [id]) else { return nil }
+            let attacks = try Row.fetchAll(db, sql: "SELECT * FROM attack_results WHERE job_id = ? ORDER BY position", arguments: [id])
+                .map { AttackResult(name: $0["name"], robustAccuracyAfter: $0["robust_accuracy_after"], newlyBroken: $0["newly_broken"]) }
+            let curve = try Row.fetchAll(db, sql: "SELECT * FROM epsilon_results WHERE job_id = ? ORDER BY epsilon", arguments: [id])
+                .map { EpsilonPoint(epsilon: $0["epsilon"], robustAccuracy: $0["robust_accuracy"]) }
+            let warnings = try String.fetchAll(db, sql: "SELECT message FROM events WHERE job_id = ? AND kind = 'warning' ORDER BY id", arguments: [id])
+            return JobResults(job: id, threatModel: row["threat_model"], examples: row["examples"], cleanAccuracy: row["clean_accuracy"],
+                              worstCaseRobustAccuracy: row["worst_case_robust_accuracy"], attacks: attacks, epsilonCurve: curve,
+                              warnings: warnings)
+        }
+    }
+
+    /// Finished jobs whose files are older than `cutoff`, for retention.
+    public func finishedBefore(_ cutoff: Date) throws -> [JobInfo] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.jobColumns) FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ? AND output_folder != ''
+                """, arguments: [cutoff.timeIntervalSince1970]).map(Self.jobInfo)
+        }
+    }
+
+    // MARK: Rows
+
+    static let jobColumns = "id, name, owner_uid, priority, labels, state, attempts, source, submitted_at, started_at, finished_at, error, progress, output_folder"
+
+    static func job(_ db: Database, id: Int64) throws -> JobInfo? {
+        try Row.fetchOne(db, sql: "SELECT \(jobColumns) FROM jobs WHERE id = ?", arguments: [id]).map(jobInfo)
+    }
+
+    static func jobInfo(_ row: Row) -> JobInfo {
+        var job = JobInfo(id: row["id"], name: row["name"], ownerUID: UInt32(row["owner_uid"] as Int64), priority: row["priority"],
+                          labels: decodeJSON([String].self, row["labels"]) ?? [], state: JobState(rawValue: row["state"]) ?? .failed,
+                          attempts: row["attempts"], source: row["source"], submittedAt: Date(timeIntervalSince1970: row["submitted_at"]),
+                          outputFolder: row["output_folder"])
+        job.startedAt = (row["started_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        job.finishedAt = (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        job.error = row["error"]
+        job.progress = decodeJSON(JobProgress.self, row["progress"])
+        return job
+    }
+
+    static func epochs(_ db: Database, job: Int64) throws -> [EpochRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM epochs WHERE job_id = ? ORDER BY epoch", arguments: [job]).map {
+            EpochRecord(epoch: $0["epoch"], trainLoss: $0["train_loss"], trainAccuracy: $0["train_accuracy"], testAccuracy: $0["test_accuracy"],
+                        heldOutRobustAccuracy: $0["held_out_robust_accuracy"], learningRate: $0["learning_rate"], seconds: $0["seconds"])
+        }
+    }
+
+    static func addEvent(_ db: Database, job: Int64, kind: String, message: String) throws {
+        try db.execute(sql: "INSERT INTO events (job_id, at, kind, message) VALUES (?, ?, ?, ?)",
+                       arguments: [job, Date().timeIntervalSince1970, kind, message])
+    }
+
+    static func json<Value: Encodable>(_ value: Value) -> String {
+        String(decoding: Wire.line(value).dropLast(), as: UTF8.self)
+    }
+
+    static func decodeJSON<Value: Decodable>(_ type: Value.Type, _ text: String?) -> Value? {
+        text.flatMap { try? Wire.decode(type, from: Data($0.utf8)) }
+    }
+}
+
+/// An error of the daemon's own (configuration, files, database); the message names what and where.
+public struct DaemonError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

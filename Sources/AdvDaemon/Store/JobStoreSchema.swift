@@ -1,0 +1,72 @@
+import GRDB
+
+/// The job database's schema, as numbered migrations: a database written by an older advd is brought
+/// up to date at start, and a migration never changes once released (add a new one instead).
+enum JobStoreSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: jobs, epochs, results, events") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL,
+                    owner_uid INTEGER NOT NULL,
+                    priority INTEGER NOT NULL DEFAULT 0,
+                    labels TEXT NOT NULL DEFAULT '[]',          -- JSON array of strings
+                    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'interrupted', 'succeeded', 'failed', 'cancelled')),
+                    manifest TEXT NOT NULL,
+                    source TEXT NOT NULL,                        -- 'advctl' or the spool file
+                    spool_key TEXT UNIQUE,                       -- device:inode:mtime:size:name of the spool file
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    submitted_at REAL NOT NULL,                  -- seconds since 1970
+                    started_at REAL,
+                    finished_at REAL,
+                    error TEXT,
+                    progress TEXT,                               -- JSON JobProgress
+                    output_folder TEXT NOT NULL
+                );
+                CREATE INDEX jobs_queue ON jobs (state, priority DESC, id);
+                CREATE TABLE epochs (
+                    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    epoch INTEGER NOT NULL,
+                    train_loss REAL NOT NULL,
+                    train_accuracy REAL NOT NULL,
+                    test_accuracy REAL NOT NULL,
+                    held_out_robust_accuracy REAL,
+                    learning_rate REAL NOT NULL,
+                    seconds REAL NOT NULL,
+                    PRIMARY KEY (job_id, epoch)
+                );
+                CREATE TABLE results (
+                    job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+                    threat_model TEXT NOT NULL,
+                    examples INTEGER NOT NULL,
+                    clean_accuracy REAL NOT NULL,
+                    worst_case_robust_accuracy REAL NOT NULL
+                );
+                CREATE TABLE attack_results (
+                    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    robust_accuracy_after REAL NOT NULL,
+                    newly_broken INTEGER NOT NULL,
+                    PRIMARY KEY (job_id, position)
+                );
+                CREATE TABLE epsilon_results (
+                    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    epsilon REAL NOT NULL,
+                    robust_accuracy REAL NOT NULL
+                );
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    at REAL NOT NULL,
+                    kind TEXT NOT NULL,                          -- 'state', 'warning', 'info'
+                    message TEXT NOT NULL
+                );
+                CREATE INDEX events_job ON events (job_id, id);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,217 @@
+import AdvProtocol
+import ArgumentParser
+import Foundation
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "The daemon's version, uptime, workers and queue.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let status = try connection.perform(Request(command: .status)).status!
+        if output.json { return printJSON(status) }
+        print("advd \(status.version) (protocol \(status.protocolVersion)), pid \(status.pid), up \(Format.duration(status.uptimeSeconds))")
+        print("workers: \(status.busyWorkers) busy, \(status.workers - status.busyWorkers) idle, \(status.threadsPerJob) threads per job")
+        print("jobs: \(status.running) running, \(status.queued) queued")
+        print("state: \(status.stateFolder)")
+        print("spool: \(status.spools.joined(separator: ", "))")
+    }
+}
+
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit", abstract: "Submit experiment manifests; the daemon validates each and prints its job id.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "Manifest files (YAML or JSON).") var manifests: [String]
+    @Option(help: "Priority: higher runs first (default 0).") var priority: Int?
+    @Option(name: .customLong("label"), help: "A label for filtering (repeatable).") var labels: [String] = []
+
+    func run() throws {
+        var ids: [Int64] = []
+        for path in manifests {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                FileHandle.standardError.write(Data("advctl: \(path): cannot read the file\n".utf8))
+                throw ExitCode(1)
+            }
+            var request = Request(command: .submit)
+            request.manifest = text
+            request.manifestName = (path as NSString).lastPathComponent
+            request.priority = priority
+            request.labels = labels
+            let id = try connection.perform(request).submitted!.first!
+            ids.append(id)
+            if !output.json { print("\(id)\t\(path)") }
+        }
+        if output.json { printJSON(ids) }
+    }
+}
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List jobs, oldest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: "Only jobs in these states (comma-separated: queued, running, succeeded, failed, cancelled).") var state: String?
+    @Option(help: "Only jobs whose name contains this text.") var name: String?
+    @Option(help: "Only jobs with this label.") var label: String?
+
+    func run() throws {
+        var request = Request(command: .list)
+        request.states = state?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        request.name = name
+        request.label = label
+        let jobs = try connection.perform(request).jobs ?? []
+        if output.json { return printJSON(jobs) }
+        var rows = [["ID", "NAME", "STATE", "PRI", "OWNER", "PROGRESS", "SUBMITTED", "LABELS"]]
+        for job in jobs {
+            rows.append(["\(job.id)", job.name, job.state.rawValue, "\(job.priority)", "\(job.ownerUID)",
+                         job.state == .running ? Format.progress(job.progress) : "", Format.date(job.submittedAt),
+                         job.labels.joined(separator: ",")])
+        }
+        print(Format.table(rows))
+    }
+}
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "A job's details, progress and ETA, epochs and events.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The job id.") var job: JobID
+
+    func run() throws {
+        let info = try connection.perform(Request(command: .show, job: job.value)).job!
+        if output.json { return printJSON(info) }
+        print("job \(info.id): \(info.name)")
+        print("state: \(info.state.rawValue)\(info.error.map { " — \($0)" } ?? "")")
+        print("owner uid \(info.ownerUID), priority \(info.priority), attempts \(info.attempts), labels: \(info.labels.joined(separator: ", "))")
+        print("source: \(info.source)")
+        print("submitted \(Format.date(info.submittedAt))" + (info.startedAt.map { ", started \(Format.date($0))" } ?? "")
+              + (info.finishedAt.map { ", finished \(Format.date($0))" } ?? ""))
+        if info.state == .running, let progress = info.progress { print("progress: \(Format.progress(progress))") }
+        print("output: \(info.outputFolder)")
+        if let epochs = info.epochs, !epochs.isEmpty {
+            var rows = [["EPOCH", "LOSS", "TRAIN", "TEST", "HELD-OUT PGD-10", "LR", "SECONDS"]]
+            for epoch in epochs {
+                rows.append(["\(epoch.epoch)", String(format: "%.4f", epoch.trainLoss), Format.percent(epoch.trainAccuracy),
+                             Format.percent(epoch.testAccuracy), epoch.heldOutRobustAccuracy.map(Format.percent) ?? "—",
+                             String(format: "%.4g", epoch.learningRate), String(format: "%.1f", epoch.seconds)])
+            }
+            print("\n" + Format.table(rows))
+        }
+        if let events = info.events, !events.isEmpty {
+            print("\nevents:")
+            for event in events { print("  \(Format.date(event.at))  \(event.kind): \(event.message)") }
+        }
+    }
+}
+
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "watch", abstract: "A live progress bar until the job finishes.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The job id.") var job: JobID
+    @Option(help: "Seconds between updates.") var interval: Double = 1
+
+    func run() throws {
+        var lastLength = 0
+        while true {
+            let info = try connection.perform(Request(command: .show, job: job.value)).job!
+            let line: String
+            if info.state == .running, let progress = info.progress {
+                line = Format.bar(progress.fraction ?? 0) + " " + Format.progress(progress)
+            } else {
+                line = "job \(info.id) \(info.state.rawValue)"
+            }
+            print("\r" + line.padding(toLength: max(line.count, lastLength), withPad: " ", startingAt: 0), terminator: "")
+            fflush(nil)
+            lastLength = line.count
+            if info.state.isFinished {
+                print(info.error.map { "\n\($0)" } ?? "")
+                if info.state != .succeeded { throw ExitCode(1) }
+                return
+            }
+            Thread.sleep(forTimeInterval: interval)
+        }
+    }
+}
+
+struct LogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "A job's log; --follow keeps printing until it finishes.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The job id.") var job: JobID
+    @Flag(name: .shortAndLong, help: "Keep printing new lines until the job finishes.") var follow = false
+
+    func run() throws {
+        var offset: Int64 = 0
+        while true {
+            var request = Request(command: .logs, job: job.value)
+            request.offset = offset
+            let chunk = try connection.perform(request).logs!
+            print(chunk.text, terminator: "")
+            fflush(nil)
+            offset = chunk.nextOffset
+            if !follow || (chunk.finished && chunk.text.isEmpty) { return }
+            if chunk.text.isEmpty { Thread.sleep(forTimeInterval: 0.5) }
+        }
+    }
+}
+
+struct ResultsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "results", abstract: "Clean, per-attack and worst-case robust accuracy, the ε-curve and warnings of a finished job.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The job id.") var job: JobID
+
+    func run() throws {
+        let results = try connection.perform(Request(command: .results, job: job.value)).results!
+        if output.json { return printJSON(results) }
+        print("job \(results.job): \(results.threatModel), \(results.examples) test examples")
+        var rows = [["", "ROBUST ACCURACY"], ["clean", Format.percent(results.cleanAccuracy)]]
+        for attack in results.attacks { rows.append(["after " + attack.name, Format.percent(attack.robustAccuracyAfter)]) }
+        rows.append(["worst case", Format.percent(results.worstCaseRobustAccuracy)])
+        print(Format.table(rows))
+        if !results.epsilonCurve.isEmpty {
+            print("\nε-curve:")
+            for point in results.epsilonCurve { print(String(format: "  ε = %-8g %@", point.epsilon, Format.percent(point.robustAccuracy))) }
+        }
+        if !results.warnings.isEmpty {
+            print("\nWARNINGS (the evaluation shows signs of gradient masking or a weak attack):")
+            for warning in results.warnings { print("  - \(warning)") }
+        }
+    }
+}
+
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a queued or running job (its submitter or root).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The job id.") var job: JobID
+
+    func run() throws {
+        _ = try connection.perform(Request(command: .cancel, job: job.value))
+        print("job \(job.value): cancellation requested")
+    }
+}
+
+struct RetryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retry", abstract: "Queue a failed or cancelled job again (its submitter or root).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The job id.") var job: JobID
+
+    func run() throws {
+        _ = try connection.perform(Request(command: .retry, job: job.value))
+        print("job \(job.value): queued again")
+    }
+}
+
+struct ArtifactsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "artifacts", abstract: "Paths of a job's model, checkpoints, metrics and report.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: OutputOptions
+    @Argument(help: "The job id.") var job: JobID
+
+    func run() throws {
+        let artifacts = try connection.perform(Request(command: .artifacts, job: job.value)).artifacts ?? []
+        if output.json { return printJSON(artifacts) }
+        print(Format.table([["KIND", "PATH", "BYTES"]] + artifacts.map { [$0.kind, $0.path, $0.bytes.map(String.init) ?? ""] }))
+    }
+}
