@@ -29,7 +29,8 @@ struct DaemonOptions: ParsableArguments {
     func resolve() throws -> DaemonConfiguration {
         var configuration = DaemonConfiguration()
         if let path = configurationPath {
-            do { configuration = try DaemonConfiguration.load(path: path) } catch { throw ValidationError("\(error)") }
+            // a configuration error is not a usage error: no usage text after it
+            do { configuration = try DaemonConfiguration.load(path: path) } catch { throw DaemonError("\(error)") }
         }
         func absolute(_ path: String) -> String {
             path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
@@ -54,7 +55,7 @@ struct DaemonOptions: ParsableArguments {
             configuration.logLevel = logLevel
         }
         if let maxAttempts { configuration.maxAttempts = maxAttempts }
-        if let problem = configuration.oversubscription { throw ValidationError(problem) }
+        if let problem = configuration.oversubscription { throw DaemonError(problem) }
         return configuration
     }
 }
@@ -101,11 +102,14 @@ struct CheckConfigCommand: ParsableCommand {
         print("configuration: \(options.configurationPath ?? "built-in defaults") — valid")
         print("state_folder: \(configuration.stateFolder)")
         for spool in configuration.spools {
-            print("spool: \(spool.path) (priority \(spool.priority)\(spool.labels.isEmpty ? "" : ", labels \(spool.labels.joined(separator: ", ")))")")
+            let labels = spool.labels.isEmpty ? "" : ", labels " + spool.labels.joined(separator: ", ")
+            print("spool: \(spool.path) (priority \(spool.priority)\(labels))")
         }
         print("socket: \(configuration.socketPath) (group \(configuration.socketGroup ?? "the daemon's"))")
         print("workers: \(configuration.resolvedWorkers) × \(configuration.resolvedThreadsPerJob) threads on \(DaemonConfiguration.cores) cores")
         print("dataset_roots: \(configuration.datasetRoots.isEmpty ? "any" : configuration.datasetRoots.joined(separator: ", "))")
-        print("retention_days: \(configuration.retentionDays.map(String.init) ?? "forever"), max_attempts: \(configuration.maxAttempts), log_level: \(configuration.logLevel), stop_timeout: \(configuration.stopTimeoutSeconds) s")
+        let retention = configuration.retentionDays.map(String.init) ?? "forever"
+        print("retention_days: \(retention), max_attempts: \(configuration.maxAttempts), log_level: \(configuration.logLevel)")
+        print("stop_timeout: \(configuration.stopTimeoutSeconds) s")
     }
 }

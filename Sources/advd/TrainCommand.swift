@@ -69,7 +69,7 @@ struct TrainCommand: ParsableCommand {
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             print("resumed from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)")
         }
-        try trainer.run(maximumSteps: maxSteps, progress: { printProgress($0) })
+        try trainer.run(maximumSteps: maxSteps) { printProgress($0) }
         guard trainer.isFinished else {
             print("stopped after step \(trainer.cursor.step) of \(trainer.totalSteps); run again to resume")
             return

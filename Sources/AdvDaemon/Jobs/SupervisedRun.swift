@@ -35,6 +35,12 @@ public enum SupervisedRun {
         defer { signals.forEach { $0.cancel() }; orphanWatch.cancel() }
 
         let reporter = Reporter()
+        // one writer per job folder: a child orphaned by a daemon that died is exiting (its stdin
+        // closed), and a resumed run waits here until it has, so the two never write together
+        try? FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
+        let lock = open(outputFolder + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if lock >= 0 { while flock(lock, LOCK_EX) != 0 && errno == EINTR {} }
+        defer { if lock >= 0 { close(lock) } }
         do {
             let manifest = try ExperimentManifest.load(path: manifestPath)
             var runner = ExperimentRunner(manifest: manifest, outputFolder: outputFolder)

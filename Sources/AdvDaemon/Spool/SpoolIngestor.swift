@@ -12,20 +12,20 @@ import Glibc
 /// finds the job at the next start and only finishes the move.
 public final class SpoolIngestor: @unchecked Sendable {
     let store: JobStore
-    var admission: JobAdmission
+    public var admission: JobAdmission
     let outputFolder: @Sendable (Int64) -> String
     /// Called for every new job (to wake the scheduler) and every rejection (to log it).
-    var onAccepted: (Int64, String) -> Void = { _, _ in }
-    var onRejected: (String, String) -> Void = { _, _ in }
+    public var onAccepted: (Int64, String) -> Void = { _, _ in }
+    public var onRejected: (String, String) -> Void = { _, _ in }
 
-    init(store: JobStore, admission: JobAdmission, outputFolder: @escaping @Sendable (Int64) -> String) {
+    public init(store: JobStore, admission: JobAdmission, outputFolder: @escaping @Sendable (Int64) -> String) {
         self.store = store
         self.admission = admission
         self.outputFolder = outputFolder
     }
 
     /// Handles `name` in `folder`; a file that is gone (already handled) is skipped.
-    func ingest(_ name: String, in folder: SpoolFolder) {
+    public func ingest(_ name: String, in folder: SpoolFolder) {
         let path = folder.path + "/" + name
         var info = stat()
         guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }

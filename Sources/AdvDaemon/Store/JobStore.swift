@@ -37,6 +37,17 @@ public final class JobStore: Sendable {
         /// For spool files: the file's identity, so that a file recorded just before a crash (and not
         /// yet moved out of the spool) is recognised at the next start instead of becoming a second job.
         public var spoolKey: String?
+
+        public init(name: String, ownerUID: UInt32, priority: Int, labels: [String], manifest: String, source: String,
+                    spoolKey: String?) {
+            self.name = name
+            self.ownerUID = ownerUID
+            self.priority = priority
+            self.labels = labels
+            self.manifest = manifest
+            self.source = source
+            self.spoolKey = spoolKey
+        }
     }
 
     /// Records a queued job, or finds the job already recorded for the same spool file.

@@ -106,8 +106,8 @@ public final class Trainer {
     /// - Throws: `TrainingError` when the loss stops being finite; `CheckpointError` when a checkpoint
     ///   cannot be written.
     @discardableResult
-    public func run(maximumSteps: Int? = nil, shouldStop: () -> Bool = { false },
-                    progress: (TrainingProgress) -> Void = { _ in }) throws -> [EpochMetrics] {
+    public func run(maximumSteps: Int? = nil, progress: (TrainingProgress) -> Void = { _ in },
+                    shouldStop: () -> Bool = { false }) throws -> [EpochMetrics] {
         var stepsThisCall = 0
         while !isFinished && stepsThisCall < (maximumSteps ?? Int.max) {
             if shouldStop() {

@@ -53,7 +53,7 @@ extension ExperimentRunner {
             progress(.phase("resumed the teacher from \(resumed)"))
         }
         progress(.phase("training the teacher: \(spec.summary), standard training for \(teacherConfig.epochs) epochs on \(data.train.count) labelled examples"))
-        try trainer.run(shouldStop: shouldStop) { progress(.training($0)) }
+        try trainer.run(progress: { progress(.training($0)) }, shouldStop: shouldStop)
         guard trainer.isFinished else { throw RunInterrupted(stage: "the teacher's training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }
         try ModelCheckpoint.save(trainer.model, spec: spec, to: saved)
         return trainer.model

@@ -113,7 +113,7 @@ public struct ExperimentRunner {
         }
         if !trainer.isFinished {
             progress(.phase("training \(spec.summary) for \(config.epochs) epochs (\(manifest.trainingMethod.name))"))
-            try trainer.run(shouldStop: shouldStop) { progress(.training($0)) }
+            try trainer.run(progress: { progress(.training($0)) }, shouldStop: shouldStop)
             guard trainer.isFinished else { throw RunInterrupted(stage: "training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }
         }
         if let reason = trainer.cursor.stoppedEarly { progress(.phase("training stopped early: \(reason)")) }

@@ -1,0 +1,137 @@
+import AdvTestSupport
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `advd serve` in a temporary root — its own state folder, spool, socket, and a NOTIFY_SOCKET
+/// the test reads — plus `advctl` pointed at it.
+final class DaemonHarness {
+    let folder = TemporaryFolder(prefix: "advd-serve-")
+    var root: String { folder.path }
+    var spool: String { root + "/spool" }
+    var socketPath: String { root + "/run/advd.sock" }
+    var stateFolder: String { root + "/state" }
+    private(set) var process: Process?
+    private var notifyDescriptor: Int32 = -1
+    /// Every notification received so far.
+    private(set) var notifications: [String] = []
+
+    static let advctlPath = URL(fileURLWithPath: AdvdProcess.path).deletingLastPathComponent().appendingPathComponent("advctl").path
+
+    init() throws {
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        try "# defaults\n".write(toFile: root + "/advd.yaml", atomically: true, encoding: .utf8)
+        notifyDescriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = Array((root + "/notify.sock").utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(notifyDescriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        precondition(bound == 0, "cannot bind the notify socket")
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(notifyDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        close(notifyDescriptor)
+    }
+
+    /// Starts the daemon (two workers of one thread each).
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: AdvdProcess.path)
+        process.arguments = ["serve", "--config", root + "/advd.yaml", "--state-folder", stateFolder, "--spool", spool,
+                             "--socket", socketPath, "--workers", "2", "--threads-per-job", "1"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = root + "/notify.sock"
+        environment.removeValue(forKey: "JOURNAL_STREAM")
+        process.environment = environment
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        self.process = process
+    }
+
+    /// Waits for a notification containing `text`.
+    @discardableResult
+    func waitForNotification(_ text: String, seconds: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if notifications.contains(where: { $0.contains(text) }) { return true }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(notifyDescriptor, &buffer, buffer.count, 0)
+            if count > 0 { notifications.append(String(decoding: buffer[0..<count], as: UTF8.self)) }
+        }
+        return notifications.contains { $0.contains(text) }
+    }
+
+    /// Sends `signal` and waits for the daemon to exit; returns its exit status.
+    @discardableResult
+    func stop(_ signal: Int32) -> Int32 {
+        guard let process else { return -1 }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    /// Runs advctl against this daemon.
+    func advctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.advctlPath)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["ADVD_SOCKET"] = socketPath
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    /// A job's fields from `advctl show --json`.
+    func job(_ id: Int) throws -> [String: Any] {
+        let shown = try advctl(["show", String(id), "--json"])
+        return (try? JSONSerialization.jsonObject(with: Data(shown.output.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Waits until job `id` is in one of `states`.
+    func waitForJob(_ id: Int, in states: Set<String>, seconds: Double = 120) throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let job = try job(id)
+            if let state = job["state"] as? String, states.contains(state) { return job }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return try job(id)
+    }
+
+    /// Writes `text` elsewhere and renames it into the spool.
+    func drop(_ text: String, as name: String) throws {
+        let staging = root + "/" + name + ".staging"
+        try text.write(toFile: staging, atomically: false, encoding: .utf8)
+        try FileManager.default.moveItem(atPath: staging, toPath: spool + "/" + name)
+    }
+}
+
+/// metrics.json without wall-clock fields, which legitimately differ between runs.
+func timelessMetrics(_ path: String) -> NSDictionary? {
+    guard let data = FileManager.default.contents(atPath: path),
+          let object = try? JSONSerialization.jsonObject(with: data) else { return nil }
+    func strip(_ value: Any) -> Any {
+        if let dictionary = value as? [String: Any] {
+            var copy: [String: Any] = [:]
+            for (key, item) in dictionary where !["timings", "seconds", "samplesPerSecond"].contains(key) { copy[key] = strip(item) }
+            return copy
+        }
+        if let array = value as? [Any] { return array.map(strip) }
+        return value
+    }
+    return strip(object) as? NSDictionary
+}

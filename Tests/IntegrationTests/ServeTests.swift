@@ -1,0 +1,190 @@
+import AdvTestSupport
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `advd serve` and `advctl` as separate processes, as users and systemd run them.
+final class ServeTests: XCTestCase {
+    override func setUpWithError() throws {
+        try XCTSkipUnless(AdvdProcess.isBuilt && FileManager.default.isExecutableFile(atPath: DaemonHarness.advctlPath),
+                          "needs the advd and advctl executables beside the tests")
+    }
+
+    static let tinyManifest = """
+        name: tiny
+        seed: 3
+        dataset: {name: blobs, classes: 3, dimensions: 8, train_examples: 240, test_examples: 60}
+        model: {architecture: mlp, hidden: [16]}
+        train: {epochs: 3, batch_size: 32}
+        threat_model: {norm: linf, epsilon: 0.5}
+        evaluation:
+          attacks: [{name: pgd, steps: 5}, {name: fgsm}]
+          epsilon_curve: [0.25, 0.5]
+        """
+
+    /// Long enough to be interrupted in the middle of training: PGD-AT, 4 epochs of 188 steps.
+    static let longManifest = """
+        name: long
+        seed: 11
+        dataset: {name: blobs, classes: 4, dimensions: 64, train_examples: 12000, test_examples: 200}
+        model: {architecture: mlp, hidden: [128, 128]}
+        train: {method: pgd-at, attack: {steps: 7}, epochs: 4, batch_size: 64, checkpoint_every: 40}
+        threat_model: {norm: linf, epsilon: 0.2}
+        evaluation:
+          attacks: [{name: pgd, steps: 10}]
+          sanity_checks: false
+        """
+
+    func testASpooledManifestBecomesAJobThatSucceedsAndAdvctlReportsIt() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"), "no READY=1: \(daemon.notifications)")
+        XCTAssertTrue(daemon.notifications.contains { $0.contains("STATUS=0 running, 0 queued") }, "\(daemon.notifications)")
+
+        try daemon.drop(Self.tinyManifest, as: "tiny.yaml")
+        try daemon.drop(Self.tinyManifest.replacingOccurrences(of: "epsilon: 0.5", with: "epsilon: -1"), as: "broken.yaml")
+        let job = try daemon.waitForJob(1, in: ["succeeded", "failed"])
+        XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: daemon.spool + "/accepted/1-tiny.yaml"))
+        let error = try String(contentsOfFile: daemon.spool + "/rejected/broken.yaml.error", encoding: .utf8)
+        XCTAssertTrue(error.contains("broken.yaml: threat_model.epsilon: expected a number in (0, 1e+06], got \"-1\" (line 6)"), error)
+
+        let list = try daemon.advctl(["list"])
+        XCTAssertEqual(list.status, 0, list.output)
+        XCTAssertTrue(list.output.contains("tiny") && list.output.contains("succeeded"), list.output)
+        let show = try daemon.advctl(["show", "1"])
+        XCTAssertTrue(show.output.contains("state: succeeded") && show.output.contains("EPOCH"), show.output)
+        let results = try daemon.advctl(["results", "1"])
+        XCTAssertEqual(results.status, 0, results.output)
+        XCTAssertTrue(results.output.contains("worst case") && results.output.contains("ε-curve"), results.output)
+        let resultsJSON = try daemon.advctl(["results", "1", "--json"])
+        let decoded = try JSONSerialization.jsonObject(with: Data(resultsJSON.output.utf8)) as? [String: Any]
+        XCTAssertEqual((decoded?["attacks"] as? [Any])?.count, 2, resultsJSON.output)
+        let artifacts = try daemon.advctl(["artifacts", "1"])
+        XCTAssertTrue(artifacts.output.contains("model.safetensors") && artifacts.output.contains("report.md"), artifacts.output)
+        let status = try daemon.advctl(["status"])
+        XCTAssertTrue(status.output.contains("workers: 0 busy, 2 idle"), status.output)
+
+        // submission through advctl is validated first; errors name the key and line
+        try Self.tinyManifest.replacingOccurrences(of: "epochs: 3", with: "epochs: three")
+            .write(toFile: daemon.root + "/bad.yaml", atomically: true, encoding: .utf8)
+        let refused = try daemon.advctl(["submit", daemon.root + "/bad.yaml"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.output.contains("bad.yaml: train.epochs: expected an integer"), refused.output)
+        // unknown jobs and a daemon that is gone have their own exit statuses
+        XCTAssertEqual(try daemon.advctl(["show", "42"]).status, 5)
+        XCTAssertEqual(daemon.stop(SIGTERM), 0)
+        XCTAssertTrue(daemon.waitForNotification("STOPPING=1", seconds: 1), "\(daemon.notifications)")
+        let gone = try daemon.advctl(["status"])
+        XCTAssertEqual(gone.status, 3)
+        XCTAssertTrue(gone.output.contains("the advd daemon is not running"), gone.output)
+    }
+
+    func testMalformedRequestsGetErrorsAndTheDaemonStaysUp() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        for request in ["not json", "{\"version\": 1}", "{\"version\": 1, \"command\": \"reboot\"}", "{\"version\": 9, \"command\": \"status\"}",
+                        String(repeating: "x", count: 1_100_000)] {
+            let answer = try rawRequest(request, socket: daemon.socketPath)
+            XCTAssertTrue(answer.contains("\"ok\":false"), "\(request.prefix(40)): \(answer)")
+        }
+        XCTAssertEqual(try daemon.advctl(["status"]).status, 0)
+    }
+
+    /// Sends one raw line and returns the answer line.
+    private func rawRequest(_ line: String, socket path: String) throws -> String {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        XCTAssertEqual(connected, 0)
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var received = [UInt8](), chunk = [UInt8](repeating: 0, count: 4096)
+        while !received.contains(0x0A) {
+            let count = recv(descriptor, &chunk, chunk.count, 0)
+            guard count > 0 else { break }
+            received += chunk[0..<count]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    /// The uninterrupted reference: the same manifest through `advd run`.
+    private func referenceRun(_ manifest: String, in folder: String) throws -> String {
+        let path = folder + "/long.yaml", out = folder + "/reference"
+        try manifest.write(toFile: path, atomically: true, encoding: .utf8)
+        let run = try AdvdProcess.run(["run", path, "--out", out, "--threads", "1"])
+        XCTAssertEqual(run.status, 0, run.output)
+        return out
+    }
+
+    /// Waits until the job has written a checkpoint beyond the first epoch's start.
+    private func waitForTrainingCheckpoint(_ daemon: DaemonHarness, job: Int) -> Bool {
+        let folder = daemon.stateFolder + "/jobs/\(job)/checkpoints"
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            if names.contains(where: { $0.hasPrefix("step-") && $0 >= "step-00000080" }) { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return false
+    }
+
+    private func assertInterruptionIsInvisible(signal: Int32) throws {
+        let daemon = try DaemonHarness()
+        let reference = try referenceRun(Self.longManifest, in: daemon.root)
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        try daemon.drop(Self.longManifest, as: "long.yaml")
+        XCTAssertTrue(waitForTrainingCheckpoint(daemon, job: 1), "training never reached step 80")
+        let status = daemon.stop(signal)
+        if signal == SIGTERM { XCTAssertEqual(status, 0, "a SIGTERM stop exits 0") }
+        let jobFolder = daemon.stateFolder + "/jobs/1"
+        XCTAssertFalse(FileManager.default.fileExists(atPath: jobFolder + "/model.safetensors"), "the job finished before the stop")
+
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        let job = try daemon.waitForJob(1, in: ["succeeded", "failed"], seconds: 240)
+        XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")
+        let listed = try daemon.advctl(["list", "--json"])
+        let jobs = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [Any]
+        XCTAssertEqual(jobs?.count, 1, "the job was recorded once: \(listed.output)")
+        let events = (job["events"] as? [[String: Any]])?.compactMap { $0["message"] as? String } ?? []
+        XCTAssertEqual(events.filter { $0 == "running" }.count, 2, "\(events)")
+        XCTAssertEqual(FileManager.default.contents(atPath: jobFolder + "/model.safetensors"),
+                       FileManager.default.contents(atPath: reference + "/model.safetensors"), "weights differ from an uninterrupted run")
+        XCTAssertEqual(timelessMetrics(jobFolder + "/metrics.json"), timelessMetrics(reference + "/metrics.json"),
+                       "metrics differ from an uninterrupted run")
+    }
+
+    func testAJobKilledWithItsDaemonResumesToIdenticalResults() throws {
+        try assertInterruptionIsInvisible(signal: SIGKILL)
+    }
+
+    func testAGracefulStopCheckpointsAndResumesToIdenticalResults() throws {
+        try assertInterruptionIsInvisible(signal: SIGTERM)
+    }
+
+    func testCancellingARunningJob() throws {
+        let daemon = try DaemonHarness()
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        try Self.longManifest.write(toFile: daemon.root + "/long.yaml", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try daemon.advctl(["submit", daemon.root + "/long.yaml"]).status, 0)
+        _ = try daemon.waitForJob(1, in: ["running"])
+        let cancel = try daemon.advctl(["cancel", "1"])
+        XCTAssertEqual(cancel.status, 0, cancel.output)
+        let job = try daemon.waitForJob(1, in: ["cancelled", "succeeded", "failed"], seconds: 30)
+        XCTAssertEqual(job["state"] as? String, "cancelled", "\(job)")
+        let retry = try daemon.advctl(["retry", "1"])
+        XCTAssertEqual(retry.status, 0, retry.output)
+        XCTAssertEqual(try daemon.waitForJob(1, in: ["succeeded", "failed"], seconds: 240)["state"] as? String, "succeeded")
+    }
+}
