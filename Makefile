@@ -1,17 +1,21 @@
 # advd — the two commands of the README, and a few more for developers.
 #
-#   make run    install system packages, build (release), train the MLP on Fashion-MNIST and attack it
-#   make test   install system packages, run the whole test suite (release build)
+#   make run    install system packages, build (release), start advd serve on a local state folder,
+#               submit the Fashion-MNIST MLP example with advctl, follow it and print its results
+#   make test   install system packages, run the whole test suite (release build), verify the unit
+#   make install        binaries, systemd unit, sysusers/tmpfiles snippets and /etc/advd/advd.yaml
 #   make bench          speed benchmark of the numerics core
 #   make bench-compare  the same beside PyTorch (needs `pip install torch`), with ratios
 
-APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev pkg-config dataset-fashion-mnist
+APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev pkg-config dataset-fashion-mnist systemd
 SWIFT ?= swift
 # Use every core for BLAS by default; override with `make run THREADS=1`.
 THREADS ?= $(shell nproc)
-RUN_DIR ?= runs/fashion-mlp-standard
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= /etc/systemd/system
 
-.PHONY: deps build run test bench bench-compare clean
+.PHONY: deps build run test verify-unit install bench bench-compare clean
 
 # Installs the system libraries and the Fashion-MNIST package (as root, or through sudo).
 deps:
@@ -23,11 +27,34 @@ build: deps
 	$(SWIFT) build -c release
 
 run: build
-	.build/release/advd run examples/fashion-mlp-standard.yaml --threads $(THREADS) --out $(RUN_DIR)
+	THREADS=$(THREADS) examples/serve-demo.sh
 
 # Release build: numerics tests run faster, and the allocation-free claim is about optimised code.
 test: deps
 	$(SWIFT) test -c release
+	$(MAKE) verify-unit
+
+# systemd-analyze checks the unit as systemd would load it, with ExecStart pointing at the build.
+verify-unit:
+	@dir=$$(mktemp -d) && sed 's|@BINDIR@|$(CURDIR)/.build/release|g' systemd/advd.service.in > $$dir/advd.service && \
+	systemd-analyze verify $$dir/advd.service && echo "systemd-analyze verify: advd.service OK"; \
+	status=$$?; rm -rf $$dir; exit $$status
+
+# DESTDIR stages the files for a package; without it the user, group and spool are created and
+# systemd reloads. The configuration file is installed only if none exists.
+install: build
+	install -D -m 0755 .build/release/advd $(DESTDIR)$(BINDIR)/advd
+	install -D -m 0755 .build/release/advctl $(DESTDIR)$(BINDIR)/advctl
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/advd.service.in > $(DESTDIR)$(UNITDIR)/advd.service
+	install -D -m 0644 systemd/advd.sysusers $(DESTDIR)/usr/lib/sysusers.d/advd.conf
+	install -D -m 0644 systemd/advd.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/advd.conf
+	@if [ ! -e $(DESTDIR)/etc/advd/advd.yaml ]; then install -D -m 0644 etc/advd/advd.yaml $(DESTDIR)/etc/advd/advd.yaml; \
+	else echo "kept the existing /etc/advd/advd.yaml (the shipped one is etc/advd/advd.yaml)"; fi
+	@if [ -z "$(DESTDIR)" ]; then \
+	systemd-sysusers /usr/lib/sysusers.d/advd.conf && systemd-tmpfiles --create /usr/lib/tmpfiles.d/advd.conf && \
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi && \
+	echo "installed: systemctl enable --now advd; add users to group advd to let them submit"; fi
 
 # Benchmarks let OpenBLAS pick its kernel for this CPU: some machines here pin OPENBLAS_CORETYPE to an
 # older one for the sake of old builds, which halves sgemm on AVX-512 CPUs. advbench checks the chosen

@@ -40,12 +40,15 @@ final class DaemonHarness {
         close(notifyDescriptor)
     }
 
+    /// The group given the control socket (the daemon's own when it does not exist).
+    var socketGroup = "advd"
+
     /// Starts the daemon (two workers of one thread each).
     func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: AdvdProcess.path)
         process.arguments = ["serve", "--config", root + "/advd.yaml", "--state-folder", stateFolder, "--spool", spool,
-                             "--socket", socketPath, "--workers", "2", "--threads-per-job", "1"]
+                             "--socket", socketPath, "--socket-group", socketGroup, "--workers", "2", "--threads-per-job", "1"]
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = root + "/notify.sock"
         environment.removeValue(forKey: "JOURNAL_STREAM")
@@ -78,11 +81,16 @@ final class DaemonHarness {
         return process.terminationStatus
     }
 
-    /// Runs advctl against this daemon.
-    func advctl(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs advctl against this daemon, as another user and group when `as` is given (through setpriv).
+    func advctl(_ arguments: [String], as identity: (uid: UInt32, gid: UInt32)? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.advctlPath)
-        process.arguments = arguments
+        if let identity {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(identity.uid)", "--regid=\(identity.gid)", "--clear-groups", Self.advctlPath] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.advctlPath)
+            process.arguments = arguments
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["ADVD_SOCKET"] = socketPath
         process.environment = environment

@@ -172,6 +172,29 @@ final class ServeTests: XCTestCase {
         try assertInterruptionIsInvisible(signal: SIGTERM)
     }
 
+    /// Two real users: root submits, nobody (uid 65534, in the socket's group) may read but not cancel.
+    func testAnotherUserCannotCancelSomeoneElsesJob() throws {
+        try XCTSkipUnless(getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") && getgrnam("nogroup") != nil,
+                          "needs root, setpriv and the nogroup group to act as a second user")
+        let daemon = try DaemonHarness()
+        daemon.socketGroup = "nogroup"
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        try Self.longManifest.write(toFile: daemon.root + "/long.yaml", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try daemon.advctl(["submit", daemon.root + "/long.yaml"]).status, 0)
+        let nobody = (uid: UInt32(65534), gid: getgrnam("nogroup")!.pointee.gr_gid)
+        let list = try daemon.advctl(["list"], as: nobody)
+        XCTAssertEqual(list.status, 0, list.output)
+        let cancel = try daemon.advctl(["cancel", "1"], as: nobody)
+        XCTAssertEqual(cancel.status, 4, cancel.output)
+        XCTAssertTrue(cancel.output.contains("job 1 belongs to uid 0; only that user or root may change it"), cancel.output)
+        XCTAssertNotEqual(try daemon.job(1)["state"] as? String, "cancelled")
+        // without the socket's group the daemon cannot even be reached
+        let outsider = try daemon.advctl(["status"], as: (uid: 65534, gid: 65533))
+        XCTAssertEqual(outsider.status, 4, outsider.output)
+        XCTAssertTrue(outsider.output.contains("permission denied"), outsider.output)
+    }
+
     func testCancellingARunningJob() throws {
         let daemon = try DaemonHarness()
         try daemon.start()
