@@ -75,12 +75,18 @@ public enum BLAS {
         }
     }
 
+    /// OpenBLAS single-threaded before its first use, whether or not `setThreadCount` ran: with its own
+    /// threads, concurrent calls from several of our threads deadlock inside OpenBLAS 0.3.21 (seen in
+    /// the test suite, whose suites run in parallel), and its rounding would depend on its split.
+    private static let openBLASSingleThreaded: Void = openblas_set_num_threads(1)
+
     @inline(__always)
     private static func sgemm(
         _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
         _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
     ) {
+        _ = openBLASSingleThreaded
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
