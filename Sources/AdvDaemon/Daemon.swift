@@ -43,7 +43,8 @@ final class DaemonState: @unchecked Sendable {
 /// spool, serves the control socket, runs jobs, and stops gracefully on SIGTERM.
 public final class Daemon: @unchecked Sendable {
     let state: DaemonState
-    let configurationPath: String?
+    /// Reads the configuration again for SIGHUP: the file, then the command line's overrides.
+    let reloadConfiguration: (() throws -> DaemonConfiguration)?
     let executable: String
     let notifier = SystemdNotifier()
     private var store: JobStore!
@@ -57,11 +58,12 @@ public final class Daemon: @unchecked Sendable {
     private var retentionTimer: DispatchSourceTimer?
 
     /// - Parameters:
-    ///   - configurationPath: the file SIGHUP reloads (nil: flags only).
+    ///   - reloadConfiguration: what SIGHUP applies (nil: there is no file to reload).
     ///   - executable: the advd binary jobs run with (`advd run --supervised`).
-    public init(configuration: DaemonConfiguration, configurationPath: String?, executable: String, logger: Logger) {
+    public init(configuration: DaemonConfiguration, reloadConfiguration: (() throws -> DaemonConfiguration)?,
+                executable: String, logger: Logger) {
         state = DaemonState(configuration: configuration, logger: logger)
-        self.configurationPath = configurationPath
+        self.reloadConfiguration = reloadConfiguration
         self.executable = executable
     }
 
@@ -157,11 +159,11 @@ public final class Daemon: @unchecked Sendable {
     /// SIGHUP: re-read the configuration file. Log level, dataset roots, retention and attempts apply at
     /// once; workers and threads to the jobs started from now on; folders and the socket need a restart.
     func reload() {
-        guard let path = configurationPath else { return logger.notice("SIGHUP: no configuration file to reload") }
+        guard let reloadConfiguration else { return logger.notice("SIGHUP: no configuration file to reload") }
         notifier.reloading()
         defer { notifier.ready(status: statusLine()) }
         let fresh: DaemonConfiguration
-        do { fresh = try DaemonConfiguration.load(path: path) } catch {
+        do { fresh = try reloadConfiguration() } catch {
             return logger.error("SIGHUP: \(error); keeping the running configuration")
         }
         let old = state.configuration
@@ -176,7 +178,7 @@ public final class Daemon: @unchecked Sendable {
         let admission = state.admission
         ingestQueue.async { self.ingestor.admission = admission }
         scheduler.update(applied)
-        logger.notice("configuration reloaded from \(path)")
+        logger.notice("configuration reloaded: \(applied.resolvedWorkers) workers × \(applied.resolvedThreadsPerJob) threads")
     }
 
     /// Hourly: removes the files of jobs finished more than `retention_days` ago (results stay).

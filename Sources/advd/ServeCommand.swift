@@ -80,7 +80,9 @@ struct ServeCommand: ParsableCommand {
         }
         let logger = Logger(label: "advd")
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let daemon = Daemon(configuration: configuration, configurationPath: options.configurationPath, executable: executable, logger: logger)
+        let options = self.options
+        let reload: (() throws -> DaemonConfiguration)? = options.configurationPath == nil ? nil : { try options.resolve() }
+        let daemon = Daemon(configuration: configuration, reloadConfiguration: reload, executable: executable, logger: logger)
         do {
             try daemon.run()
         } catch {

@@ -43,12 +43,15 @@ final class DaemonHarness {
     /// The group given the control socket (the daemon's own when it does not exist).
     var socketGroup = "advd"
 
-    /// Starts the daemon (two workers of one thread each).
+    /// Workers and threads as flags (nil: from the configuration file).
+    var workerFlags: [String]? = ["--workers", "2", "--threads-per-job", "1"]
+
+    /// Starts the daemon (two workers of one thread each, unless `workerFlags` says otherwise).
     func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: AdvdProcess.path)
         process.arguments = ["serve", "--config", root + "/advd.yaml", "--state-folder", stateFolder, "--spool", spool,
-                             "--socket", socketPath, "--socket-group", socketGroup, "--workers", "2", "--threads-per-job", "1"]
+                             "--socket", socketPath, "--socket-group", socketGroup, "--dataset-root", root] + (workerFlags ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = root + "/notify.sock"
         environment.removeValue(forKey: "JOURNAL_STREAM")

@@ -82,6 +82,52 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(gone.output.contains("the advd daemon is not running"), gone.output)
     }
 
+    func testAJobWhoseDataIsMissingFailsWithTheReason() throws {
+        let daemon = try DaemonHarness()
+        try FileManager.default.createDirectory(atPath: daemon.root + "/empty-idx", withIntermediateDirectories: true)
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        try Self.tinyManifest.replacingOccurrences(of: "{name: blobs, classes: 3, dimensions: 8, train_examples: 240, test_examples: 60}",
+                                                   with: "{name: idx, path: \(daemon.root)/empty-idx}")
+            .write(toFile: daemon.root + "/idx.yaml", atomically: true, encoding: .utf8)
+        let submitted = try daemon.advctl(["submit", daemon.root + "/idx.yaml"])
+        XCTAssertEqual(submitted.status, 0, submitted.output)
+        let job = try daemon.waitForJob(1, in: ["succeeded", "failed"])
+        XCTAssertEqual(job["state"] as? String, "failed")
+        XCTAssertTrue((job["error"] as? String)?.contains("empty-idx: missing train-images-idx3-ubyte.gz") == true, "\(job)")
+        XCTAssertEqual(job["attempts"] as? Int, 1, "an experiment at fault is not retried")
+        let results = try daemon.advctl(["results", "1"])
+        XCTAssertEqual(results.status, 1)
+        XCTAssertTrue(results.output.contains("job 1 has no results: it is failed"), results.output)
+        let logs = try daemon.advctl(["logs", "1"])
+        XCTAssertTrue(logs.output.contains("error: "), logs.output)
+    }
+
+    func testSIGHUPReloadsTheConfiguration() throws {
+        let daemon = try DaemonHarness()
+        daemon.workerFlags = nil
+        try "workers: 2\nthreads_per_job: 1\n".write(toFile: daemon.root + "/advd.yaml", atomically: true, encoding: .utf8)
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        XCTAssertTrue(try daemon.advctl(["status"]).output.contains("0 busy, 2 idle"))
+        try "workers: 1\nthreads_per_job: 1\n".write(toFile: daemon.root + "/advd.yaml", atomically: true, encoding: .utf8)
+        kill(daemon.process!.processIdentifier, SIGHUP)
+        XCTAssertTrue(daemon.waitForNotification("RELOADING=1"), "\(daemon.notifications)")
+        let deadline = Date().addingTimeInterval(10)
+        var status = ""
+        while Date() < deadline {
+            status = try daemon.advctl(["status"]).output
+            if status.contains("0 busy, 1 idle") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        XCTAssertTrue(status.contains("0 busy, 1 idle"), status)
+        // a broken file is refused and the running configuration kept
+        try "workers: lots\n".write(toFile: daemon.root + "/advd.yaml", atomically: true, encoding: .utf8)
+        kill(daemon.process!.processIdentifier, SIGHUP)
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertTrue(try daemon.advctl(["status"]).output.contains("0 busy, 1 idle"))
+    }
+
     func testMalformedRequestsGetErrorsAndTheDaemonStaysUp() throws {
         let daemon = try DaemonHarness()
         try daemon.start()
