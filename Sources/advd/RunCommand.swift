@@ -24,11 +24,13 @@ struct RunCommand: ParsableCommand {
     var threads: Int?
     @Flag(help: "Run as a job of advd serve: progress as JSON lines on stdout, the log on stderr, SIGTERM stops with progress saved, exit when stdin closes.")
     var supervised = false
+    @Option(help: "With --supervised: the daemon's job folders, where job:<id> weights are found.")
+    var jobsFolder: String?
 
     func run() throws {
         if supervised {
             BLAS.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            let status = SupervisedRun.run(manifestPath: manifest, outputFolder: out ?? "runs/supervised")
+            let status = SupervisedRun.run(manifestPath: manifest, outputFolder: out ?? "runs/supervised", jobsFolder: jobsFolder)
             throw ExitCode(status.rawValue)
         }
         try runWithComputeThreads(threads) {

@@ -149,6 +149,20 @@ import Testing
                 == FileManager.default.contents(atPath: straightFolder + "/model.safetensors"))
     }
 
+    @Test func jobReferencesNeedTheDaemon() throws {
+        let text = Self.manifestText.replacingOccurrences(of: "hidden: [16]}", with: "hidden: [16], weights: \"job:7\"}")
+        let manifest = try ExperimentManifest.parse(yaml: text, source: "job.yaml")
+        #expect(manifest.model.weights == "job:7")
+        let out = Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        expectError(containing: ["job:7 names a job of the advd daemon", "give the path"]) {
+            _ = try ExperimentRunner(manifest: manifest, outputFolder: out).run()
+        }
+        expectError(containing: ["model.weights: expected job:<id> with a positive job id"]) {
+            _ = try ExperimentManifest.parse(yaml: text.replacingOccurrences(of: "job:7", with: "job:seven"), source: "job.yaml")
+        }
+    }
+
     @Test func aFolderOfAnotherManifestIsRefused() throws {
         let out = Self.folder()
         defer { try? FileManager.default.removeItem(atPath: out) }

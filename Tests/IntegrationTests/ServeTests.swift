@@ -67,6 +67,19 @@ final class ServeTests: XCTestCase {
         let status = try daemon.advctl(["status"])
         XCTAssertTrue(status.output.contains("workers: 0 busy, 2 idle"), status.output)
 
+        // robust fine-tuning from another job, by id
+        let fineTune = Self.tinyManifest.replacingOccurrences(of: "name: tiny", with: "name: tuned")
+            .replacingOccurrences(of: "hidden: [16]}", with: "hidden: [16], weights: \"job:1\"}")
+            .replacingOccurrences(of: "train: {epochs: 3", with: "train: {method: pgd-at, epochs: 1")
+        try fineTune.write(toFile: daemon.root + "/tuned.yaml", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try daemon.advctl(["submit", daemon.root + "/tuned.yaml"]).status, 0)
+        XCTAssertEqual(try daemon.waitForJob(2, in: ["succeeded", "failed"])["state"] as? String, "succeeded")
+        XCTAssertTrue(try daemon.advctl(["logs", "2"]).output.contains("starting from the weights in \(daemon.stateFolder)/jobs/1/model.safetensors"))
+        try fineTune.replacingOccurrences(of: "job:1", with: "job:99").write(toFile: daemon.root + "/tuned.yaml", atomically: true, encoding: .utf8)
+        let noModel = try daemon.advctl(["submit", daemon.root + "/tuned.yaml"])
+        XCTAssertEqual(noModel.status, 1)
+        XCTAssertTrue(noModel.output.contains("model.weights: job 99 has no trained model"), noModel.output)
+
         // submission through advctl is validated first; errors name the key and line
         try Self.tinyManifest.replacingOccurrences(of: "epochs: 3", with: "epochs: three")
             .write(toFile: daemon.root + "/bad.yaml", atomically: true, encoding: .utf8)

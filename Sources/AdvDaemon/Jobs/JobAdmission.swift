@@ -25,7 +25,16 @@ public struct JobAdmission: Sendable {
         if let weights = manifest.model.weights { reads.append(("model.weights", weights)) }
         if let teacher = manifest.selfTraining?.teacherWeights { reads.append(("train.self_training.teacher.weights", teacher)) }
         if case .images(let path)? = manifest.selfTraining?.pool { reads.append(("train.self_training.pool.images", path)) }
-        for (key, path) in reads {
+        for (key, value) in reads {
+            var path = value
+            if let job = WeightsReference.jobID(value) {
+                path = WeightsReference.path(job: job, jobsFolder: configuration.jobsFolder)
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw ManifestError(source: source, path: key, line: nil,
+                                        message: "job \(job) has no trained model (it has not succeeded, or its files were removed)")
+                }
+                continue
+            }
             guard path.hasPrefix("/") else {
                 throw ManifestError(source: source, path: key, line: nil,
                                     message: "\"\(path)\" is relative; a job runs in the daemon's own folder, so give an absolute path")

@@ -22,7 +22,8 @@ public enum SupervisedRun {
     }
 
     /// Runs the manifest at `manifestPath` into `outputFolder` and returns the exit status.
-    public static func run(manifestPath: String, outputFolder: String) -> ExitStatus {
+    /// - Parameter jobsFolder: where `job:<id>` weights are found.
+    public static func run(manifestPath: String, outputFolder: String, jobsFolder: String?) -> ExitStatus {
         let stop = StopFlag()
         let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
             signal(number, SIG_IGN)
@@ -45,6 +46,7 @@ public enum SupervisedRun {
             let manifest = try ExperimentManifest.load(path: manifestPath)
             var runner = ExperimentRunner(manifest: manifest, outputFolder: outputFolder)
             runner.shouldStop = { stop.isRequested }
+            runner.jobsFolder = jobsFolder
             log("advd run: \(manifest.name) → \(outputFolder) (\(BLAS.threadCount) threads)")
             let result = try runner.run { reporter.report($0) }
             let report = result.metrics.evaluation

@@ -74,7 +74,7 @@ extension ExperimentManifest {
 
     private static func decodeModel(_ node: ManifestNode) throws -> ModelSection {
         let map = try node.mapping(allowed: ["architecture", "hidden", "widths", "blocks_per_stage", "weights"])
-        let weights = try map["weights"]?.string()
+        let weights = try map["weights"].map(decodeWeights)
         let architectureNode = weights == nil ? try map.required("architecture") : map["architecture"]
         let architecture = try architectureNode?.string(oneOf: ModelSpec.architectures) ?? ""
         func sizes(_ key: String) throws -> [Int]? {
@@ -86,6 +86,15 @@ extension ExperimentManifest {
         if let node = map["widths"], architecture != "preact-resnet" { throw node.error("widths applies to preact-resnet, not \(architecture)") }
         return ModelSection(architecture: architecture, hidden: hidden, widths: widths,
                             blocksPerStage: try map["blocks_per_stage"]?.int(in: 1...64), weights: weights)
+    }
+
+    /// A weights file: a path, or `job:<id>` for the model of a daemon job.
+    private static func decodeWeights(_ node: ManifestNode) throws -> String {
+        let value = try node.string()
+        if value.hasPrefix("job:") && WeightsReference.jobID(value) == nil {
+            throw node.error("expected job:<id> with a positive job id, or a path, got \"\(value)\"")
+        }
+        return value
     }
 
     private static func decodeTraining(_ node: ManifestNode, seed: UInt64) throws -> TrainingConfig {
@@ -143,7 +152,7 @@ extension ExperimentManifest {
             if teacher["weights"] != nil, let epochs = teacher["epochs"] {
                 throw epochs.error("the teacher is either trained (epochs) or loaded (weights), not both")
             }
-            spec.teacherWeights = try teacher["weights"]?.string()
+            spec.teacherWeights = try teacher["weights"].map(decodeWeights)
             spec.teacherEpochs = try teacher["epochs"]?.int(in: 1...100_000) ?? spec.teacherEpochs
         }
         return spec

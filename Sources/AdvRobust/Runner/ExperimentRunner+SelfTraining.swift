@@ -35,8 +35,9 @@ extension ExperimentRunner {
     private func prepareTeacher(_ selfTraining: SelfTrainingSpec, spec: ModelSpec, data: Dataset, config: TrainingConfig,
                                 progress: (RunProgress) -> Void) throws -> Sequential {
         if let weights = selfTraining.teacherWeights {
-            progress(.phase("loading the teacher \(weights)"))
-            return try loadFittingModel(weights, data: data).0
+            let path = try resolveWeights(weights)
+            progress(.phase("loading the teacher \(path)"))
+            return try loadFittingModel(path, data: data).0
         }
         let saved = teacherFolder + "/model.safetensors"
         if FileManager.default.fileExists(atPath: saved) {

@@ -31,6 +31,9 @@ public struct ExperimentRunner {
     /// Asked before every training step and after every evaluation batch: true stops the run at that
     /// point (training writes a checkpoint first) and `run` throws `RunInterrupted`; running again resumes.
     public var shouldStop: @Sendable () -> Bool = { false }
+    /// The daemon's job folders, where `job:<id>` weights live (`<jobsFolder>/<id>/model.safetensors`);
+    /// nil outside the daemon, where weights are given by path.
+    public var jobsFolder: String?
 
     public init(manifest: ExperimentManifest, outputFolder: String) {
         self.manifest = manifest
@@ -90,7 +93,7 @@ public struct ExperimentRunner {
     /// - Parameter fullTraining: the training split before `train_examples` trimmed it (self-training's pool).
     private func prepareModel(data: Dataset, fullTraining: DataSplit, progress: (RunProgress) -> Void) throws -> PreparedModel {
         guard let config = manifest.train else {
-            let path = manifest.model.weights!
+            let path = try resolveWeights(manifest.model.weights!)
             progress(.phase("loading weights \(path)"))
             let (model, spec) = try loadFittingModel(path, data: data)
             try ModelCheckpoint.save(model, spec: spec, to: modelPath)
@@ -109,7 +112,7 @@ public struct ExperimentRunner {
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             progress(.phase("resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
         } else if let weights = manifest.model.weights {
-            try initialise(trainer.model, spec: spec, from: weights, progress: progress)
+            try initialise(trainer.model, spec: spec, from: try resolveWeights(weights), progress: progress)
         }
         if !trainer.isFinished {
             progress(.phase("training \(spec.summary) for \(config.epochs) epochs (\(manifest.trainingMethod.name))"))
@@ -122,6 +125,16 @@ public struct ExperimentRunner {
                              history: trainer.cursor.history,
                              trainingSeconds: trainer.cursor.history.reduce(0) { $0 + $1.seconds },
                              stoppedEarly: trainer.cursor.stoppedEarly, selfTraining: selfTraining)
+    }
+
+    /// The file a `weights` value names: a path, or `job:<id>` for a daemon job's trained model.
+    /// - Throws: `RunError` for a job reference outside the daemon.
+    func resolveWeights(_ weights: String) throws -> String {
+        guard let id = WeightsReference.jobID(weights) else { return weights }
+        guard let jobsFolder else {
+            throw RunError("\(weights) names a job of the advd daemon; outside it, give the path of that job's model.safetensors")
+        }
+        return WeightsReference.path(job: id, jobsFolder: jobsFolder)
     }
 
     /// A saved model, checked to fit the data.
@@ -196,6 +209,18 @@ public struct ExperimentRunner {
 struct SavedEvaluation: Codable {
     var fingerprint: String
     var state: EvaluationState
+}
+
+/// `model.weights` and a teacher's `weights` may name a daemon job instead of a file: `job:42`.
+public enum WeightsReference {
+    /// The job id of a `job:<id>` reference, nil for a path.
+    public static func jobID(_ weights: String) -> Int64? {
+        guard weights.hasPrefix("job:") else { return nil }
+        return Int64(weights.dropFirst(4)).flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    /// Where a job's trained model lives.
+    public static func path(job: Int64, jobsFolder: String) -> String { "\(jobsFolder)/\(job)/model.safetensors" }
 }
 
 /// A run stopped on request (`ExperimentRunner.shouldStop`) with its progress saved; running it again resumes.
