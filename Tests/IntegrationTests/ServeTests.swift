@@ -217,6 +217,7 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(jobs?.count, 1, "the job was recorded once: \(listed.output)")
         let events = (job["events"] as? [[String: Any]])?.compactMap { $0["message"] as? String } ?? []
         XCTAssertEqual(events.filter { $0 == "running" }.count, 2, "\(events)")
+        XCTAssertEqual(job["attempts"] as? Int, 1, "an interruption is not an attempt")
         XCTAssertEqual(FileManager.default.contents(atPath: jobFolder + "/model.safetensors"),
                        FileManager.default.contents(atPath: reference + "/model.safetensors"), "weights differ from an uninterrupted run")
         XCTAssertEqual(timelessMetrics(jobFolder + "/metrics.json"), timelessMetrics(reference + "/metrics.json"),

@@ -103,7 +103,11 @@ public final class JobStore: Sendable {
         try database.write { db in
             let ids = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE state IN ('running', 'interrupted') ORDER BY id")
             for id in ids {
-                try db.execute(sql: "UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0) WHERE id = ?", arguments: [id])
+                // a job left 'running' was cut off by a crash; one left 'interrupted' already gave its attempt back
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'queued', attempts = CASE WHEN state = 'running' THEN max(attempts - 1, 0) ELSE attempts END
+                    WHERE id = ?
+                    """, arguments: [id])
                 try Self.addEvent(db, job: id, kind: "state", message: "interrupted (the daemon stopped); queued again to resume")
             }
             return ids
