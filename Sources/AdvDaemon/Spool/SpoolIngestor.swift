@@ -30,7 +30,10 @@ public final class SpoolIngestor: @unchecked Sendable {
         var info = stat()
         guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
         let key = "\(info.st_dev):\(info.st_ino):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_size):\(name)"
-        guard let data = FileManager.default.contents(atPath: path) else { return }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            // the daemon's user cannot read it (a private umask); the spool's group can fix that
+            return reject(name, in: folder, reason: "\(name): cannot read the file (\(String(cString: strerror(errno)))); make it readable by group advd (chmod g+r) and drop it again")
+        }
         guard let text = String(data: data, encoding: .utf8) else {
             return reject(name, in: folder, reason: "\(name): not UTF-8 text; a manifest is YAML or JSON")
         }
