@@ -11,9 +11,17 @@ public enum AdvdProcess {
     /// Runs advd with `arguments` and waits.
     /// - Returns: its exit status and everything it printed on stdout and stderr.
     public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try run(executable: path, arguments: arguments)
+    }
+
+    /// Runs any program with `arguments` (and `environment` added to this process's) and waits.
+    /// - Returns: its exit status and everything it printed on stdout and stderr.
+    public static func run(executable: String, arguments: [String],
+                           environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -1,3 +1,4 @@
+import AdvProtocol
 import AdvTestSupport
 import Foundation
 #if canImport(Glibc)
@@ -23,13 +24,7 @@ final class DaemonHarness {
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
         try "# defaults\n".write(toFile: root + "/advd.yaml", atomically: true, encoding: .utf8)
         notifyDescriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let path = Array((root + "/notify.sock").utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(notifyDescriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
+        let bound = UnixSocketAddress(path: root + "/notify.sock")?.bind(notifyDescriptor)
         precondition(bound == 0, "cannot bind the notify socket")
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(notifyDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -86,24 +81,11 @@ final class DaemonHarness {
 
     /// Runs advctl against this daemon, as another user and group when `as` is given (through setpriv).
     func advctl(_ arguments: [String], as identity: (uid: UInt32, gid: UInt32)? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        if let identity {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=\(identity.uid)", "--regid=\(identity.gid)", "--clear-groups", Self.advctlPath] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: Self.advctlPath)
-            process.arguments = arguments
-        }
-        var environment = ProcessInfo.processInfo.environment
-        environment["ADVD_SOCKET"] = socketPath
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let environment = ["ADVD_SOCKET": socketPath]
+        guard let identity else { return try AdvdProcess.run(executable: Self.advctlPath, arguments: arguments, environment: environment) }
+        return try AdvdProcess.run(executable: "/usr/bin/setpriv",
+                                   arguments: ["--reuid=\(identity.uid)", "--regid=\(identity.gid)", "--clear-groups", Self.advctlPath] + arguments,
+                                   environment: environment)
     }
 
     /// A job's fields from `advctl show --json`.

@@ -1,3 +1,4 @@
+import AdvProtocol
 import AdvTestSupport
 import Foundation
 import XCTest
@@ -157,13 +158,7 @@ final class ServeTests: XCTestCase {
     private func rawRequest(_ line: String, socket path: String) throws -> String {
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        XCTAssertEqual(connected, 0)
+        XCTAssertEqual(UnixSocketAddress(path: path)?.connect(descriptor), 0)
         let bytes = Array((line + "\n").utf8)
         _ = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var received = [UInt8](), chunk = [UInt8](repeating: 0, count: 4096)

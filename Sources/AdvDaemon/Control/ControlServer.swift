@@ -46,11 +46,11 @@ public final class ControlServer: @unchecked Sendable {
     /// - Throws: `DaemonError` when another daemon answers on the path or the socket cannot be made.
     public func start() throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        var address = try Self.address(path)
+        guard let address = UnixSocketAddress(path: path) else { throw DaemonError("\(path): socket path too long") }
         if FileManager.default.fileExists(atPath: path) {
             // a socket file left by a crash is removed; one that answers belongs to a running daemon
             let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            let answered = Self.withSockaddr(&address) { connect(probe, $0, $1) } == 0
+            let answered = address.connect(probe) == 0
             close(probe)
             if answered { throw DaemonError("\(path): another advd is already listening here") }
             unlink(path)
@@ -59,7 +59,7 @@ public final class ControlServer: @unchecked Sendable {
         guard listener >= 0 else { throw DaemonError("cannot create the control socket: \(String(cString: strerror(errno)))") }
         // bind with a restrictive umask so there is no moment at which the socket is world-accessible
         let oldMask = umask(0o117)
-        let bound = Self.withSockaddr(&address) { bind(listener, $0, $1) }
+        let bound = address.bind(listener)
         umask(oldMask)
         guard bound == 0 else { throw DaemonError("\(path): cannot bind the control socket: \(String(cString: strerror(errno)))") }
         if let group, let entry = getgrnam(group) {
@@ -105,21 +105,6 @@ public final class ControlServer: @unchecked Sendable {
             setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
             let connection = ClientConnection(descriptor: client, peer: credentials, handler: handler)
             DispatchQueue.global(qos: .userInitiated).async { connection.serve() }
-        }
-    }
-
-    static func address(_ path: String) throws -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw DaemonError("\(path): socket path too long") }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        return address
-    }
-
-    static func withSockaddr<Result>(_ address: inout sockaddr_un, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
-        withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
     }
 }

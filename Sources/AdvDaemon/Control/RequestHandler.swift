@@ -31,7 +31,7 @@ final class RequestHandler: @unchecked Sendable {
             case .status: return try status()
             case .submit: return try submit(request, peer: peer)
             case .list: return try list(request)
-            case .show: return try show(try job(request))
+            case .show: return show(try job(request, details: true))
             case .logs: return try logs(try job(request), offset: request.offset ?? 0)
             case .results: return try results(try job(request))
             case .cancel: return try modify(try job(request), peer: peer) { try self.scheduler.cancel($0.id) }
@@ -49,9 +49,10 @@ final class RequestHandler: @unchecked Sendable {
         }
     }
 
-    private func job(_ request: Request) throws -> JobInfo {
+    /// The job a request names; `details` adds its manifest, epochs and events.
+    private func job(_ request: Request, details: Bool = false) throws -> JobInfo {
         guard let id = request.job else { throw ProtocolError(code: .badRequest, message: "\(request.command) needs a job id (field \"job\")") }
-        guard let job = try store.job(id) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
+        guard let job = try store.job(id, details: details) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
         return job
     }
 
@@ -103,9 +104,9 @@ final class RequestHandler: @unchecked Sendable {
         return response
     }
 
-    private func show(_ job: JobInfo) throws -> Response {
+    private func show(_ job: JobInfo) -> Response {
         var response = Response()
-        response.job = try store.job(job.id, details: true).map(withLiveProgress)
+        response.job = withLiveProgress(job)
         return response
     }
 

@@ -120,7 +120,7 @@ public final class Scheduler: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             if !FileManager.default.fileExists(atPath: manifestPath) {
-                let text = try store.job(job.id, details: true)?.manifest ?? ""
+                let text = try store.manifest(job.id) ?? ""
                 try Data(text.utf8).write(to: URL(fileURLWithPath: manifestPath), options: .atomic)
             }
             let process = try JobProcess.launch(

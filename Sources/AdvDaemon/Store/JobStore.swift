@@ -201,13 +201,18 @@ public final class JobStore: Sendable {
         try database.read { db in
             guard var job = try Self.job(db, id: id) else { return nil }
             if details {
-                job.manifest = try String.fetchOne(db, sql: "SELECT manifest FROM jobs WHERE id = ?", arguments: [id])
+                job.manifest = try Self.manifest(db, id: id)
                 job.epochs = try Self.epochs(db, job: id)
                 job.events = try Row.fetchAll(db, sql: "SELECT at, kind, message FROM events WHERE job_id = ? ORDER BY id", arguments: [id])
                     .map { EventRecord(at: Date(timeIntervalSince1970: $0["at"]), kind: $0["kind"], message: $0["message"]) }
             }
             return job
         }
+    }
+
+    /// The manifest text a job was submitted with.
+    public func manifest(_ id: Int64) throws -> String? {
+        try database.read { db in try Self.manifest(db, id: id) }
     }
 
     public struct Filter: Sendable {
@@ -277,6 +282,10 @@ public final class JobStore: Sendable {
 
     static func job(_ db: Database, id: Int64) throws -> JobInfo? {
         try Row.fetchOne(db, sql: "SELECT \(jobColumns) FROM jobs WHERE id = ?", arguments: [id]).map(jobInfo)
+    }
+
+    static func manifest(_ db: Database, id: Int64) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT manifest FROM jobs WHERE id = ?", arguments: [id])
     }
 
     static func jobInfo(_ row: Row) -> JobInfo {
