@@ -33,7 +33,26 @@ enum LayerProfile {
             let name = "\(index) \(type(of: layer))".padding(toLength: 28, withPad: " ", startingAt: 0)
             print(name + String(format: " %11.3f %13.3f", forward[index] * 1000 / Double(repeats), backward[index] * 1000 / Double(repeats)))
         }
-        let total = (forward.reduce(0, +) + backward.reduce(0, +)) * 1000 / Double(repeats)
+        // the rest of a training step: loss, zeroing the gradients, the optimiser's update
+        let optimizer = SGD(parameters: model.namedParameters, learningRate: 0.001, momentum: 0.9)
+        func milliseconds(_ body: () -> Void) -> Double {
+            for _ in 0..<2 { body() }
+            let start = now()
+            for _ in 0..<repeats { body() }
+            return (now() - start) * 1000 / Double(repeats)
+        }
+        let others = [
+            ("loss", milliseconds {
+                _ = CrossEntropy().compute(logits: activations[layers.count], labels: labels, reduction: .mean,
+                                           gradient: dLogits, perExample: nil)
+            }),
+            ("zero gradients", milliseconds { optimizer.zeroGradients() }),
+            ("SGD step", milliseconds { optimizer.step() }),
+        ]
+        for (name, time) in others {
+            print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " %11.3f", time))
+        }
+        let total = (forward.reduce(0, +) + backward.reduce(0, +)) * 1000 / Double(repeats) + others.map(\.1).reduce(0, +)
         print(String(format: "total %.3f ms per step", total))
     }
 

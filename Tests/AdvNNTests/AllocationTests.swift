@@ -1,4 +1,5 @@
 import AdvNN
+import AdvTestSupport
 import CAllocationCounter
 import Testing
 
@@ -11,8 +12,8 @@ private let isOptimizedBuild = true
 #endif
 
 /// The hot training loop reuses its workspaces: after the first steps at a batch size, training steps
-/// of the MLP make no heap allocation at all, in the layers, the loss, the optimiser, the learning-rate
-/// schedule or the data pipeline.
+/// of the MLP and of cnn-small make no heap allocation at all, in the layers, the loss, the optimiser,
+/// the learning-rate schedule or the data pipeline.
 @Suite struct AllocationTests {
     static func blobs() -> Dataset {
         Dataset.gaussianBlobs(classes: 3, dimensions: 12, separation: 2, spread: 1, trainCount: 256,
@@ -21,11 +22,21 @@ private let isOptimizedBuild = true
 
     @Test(.enabled(if: isOptimizedBuild, "allocation counts are a property of optimised builds"))
     func mlpTrainingStepsDoNotAllocate() throws {
+        try Self.expectNoAllocations(spec: ModelSpec(architecture: "mlp", inputShape: [12], classes: 3, hidden: [16, 16]),
+                                     dataset: Self.blobs())
+    }
+
+    @Test(.enabled(if: isOptimizedBuild, "allocation counts are a property of optimised builds"))
+    func cnnTrainingStepsDoNotAllocate() throws {
+        try Self.expectNoAllocations(spec: ModelSpec(architecture: "cnn-small", inputShape: [1, 8, 8], classes: 4),
+                                     dataset: ToyData.squares(trainCount: 320, testCount: 32))
+    }
+
+    static func expectNoAllocations(spec: ModelSpec, dataset: Dataset) throws {
         var config = TrainingConfig()
         config.batchSize = 32
         config.schedule = .step(milestones: [1, 2], gamma: 0.1)
-        let spec = ModelSpec(architecture: "mlp", inputShape: [12], classes: 3, hidden: [16, 16])
-        let trainer = try Trainer(spec: spec, dataset: Self.blobs(), config: config)
+        let trainer = try Trainer(spec: spec, dataset: dataset, config: config)
         try trainer.run(maximumSteps: 2)   // warm-up: workspaces reach their size
         let before = adv_thread_allocation_count()
         try trainer.run(maximumSteps: 4)

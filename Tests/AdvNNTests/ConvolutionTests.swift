@@ -22,11 +22,14 @@ import Testing
         return out
     }
 
-    @Test(arguments: [(1, 0, 3), (1, 2, 5), (2, 1, 3), (3, 1, 4), (1, 0, 1)])
-    func matchesDirectConvolution(stride: Int, padding: Int, kernel: Int) {
+    /// Widths 8, 14 and 20 of stride-1 outputs exercise the vector row copies: a row of exactly one
+    /// vector, one with an overlapping last vector, and one with a full vector before it.
+    @Test(arguments: [(1, 0, 3, 8), (1, 2, 5, 8), (1, 2, 5, 14), (1, 1, 3, 20), (1, 0, 3, 5), (2, 1, 3, 8),
+                      (3, 1, 4, 8), (1, 0, 1, 8)])
+    func matchesDirectConvolution(stride: Int, padding: Int, kernel: Int, width: Int) {
         var rng = RandomStream(seed: 21)
         let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: kernel, stride: stride, padding: padding, rng: &rng)
-        let input = Tensor(zeros: Shape(2, 3, 9, 8))
+        let input = Tensor(zeros: Shape(2, 3, 9, width))
         GradientCheck.fill(input, rng: &rng)
         let fast = layer.forward(input), naive = Self.naiveConvolution(input, layer)
         #expect(fast.shape == naive.shape)
@@ -42,11 +45,12 @@ import Testing
         #expect(layer.forward(input).scalars == [10, 10, 10, 10])
     }
 
-    @Test func col2imIsTheAdjointOfIm2col() {
+    @Test(arguments: [(2, 6), (1, 6), (1, 14), (1, 21)])
+    func col2imIsTheAdjointOfIm2col(stride: Int, width: Int) {
         // ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩ for any x, y
         var rng = RandomStream(seed: 22)
-        let geometry = ConvolutionGeometry(inChannels: 2, outChannels: 1, kernelSize: 3, stride: 2, padding: 1)
-        let x = Tensor(zeros: Shape(2, 2, 7, 6))
+        let geometry = ConvolutionGeometry(inChannels: 2, outChannels: 1, kernelSize: 3, stride: stride, padding: 1)
+        let x = Tensor(zeros: Shape(2, 2, 7, width))
         GradientCheck.fill(x, rng: &rng)
         let outShape = geometry.outputShape(for: x.shape)
         let columns = Tensor(zeros: Shape(geometry.patchSize, 2 * outShape[2] * outShape[3]))
@@ -57,5 +61,50 @@ import Testing
         geometry.col2im(y, images: 0..<2, into: back, scratch: Tensor(zeros: Shape(0)))
         let left = GradientCheck.projection(columns, with: y), right = GradientCheck.projection(x, with: back)
         #expect(abs(left - right) < 1e-4 * max(1, abs(left)))
+    }
+
+    /// The convolution spreads groups of images over the threads and sums the groups' weight gradients
+    /// in a fixed order: outputs and every gradient are bit-identical for 1, 2 and 3 threads, also when
+    /// the groups do not divide evenly among them (11 images).
+    @Test func resultsDoNotDependOnTheThreadCount() {
+        defer { BLAS.setThreadCount(1) }
+        var outcomes: [[[Float]]] = []
+        for threads in [1, 2, 3] {
+            BLAS.setThreadCount(threads)
+            var rng = RandomStream(seed: 23)
+            let layer = Conv2D(inChannels: 3, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
+            let input = Tensor(zeros: Shape(11, 3, 10, 10)), dOutput = Tensor(zeros: Shape(11, 5, 10, 10))
+            GradientCheck.fill(input, rng: &rng)
+            GradientCheck.fill(dOutput, rng: &rng)
+            let output = layer.forward(input).scalars
+            let dInput = layer.backward(dOutput, request: .training)!.scalars
+            outcomes.append([output, dInput, layer.weight.gradient.scalars, layer.bias!.gradient.scalars])
+        }
+        #expect(outcomes[1] == outcomes[0])
+        #expect(outcomes[2] == outcomes[0])
+    }
+
+    /// The weight gradient summed over groups of images equals the direct sum over all images, and
+    /// backward adds to the gradient already there rather than overwriting it.
+    @Test func weightGradientAccumulatesOverGroupsAndCalls() {
+        var rng = RandomStream(seed: 24)
+        let layer = Conv2D(inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, rng: &rng)
+        let input = Tensor(zeros: Shape(10, 2, 6, 6)), dOutput = Tensor(zeros: Shape(10, 3, 6, 6))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.fill(dOutput, rng: &rng)
+        _ = layer.forward(input)
+        _ = layer.backward(dOutput, request: .training)
+        _ = layer.backward(dOutput, request: GradientRequest(input: false, parameters: true))
+        // dW[oc, c, kh, kw] = Σ_n Σ_(oh, ow) dOut[n, oc, oh, ow] · x[n, c, oh + kh − 1, ow + kw − 1], twice
+        for oc in 0..<3 { for c in 0..<2 { for kh in 0..<3 { for kw in 0..<3 {
+            var sum = 0.0
+            for n in 0..<10 { for oh in 0..<6 { for ow in 0..<6 {
+                let ih = oh + kh - 1, iw = ow + kw - 1
+                guard ih >= 0, ih < 6, iw >= 0, iw < 6 else { continue }
+                sum += Double(dOutput[((n * 3 + oc) * 6 + oh) * 6 + ow]) * Double(input[((n * 2 + c) * 6 + ih) * 6 + iw])
+            } } }
+            let analytic = Double(layer.weight.gradient[((oc * 2 + c) * 3 + kh) * 3 + kw])
+            #expect(abs(analytic - 2 * sum) < 1e-4 * max(1, abs(sum)))
+        } } } }
     }
 }

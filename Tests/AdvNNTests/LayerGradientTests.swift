@@ -102,4 +102,25 @@ import Testing
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.checkLayer(model, input: input, step: 0.25, rng: &rng)
     }
+
+    /// cnn-small pools before its ReLUs; that is only valid because the two orders are the same
+    /// function with the same gradient, ties and non-positive windows included, bit for bit.
+    @Test func maxPoolThenReLUEqualsReLUThenMaxPool() {
+        var rng = RandomStream(seed: 31)
+        let input = Tensor(zeros: Shape(3, 2, 6, 10)), dOutput = Tensor(zeros: Shape(3, 2, 3, 5))
+        GradientCheck.fill(input, rng: &rng)
+        for i in stride(from: 0, to: input.count, by: 7) { input[i] = 0 }   // ties at the kink
+        for i in stride(from: 3, to: input.count, by: 11) { input[i] = input[i - 1] }   // ties in a window
+        GradientCheck.fill(dOutput, rng: &rng)
+        func run(_ layers: [any Layer]) -> (output: [Float], dInput: [Float]) {
+            var x = input
+            for layer in layers { x = layer.forward(x) }
+            var g = dOutput
+            for layer in layers.reversed() { g = layer.backward(g, request: .inputOnly)! }
+            return (x.scalars, g.scalars)
+        }
+        let poolFirst = run([MaxPool2D(kernelSize: 2), ReLU()]), reluFirst = run([ReLU(), MaxPool2D(kernelSize: 2)])
+        #expect(poolFirst.output == reluFirst.output)
+        #expect(poolFirst.dInput == reluFirst.dInput)
+    }
 }

@@ -37,51 +37,40 @@ public struct ConvolutionGeometry: Sendable, Equatable {
         return Shape(inputShape[0], outChannels, height, width)
     }
 
-    /// Floats of scratch `im2col` and `col2im` need for `images` images of H×W: one zero-padded copy of
-    /// every channel plane.
-    public func scratchSize(images: Int, height H: Int, width W: Int) -> Int {
-        images * inChannels * (H + 2 * padding) * (W + 2 * padding)
+    /// Floats of scratch `im2col` and `col2im` need for images of H×W: one zero-padded copy of an
+    /// image's channel planes.
+    public func scratchSize(height H: Int, width W: Int) -> Int {
+        inChannels * (H + 2 * padding) * (W + 2 * padding)
     }
 
     /// Unrolls every patch of images `images` of `input` (N, C, H, W) into `columns` (K, images·OH·OW).
     ///
     /// Each image is first copied into zero-padded planes in `scratch`, so that every row of the column
     /// matrix is one branch-free strided read: border checks per element cost more than the copy.
+    /// Runs on the calling thread (the convolution spreads chunks of images over the threads).
     public func im2col(_ input: Tensor, images: Range<Int>, into columns: Tensor, scratch: Tensor) {
         let C = inChannels, H = input.shape[2], W = input.shape[3], Hp = H + 2 * padding, Wp = W + 2 * padding
-        let OH = outputSide(H), OW = outputSide(W), OHW = OH * OW, KS = kernelSize
-        let columnCount = images.count * OHW
+        let OW = outputSide(W), OHW = outputSide(H) * OW, columnCount = images.count * OHW
         precondition(columns.shape == Shape(patchSize, columnCount), "im2col target \(columns.shape)")
-        scratch.resize(to: Shape(scratchSize(images: images.count, height: H, width: W)))
-        let X = input.data, COL = columns.data, PAD = scratch.data, s = stride, p = padding, first = images.lowerBound
-        Parallel.forEachChunk(of: images.count) { chunk in
-            for local in chunk {
-                let padded = PAD + local * C * Hp * Wp
-                // (1) the image's planes, zero-padded
-                if p > 0 { padded.update(repeating: 0, count: C * Hp * Wp) }
-                for c in 0..<C {
-                    for h in 0..<H {
-                        let source = X + (((first + local) * C + c) * H + h) * W
-                        let target = padded + (c * Hp + h + p) * Wp + p
-                        for w in 0..<W { target[w] = source[w] }
-                    }
+        scratch.resize(to: Shape(scratchSize(height: H, width: W)))
+        let X = input.data, COL = columns.data, padded = scratch.data, s = stride, p = padding, first = images.lowerBound
+        for local in 0..<images.count {
+            // (1) the image's planes, zero-padded
+            if p > 0 { padded.update(repeating: 0, count: C * Hp * Wp) }
+            for c in 0..<C {
+                for h in 0..<H {
+                    let source = X + (((first + local) * C + c) * H + h) * W
+                    let target = padded + (c * Hp + h + p) * Wp + p
+                    Elementwise.copyRow(source, to: target, count: W)
                 }
-                // (2) row (c, kh, kw) of the columns, for this image: padded[c][oh·s + kh][ow·s + kw]
-                for c in 0..<C {
-                    for kh in 0..<KS {
-                        for kw in 0..<KS {
-                            let row = COL + ((c * KS + kh) * KS + kw) * columnCount + local * OHW
-                            let plane = padded + c * Hp * Wp + kh * Wp + kw
-                            for oh in 0..<OH {
-                                let source = plane + oh * s * Wp, target = row + oh * OW
-                                if s == 1 {
-                                    for ow in 0..<OW { target[ow] = source[ow] }
-                                } else {
-                                    for ow in 0..<OW { target[ow] = source[ow * s] }
-                                }
-                            }
-                        }
-                    }
+            }
+            // (2) row (c, kh, kw) of the columns, for this image: padded[c][oh·s + kh][ow·s + kw]
+            forEachWindowRow(of: padded, height: H, width: W, columns: COL + local * OHW, columnCount: columnCount) {
+                paddedRow, columnRow in
+                if s == 1 {
+                    Elementwise.copyRow(paddedRow, to: columnRow, count: OW)
+                } else {
+                    for ow in 0..<OW { columnRow[ow] = paddedRow[ow * s] }
                 }
             }
         }
@@ -89,42 +78,52 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 
     /// The adjoint of `im2col`: adds each column entry back onto the input pixel it was read from.
     /// Overwrites images `images` of `gradient` (N, C, H, W). Accumulates in zero-padded planes in
-    /// `scratch` (no border checks), then copies their interiors out.
+    /// `scratch` (no border checks), then copies their interiors out. Runs on the calling thread.
     public func col2im(_ columns: Tensor, images: Range<Int>, into gradient: Tensor, scratch: Tensor) {
         let C = inChannels, H = gradient.shape[2], W = gradient.shape[3], Hp = H + 2 * padding, Wp = W + 2 * padding
-        let OH = outputSide(H), OW = outputSide(W), OHW = OH * OW, KS = kernelSize
-        let columnCount = images.count * OHW
+        let OW = outputSide(W), OHW = outputSide(H) * OW, columnCount = images.count * OHW
         precondition(columns.shape == Shape(patchSize, columnCount), "col2im source \(columns.shape)")
-        scratch.resize(to: Shape(scratchSize(images: images.count, height: H, width: W)))
-        let DX = gradient.data, COL = columns.data, PAD = scratch.data, s = stride, p = padding, first = images.lowerBound
-        Parallel.forEachChunk(of: images.count) { chunk in
-            for local in chunk {
-                let padded = PAD + local * C * Hp * Wp
-                padded.update(repeating: 0, count: C * Hp * Wp)
-                // (1) padded[c][oh·s + kh][ow·s + kw] += row (c, kh, kw) of the columns
-                for c in 0..<C {
-                    for kh in 0..<KS {
-                        for kw in 0..<KS {
-                            let row = COL + ((c * KS + kh) * KS + kw) * columnCount + local * OHW
-                            let plane = padded + c * Hp * Wp + kh * Wp + kw
-                            for oh in 0..<OH {
-                                let target = plane + oh * s * Wp, source = row + oh * OW
-                                if s == 1 {
-                                    for ow in 0..<OW { target[ow] += source[ow] }
-                                } else {
-                                    for ow in 0..<OW { target[ow * s] += source[ow] }
-                                }
-                            }
-                        }
-                    }
+        scratch.resize(to: Shape(scratchSize(height: H, width: W)))
+        let DX = gradient.data, COL = columns.data, padded = scratch.data, s = stride, p = padding, first = images.lowerBound
+        for local in 0..<images.count {
+            padded.update(repeating: 0, count: C * Hp * Wp)
+            // (1) padded[c][oh·s + kh][ow·s + kw] += row (c, kh, kw) of the columns
+            forEachWindowRow(of: padded, height: H, width: W, columns: COL + local * OHW, columnCount: columnCount) {
+                paddedRow, columnRow in
+                if s == 1 {
+                    Elementwise.addRow(columnRow, to: paddedRow, count: OW)
+                } else {
+                    for ow in 0..<OW { paddedRow[ow * s] += columnRow[ow] }
                 }
-                // (2) the interiors are the input gradient; the padding's share is dropped
-                for c in 0..<C {
-                    for h in 0..<H {
-                        let source = padded + (c * Hp + h + p) * Wp + p
-                        let target = DX + (((first + local) * C + c) * H + h) * W
-                        for w in 0..<W { target[w] = source[w] }
-                    }
+            }
+            // (2) the interiors are the input gradient; the padding's share is dropped
+            for c in 0..<C {
+                for h in 0..<H {
+                    let source = padded + (c * Hp + h + p) * Wp + p
+                    let target = DX + (((first + local) * C + c) * H + h) * W
+                    Elementwise.copyRow(source, to: target, count: W)
+                }
+            }
+        }
+    }
+
+    /// The correspondence im2col and col2im share, for one image: calls `body(paddedRow, columnRow)`
+    /// for every row (c, kh, kw) of the column block and every output row oh, in that order, where
+    /// `paddedRow` points at padded[c][oh·stride + kh][kw] (its elements `stride` apart) and
+    /// `columnRow` at the OW entries of that output row.
+    @inline(__always)
+    private func forEachWindowRow(of padded: UnsafeMutablePointer<Float>, height H: Int, width W: Int,
+                                  columns: UnsafeMutablePointer<Float>, columnCount: Int,
+                                  _ body: (_ paddedRow: UnsafeMutablePointer<Float>,
+                                           _ columnRow: UnsafeMutablePointer<Float>) -> Void) {
+        let C = inChannels, Hp = H + 2 * padding, Wp = W + 2 * padding, KS = kernelSize
+        let OH = outputSide(H), OW = outputSide(W)
+        for c in 0..<C {
+            for kh in 0..<KS {
+                for kw in 0..<KS {
+                    let row = columns + ((c * KS + kh) * KS + kw) * columnCount
+                    let plane = padded + c * Hp * Wp + kh * Wp + kw
+                    for oh in 0..<OH { body(plane + oh * stride * Wp, row + oh * OW) }
                 }
             }
         }

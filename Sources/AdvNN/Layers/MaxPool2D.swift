@@ -66,7 +66,6 @@ public final class MaxPool2D: Layer {
         guard request.input else { return nil }
         precondition(dOutput.shape == output.shape, "MaxPool2D dOutput \(dOutput.shape), output \(output.shape)")
         dInput.resize(to: inputShape)
-        dInput.zero()
         let planes = output.shape[0] * output.shape[1], HW = inputShape[2] * inputShape[3]
         let OHW = output.shape[2] * output.shape[3]
         let dY = dOutput.data, dX = dInput.data
@@ -74,6 +73,8 @@ public final class MaxPool2D: Layer {
             let WIN = winnerBuffer.baseAddress!
             Parallel.forEachChunk(of: planes) { range in
                 for plane in range {
+                    // each thread zeroes its own planes: one pass over memory it is about to write anyway
+                    (dX + plane * HW).update(repeating: 0, count: HW)
                     for o in 0..<OHW {
                         dX[plane * HW + Int(WIN[plane * OHW + o])] += dY[plane * OHW + o]
                     }

@@ -5,6 +5,9 @@ public final class ReLU: Layer {
     private let output = Tensor(zeros: Shape(0))
     private let dInput = Tensor(zeros: Shape(0))
 
+    /// Elements below which a ReLU runs on one thread: waking a second costs more than it saves.
+    static let minimumChunk = 1 << 15
+
     public init() {}
 
     public func replica() -> ReLU { ReLU() }
@@ -13,7 +16,10 @@ public final class ReLU: Layer {
 
     public func forward(_ input: Tensor) -> Tensor {
         output.resize(to: input.shape)
-        Elementwise.relu(input.data, into: output.data, count: input.count)
+        let x = input.data, y = output.data
+        Parallel.forEachChunk(of: input.count, minimumChunk: Self.minimumChunk, alignment: 16) { range in
+            Elementwise.relu(x + range.lowerBound, into: y + range.lowerBound, count: range.count)
+        }
         return output
     }
 
@@ -22,7 +28,11 @@ public final class ReLU: Layer {
         precondition(dOutput.shape == output.shape, "ReLU dOutput \(dOutput.shape), output \(output.shape)")
         dInput.resize(to: dOutput.shape)
         // dIn = dOut where the output was positive (the subgradient at 0 is taken as 0, as PyTorch does)
-        Elementwise.maskPositive(dOutput.data, where: output.data, into: dInput.data, count: dOutput.count)
+        let g = dOutput.data, y = output.data, d = dInput.data
+        Parallel.forEachChunk(of: dOutput.count, minimumChunk: Self.minimumChunk, alignment: 16) { range in
+            Elementwise.maskPositive(g + range.lowerBound, where: y + range.lowerBound, into: d + range.lowerBound,
+                                     count: range.count)
+        }
         return dInput
     }
 }

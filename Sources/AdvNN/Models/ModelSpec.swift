@@ -84,11 +84,14 @@ public struct ModelSpec: Codable, Equatable, Sendable {
             }
             layers.append(Linear(inFeatures: width, outFeatures: classes, rng: &rng))
         case "cnn-small":
+            // Max pooling runs before the ReLU: the two commute (the same outputs and the same gradients,
+            // tested), and the ReLU then touches a quarter of the elements. The layer indices of the
+            // convolutions and linear layers, and so the checkpoint names, are PyTorch's either way.
             let features = shapeAfter([
-                Conv2D(inChannels: channels, outChannels: 32, kernelSize: 5, padding: 2, rng: &rng), ReLU(),
-                MaxPool2D(kernelSize: 2),
-                Conv2D(inChannels: 32, outChannels: 64, kernelSize: 5, padding: 2, rng: &rng), ReLU(),
-                MaxPool2D(kernelSize: 2), Flatten(),
+                Conv2D(inChannels: channels, outChannels: 32, kernelSize: 5, padding: 2, rng: &rng),
+                MaxPool2D(kernelSize: 2), ReLU(),
+                Conv2D(inChannels: 32, outChannels: 64, kernelSize: 5, padding: 2, rng: &rng),
+                MaxPool2D(kernelSize: 2), ReLU(), Flatten(),
             ])[1]
             layers += [Linear(inFeatures: features, outFeatures: 1024, rng: &rng), ReLU(),
                        Linear(inFeatures: 1024, outFeatures: classes, rng: &rng)]

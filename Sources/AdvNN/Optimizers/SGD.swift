@@ -39,13 +39,41 @@ public final class SGD: Optimizer {
                     for i in range { w[i] -= lr * (grad[i] + lambda * w[i]) }
                     return
                 }
-                for i in range {
-                    let g = grad[i] + lambda * w[i]
-                    b[i] = isFirstStep ? g : mu * b[i] + keep * g
-                    w[i] -= lr * (nesterov ? g + mu * b[i] : b[i])
-                }
+                Self.momentumUpdate(weights: w + range.lowerBound, gradient: grad + range.lowerBound,
+                                    buffer: b + range.lowerBound, count: range.count, learningRate: lr,
+                                    momentum: mu, keep: keep, weightDecay: lambda,
+                                    isFirstStep: isFirstStep, nesterov: nesterov)
             }
         }
         stepCount += 1
+    }
+
+    /// One momentum step over `count` elements, on 16-wide vectors (the step is memory-bound: one pass
+    /// that reads w, ∇w and b and writes w and b). Vector and scalar lanes compute the same IEEE
+    /// operations in the same order, so the result does not depend on where a chunk starts.
+    private static func momentumUpdate(weights w: UnsafeMutablePointer<Float>, gradient grad: UnsafePointer<Float>,
+                                       buffer b: UnsafeMutablePointer<Float>, count: Int, learningRate lr: Float,
+                                       momentum mu: Float, keep: Float, weightDecay lambda: Float,
+                                       isFirstStep: Bool, nesterov: Bool) {
+        typealias Vector = SIMD16<Float>
+        func load(_ p: UnsafePointer<Float>) -> Vector { UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
+        func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self)
+        }
+        var i = 0
+        while i + Vector.scalarCount <= count {
+            let weight = load(w + i)
+            let g = load(grad + i) + lambda * weight
+            let momentumBuffer = isFirstStep ? g : mu * load(b + i) + keep * g
+            store(momentumBuffer, b + i)
+            store(weight - lr * (nesterov ? g + mu * momentumBuffer : momentumBuffer), w + i)
+            i += Vector.scalarCount
+        }
+        while i < count {
+            let g = grad[i] + lambda * w[i]
+            b[i] = isFirstStep ? g : mu * b[i] + keep * g
+            w[i] -= lr * (nesterov ? g + mu * b[i] : b[i])
+            i += 1
+        }
     }
 }

@@ -75,6 +75,19 @@ public enum BLAS {
         }
     }
 
+    /// `gemm` as one single-threaded OpenBLAS call on the calling thread, for callers that divide the
+    /// work among the threads themselves (the convolution gives each thread whole chunks of images).
+    public static func gemmOnThisThread(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
+        b: UnsafePointer<Float>, ldb: Int? = nil,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) {
+        sgemm(transposeA, transposeB, m, n, k, alpha, a, lda ?? (transposeA ? m : k), b, ldb ?? (transposeB ? k : n),
+              beta, c, ldc ?? n)
+    }
+
     /// OpenBLAS single-threaded before its first use, whether or not `setThreadCount` ran: with its own
     /// threads, concurrent calls from several of our threads deadlock inside OpenBLAS 0.3.21 (seen in
     /// the test suite, whose suites run in parallel), and its rounding would depend on its split.

@@ -36,16 +36,26 @@ public enum Parallel {
     /// that belongs to its own chunk.
     public static func forEachChunk(of count: Int, minimumChunk: Int = 1, alignment: Int = 1,
                                     _ body: (Range<Int>) -> Void) {
-        let threads = min(threadCount, max(count / max(minimumChunk, 1), 1))
+        forEachChunk(of: count, minimumChunk: minimumChunk, alignment: alignment, maximumParts: .max) { range, _ in
+            body(range)
+        }
+    }
+
+    /// As `forEachChunk(of:minimumChunk:alignment:_:)`, in at most `maximumParts` parts, also passing
+    /// each chunk's part number (below `maximumParts`): no two chunks running at the same time have the
+    /// same part, so a body may use scratch memory of its part's own.
+    public static func forEachChunk(of count: Int, minimumChunk: Int = 1, alignment: Int = 1, maximumParts: Int,
+                                    _ body: (Range<Int>, _ part: Int) -> Void) {
+        let threads = min(threadCount, maximumParts, max(count / max(minimumChunk, 1), 1))
         guard threads > 1 else {
-            body(0..<count)
+            body(0..<count, 0)
             return
         }
         func run(_ part: Int) {
             let lower = min(count, (count * part / threads + alignment - 1) / alignment * alignment)
             let upper = part == threads - 1 ? count
                 : min(count, (count * (part + 1) / threads + alignment - 1) / alignment * alignment)
-            if lower < upper { body(lower..<upper) }
+            if lower < upper { body(lower..<upper, part) }
         }
         if let pool = currentPool, pool.threads >= threads {
             pool.run(parts: threads, run)
