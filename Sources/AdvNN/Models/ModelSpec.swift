@@ -5,7 +5,8 @@
 /// - `linear`: Flatten → Linear(in → classes)
 /// - `mlp`: Flatten → [Linear → ReLU] per entry of `hidden` → Linear(→ classes)
 /// - `cnn-small`: the CNN of Madry et al.'s MNIST challenge: conv 32 5×5 pad 2, ReLU, maxpool 2,
-///   conv 64 5×5 pad 2, ReLU, maxpool 2, fc 1024, ReLU, fc classes
+///   conv 64 5×5 pad 2, ReLU, maxpool 2, fc 1024, ReLU, fc classes (each pool runs before its ReLU:
+///   the same function, see `build`)
 /// - `lenet`: LeNet-5 with ReLU and max pooling: conv 6 5×5 (pad 2 on 28×28), pool, conv 16 5×5, pool,
 ///   fc 120, fc 84, fc classes
 /// - `preact-resnet`: a small pre-activation ResNet for 32×32 colour images: conv 3×3 to `widths[0]`,
