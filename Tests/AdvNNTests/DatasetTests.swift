@@ -123,7 +123,7 @@ import Testing
 
     @Test func truncatedCIFARBatch() {
         let folder = TemporaryFolder()
-        FileManager.default.createFile(atPath: folder.file("data_batch_1.bin"), contents: Self.cifarRecords([1]).dropLast(5))
+        #expect(FileManager.default.createFile(atPath: folder.file("data_batch_1.bin"), contents: Self.cifarRecords([1]).dropLast(5)))
         expectError(containing: ["data_batch_1.bin", "3068 bytes", "3073-byte"]) { _ = try Dataset.cifar10(folder: folder.path) }
     }
 

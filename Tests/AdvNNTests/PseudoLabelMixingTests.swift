@@ -72,7 +72,7 @@ import Testing
         try interrupted.run(maximumSteps: 8)   // checkpoint at step 5, inside the first epoch
         let resumed = try Trainer(spec: Self.mlp, dataset: Self.labeled, config: Self.config(), checkpointFolder: folder.path,
                                   pool: Self.pool)
-        try #require(try resumed.resumeFromLatestCheckpoint())
+        _ = try #require(try resumed.resumeFromLatestCheckpoint())
         #expect(resumed.cursor.step == 5)
         try resumed.run()
         #expect(Self.weights(resumed).map { $0.map(\.bitPattern) } == Self.weights(straight).map { $0.map(\.bitPattern) })
