@@ -69,11 +69,11 @@ import Testing
     @Test func truncatedAndForeignFilesAreRejected() throws {
         let folder = TemporaryFolder()
         let bytes = SafeTensors(tensors: ["w": Tensor(zeros: Shape(100))]).serialized()
-        FileManager.default.createFile(atPath: folder.file("cut.safetensors"), contents: Data(bytes.dropLast(8)))
+        #expect(FileManager.default.createFile(atPath: folder.file("cut.safetensors"), contents: Data(bytes.dropLast(8))))
         expectError(containing: ["cut.safetensors", "tensor w", "do not fit"]) {
             _ = try SafeTensors.read(from: folder.file("cut.safetensors"))
         }
-        FileManager.default.createFile(atPath: folder.file("junk.safetensors"), contents: Data([1, 0, 0, 0, 0, 0, 0, 0, 0x7B]))
+        #expect(FileManager.default.createFile(atPath: folder.file("junk.safetensors"), contents: Data([1, 0, 0, 0, 0, 0, 0, 0, 0x7B])))
         expectError(containing: ["junk.safetensors", "not valid JSON"]) {
             _ = try SafeTensors.read(from: folder.file("junk.safetensors"))
         }

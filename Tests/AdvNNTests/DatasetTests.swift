@@ -26,7 +26,7 @@ import Testing
             let labels = idxBytes(dimensions: [count], data: (0..<count).map { UInt8($0 % 10) })
             for (name, bytes) in [("\(prefix)-images-idx3-ubyte", images), ("\(prefix)-labels-idx1-ubyte", labels)] {
                 if gzip { writeGzip(bytes, to: folder.file(name + ".gz")) } else {
-                    FileManager.default.createFile(atPath: folder.file(name), contents: Data(bytes))
+                    #expect(FileManager.default.createFile(atPath: folder.file(name), contents: Data(bytes)))
                 }
             }
         }
@@ -110,9 +110,9 @@ import Testing
     @Test func readsCIFAR10Batches() throws {
         let folder = TemporaryFolder()
         for index in 1...5 {
-            FileManager.default.createFile(atPath: folder.file("data_batch_\(index).bin"), contents: Self.cifarRecords([UInt8(index), 9]))
+            #expect(FileManager.default.createFile(atPath: folder.file("data_batch_\(index).bin"), contents: Self.cifarRecords([UInt8(index), 9])))
         }
-        FileManager.default.createFile(atPath: folder.file("test_batch.bin"), contents: Self.cifarRecords([3]))
+        #expect(FileManager.default.createFile(atPath: folder.file("test_batch.bin"), contents: Self.cifarRecords([3])))
         let data = try Dataset.cifar10(folder: folder.path)
         #expect(data.train.count == 10 && data.test.count == 1 && data.itemShape == [3, 32, 32])
         #expect(data.train.labels == [1, 9, 2, 9, 3, 9, 4, 9, 5, 9] && data.test.labels == [3])
