@@ -63,27 +63,6 @@ import Testing
         #expect(abs(left - right) < 1e-4 * max(1, abs(left)))
     }
 
-    /// The convolution spreads groups of images over the threads and sums the groups' weight gradients
-    /// in a fixed order: outputs and every gradient are bit-identical for 1, 2 and 3 threads, also when
-    /// the groups do not divide evenly among them (11 images).
-    @Test func resultsDoNotDependOnTheThreadCount() {
-        defer { BLAS.setThreadCount(1) }
-        var outcomes: [[[Float]]] = []
-        for threads in [1, 2, 3] {
-            BLAS.setThreadCount(threads)
-            var rng = RandomStream(seed: 23)
-            let layer = Conv2D(inChannels: 3, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
-            let input = Tensor(zeros: Shape(11, 3, 10, 10)), dOutput = Tensor(zeros: Shape(11, 5, 10, 10))
-            GradientCheck.fill(input, rng: &rng)
-            GradientCheck.fill(dOutput, rng: &rng)
-            let output = layer.forward(input).scalars
-            let dInput = layer.backward(dOutput, request: .training)!.scalars
-            outcomes.append([output, dInput, layer.weight.gradient.scalars, layer.bias!.gradient.scalars])
-        }
-        #expect(outcomes[1] == outcomes[0])
-        #expect(outcomes[2] == outcomes[0])
-    }
-
     /// The weight gradient summed over groups of images equals the direct sum over all images, and
     /// backward adds to the gradient already there rather than overwriting it.
     @Test func weightGradientAccumulatesOverGroupsAndCalls() {
@@ -106,5 +85,30 @@ import Testing
             let analytic = Double(layer.weight.gradient[((oc * 2 + c) * 3 + kh) * 3 + kw])
             #expect(abs(analytic - 2 * sum) < 1e-4 * max(1, abs(sum)))
         } } } }
+    }
+}
+
+extension ProcessWideThreadCount {
+    @Suite struct ConvolutionThreadCountTests {
+        /// The convolution spreads groups of images over the threads and sums the groups' weight gradients
+        /// in a fixed order: outputs and every gradient are bit-identical for 1, 2 and 3 threads, also when
+        /// the groups do not divide evenly among them (11 images).
+        @Test func resultsDoNotDependOnTheThreadCount() {
+            defer { BLAS.setThreadCount(1) }
+            var outcomes: [[[Float]]] = []
+            for threads in [1, 2, 3] {
+                BLAS.setThreadCount(threads)
+                var rng = RandomStream(seed: 23)
+                let layer = Conv2D(inChannels: 3, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
+                let input = Tensor(zeros: Shape(11, 3, 10, 10)), dOutput = Tensor(zeros: Shape(11, 5, 10, 10))
+                GradientCheck.fill(input, rng: &rng)
+                GradientCheck.fill(dOutput, rng: &rng)
+                let output = layer.forward(input).scalars
+                let dInput = layer.backward(dOutput, request: .training)!.scalars
+                outcomes.append([output, dInput, layer.weight.gradient.scalars, layer.bias!.gradient.scalars])
+            }
+            #expect(outcomes[1] == outcomes[0])
+            #expect(outcomes[2] == outcomes[0])
+        }
     }
 }

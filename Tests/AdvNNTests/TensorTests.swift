@@ -57,28 +57,30 @@ import Testing
     }
 }
 
-@Suite(.serialized) struct GEMMThreadingTests {
-    @Test(arguments: [(8, 4096, 36, false, false), (64, 800, 1568, false, true), (800, 1568, 64, true, false),
-                      (36, 4096, 4, true, false), (128, 256, 784, false, true), (256, 784, 128, true, false),
-                      (300, 40, 500, false, false)])
-    func resultsDoNotDependOnTheThreadCount(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {
-        defer { BLAS.setThreadCount(1) }
-        var rng = RandomStream(seed: 12)
-        let a = Tensor(zeros: Shape(m * k)), b = Tensor(zeros: Shape(k * n))
-        GradientCheck.fill(a, rng: &rng)
-        GradientCheck.fill(b, rng: &rng)
-        var results: [[UInt32]] = []
-        for threads in [1, 2, 3] {
-            BLAS.setThreadCount(threads)
-            let c = Tensor(repeating: 1, shape: Shape(m * n))
-            BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.data, b: b.data, beta: 0.5, c: c.data)
-            results.append(c.scalars.map(\.bitPattern))
+extension ProcessWideThreadCount {
+    @Suite struct GEMMThreadingTests {
+        @Test(arguments: [(8, 4096, 36, false, false), (64, 800, 1568, false, true), (800, 1568, 64, true, false),
+                          (36, 4096, 4, true, false), (128, 256, 784, false, true), (256, 784, 128, true, false),
+                          (300, 40, 500, false, false)])
+        func resultsDoNotDependOnTheThreadCount(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {
+            defer { BLAS.setThreadCount(1) }
+            var rng = RandomStream(seed: 12)
+            let a = Tensor(zeros: Shape(m * k)), b = Tensor(zeros: Shape(k * n))
+            GradientCheck.fill(a, rng: &rng)
+            GradientCheck.fill(b, rng: &rng)
+            var results: [[UInt32]] = []
+            for threads in [1, 2, 3] {
+                BLAS.setThreadCount(threads)
+                let c = Tensor(repeating: 1, shape: Shape(m * n))
+                BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.data, b: b.data, beta: 0.5, c: c.data)
+                results.append(c.scalars.map(\.bitPattern))
+            }
+            #expect(results[0] == results[1] && results[0] == results[2])
+            // and the blocks compute the right product
+            let reference = Tensor(repeating: 1, shape: Shape(m * n))
+            BLAS.gemmNaive(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.data, b: b.data, beta: 0.5, c: reference.data)
+            let worst = zip(results[0], reference.scalars).map { abs(Float(bitPattern: $0) - $1) }.max()!
+            #expect(worst < 1e-3)
         }
-        #expect(results[0] == results[1] && results[0] == results[2])
-        // and the blocks compute the right product
-        let reference = Tensor(repeating: 1, shape: Shape(m * n))
-        BLAS.gemmNaive(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.data, b: b.data, beta: 0.5, c: reference.data)
-        let worst = zip(results[0], reference.scalars).map { abs(Float(bitPattern: $0) - $1) }.max()!
-        #expect(worst < 1e-3)
     }
 }

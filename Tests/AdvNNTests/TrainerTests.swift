@@ -137,23 +137,25 @@ import Testing
     }
 }
 
-/// Parallel kernels split work so that every output element is computed by one thread in a fixed
-/// order: the thread count changes the speed, never the numbers.
-@Suite(.serialized) struct ThreadCountTests {
-    @Test func twoAndThreeThreadsGiveTheSameWeightsAsOne() throws {
-        defer { BLAS.setThreadCount(1) }
-        var outcomes: [[String: [UInt32]]] = []
-        for threads in [1, 2, 3] {
-            BLAS.setThreadCount(threads)
-            for spec in [TrainerTests.resnet, ModelSpec(architecture: "cnn-small", inputShape: [1, 8, 8], classes: 4)] {
-                let trainer = try Trainer(spec: spec, dataset: TrainerTests.squares, config: TrainerTests.config(epochs: 1, batchSize: 64))
-                try trainer.run()
-                outcomes.append(TrainerTests.state(trainer))
+extension ProcessWideThreadCount {
+    /// Parallel kernels split work so that every output element is computed by one thread in a fixed
+    /// order: the thread count changes the speed, never the numbers.
+    @Suite struct ThreadCountTests {
+        @Test func twoAndThreeThreadsGiveTheSameWeightsAsOne() throws {
+            defer { BLAS.setThreadCount(1) }
+            var outcomes: [[String: [UInt32]]] = []
+            for threads in [1, 2, 3] {
+                BLAS.setThreadCount(threads)
+                for spec in [TrainerTests.resnet, ModelSpec(architecture: "cnn-small", inputShape: [1, 8, 8], classes: 4)] {
+                    let trainer = try Trainer(spec: spec, dataset: TrainerTests.squares, config: TrainerTests.config(epochs: 1, batchSize: 64))
+                    try trainer.run()
+                    outcomes.append(TrainerTests.state(trainer))
+                }
             }
+            #expect(outcomes[0] == outcomes[2])
+            #expect(outcomes[1] == outcomes[3])
+            #expect(outcomes[0] == outcomes[4])
+            #expect(outcomes[1] == outcomes[5])
         }
-        #expect(outcomes[0] == outcomes[2])
-        #expect(outcomes[1] == outcomes[3])
-        #expect(outcomes[0] == outcomes[4])
-        #expect(outcomes[1] == outcomes[5])
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 /// A swift-log handler that writes to the systemd journal with structured fields: MESSAGE, PRIORITY,
-/// SYSLOG_IDENTIFIER, CODE_FILE/CODE_LINE, and every metadata key upper-cased (`job_id` → JOB_ID), so
+/// SYSLOG_IDENTIFIER, CODE_FILE/CODE_LINE/CODE_FUNC, ERROR when the call passes one, and every metadata key upper-cased (`job_id` → JOB_ID), so
 /// `journalctl -u advd JOB_ID=42` shows one job's story. `sd_journal_send` is variadic and cannot be
 /// called from Swift; `sd_journal_sendv` takes an array of iovecs instead.
 public struct JournalLogHandler: LogHandler {
@@ -25,11 +25,12 @@ public struct JournalLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-                    file: String, function: String, line: UInt) {
-        var fields = ["MESSAGE=\(message)", "PRIORITY=\(Self.priority(level))", "SYSLOG_IDENTIFIER=\(identifier)",
-                      "CODE_FILE=\(file)", "CODE_LINE=\(line)", "CODE_FUNC=\(function)"]
-        for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }) {
+    public func log(event: LogEvent) {
+        var fields = ["MESSAGE=\(event.message)", "PRIORITY=\(Self.priority(event.level))",
+                      "SYSLOG_IDENTIFIER=\(identifier)", "CODE_FILE=\(event.file)", "CODE_LINE=\(event.line)",
+                      "CODE_FUNC=\(event.function)"]
+        if let error = event.error { fields.append("ERROR=\(error)") }
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             let name = key.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }
             fields.append("\(String(name))=\(value)")
         }
