@@ -63,26 +63,62 @@ import Testing
         #expect(abs(left - right) < 1e-4 * max(1, abs(left)))
     }
 
+    /// im2row holds the same entries as im2col, transposed and with each patch channels last, and
+    /// row2im is its adjoint — for strides 1 and 2, with and without padding.
+    @Test(arguments: [(1, 1), (1, 2), (2, 1), (2, 0)])
+    func im2rowIsIm2colChannelsLastAndRow2imItsAdjoint(stride: Int, padding: Int) {
+        var rng = RandomStream(seed: 25)
+        let geometry = ConvolutionGeometry(inChannels: 12, outChannels: 1, kernelSize: 3, stride: stride,
+                                           padding: padding)
+        #expect(geometry.unrollsChannelsLast)
+        let x = Tensor(zeros: Shape(3, 12, 9, 10))
+        GradientCheck.fill(x, rng: &rng)
+        let outShape = geometry.outputShape(for: x.shape), positions = 2 * outShape[2] * outShape[3]
+        let K = geometry.patchSize
+        let columns = Tensor(zeros: Shape(K, positions)), rows = Tensor(zeros: Shape(positions, K))
+        geometry.im2col(x, images: 1..<3, into: columns, scratch: Tensor(zeros: Shape(0)))
+        geometry.im2row(x, images: 1..<3, into: rows, scratch: Tensor(zeros: Shape(0)))
+        var mismatches = 0
+        for position in 0..<positions { for c in 0..<12 { for kh in 0..<3 { for kw in 0..<3 {
+            let column = columns[((c * 3 + kh) * 3 + kw) * positions + position]
+            let row = rows[position * K + geometry.channelsLastIndex(channel: c, row: kh, column: kw)]
+            if column != row { mismatches += 1 }
+        } } } }
+        #expect(mismatches == 0)
+        // ⟨im2row(x), y⟩ = ⟨x, row2im(y)⟩ on the images unrolled; row2im leaves the others alone
+        let y = Tensor(zeros: rows.shape)
+        GradientCheck.fill(y, rng: &rng)
+        let back = Tensor(repeating: 7, shape: x.shape)
+        geometry.row2im(y, images: 1..<3, into: back, scratch: Tensor(zeros: Shape(0)))
+        let imageSize = 12 * 9 * 10
+        #expect(back.scalars[0..<imageSize].allSatisfy { $0 == 7 })
+        var right = 0.0
+        for i in imageSize..<x.count { right += Double(x[i]) * Double(back[i]) }
+        let left = GradientCheck.projection(rows, with: y)
+        #expect(abs(left - right) < 1e-4 * max(1, abs(left)))
+    }
+
     /// The weight gradient summed over groups of images equals the direct sum over all images, and
     /// backward adds to the gradient already there rather than overwriting it.
-    @Test func weightGradientAccumulatesOverGroupsAndCalls() {
+    @Test(arguments: [2, 12])   // unrolling by columns, and channels last
+    func weightGradientAccumulatesOverGroupsAndCalls(channels C: Int) {
         var rng = RandomStream(seed: 24)
-        let layer = Conv2D(inChannels: 2, outChannels: 3, kernelSize: 3, padding: 1, rng: &rng)
-        let input = Tensor(zeros: Shape(10, 2, 6, 6)), dOutput = Tensor(zeros: Shape(10, 3, 6, 6))
+        let layer = Conv2D(inChannels: C, outChannels: 3, kernelSize: 3, padding: 1, rng: &rng)
+        let input = Tensor(zeros: Shape(10, C, 6, 6)), dOutput = Tensor(zeros: Shape(10, 3, 6, 6))
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.fill(dOutput, rng: &rng)
         _ = layer.forward(input)
         _ = layer.backward(dOutput, request: .training)
         _ = layer.backward(dOutput, request: GradientRequest(input: false, parameters: true))
         // dW[oc, c, kh, kw] = Σ_n Σ_(oh, ow) dOut[n, oc, oh, ow] · x[n, c, oh + kh − 1, ow + kw − 1], twice
-        for oc in 0..<3 { for c in 0..<2 { for kh in 0..<3 { for kw in 0..<3 {
+        for oc in 0..<3 { for c in 0..<C { for kh in 0..<3 { for kw in 0..<3 {
             var sum = 0.0
             for n in 0..<10 { for oh in 0..<6 { for ow in 0..<6 {
                 let ih = oh + kh - 1, iw = ow + kw - 1
                 guard ih >= 0, ih < 6, iw >= 0, iw < 6 else { continue }
-                sum += Double(dOutput[((n * 3 + oc) * 6 + oh) * 6 + ow]) * Double(input[((n * 2 + c) * 6 + ih) * 6 + iw])
+                sum += Double(dOutput[((n * 3 + oc) * 6 + oh) * 6 + ow]) * Double(input[((n * C + c) * 6 + ih) * 6 + iw])
             } } }
-            let analytic = Double(layer.weight.gradient[((oc * 2 + c) * 3 + kh) * 3 + kw])
+            let analytic = Double(layer.weight.gradient[((oc * C + c) * 3 + kh) * 3 + kw])
             #expect(abs(analytic - 2 * sum) < 1e-4 * max(1, abs(sum)))
         } } } }
     }
@@ -93,14 +129,15 @@ extension ProcessWideThreadCount {
         /// The convolution spreads groups of images over the threads and sums the groups' weight gradients
         /// in a fixed order: outputs and every gradient are bit-identical for 1, 2 and 3 threads, also when
         /// the groups do not divide evenly among them (11 images).
-        @Test func resultsDoNotDependOnTheThreadCount() {
+        @Test(arguments: [3, 12])   // unrolling by columns, and channels last
+        func resultsDoNotDependOnTheThreadCount(channels: Int) {
             defer { BLAS.setThreadCount(1) }
             var outcomes: [[[Float]]] = []
             for threads in [1, 2, 3] {
                 BLAS.setThreadCount(threads)
                 var rng = RandomStream(seed: 23)
-                let layer = Conv2D(inChannels: 3, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
-                let input = Tensor(zeros: Shape(11, 3, 10, 10)), dOutput = Tensor(zeros: Shape(11, 5, 10, 10))
+                let layer = Conv2D(inChannels: channels, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
+                let input = Tensor(zeros: Shape(11, channels, 10, 10)), dOutput = Tensor(zeros: Shape(11, 5, 10, 10))
                 GradientCheck.fill(input, rng: &rng)
                 GradientCheck.fill(dOutput, rng: &rng)
                 let output = layer.forward(input).scalars

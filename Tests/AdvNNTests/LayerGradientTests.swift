@@ -18,11 +18,16 @@ import Testing
         GradientCheck.checkLayer(ReLU(), input: input, rng: &rng)
     }
 
-    @Test(arguments: [(1, 0, 3), (1, 1, 3), (2, 1, 3), (2, 2, 5), (1, 2, 5), (3, 0, 1)])
-    func conv2d(stride: Int, padding: Int, kernel: Int) {
+    /// Two channels exercise the backward that unrolls by columns (im2col), twelve — a run of 12·3 or
+    /// 12·5 floats — the one that unrolls channels last (im2row).
+    @Test(arguments: [(1, 0, 3, 2), (1, 1, 3, 2), (2, 1, 3, 2), (2, 2, 5, 2), (1, 2, 5, 2), (3, 0, 1, 2),
+                      (1, 1, 3, 12), (2, 1, 3, 12), (1, 2, 5, 12), (2, 0, 3, 12)])
+    func conv2d(stride: Int, padding: Int, kernel: Int, channels: Int) {
         var rng = RandomStream(seed: 3)
-        let layer = Conv2D(inChannels: 2, outChannels: 3, kernelSize: kernel, stride: stride, padding: padding, rng: &rng)
-        let input = Tensor(zeros: Shape(2, 2, 7, 6))
+        let layer = Conv2D(inChannels: channels, outChannels: 3, kernelSize: kernel, stride: stride, padding: padding,
+                           rng: &rng)
+        #expect(layer.geometry.unrollsChannelsLast == (channels * kernel >= 32))
+        let input = Tensor(zeros: Shape(2, channels, 7, 6))
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.checkLayer(layer, input: input, step: 0.25, rng: &rng)
     }

@@ -27,14 +27,17 @@ public final class Conv2D: Layer {
 
     /// One compute thread's scratch for a chunk.
     private final class Scratch {
-        let columns = Tensor(zeros: Shape(0))      // (K, chunk·OHW), K = C·KH·KW
+        let columns = Tensor(zeros: Shape(0))      // (K, chunk·OHW), K = C·KH·KW; or the rows (chunk·OHW, K)
         let product = Tensor(zeros: Shape(0))      // (OC, chunk·OHW): the GEMM's output, or dOutput in its layout
-        let dColumns = Tensor(zeros: Shape(0))     // (K, chunk·OHW)
+        let dColumns = Tensor(zeros: Shape(0))     // (K, chunk·OHW), or (chunk·OHW, K) when unrolling by rows
         let paddedPlanes = Tensor(zeros: Shape(0)) // im2col/col2im scratch: zero-padded input planes
     }
 
     private var scratch: [Scratch] = []
-    private let weightGradientParts = Tensor(zeros: Shape(0)) // (groups, K, OC): each group's dWᵀ
+    /// Each group's weight gradient: (groups, K, OC), dWᵀ, when the backward unrolls by columns;
+    /// (groups, OC, K) with K channels last when it unrolls by rows (see `ConvolutionGeometry.im2row`).
+    private let weightGradientParts = Tensor(zeros: Shape(0))
+    private let weightChannelsLast = Tensor(zeros: Shape(0)) // (OC, K), K channels last: the rows' weights
     private let biasGradientParts = Tensor(zeros: Shape(0))   // (groups, OC)
     private let output = Tensor(zeros: Shape(0))
     private let dInput = Tensor(zeros: Shape(0))
@@ -130,7 +133,10 @@ public final class Conv2D: Layer {
         precondition(dOutput.shape == output.shape, "Conv2D dOutput \(dOutput.shape), output \(output.shape)")
         let N = input.shape[0], OC = geometry.outChannels, K = geometry.patchSize
         let OHW = output.shape[2] * output.shape[3], groups = groupCount(images: N)
-        if request.input { dInput.resize(to: input.shape) }
+        if request.input {
+            dInput.resize(to: input.shape)
+            if geometry.unrollsChannelsLast { permuteWeightsChannelsLast() }
+        }
         if request.parameters {
             weightGradientParts.resize(to: Shape(groups, K, OC))
             weightGradientParts.zero()
@@ -158,14 +164,23 @@ public final class Conv2D: Layer {
                 (dP + oc * columnCount + local * OHW).update(from: dY + (n * OC + oc) * OHW, count: OHW)
             }
         }
+        let byRows = geometry.unrollsChannelsLast
         if request.parameters {
-            scratch.columns.resize(to: Shape(K, columnCount))
-            geometry.im2col(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
-            // (2) dWᵀ (K, OC) += columns (K, chunk·OHW) · dProductᵀ (chunk·OHW, OC): the transposed
-            // product, which OpenBLAS runs a third faster than dW = dProduct · columnsᵀ when OC and K
-            // are both small (the first layer: 32 × 25)
-            BLAS.gemmOnThisThread(transposeB: true, m: K, n: OC, k: columnCount, a: scratch.columns.data, b: dP,
-                                  beta: 1, c: weightGradientParts.data + group * K * OC)
+            let part = weightGradientParts.data + group * K * OC
+            if byRows {
+                scratch.columns.resize(to: Shape(columnCount, K))
+                geometry.im2row(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
+                // (2) dW (OC, K) += dProduct (OC, chunk·OHW) · rows (chunk·OHW, K), K channels last
+                BLAS.gemmOnThisThread(m: OC, n: K, k: columnCount, a: dP, b: scratch.columns.data, beta: 1, c: part)
+            } else {
+                scratch.columns.resize(to: Shape(K, columnCount))
+                geometry.im2col(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
+                // (2) dWᵀ (K, OC) += columns (K, chunk·OHW) · dProductᵀ (chunk·OHW, OC): the transposed
+                // product, which OpenBLAS runs a third faster than dW = dProduct · columnsᵀ when OC and K
+                // are both small (the first layer: 32 × 25)
+                BLAS.gemmOnThisThread(transposeB: true, m: K, n: OC, k: columnCount, a: scratch.columns.data, b: dP,
+                                      beta: 1, c: part)
+            }
             // (3) db[oc] += Σ of row oc of dProduct
             if bias != nil {
                 let dBias = biasGradientParts.data + group * OC
@@ -173,23 +188,56 @@ public final class Conv2D: Layer {
             }
         }
         guard request.input else { return }
-        // (4) dColumns (K, chunk·OHW) = Wᵀ (K, OC) · dProduct (OC, chunk·OHW); col2im scatters it back
-        scratch.dColumns.resize(to: Shape(K, columnCount))
-        BLAS.gemmOnThisThread(transposeA: true, m: K, n: columnCount, k: OC, a: weight.value.data, b: dP,
-                              c: scratch.dColumns.data)
-        geometry.col2im(scratch.dColumns, images: images, into: dInput, scratch: scratch.paddedPlanes)
+        if byRows {
+            // (4) dRows (chunk·OHW, K) = dProductᵀ (chunk·OHW, OC) · W (OC, K); row2im adds it back
+            scratch.dColumns.resize(to: Shape(columnCount, K))
+            BLAS.gemmOnThisThread(transposeA: true, m: columnCount, n: K, k: OC, a: dP, b: weightChannelsLast.data,
+                                  c: scratch.dColumns.data)
+            geometry.row2im(scratch.dColumns, images: images, into: dInput, scratch: scratch.paddedPlanes)
+        } else {
+            // (4) dColumns (K, chunk·OHW) = Wᵀ (K, OC) · dProduct (OC, chunk·OHW); col2im adds it back
+            scratch.dColumns.resize(to: Shape(K, columnCount))
+            BLAS.gemmOnThisThread(transposeA: true, m: K, n: columnCount, k: OC, a: weight.value.data, b: dP,
+                                  c: scratch.dColumns.data)
+            geometry.col2im(scratch.dColumns, images: images, into: dInput, scratch: scratch.paddedPlanes)
+        }
     }
 
-    /// dW[oc, k] += Σ over groups, in group order, of their dWᵀ[k, oc]; likewise the bias.
+    /// `weightChannelsLast` = W with each filter's elements in channels-last order (kh, kw, c).
+    private func permuteWeightsChannelsLast() {
+        let OC = geometry.outChannels, C = geometry.inChannels, KS = geometry.kernelSize, K = geometry.patchSize
+        weightChannelsLast.resize(to: Shape(OC, K))
+        let W = weight.value.data, permuted = weightChannelsLast.data
+        for oc in 0..<OC {
+            for c in 0..<C {
+                for kh in 0..<KS {
+                    for kw in 0..<KS {
+                        permuted[oc * K + geometry.channelsLastIndex(channel: c, row: kh, column: kw)] =
+                            W[oc * K + (c * KS + kh) * KS + kw]
+                    }
+                }
+            }
+        }
+    }
+
+    /// dW[oc, c, kh, kw] += Σ over groups, in group order, of their parts' entries for it; likewise the bias.
     private func addGroupGradients(groups: Int) {
-        let OC = geometry.outChannels, K = geometry.patchSize
-        let parts = weightGradientParts.data, dW = weight.gradient.data
+        let OC = geometry.outChannels, C = geometry.inChannels, KS = geometry.kernelSize, K = geometry.patchSize
+        let parts = weightGradientParts.data, dW = weight.gradient.data, byRows = geometry.unrollsChannelsLast
         Parallel.forEachChunk(of: OC) { channels in
             for oc in channels {
-                for k in 0..<K {
-                    var sum = parts[k * OC + oc]
-                    for group in 1..<groups { sum += parts[(group * K + k) * OC + oc] }
-                    dW[oc * K + k] += sum
+                for c in 0..<C {
+                    for kh in 0..<KS {
+                        for kw in 0..<KS {
+                            let k = (c * KS + kh) * KS + kw
+                            // where the parts keep it: dW channels last, or dWᵀ
+                            let entry = byRows ? oc * K + geometry.channelsLastIndex(channel: c, row: kh, column: kw)
+                                : k * OC + oc
+                            var sum = parts[entry]
+                            for group in 1..<groups { sum += parts[group * K * OC + entry] }
+                            dW[oc * K + k] += sum
+                        }
+                    }
                 }
             }
         }
