@@ -8,7 +8,9 @@
 /// single-threaded GEMM on the thread's own scratch, so a thread's columns never leave its cache and
 /// no thread waits for another between the unrolling and the GEMM. Backward unrolls each chunk again
 /// rather than keeping every column matrix: re-unrolling is cheaper than streaming them from memory
-/// (measured), and it keeps the layer's memory small.
+/// (measured), and it keeps the layer's memory small. When a patch has long channel runs
+/// (`ConvolutionGeometry.unrollsChannelsLast`), backward unrolls channels last instead (im2row), which
+/// copies and adds back runs of KW·C floats rather than rows of OW.
 ///
 /// Determinism: the groups, chunks and GEMM shapes depend on the input shape alone; each group sums
 /// its weight gradient in its own buffer, and the groups' sums are added in group order. So results
@@ -30,7 +32,7 @@ public final class Conv2D: Layer {
         let columns = Tensor(zeros: Shape(0))      // (K, chunk·OHW), K = C·KH·KW; or the rows (chunk·OHW, K)
         let product = Tensor(zeros: Shape(0))      // (OC, chunk·OHW): the GEMM's output, or dOutput in its layout
         let dColumns = Tensor(zeros: Shape(0))     // (K, chunk·OHW), or (chunk·OHW, K) when unrolling by rows
-        let paddedPlanes = Tensor(zeros: Shape(0)) // im2col/col2im scratch: zero-padded input planes
+        let paddedPlanes = Tensor(zeros: Shape(0)) // one zero-padded image, planes or channels last
     }
 
     private var scratch: [Scratch] = []
