@@ -48,26 +48,22 @@ public final class SGD: Optimizer {
         stepCount += 1
     }
 
-    /// One momentum step over `count` elements, on 16-wide vectors (the step is memory-bound: one pass
+    /// One momentum step over `count` elements, on Elementwise's 16-wide vectors (the step is memory-bound: one pass
     /// that reads w, ∇w and b and writes w and b). Vector and scalar lanes compute the same IEEE
     /// operations in the same order, so the result does not depend on where a chunk starts.
     private static func momentumUpdate(weights w: UnsafeMutablePointer<Float>, gradient grad: UnsafePointer<Float>,
                                        buffer b: UnsafeMutablePointer<Float>, count: Int, learningRate lr: Float,
                                        momentum mu: Float, keep: Float, weightDecay lambda: Float,
                                        isFirstStep: Bool, nesterov: Bool) {
-        typealias Vector = SIMD16<Float>
-        func load(_ p: UnsafePointer<Float>) -> Vector { UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
-        func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) {
-            UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self)
-        }
+        let width = Elementwise.width
         var i = 0
-        while i + Vector.scalarCount <= count {
-            let weight = load(w + i)
-            let g = load(grad + i) + lambda * weight
-            let momentumBuffer = isFirstStep ? g : mu * load(b + i) + keep * g
-            store(momentumBuffer, b + i)
-            store(weight - lr * (nesterov ? g + mu * momentumBuffer : momentumBuffer), w + i)
-            i += Vector.scalarCount
+        while i + width <= count {
+            let weight = Elementwise.load(w + i)
+            let g = Elementwise.load(grad + i) + lambda * weight
+            let momentumBuffer = isFirstStep ? g : mu * Elementwise.load(b + i) + keep * g
+            Elementwise.store(momentumBuffer, b + i)
+            Elementwise.store(weight - lr * (nesterov ? g + mu * momentumBuffer : momentumBuffer), w + i)
+            i += width
         }
         while i < count {
             let g = grad[i] + lambda * w[i]

@@ -55,6 +55,16 @@ public enum Elementwise {
     // with its alias checks per row cost several times the copy itself.
     typealias ShortVector = SIMD8<Float>
 
+    @inline(__always)
+    static func loadShort(_ pointer: UnsafePointer<Float>) -> ShortVector {
+        UnsafeRawPointer(pointer).loadUnaligned(as: ShortVector.self)
+    }
+
+    @inline(__always)
+    static func storeShort(_ vector: ShortVector, _ pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: ShortVector.self)
+    }
+
     /// t[i] = s[i] for i in 0..<count; `s` and `t` must not overlap. Rows of 8 or more move as 8-wide
     /// vectors, the last one overlapping its predecessor instead of a scalar tail.
     @inline(__always)
@@ -66,13 +76,10 @@ public enum Elementwise {
         }
         var i = 0
         while i + w < count {
-            UnsafeMutableRawPointer(t + i).storeBytes(of: UnsafeRawPointer(s + i).loadUnaligned(as: ShortVector.self),
-                                                      as: ShortVector.self)
+            storeShort(loadShort(s + i), t + i)
             i += w
         }
-        let last = count - w
-        UnsafeMutableRawPointer(t + last).storeBytes(of: UnsafeRawPointer(s + last).loadUnaligned(as: ShortVector.self),
-                                                     as: ShortVector.self)
+        storeShort(loadShort(s + count - w), t + count - w)
     }
 
     /// t[i] += s[i] for i in 0..<count; `s` and `t` must not overlap. As `copyRow`: the overlapping last
@@ -85,14 +92,13 @@ public enum Elementwise {
             for i in 0..<count { t[i] += s[i] }
             return
         }
-        func load(_ p: UnsafePointer<Float>) -> ShortVector { UnsafeRawPointer(p).loadUnaligned(as: ShortVector.self) }
         let last = count - w
-        let lastSum = load(t + last) + load(s + last)
+        let lastSum = loadShort(t + last) + loadShort(s + last)
         var i = 0
         while i + w < count {
-            UnsafeMutableRawPointer(t + i).storeBytes(of: load(t + i) + load(s + i), as: ShortVector.self)
+            storeShort(loadShort(t + i) + loadShort(s + i), t + i)
             i += w
         }
-        UnsafeMutableRawPointer(t + last).storeBytes(of: lastSum, as: ShortVector.self)
+        storeShort(lastSum, t + last)
     }
 }
