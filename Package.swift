@@ -94,8 +94,14 @@ let package = Package(
             dependencies: ["AdvRobust", "AdvNN", "AdvTestSupport"]
         ),
         .testTarget(
+            name: "AdvProtocolTests",
+            dependencies: ["AdvProtocol"]
+        ),
+        .testTarget(
             name: "AdvDaemonTests",
-            dependencies: ["AdvDaemon", "AdvProtocol", "AdvTestSupport"]
+            dependencies: ["AdvDaemon", "AdvProtocol", "AdvTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            // read through #filePath: CI runs the tests from the source tree
+            exclude: ["Fixtures"]
         ),
         // Runs the built executables as separate processes.
         .testTarget(

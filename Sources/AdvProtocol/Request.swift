@@ -1,31 +1,154 @@
-/// What a client asks of the daemon. One flat structure rather than an enum with payloads, so that a
-/// request missing a field, or naming an unknown command, can be answered with an error that says
-/// exactly that.
-public struct Request: Codable, Sendable, Equatable {
+import Foundation
+
+/// What a client asks of the daemon: one case per `advctl` command, each with the payload it needs, so
+/// a request cannot be half-formed and the daemon's one `switch` over it is exhaustive.
+///
+/// On the wire (one JSON object per line): `{"version": 2, "command": "show", "arguments": {"job": 3}}`;
+/// commands without arguments omit them. `Request.decode` reads a line and says exactly what is wrong
+/// with one it cannot read: the version, the command or the field.
+public enum Request: Sendable, Equatable {
+    case status
+    case submit(Submission)
+    case list(ListQuery)
+    case show(JobReference)
+    /// The job's log from byte `offset` (follow mode asks again from where it stopped).
+    case logs(LogQuery)
+    case results(JobReference)
+    case cancel(JobReference)
+    case retry(JobReference)
+    case artifacts(JobReference)
+
+    /// The commands' names on the wire.
     public enum Command: String, Codable, Sendable, CaseIterable {
         case status, submit, list, show, logs, results, cancel, retry, artifacts
     }
 
-    public var version: Int
-    public var command: String
-    /// The job for show, logs, results, cancel, retry and artifacts.
-    public var job: Int64?
-    /// submit: the manifest text, a name for it (its file name), and optional priority and labels.
-    public var manifest: String?
-    public var manifestName: String?
-    public var priority: Int?
-    public var labels: [String]?
-    /// list: filters (all optional): states, a name substring, a label.
-    public var states: [String]?
-    public var name: String?
+    public var command: Command {
+        switch self {
+        case .status: return .status
+        case .submit: return .submit
+        case .list: return .list
+        case .show: return .show
+        case .logs: return .logs
+        case .results: return .results
+        case .cancel: return .cancel
+        case .retry: return .retry
+        case .artifacts: return .artifacts
+        }
+    }
+}
+
+/// `submit`: a manifest's text, the name it came with (its file name), its priority and labels.
+public struct Submission: Codable, Sendable, Equatable {
+    public var manifest: String
+    public var manifestName: String
+    public var priority: Int
+    public var labels: [String]
+
+    public init(manifest: String, manifestName: String, priority: Int = 0, labels: [String] = []) {
+        self.manifest = manifest
+        self.manifestName = manifestName
+        self.priority = priority
+        self.labels = labels
+    }
+}
+
+/// `list`: filters, all optional (no states: every state).
+public struct ListQuery: Codable, Sendable, Equatable {
+    public var states: [JobState]
+    public var nameContains: String?
     public var label: String?
     public var limit: Int?
-    /// logs: the byte offset to read from (follow mode asks again from where it stopped).
-    public var offset: Int64?
 
-    public init(command: Command, job: Int64? = nil) {
-        version = Wire.version
-        self.command = command.rawValue
+    public init(states: [JobState] = [], nameContains: String? = nil, label: String? = nil, limit: Int? = nil) {
+        self.states = states
+        self.nameContains = nameContains
+        self.label = label
+        self.limit = limit
+    }
+}
+
+/// The job a command acts on.
+public struct JobReference: Codable, Sendable, Equatable {
+    public var job: Int64
+    public init(job: Int64) { self.job = job }
+}
+
+/// `logs`: a job and the byte offset to read from.
+public struct LogQuery: Codable, Sendable, Equatable {
+    public var job: Int64
+    public var offset: Int64
+    public init(job: Int64, offset: Int64 = 0) {
         self.job = job
+        self.offset = offset
+    }
+}
+
+extension Request {
+    /// The request as one line of JSON, newline included.
+    /// - Throws: `EncodingError`.
+    public func encodedLine() throws -> Data {
+        switch self {
+        case .status: return try Wire.encodeLine(Envelope<Empty>(command: command, arguments: nil))
+        case let .submit(submission): return try Wire.encodeLine(Envelope(command: command, arguments: submission))
+        case let .list(query): return try Wire.encodeLine(Envelope(command: command, arguments: query))
+        case let .logs(query): return try Wire.encodeLine(Envelope(command: command, arguments: query))
+        case let .show(job), let .results(job), let .cancel(job), let .retry(job), let .artifacts(job):
+            return try Wire.encodeLine(Envelope(command: command, arguments: job))
+        }
+    }
+
+    /// Reads one request line (without its newline).
+    /// - Throws: `ProtocolError`: `badRequest` for a line that is not a request of this version or
+    ///   whose arguments are wrong (naming the field), `unknownCommand` naming the commands there are.
+    public static func decode(_ line: Data) throws -> Request {
+        struct Header: Decodable {
+            var version: Int
+            var command: String
+        }
+        let header: Header
+        do { header = try Wire.decode(Header.self, from: line) } catch {
+            throw ProtocolError(code: .badRequest, message: "not a valid request: \(Wire.describe(error)); send one JSON object per line with version and command")
+        }
+        guard header.version == Wire.version else {
+            throw ProtocolError(code: .badRequest, message: "protocol version \(header.version) is not supported; this daemon speaks version \(Wire.version) (use the advctl of the same release)")
+        }
+        guard let command = Command(rawValue: header.command) else {
+            throw ProtocolError(code: .unknownCommand, message: "unknown command \"\(header.command)\"; expected one of \(Command.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        func arguments<Payload: Codable>(_ type: Payload.Type) throws -> Payload {
+            let envelope: Envelope<Payload>
+            do { envelope = try Wire.decode(Envelope<Payload>.self, from: line) } catch {
+                throw ProtocolError(code: .badRequest, message: "\(command.rawValue): \(Wire.describe(error))")
+            }
+            guard let payload = envelope.arguments else {
+                throw ProtocolError(code: .badRequest, message: "\(command.rawValue): missing field arguments")
+            }
+            return payload
+        }
+        switch command {
+        case .status: return .status
+        case .submit: return .submit(try arguments(Submission.self))
+        case .list: return .list(try arguments(ListQuery.self))
+        case .show: return .show(try arguments(JobReference.self))
+        case .logs: return .logs(try arguments(LogQuery.self))
+        case .results: return .results(try arguments(JobReference.self))
+        case .cancel: return .cancel(try arguments(JobReference.self))
+        case .retry: return .retry(try arguments(JobReference.self))
+        case .artifacts: return .artifacts(try arguments(JobReference.self))
+        }
+    }
+
+    private struct Empty: Codable {}
+
+    private struct Envelope<Arguments: Codable>: Codable {
+        var version = Wire.version
+        var command: Command
+        var arguments: Arguments?
+
+        init(command: Command, arguments: Arguments?) {
+            self.command = command
+            self.arguments = arguments
+        }
     }
 }

@@ -1,24 +1,138 @@
 import Foundation
 
-/// The daemon's answer: `ok` with the payload the command asked for, or an error.
-public struct Response: Codable, Sendable {
-    public var version = Wire.version
-    public var ok: Bool
-    public var error: ProtocolError?
-    public var status: DaemonStatus?
-    public var job: JobInfo?
-    public var jobs: [JobInfo]?
-    public var submitted: [Int64]?
-    public var results: JobResults?
-    public var logs: LogChunk?
-    public var artifacts: [Artifact]?
-
-    public init(ok: Bool = true) { self.ok = ok }
+/// The daemon's answer: one case per kind of payload, or a failure. Each request has one kind of
+/// answer (`Request.Command.reply`), so a client knows what to expect.
+///
+/// On the wire: `{"version": 2, "ok": true, "reply": "job", "payload": {…}}`, or
+/// `{"version": 2, "ok": false, "error": {"code": "not-found", "message": "no job 9"}}` — a failure
+/// keeps the shape of version 1, so an older client still shows why it was refused.
+public enum Response: Sendable {
+    case status(DaemonStatus)
+    /// `submit`: the new jobs' ids.
+    case submitted([Int64])
+    case jobs([JobInfo])
+    case job(JobInfo)
+    case logs(LogChunk)
+    case results(JobResults)
+    case artifacts([Artifact])
+    /// `cancel` and `retry`: the request was carried out.
+    case done
+    case failure(ProtocolError)
 
     public static func failure(_ code: ProtocolError.Code, _ message: String) -> Response {
-        var response = Response(ok: false)
-        response.error = ProtocolError(code: code, message: message)
-        return response
+        .failure(ProtocolError(code: code, message: message))
+    }
+
+    /// The kinds of answer on the wire.
+    public enum Reply: String, Codable, Sendable, CaseIterable {
+        case status, submitted, jobs, job, logs, results, artifacts, done
+    }
+
+    /// The answer's kind; nil for a failure.
+    public var reply: Reply? {
+        switch self {
+        case .status: return .status
+        case .submitted: return .submitted
+        case .jobs: return .jobs
+        case .job: return .job
+        case .logs: return .logs
+        case .results: return .results
+        case .artifacts: return .artifacts
+        case .done: return .done
+        case .failure: return nil
+        }
+    }
+
+    /// The response as one line of JSON, newline included.
+    /// - Throws: `EncodingError`.
+    public func encodedLine() throws -> Data {
+        switch self {
+        case let .status(status): return try Wire.encodeLine(Envelope(reply: .status, payload: status))
+        case let .submitted(ids): return try Wire.encodeLine(Envelope(reply: .submitted, payload: ids))
+        case let .jobs(jobs): return try Wire.encodeLine(Envelope(reply: .jobs, payload: jobs))
+        case let .job(job): return try Wire.encodeLine(Envelope(reply: .job, payload: job))
+        case let .logs(chunk): return try Wire.encodeLine(Envelope(reply: .logs, payload: chunk))
+        case let .results(results): return try Wire.encodeLine(Envelope(reply: .results, payload: results))
+        case let .artifacts(artifacts): return try Wire.encodeLine(Envelope(reply: .artifacts, payload: artifacts))
+        case .done: return try Wire.encodeLine(Envelope<Bool>(reply: .done, payload: nil))
+        case let .failure(error): return try Wire.encodeLine(Envelope<Bool>(error: error))
+        }
+    }
+
+    /// Reads one response line (without its newline).
+    /// - Throws: `ProtocolError` (`badResponse`) for a line that is not a response this build can read.
+    public static func decode(_ line: Data) throws -> Response {
+        struct Header: Decodable {
+            var version: Int
+            var ok: Bool
+            var reply: String?
+            var error: ProtocolError?
+        }
+        func unreadable(_ why: String) -> ProtocolError {
+            ProtocolError(code: .badResponse, message: "unreadable answer from the daemon: \(why)")
+        }
+        let header: Header
+        do { header = try Wire.decode(Header.self, from: line) } catch { throw unreadable(Wire.describe(error)) }
+        if !header.ok {
+            return .failure(header.error ?? ProtocolError(code: .internal, message: "the daemon refused the request without saying why"))
+        }
+        guard header.version == Wire.version else {
+            throw unreadable("it speaks protocol version \(header.version), this client \(Wire.version) (use the advctl of the same release)")
+        }
+        guard let name = header.reply, let reply = Reply(rawValue: name) else {
+            throw unreadable("unknown reply \(header.reply.map { "\"\($0)\"" } ?? "(none)")")
+        }
+        func payload<Payload: Codable>(_ type: Payload.Type) throws -> Payload {
+            do {
+                guard let payload = try Wire.decode(Envelope<Payload>.self, from: line).payload else { throw unreadable("\(name) without a payload") }
+                return payload
+            } catch let error as ProtocolError { throw error } catch { throw unreadable("\(name): \(Wire.describe(error))") }
+        }
+        switch reply {
+        case .status: return .status(try payload(DaemonStatus.self))
+        case .submitted: return .submitted(try payload([Int64].self))
+        case .jobs: return .jobs(try payload([JobInfo].self))
+        case .job: return .job(try payload(JobInfo.self))
+        case .logs: return .logs(try payload(LogChunk.self))
+        case .results: return .results(try payload(JobResults.self))
+        case .artifacts: return .artifacts(try payload([Artifact].self))
+        case .done: return .done
+        }
+    }
+
+    private struct Envelope<Payload: Codable>: Codable {
+        var version = Wire.version
+        var ok: Bool
+        var reply: Reply?
+        var payload: Payload?
+        var error: ProtocolError?
+
+        init(reply: Reply, payload: Payload?) {
+            ok = true
+            self.reply = reply
+            self.payload = payload
+        }
+
+        init(error: ProtocolError) {
+            ok = false
+            self.error = error
+        }
+    }
+}
+
+extension Request.Command {
+    /// The kind of answer a successful request of this command gets.
+    public var reply: Response.Reply {
+        switch self {
+        case .status: return .status
+        case .submit: return .submitted
+        case .list: return .jobs
+        case .show: return .job
+        case .logs: return .logs
+        case .results: return .results
+        case .cancel, .retry: return .done
+        case .artifacts: return .artifacts
+        }
     }
 }
 
@@ -37,7 +151,10 @@ public struct ProtocolError: Codable, Sendable, Error, CustomStringConvertible {
         case conflict
         /// The daemon is shutting down and accepts no new work.
         case unavailable
+        /// Something went wrong inside the daemon; its log has the details.
         case `internal`
+        /// (Client side) the daemon's answer could not be read.
+        case badResponse = "bad-response"
     }
 
     public var code: Code
@@ -79,18 +196,26 @@ public struct DaemonStatus: Codable, Sendable {
     }
 }
 
-/// The life cycle: queued → running → succeeded | failed | cancelled; a running job whose daemon
-/// stops becomes interrupted and is queued again at the next start.
+/// Where a job is in its life cycle (the daemon's `JobLifecycle` owns the transitions): queued →
+/// (submitted, when an executor such as a cluster holds it before it starts) → running → succeeded,
+/// failed or cancelled; a running job whose daemon stops becomes interrupted and is queued again at the
+/// next start; a job whose end could not be written to the database is recording-failed.
 public enum JobState: String, Codable, Sendable, CaseIterable {
-    case queued, running, interrupted, succeeded, failed, cancelled
+    case queued, submitted, running, interrupted, succeeded, failed, cancelled
+    case recordingFailed = "recording-failed"
 
-    public var isFinished: Bool { self == .succeeded || self == .failed || self == .cancelled }
+    /// Whether the job has ended: nothing more will happen to it unless it is retried.
+    public var isFinished: Bool {
+        switch self {
+        case .succeeded, .failed, .cancelled, .recordingFailed: return true
+        case .queued, .submitted, .running, .interrupted: return false
+        }
+    }
 }
 
 /// Where a running job stands.
 public struct JobProgress: Codable, Sendable, Equatable {
-    /// `training`, `teacher`, `evaluation` or another phase name.
-    public var phase: String
+    public var phase: JobPhase
     public var detail: String?
     public var epoch: Int?
     public var epochs: Int?
@@ -102,7 +227,7 @@ public struct JobProgress: Codable, Sendable, Equatable {
     /// Fraction of the phase done, 0…1, and the estimated seconds left in it.
     public var fraction: Double?
     public var etaSeconds: Double?
-    public init(phase: String) { self.phase = phase }
+    public init(phase: JobPhase) { self.phase = phase }
 }
 
 public struct JobInfo: Codable, Sendable {
@@ -172,29 +297,16 @@ public struct EventRecord: Codable, Sendable {
 }
 
 /// A finished job's evaluation, from the job store (it outlives the job's files).
-public struct JobResults: Codable, Sendable {
+public struct JobResults: Codable, Sendable, Equatable {
     public var job: Int64
-    public var threatModel: String
-    public var examples: Int
-    public var cleanAccuracy: Double
-    public var worstCaseRobustAccuracy: Double
-    public var attacks: [AttackResult]
-    public var epsilonCurve: [EpsilonPoint]
-    public var warnings: [String]
-    public init(job: Int64, threatModel: String, examples: Int, cleanAccuracy: Double, worstCaseRobustAccuracy: Double,
-                attacks: [AttackResult], epsilonCurve: [EpsilonPoint], warnings: [String]) {
+    public var evaluation: EvaluationSummary
+    public init(job: Int64, evaluation: EvaluationSummary) {
         self.job = job
-        self.threatModel = threatModel
-        self.examples = examples
-        self.cleanAccuracy = cleanAccuracy
-        self.worstCaseRobustAccuracy = worstCaseRobustAccuracy
-        self.attacks = attacks
-        self.epsilonCurve = epsilonCurve
-        self.warnings = warnings
+        self.evaluation = evaluation
     }
 }
 
-public struct AttackResult: Codable, Sendable {
+public struct AttackResult: Codable, Sendable, Equatable {
     public var name: String
     public var robustAccuracyAfter: Double
     public var newlyBroken: Int
@@ -205,7 +317,7 @@ public struct AttackResult: Codable, Sendable {
     }
 }
 
-public struct EpsilonPoint: Codable, Sendable {
+public struct EpsilonPoint: Codable, Sendable, Equatable {
     public var epsilon: Double
     public var robustAccuracy: Double
     public init(epsilon: Double, robustAccuracy: Double) {

@@ -5,18 +5,21 @@ import Foundation
 /// Both carry `version`; the daemon answers a request of another major version with an error.
 public enum Wire {
     /// The protocol version this build speaks.
-    public static let version = 1
+    /// 2: requests and responses are enums with a payload per command (1 was one flat structure).
+    public static let version = 2
     /// The longest request line the daemon reads (a manifest travels inside a submit request).
     public static let maximumRequestBytes = 1 << 20
     /// The socket path when neither `--socket` nor `ADVD_SOCKET` says otherwise.
     public static let defaultSocketPath = "/run/advd/advd.sock"
 
     /// A value as one line of JSON, newline included.
-    public static func line<Value: Encodable>(_ value: Value) -> Data {
+    /// - Throws: `EncodingError` (a non-finite number, say): a message is never sent half-made.
+    public static func encodeLine<Value: Encodable>(_ value: Value) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        var data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        encoder.nonConformingFloatEncodingStrategy = nonFiniteNumbers.encoding
+        var data = try encoder.encode(value)
         data.append(0x0A)
         return data
     }
@@ -25,6 +28,30 @@ public enum Wire {
     public static func decode<Value: Decodable>(_ type: Value.Type, from line: Data) throws -> Value {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
+        decoder.nonConformingFloatDecodingStrategy = nonFiniteNumbers.decoding
         return try decoder.decode(type, from: line)
     }
+
+    /// A decoding error in a few words: the field and what is wrong with it.
+    public static func describe(_ error: Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map(\.stringValue).joined(separator: ".")
+        }
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            let parent = path(context)
+            return "missing field \(parent.isEmpty ? "" : parent + ".")\(key.stringValue)"
+        case DecodingError.typeMismatch(let type, let context): return "wrong type at \(path(context)) (expected \(type))"
+        case DecodingError.valueNotFound(_, let context): return "missing value at \(path(context))"
+        case DecodingError.dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not JSON" : "invalid value at \(path(context)): \(context.debugDescription)"
+        default: return "\(error)"
+        }
+    }
+
+    /// A diverging loss is NaN or infinite, which JSON cannot write as a number: such values travel as
+    /// the strings "nan", "inf" and "-inf" instead of failing the message.
+    private static let nonFiniteNumbers = (
+        encoding: JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan"),
+        decoding: JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan"))
 }

@@ -21,10 +21,18 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "The daemon's socket (default: $ADVD_SOCKET, else \(Wire.defaultSocketPath)).")
     var socket: String?
 
-    /// Sends a request; on failure prints the reason and exits with its status.
-    func perform(_ request: Request) throws -> Response {
+    /// Sends a request and returns the payload `extract` takes from the answer; on failure, or an
+    /// answer of another kind than the command's, prints the reason and exits with its status.
+    @discardableResult
+    func perform<Payload>(_ request: Request, _ extract: (Response) -> Payload?) throws -> Payload {
         do {
-            return try DaemonConnection(option: socket).send(request)
+            let response = try DaemonConnection(option: socket).send(request)
+            guard let payload = extract(response) else {
+                throw ClientFailure.refused(ProtocolError(
+                    code: .badResponse,
+                    message: "the daemon answered \(request.command.rawValue) with \(response.reply?.rawValue ?? "nothing"), not \(request.command.reply.rawValue)"))
+            }
+            return payload
         } catch let failure as ClientFailure {
             FileHandle.standardError.write(Data("advctl: \(failure)\n".utf8))
             throw failure.exitCode

@@ -8,7 +8,7 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let status = try connection.perform(Request(command: .status)).status!
+        let status = try connection.perform(.status) { if case let .status(status) = $0 { status } else { nil } }
         if output.json { return printJSON(status) }
         print("advd \(status.version) (protocol \(status.protocolVersion)), pid \(status.pid), up \(Format.duration(status.uptimeSeconds))")
         print("workers: \(status.busyWorkers) busy, \(status.workers - status.busyWorkers) idle, \(status.threadsPerJob) threads per job")
@@ -34,14 +34,11 @@ struct SubmitCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("advctl: \(path): cannot read the file\n".utf8))
                 throw ExitCode(1)
             }
-            var request = Request(command: .submit)
-            request.manifest = text
-            request.manifestName = (path as NSString).lastPathComponent
-            request.priority = priority
-            request.labels = labels
-            let id = try connection.perform(request).submitted!.first!
-            ids.append(id)
-            if !output.json { print("\(id)\t\(path)") }
+            let submission = Submission(manifest: text, manifestName: (path as NSString).lastPathComponent, priority: priority ?? 0,
+                                        labels: labels)
+            let submitted = try connection.perform(.submit(submission)) { if case let .submitted(ids) = $0 { ids } else { nil } }
+            ids += submitted
+            if !output.json { for id in submitted { print("\(id)\t\(path)") } }
         }
         if output.json { printJSON(ids) }
     }
@@ -51,16 +48,30 @@ struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List jobs, oldest first.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: "Only jobs in these states (comma-separated: queued, running, succeeded, failed, cancelled).") var state: String?
+    @Option(help: "Only jobs in these states (comma-separated: \(JobState.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var state: String?
     @Option(help: "Only jobs whose name contains this text.") var name: String?
     @Option(help: "Only jobs with this label.") var label: String?
 
+    func validate() throws {
+        _ = try states()
+    }
+
+    /// The states `--state` names.
+    private func states() throws -> [JobState] {
+        try (state?.split(separator: ",") ?? []).map { name in
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let state = JobState(rawValue: trimmed) else {
+                throw ValidationError("unknown state \"\(trimmed)\"; expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return state
+        }
+    }
+
     func run() throws {
-        var request = Request(command: .list)
-        request.states = state?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        request.name = name
-        request.label = label
-        let jobs = try connection.perform(request).jobs ?? []
+        let states = try states()
+        let query = ListQuery(states: states, nameContains: name, label: label)
+        let jobs = try connection.perform(.list(query)) { if case let .jobs(jobs) = $0 { jobs } else { nil } }
         if output.json { return printJSON(jobs) }
         var rows = [["ID", "NAME", "STATE", "PRI", "OWNER", "PROGRESS", "SUBMITTED", "LABELS"]]
         for job in jobs {
@@ -79,7 +90,7 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "The job id.") var job: JobID
 
     func run() throws {
-        let info = try connection.perform(Request(command: .show, job: job.value)).job!
+        let info = try connection.perform(.show(JobReference(job: job.value))) { if case let .job(info) = $0 { info } else { nil } }
         if output.json { return printJSON(info) }
         print("job \(info.id): \(info.name)")
         print("state: \(info.state.rawValue)\(info.error.map { " — \($0)" } ?? "")")
@@ -114,7 +125,7 @@ struct WatchCommand: ParsableCommand {
     func run() throws {
         var lastLength = 0
         while true {
-            let info = try connection.perform(Request(command: .show, job: job.value)).job!
+            let info = try connection.perform(.show(JobReference(job: job.value))) { if case let .job(info) = $0 { info } else { nil } }
             let line: String
             if info.state == .running, let progress = info.progress {
                 line = Format.bar(progress.fraction ?? 0) + " " + Format.progress(progress)
@@ -143,9 +154,9 @@ struct LogsCommand: ParsableCommand {
     func run() throws {
         var offset: Int64 = 0
         while true {
-            var request = Request(command: .logs, job: job.value)
-            request.offset = offset
-            let chunk = try connection.perform(request).logs!
+            let chunk = try connection.perform(.logs(LogQuery(job: job.value, offset: offset))) {
+                if case let .logs(chunk) = $0 { chunk } else { nil }
+            }
             print(chunk.text, terminator: "")
             fflush(nil)
             offset = chunk.nextOffset
@@ -163,20 +174,23 @@ struct ResultsCommand: ParsableCommand {
     @Argument(help: "The job id.") var job: JobID
 
     func run() throws {
-        let results = try connection.perform(Request(command: .results, job: job.value)).results!
+        let results = try connection.perform(.results(JobReference(job: job.value))) { if case let .results(results) = $0 { results } else { nil } }
         if output.json { return printJSON(results) }
-        print("job \(results.job): \(results.threatModel), \(results.examples) test examples")
-        var rows = [["", "ROBUST ACCURACY"], ["clean", Format.percent(results.cleanAccuracy)]]
-        for attack in results.attacks { rows.append(["after " + attack.name, Format.percent(attack.robustAccuracyAfter)]) }
-        rows.append(["worst case", Format.percent(results.worstCaseRobustAccuracy)])
+        let evaluation = results.evaluation
+        print("job \(results.job): \(evaluation.threatModel), \(evaluation.examples) test examples")
+        var rows = [["", "ROBUST ACCURACY"], ["clean", Format.percent(evaluation.cleanAccuracy)]]
+        for attack in evaluation.attacks { rows.append(["after " + attack.name, Format.percent(attack.robustAccuracyAfter)]) }
+        rows.append(["worst case", Format.percent(evaluation.worstCaseRobustAccuracy)])
         print(Format.table(rows))
-        if !results.epsilonCurve.isEmpty {
+        if !evaluation.epsilonCurve.isEmpty {
             print("\nε-curve:")
-            for point in results.epsilonCurve { print(String(format: "  ε = %-8g %@", point.epsilon, Format.percent(point.robustAccuracy))) }
+            for point in evaluation.epsilonCurve { print(String(format: "  ε = %-8g %@", point.epsilon, Format.percent(point.robustAccuracy))) }
         }
-        if !results.warnings.isEmpty {
+        if !evaluation.warnings.isEmpty {
             print("\nWARNINGS (the evaluation shows signs of gradient masking or a weak attack):")
-            for warning in results.warnings { print("  - \(warning)") }
+            for warning in evaluation.warnings {
+                print("  - \(warning.check): \(warning.message)\n    evidence: \(warning.evidence)\n    try: \(warning.suggestion)")
+            }
         }
     }
 }
@@ -187,7 +201,7 @@ struct CancelCommand: ParsableCommand {
     @Argument(help: "The job id.") var job: JobID
 
     func run() throws {
-        _ = try connection.perform(Request(command: .cancel, job: job.value))
+        try connection.perform(.cancel(JobReference(job: job.value))) { if case .done = $0 { () } else { nil } }
         print("job \(job.value): cancellation requested")
     }
 }
@@ -198,7 +212,7 @@ struct RetryCommand: ParsableCommand {
     @Argument(help: "The job id.") var job: JobID
 
     func run() throws {
-        _ = try connection.perform(Request(command: .retry, job: job.value))
+        try connection.perform(.retry(JobReference(job: job.value))) { if case .done = $0 { () } else { nil } }
         print("job \(job.value): queued again")
     }
 }
@@ -210,7 +224,7 @@ struct ArtifactsCommand: ParsableCommand {
     @Argument(help: "The job id.") var job: JobID
 
     func run() throws {
-        let artifacts = try connection.perform(Request(command: .artifacts, job: job.value)).artifacts ?? []
+        let artifacts = try connection.perform(.artifacts(JobReference(job: job.value))) { if case let .artifacts(found) = $0 { found } else { nil } }
         if output.json { return printJSON(artifacts) }
         print(Format.table([["KIND", "PATH", "BYTES"]] + artifacts.map { [$0.kind, $0.path, $0.bytes.map(String.init) ?? ""] }))
     }

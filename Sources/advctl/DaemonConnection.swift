@@ -34,7 +34,10 @@ struct DaemonConnection {
                 throw ClientFailure.unreachable("\(socketPath): cannot connect: \(String(cString: strerror(reason)))")
             }
         }
-        let line = Wire.line(request)
+        let line: Data
+        do { line = try request.encodedLine() } catch {
+            throw ClientFailure.refused(ProtocolError(code: .badRequest, message: "cannot encode the request: \(error)"))
+        }
         try line.withUnsafeBytes { buffer in
             var sent = 0
             while sent < buffer.count {
@@ -53,8 +56,11 @@ struct DaemonConnection {
         guard let end = received.firstIndex(of: 0x0A) else {
             throw ClientFailure.unreachable("\(socketPath): the daemon closed the connection without answering")
         }
-        let response = try Wire.decode(Response.self, from: received[..<end])
-        if !response.ok, let error = response.error { throw ClientFailure.refused(error) }
+        let response: Response
+        do { response = try Response.decode(Data(received[..<end])) } catch {
+            throw ClientFailure.refused(error as? ProtocolError ?? ProtocolError(code: .badResponse, message: "\(error)"))
+        }
+        if case let .failure(error) = response { throw ClientFailure.refused(error) }
         return response
     }
 }

@@ -31,10 +31,13 @@ enum Format {
     /// `training epoch 3/10 step 120/469 loss 0.4312 acc 84.20% 2310/s ETA 4m10s`
     static func progress(_ progress: JobProgress?) -> String {
         guard let progress else { return "" }
-        var parts = [progress.phase]
+        var parts = [progress.phase.description]
         if let epoch = progress.epoch, let epochs = progress.epochs { parts.append("epoch \(epoch)/\(epochs)") }
-        if progress.phase == "evaluation", let detail = progress.detail { parts.append(detail) } else if let step = progress.step, let steps = progress.stepsPerEpoch {
-            parts.append("step \(step)/\(steps)")
+        switch progress.phase {
+        case .training, .teacher:
+            if let step = progress.step, let steps = progress.stepsPerEpoch { parts.append("step \(step)/\(steps)") }
+        default:
+            if let detail = progress.detail { parts.append(detail) }
         }
         if let loss = progress.loss { parts.append(String(format: "loss %.4f", loss)) }
         if let accuracy = progress.accuracy { parts.append("acc " + percent(accuracy)) }

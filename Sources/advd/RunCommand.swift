@@ -44,7 +44,7 @@ struct RunCommand: ParsableCommand {
 
     private static func show(_ progress: RunProgress) {
         switch progress {
-        case let .phase(text):
+        case let .phase(_, text):
             print(text)
         case let .training(training):
             if case let .epochEnd(metrics) = training.event {
@@ -53,8 +53,8 @@ struct RunCommand: ParsableCommand {
                              metrics.epoch, training.epochs, metrics.trainLoss, metrics.trainAccuracy * 100,
                              metrics.testAccuracy * 100, robust, metrics.seconds))
             }
-        case let .evaluation(attack, batch, batches):
-            if batch > 0 && (batch == batches || batch % 10 == 0) { print("  \(attack): batch \(batch)/\(batches)") }
+        case let .evaluation(_, _, name, batch, batches):
+            if batch > 0 && (batch == batches || batch % 10 == 0) { print("  \(name): batch \(batch)/\(batches)") }
         }
     }
 

@@ -2,6 +2,7 @@ import AdvDaemon
 import AdvProtocol
 import AdvTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// The job store: the queue's order, the life cycle, results that outlive the files, and the
@@ -40,15 +41,16 @@ import Testing
         #expect(try store.requeueInterrupted() == [id])
         let again = try #require(try store.claimNext())
         #expect(again.id == id && again.attempts == 1)   // an interruption is not an attempt
-        let results = JobResults(job: id, threatModel: "L∞ ε = 0.1", examples: 100, cleanAccuracy: 0.9, worstCaseRobustAccuracy: 0.6,
-                                 attacks: [AttackResult(name: "PGD-20", robustAccuracyAfter: 0.65, newlyBroken: 25),
-                                           AttackResult(name: "APGD-CE", robustAccuracyAfter: 0.6, newlyBroken: 5)],
-                                 epsilonCurve: [EpsilonPoint(epsilon: 0.05, robustAccuracy: 0.8)], warnings: ["not-converged: …"])
-        try store.recordSuccess(id, results: results)
+        let warning = JobWarning(check: "not-converged", message: "PGD-20 was still improving", evidence: "40% → 35% from 10 to 20 steps",
+                                 suggestion: "run more steps")
+        let evaluation = EvaluationSummary(threatModel: "L∞ ε = 0.1", examples: 100, cleanAccuracy: 0.9, worstCaseRobustAccuracy: 0.6,
+                                           attacks: [AttackResult(name: "PGD-20", robustAccuracyAfter: 0.65, newlyBroken: 25),
+                                                     AttackResult(name: "APGD-CE", robustAccuracyAfter: 0.6, newlyBroken: 5)],
+                                           epsilonCurve: [EpsilonPoint(epsilon: 0.05, robustAccuracy: 0.8)], warnings: [warning])
+        try store.recordSuccess(id, evaluation: evaluation)
         try store.forgetFiles(id)   // retention removed the folder: the results stay
         let stored = try #require(try store.results(id))
-        #expect(stored.attacks.map(\.name) == ["PGD-20", "APGD-CE"] && stored.worstCaseRobustAccuracy == 0.6)
-        #expect(stored.warnings == ["not-converged: …"] && stored.epsilonCurve.first?.robustAccuracy == 0.8)
+        #expect(stored == JobResults(job: id, evaluation: evaluation))   // the warning's evidence and suggestion too
         let shown = try #require(try store.job(id, details: true))
         #expect(shown.state == .succeeded && shown.epochs?.count == 1 && shown.manifest == "name: a")
         #expect(shown.events?.map(\.kind).contains("warning") == true)
@@ -63,10 +65,65 @@ import Testing
         let (queued, _) = try store.submit(Self.submission("q"), outputFolder: { "/jobs/\($0)" })
         #expect(try store.cancelIfQueued(queued))
         #expect(try store.job(queued)?.state == .cancelled)
-        try store.retry(queued)
+        try store.apply(.retry, to: queued)
         #expect(try store.job(queued)?.state == .queued)
-        expectError(containing: ["job \(queued) is queued; only failed or cancelled jobs can be retried"]) { try store.retry(queued) }
-        expectError(containing: ["no job 999"]) { try store.retry(999) }
+        expectError(containing: ["job \(queued) is queued; cannot retry it"]) { try store.apply(.retry, to: queued) }
+        expectError(containing: ["no job 999"]) { try store.apply(.retry, to: 999) }
+    }
+
+    @Test func anIllegalTransitionChangesNothing() throws {
+        let folder = TemporaryFolder()
+        let store = try JobStore(path: folder.file("jobs.sqlite"))
+        let (id, _) = try store.submit(Self.submission("a"), outputFolder: { "/jobs/\($0)" })
+        let evaluation = EvaluationSummary(threatModel: "L∞", examples: 1, cleanAccuracy: 1, worstCaseRobustAccuracy: 1, attacks: [],
+                                           epsilonCurve: [], warnings: [JobWarning(check: "c", message: "m", evidence: "e", suggestion: "s")])
+        expectError(containing: ["job \(id) is queued; cannot succeed it"]) { try store.recordSuccess(id, evaluation: evaluation) }
+        #expect(try store.results(id) == nil && store.job(id)?.state == .queued)
+        #expect(try store.job(id, details: true)?.events?.map(\.message) == ["queued (from test)"])
+    }
+
+    @Test func attemptsCountCrashesButNotInterruptions() throws {
+        let folder = TemporaryFolder()
+        let path = folder.file("jobs.sqlite")
+        let store = try JobStore(path: path)
+        let (id, _) = try store.submit(Self.submission("a"), outputFolder: { "/jobs/\($0)" })
+        #expect(try store.claimNext()?.attempts == 1)
+        try store.apply(.retryAfterCrash(cause: "killed by SIGKILL"), to: id)
+        #expect(try store.job(id).map { ($0.state, $0.attempts, $0.error) } ?? (.failed, 0, nil) == (.queued, 1, "killed by SIGKILL"))
+        #expect(try store.claimNext()?.attempts == 2)
+        try store.apply(.interrupt, to: id)   // the daemon stops: the attempt is given back
+        #expect(try store.job(id)?.attempts == 1)
+        #expect(try JobStore(path: path).requeueInterrupted() == [id])
+        #expect(try store.claimNext()?.attempts == 2)
+        // the daemon dies with the job running: the next start gives that attempt back too
+        #expect(try JobStore(path: path).requeueInterrupted() == [id])
+        #expect(try store.job(id).map { ($0.state, $0.attempts) } ?? (.failed, 0) == (.queued, 1))
+        _ = try store.claimNext()
+        try store.apply(.recordingFailed(reason: "disk full"), to: id)
+        #expect(try store.job(id).map { ($0.state, $0.error, $0.finishedAt != nil) } ?? (.queued, nil, false)
+                == (.recordingFailed, "disk full", true))
+        try store.apply(.retry, to: id)
+        #expect(try store.job(id).map { ($0.state, $0.attempts, $0.error, $0.finishedAt) } ?? (.failed, 9, "", nil)
+                == (.queued, 0, nil, nil))
+    }
+
+    @Test func aVersion1DatabaseIsMigratedWithEveryJobKept() throws {
+        let folder = TemporaryFolder()
+        let path = folder.file("jobs.sqlite")
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/jobs-schema-v1.sql")
+        let sql = try String(contentsOf: fixture, encoding: .utf8)
+        try DatabaseQueue(path: path).write { try $0.execute(sql: sql) }
+
+        let store = try JobStore(path: path)
+        #expect(try store.list().map(\.name) == ["done", "broken", "cut-off", "waiting"])
+        #expect(try store.results(1)?.evaluation.cleanAccuracy == 0.9 && store.job(1, details: true)?.epochs?.count == 1)
+        #expect(try store.job(2)?.error == "no data")
+        #expect(try store.requeueInterrupted() == [3])
+        #expect(try store.claimNext()?.name == "cut-off")   // priority 5 first; its crashed attempt was given back
+        #expect(try store.job(3)?.attempts == 2)
+        try store.apply(.recordingFailed(reason: "test"), to: 3)   // a state v1 could not hold
+        let (id, _) = try store.submit(Self.submission("new"), outputFolder: { "/jobs/\($0)" })
+        #expect(id == 5)
     }
 
     @Test func aSpoolFileBecomesOneJobHoweverOftenItIsSeen() throws {

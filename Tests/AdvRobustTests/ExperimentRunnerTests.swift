@@ -40,7 +40,10 @@ import Testing
         let out = Self.folder()
         defer { try? FileManager.default.removeItem(atPath: out) }
         let manifest = try ExperimentManifest.parse(yaml: Self.manifestText, source: "tiny.yaml")
-        let result = try ExperimentRunner(manifest: manifest, outputFolder: out).run()
+        var phases: [RunPhase] = []
+        let result = try ExperimentRunner(manifest: manifest, outputFolder: out).run { if case let .phase(phase, _) = $0 { phases.append(phase) } }
+        #expect(phases == [.loading, .training, .evaluating(attack: 1, of: 2), .evaluating(attack: 2, of: 2), .epsilonCurve,
+                           .sanityChecks, .writing])
         for file in ["metrics.json", "report.md", "model.safetensors", "evaluation-state.json"] {
             #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
         }
@@ -70,13 +73,13 @@ import Testing
         var snapshot: Data?
         let runner = ExperimentRunner(manifest: manifest, outputFolder: resumedFolder)
         _ = try runner.run { progress in
-            if case let .evaluation(_, batch, _) = progress, batch == 2, snapshot == nil {
+            if case let .evaluation(_, _, _, batch, _) = progress, batch == 2, snapshot == nil {
                 snapshot = FileManager.default.contents(atPath: resumedFolder + "/evaluation-state.json")
             }
         }
         try #require(snapshot).write(to: URL(fileURLWithPath: resumedFolder + "/evaluation-state.json"))
         var resumedFromEvaluation = false
-        let afterEvaluationCrash = try runner.run { if case let .phase(text) = $0, text.hasPrefix("resumed evaluation") { resumedFromEvaluation = true } }
+        let afterEvaluationCrash = try runner.run { if case let .phase(_, text) = $0, text.contains("resumed at batch") { resumedFromEvaluation = true } }
         #expect(resumedFromEvaluation)
         #expect(Self.timeless(afterEvaluationCrash.metrics) == Self.timeless(straight.metrics))
 
@@ -197,7 +200,7 @@ import Testing
             """
         var phases: [String] = []
         let result = try ExperimentRunner(manifest: try ExperimentManifest.parse(yaml: fineTuning, source: "ft.yaml"),
-                                          outputFolder: target.path).run { if case let .phase(text) = $0 { phases.append(text) } }
+                                          outputFolder: target.path).run { if case let .phase(_, text) = $0 { phases.append(text) } }
         #expect(phases.contains { $0.contains("with a new 4-class head") })
         #expect(result.metrics.model.classes == 4)
         // the frozen first layer still holds the loaded weights, bit for bit; the head is new

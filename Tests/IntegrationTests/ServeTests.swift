@@ -62,7 +62,7 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(results.output.contains("worst case") && results.output.contains("ε-curve"), results.output)
         let resultsJSON = try daemon.advctl(["results", "1", "--json"])
         let decoded = try JSONSerialization.jsonObject(with: Data(resultsJSON.output.utf8)) as? [String: Any]
-        XCTAssertEqual((decoded?["attacks"] as? [Any])?.count, 2, resultsJSON.output)
+        XCTAssertEqual(((decoded?["evaluation"] as? [String: Any])?["attacks"] as? [Any])?.count, 2, resultsJSON.output)
         let artifacts = try daemon.advctl(["artifacts", "1"])
         XCTAssertTrue(artifacts.output.contains("model.safetensors") && artifacts.output.contains("report.md"), artifacts.output)
         let status = try daemon.advctl(["status"])
@@ -146,10 +146,17 @@ final class ServeTests: XCTestCase {
         let daemon = try DaemonHarness()
         try daemon.start()
         XCTAssertTrue(daemon.waitForNotification("READY=1"))
-        for request in ["not json", "{\"version\": 1}", "{\"version\": 1, \"command\": \"reboot\"}", "{\"version\": 9, \"command\": \"status\"}",
-                        String(repeating: "x", count: 1_100_000)] {
+        let cases = [("not json", "not a valid request: not JSON"),
+                     ("{\"version\": 2}", "not a valid request: missing field command"),
+                     ("{\"version\": 2, \"command\": \"reboot\"}", "unknown command \\\"reboot\\\"; expected one of status, submit"),
+                     ("{\"version\": 1, \"command\": \"status\"}", "protocol version 1 is not supported; this daemon speaks version 2"),
+                     ("{\"version\": 2, \"command\": \"show\"}", "show: missing field arguments"),
+                     ("{\"version\": 2, \"command\": \"show\", \"arguments\": {}}", "show: missing field arguments.job"),
+                     ("{\"version\": 2, \"command\": \"cancel\", \"arguments\": {\"job\": \"x\"}}", "cancel: wrong type at arguments.job"),
+                     (String(repeating: "x", count: 1_100_000), "request longer than")]
+        for (request, expected) in cases {
             let answer = try rawRequest(request, socket: daemon.socketPath)
-            XCTAssertTrue(answer.contains("\"ok\":false"), "\(request.prefix(40)): \(answer)")
+            XCTAssertTrue(answer.contains("\"ok\":false") && answer.contains(expected), "\(request.prefix(60)): \(answer)")
         }
         XCTAssertEqual(try daemon.advctl(["status"]).status, 0)
     }

@@ -103,7 +103,7 @@ public final class ControlServer: @unchecked Sendable {
             var sendTimeout = timeval(tv_sec: 5, tv_usec: 0), receiveTimeout = timeval(tv_sec: 60, tv_usec: 0)
             setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
-            let connection = ClientConnection(descriptor: client, peer: credentials, handler: handler)
+            let connection = ClientConnection(descriptor: client, peer: credentials, handler: handler, logger: logger)
             DispatchQueue.global(qos: .userInitiated).async { connection.serve() }
         }
     }
@@ -114,11 +114,13 @@ final class ClientConnection: Sendable {
     private let descriptor: Int32
     private let peer: PeerCredentials
     private let handler: ControlServer.Handler
+    private let logger: Logger
 
-    init(descriptor: Int32, peer: PeerCredentials, handler: @escaping ControlServer.Handler) {
+    init(descriptor: Int32, peer: PeerCredentials, handler: @escaping ControlServer.Handler, logger: Logger) {
         self.descriptor = descriptor
         self.peer = peer
         self.handler = handler
+        self.logger = logger
     }
 
     func serve() {
@@ -149,12 +151,8 @@ final class ClientConnection: Sendable {
             return false
         }
         let request: Request
-        do { request = try Wire.decode(Request.self, from: line) } catch {
-            send(.failure(.badRequest, "not a valid request: \(Self.describe(error)); send one JSON object per line with version and command"))
-            return false
-        }
-        guard request.version == Wire.version else {
-            send(.failure(.badRequest, "protocol version \(request.version) is not supported; this daemon speaks version \(Wire.version)"))
+        do { request = try Request.decode(line) } catch {
+            send(.failure(error as? ProtocolError ?? ProtocolError(code: .badRequest, message: "not a valid request: \(error)")))
             return false
         }
         send(handler(request, peer))
@@ -162,7 +160,12 @@ final class ClientConnection: Sendable {
     }
 
     private func send(_ response: Response) {
-        let data = Wire.line(response)
+        let data: Data
+        do { data = try response.encodedLine() } catch {
+            logger.error("an answer could not be encoded: \(error)")
+            data = (try? Response.failure(.internal, "internal error in advd: the answer could not be encoded; see the daemon's log").encodedLine())
+                ?? Data("{\"ok\":false,\"version\":\(Wire.version)}\n".utf8)
+        }
         data.withUnsafeBytes { bytes in
             var sent = 0
             while sent < bytes.count {
@@ -171,16 +174,6 @@ final class ClientConnection: Sendable {
                 guard count > 0 else { return }
                 sent += count
             }
-        }
-    }
-
-    static func describe(_ error: Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, _): return "missing field \(key.stringValue)"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
-        case DecodingError.dataCorrupted: return "not JSON"
-        default: return "\(error)"
         }
     }
 }

@@ -22,92 +22,77 @@ final class RequestHandler: @unchecked Sendable {
         self.daemon = daemon
     }
 
+    /// Answers one request. Refusals the user can act on (no such job, not yours, wrong state, bad
+    /// manifest) say so; anything else is logged in full with the request and reaches the client as a
+    /// short message pointing at the log.
     func handle(_ request: Request, peer: PeerCredentials) -> Response {
-        guard let command = Request.Command(rawValue: request.command) else {
-            return .failure(.unknownCommand, "unknown command \"\(request.command)\"; expected one of \(Request.Command.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         do {
-            switch command {
+            switch request {
             case .status: return try status()
-            case .submit: return try submit(request, peer: peer)
-            case .list: return try list(request)
-            case .show: return show(try job(request, details: true))
-            case .logs: return try logs(try job(request), offset: request.offset ?? 0)
-            case .results: return try results(try job(request))
-            case .cancel: return try modify(try job(request), peer: peer) { try self.scheduler.cancel($0.id) }
-            case .retry:
-                return try modify(try job(request), peer: peer) {
-                    try self.store.retry($0.id)
+            case let .submit(submission): return try submit(submission, peer: peer)
+            case let .list(query): return try list(query)
+            case let .show(reference): return .job(withLiveProgress(try job(reference.job, details: true)))
+            case let .logs(query): return try logs(try job(query.job), offset: query.offset)
+            case let .results(reference): return try results(try job(reference.job))
+            case let .cancel(reference):
+                return try modify(try job(reference.job), peer: peer) { try self.scheduler.cancel($0.id) }
+            case let .retry(reference):
+                return try modify(try job(reference.job), peer: peer) {
+                    try self.store.apply(.retry, to: $0.id)
                     self.scheduler.wake()
                 }
-            case .artifacts: return artifacts(try job(request))
+            case let .artifacts(reference): return artifacts(try job(reference.job))
             }
         } catch let error as ProtocolError {
-            return .failure(error.code, error.message)
+            return .failure(error)
+        } catch let error as JobLifecycle.IllegalTransition {
+            return .failure(.conflict, error.description)
         } catch {
-            return .failure(.internal, "\(error)")
+            daemon.logger.error("request \(request.command.rawValue) from uid \(peer.uid) failed: \(error)",
+                                metadata: ["request": "\(request)", "uid": "\(peer.uid)"])
+            return .failure(.internal, "internal error in advd while answering \(request.command.rawValue); see the daemon's log (journalctl -u advd)")
         }
     }
 
-    /// The job a request names; `details` adds its manifest, epochs and events.
-    private func job(_ request: Request, details: Bool = false) throws -> JobInfo {
-        guard let id = request.job else { throw ProtocolError(code: .badRequest, message: "\(request.command) needs a job id (field \"job\")") }
+    /// The job `id`; `details` adds its manifest, epochs and events.
+    private func job(_ id: Int64, details: Bool = false) throws -> JobInfo {
         guard let job = try store.job(id, details: details) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
         return job
     }
 
     private func status() throws -> Response {
         let counts = try store.counts()
-        var response = Response()
         let configuration = daemon.configuration
-        response.status = DaemonStatus(
+        return .status(DaemonStatus(
             version: daemon.version, protocolVersion: Wire.version, pid: getpid(), startedAt: daemon.startedAt,
             uptimeSeconds: Date().timeIntervalSince(daemon.startedAt), workers: configuration.resolvedWorkers,
             busyWorkers: scheduler.busyWorkers, threadsPerJob: configuration.resolvedThreadsPerJob,
             queued: counts[.queued] ?? 0, running: counts[.running] ?? 0, stateFolder: configuration.stateFolder,
-            spools: configuration.spools.map(\.path))
-        return response
+            spools: configuration.spools.map(\.path)))
     }
 
-    private func submit(_ request: Request, peer: PeerCredentials) throws -> Response {
+    private func submit(_ submission: Submission, peer: PeerCredentials) throws -> Response {
         guard daemon.isAccepting else { throw ProtocolError(code: .unavailable, message: "the daemon is shutting down and accepts no new jobs") }
-        guard let text = request.manifest else { throw ProtocolError(code: .badRequest, message: "submit needs the manifest text (field \"manifest\")") }
-        let source = request.manifestName ?? "submitted.yaml"
         let manifest: ExperimentManifest
-        do { manifest = try daemon.admission.admit(text: text, source: source) } catch {
+        do { manifest = try daemon.admission.admit(text: submission.manifest, source: submission.manifestName) } catch {
             throw ProtocolError(code: .invalidManifest, message: "\(error)")
         }
-        let submission = JobStore.Submission(name: manifest.name, ownerUID: peer.uid, priority: request.priority ?? 0,
-                                             labels: request.labels ?? [], manifest: text,
-                                             source: "advctl submit \(source) (uid \(peer.uid))", spoolKey: nil)
-        let (id, _) = try store.submit(submission, outputFolder: daemon.outputFolder)
+        let record = JobStore.Submission(name: manifest.name, ownerUID: peer.uid, priority: submission.priority,
+                                         labels: submission.labels, manifest: submission.manifest,
+                                         source: "advctl submit \(submission.manifestName) (uid \(peer.uid))", spoolKey: nil)
+        let (id, _) = try store.submit(record, outputFolder: daemon.outputFolder)
         daemon.logger.info("job queued from advctl", metadata: ["job_id": "\(id)", "job_state": "queued", "uid": "\(peer.uid)"])
         scheduler.wake()
-        var response = Response()
-        response.submitted = [id]
-        return response
+        return .submitted([id])
     }
 
-    private func list(_ request: Request) throws -> Response {
+    private func list(_ query: ListQuery) throws -> Response {
         var filter = JobStore.Filter()
-        filter.states = try (request.states ?? []).map { name in
-            guard let state = JobState(rawValue: name) else {
-                throw ProtocolError(code: .badRequest, message: "unknown state \"\(name)\"; expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return state
-        }
-        filter.nameContains = request.name
-        filter.label = request.label
-        filter.limit = min(max(request.limit ?? 10_000, 1), 100_000)
-        var response = Response()
-        response.jobs = try store.list(filter).map(withLiveProgress)
-        return response
-    }
-
-    private func show(_ job: JobInfo) -> Response {
-        var response = Response()
-        response.job = withLiveProgress(job)
-        return response
+        filter.states = query.states
+        filter.nameContains = query.nameContains
+        filter.label = query.label
+        filter.limit = min(max(query.limit ?? 10_000, 1), 100_000)
+        return .jobs(try store.list(filter).map(withLiveProgress))
     }
 
     private func withLiveProgress(_ job: JobInfo) -> JobInfo {
@@ -127,18 +112,14 @@ final class RequestHandler: @unchecked Sendable {
             text = String(decoding: data, as: UTF8.self)
             next = max(offset, 0) + Int64(data.count)
         }
-        var response = Response()
-        response.logs = LogChunk(text: text, nextOffset: next, finished: job.state.isFinished)
-        return response
+        return .logs(LogChunk(text: text, nextOffset: next, finished: job.state.isFinished))
     }
 
     private func results(_ job: JobInfo) throws -> Response {
         guard let results = try store.results(job.id) else {
             throw ProtocolError(code: .conflict, message: "job \(job.id) has no results: it is \(job.state.rawValue)\(job.error.map { " (\($0))" } ?? "")")
         }
-        var response = Response()
-        response.results = results
-        return response
+        return .results(results)
     }
 
     private func modify(_ job: JobInfo, peer: PeerCredentials, _ action: (JobInfo) throws -> Void) throws -> Response {
@@ -146,7 +127,7 @@ final class RequestHandler: @unchecked Sendable {
             throw ProtocolError(code: .permissionDenied, message: "job \(job.id) belongs to uid \(job.ownerUID); only that user or root may change it")
         }
         try action(job)
-        return Response()
+        return .done
     }
 
     private func artifacts(_ job: JobInfo) -> Response {
@@ -165,8 +146,6 @@ final class RequestHandler: @unchecked Sendable {
             let checkpoints = ((try? FileManager.default.contentsOfDirectory(atPath: folder + "/checkpoints")) ?? []).sorted()
             for name in checkpoints where name.hasSuffix(".safetensors") { add("checkpoint", folder + "/checkpoints/" + name) }
         }
-        var response = Response()
-        response.artifacts = found
-        return response
+        return .artifacts(found)
     }
 }

@@ -21,10 +21,12 @@ final class JobProcess: @unchecked Sendable {
     private let stdinWrite: Int32
     private let stdoutRead: Int32
 
-    /// Starts `executable arguments…` with stdout parsed as `SupervisedEvent` lines and stderr
-    /// appended to `logPath`. `onEvent` and `onExit` (with the wait status) run on `queue`.
+    /// Starts `executable arguments…` with stdout read as `JobEventLine`s and stderr appended to
+    /// `logPath`. `onEvent` (an event, or why a line could not be read) and `onExit` (with the wait
+    /// status) run on `queue`.
     static func launch(executable: String, arguments: [String], logPath: String, queue: DispatchQueue,
-                       onEvent: @escaping @Sendable (SupervisedEvent) -> Void, onExit: @escaping @Sendable (Int32) -> Void) throws -> JobProcess {
+                       onEvent: @escaping @Sendable (Result<JobEvent, JobEventError>) -> Void,
+                       onExit: @escaping @Sendable (Int32) -> Void) throws -> JobProcess {
         var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
         // only the scheduler's serial queue spawns, so marking close-on-exec right after pipe() races with no other spawn
         guard pipe(&input) == 0, pipe(&output) == 0 else {
@@ -84,7 +86,8 @@ final class JobProcess: @unchecked Sendable {
     func forceKill() { kill(pid, SIGKILL) }
 
     /// Reads the child's events until its stdout closes (it exited), then reaps it.
-    private func watch(queue: DispatchQueue, onEvent: @escaping @Sendable (SupervisedEvent) -> Void, onExit: @escaping @Sendable (Int32) -> Void) {
+    private func watch(queue: DispatchQueue, onEvent: @escaping @Sendable (Result<JobEvent, JobEventError>) -> Void,
+                       onExit: @escaping @Sendable (Int32) -> Void) {
         let thread = Thread { [pid, stdoutRead, stdinWrite] in
             var pending = Data()
             var buffer = [UInt8](repeating: 0, count: 16_384)
@@ -96,7 +99,8 @@ final class JobProcess: @unchecked Sendable {
                 while let end = pending.firstIndex(of: 0x0A) {
                     let line = Data(pending[pending.startIndex..<end])
                     pending.removeSubrange(pending.startIndex...end)
-                    if let event = try? Wire.decode(SupervisedEvent.self, from: line) { queue.async { onEvent(event) } }
+                    let event = Result { try JobEventLine.decode(line).event }.mapError { $0 as? JobEventError ?? JobEventError("\($0)") }
+                    queue.async { onEvent(event) }
                 }
             }
             close(stdoutRead)
@@ -112,11 +116,11 @@ final class JobProcess: @unchecked Sendable {
 }
 
 /// Decoding of a `waitpid` status.
-enum WaitStatus {
+public enum WaitStatus: Equatable, Sendable {
     case exited(Int32)
     case signaled(Int32)
 
-    init(_ status: Int32) {
+    public init(_ status: Int32) {
         if status & 0x7f == 0 { self = .exited((status >> 8) & 0xff) } else { self = .signaled(status & 0x7f) }
     }
 }

@@ -18,6 +18,11 @@ public final class Scheduler: @unchecked Sendable {
         var cancelRequested = false
         var lastProgressWrite = Date.distantPast
         var progress: JobProgress?
+        /// What the job reported at its end: its evaluation, or why it failed.
+        var evaluation: EvaluationSummary?
+        var failureReason: String?
+        /// Whether an unreadable event line was already logged (once per job is enough).
+        var loggedUnreadableEvent = false
     }
 
     let store: JobStore
@@ -61,7 +66,7 @@ public final class Scheduler: @unchecked Sendable {
     func progress(of id: Int64) -> JobProgress? { queue.sync { running[id]?.progress } }
 
     /// Cancels a queued job at once, or asks a running one to stop after its current step.
-    /// - Throws: `ProtocolError` when the job is unknown or already finished.
+    /// - Throws: `ProtocolError` when the job is unknown, `JobLifecycle.IllegalTransition` when it has ended.
     func cancel(_ id: Int64) throws {
         if try store.cancelIfQueued(id) { queue.async { self.onChange() }; return }
         let found: Bool = queue.sync {
@@ -73,7 +78,7 @@ public final class Scheduler: @unchecked Sendable {
         }
         guard found else {
             guard let job = try store.job(id) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
-            throw ProtocolError(code: .conflict, message: "job \(id) is \(job.state.rawValue); only queued or running jobs can be cancelled")
+            throw JobLifecycle.IllegalTransition(job: id, state: job.state, event: .cancel)
         }
         try? store.addEvent(id, kind: "info", message: "cancellation requested")
     }
@@ -134,8 +139,7 @@ public final class Scheduler: @unchecked Sendable {
             logger.info("job started", metadata: ["job_id": "\(job.id)", "job_state": "running", "pid": "\(process.pid)",
                                                   "attempt": "\(job.attempts)"])
         } catch {
-            logger.error("job \(job.id) could not start: \(error)", metadata: ["job_id": "\(job.id)", "job_state": "failed"])
-            try? store.finish(job.id, state: .failed, error: "could not start: \(error)")
+            record(.fail(reason: "could not start: \(error)"), for: job)
         }
     }
 
@@ -145,82 +149,86 @@ public final class Scheduler: @unchecked Sendable {
         return cleaned.isEmpty || cleaned.hasPrefix(".") ? "manifest" : cleaned
     }
 
-    private func handle(_ event: SupervisedEvent, of id: Int64) {
+    /// One typed event from a running job: progress is kept in memory (and written to the database a
+    /// few times a second at most, for readers after a restart), epochs are recorded as they finish,
+    /// and the job's end (its evaluation or failure reason) waits for its exit.
+    private func handle(_ received: Result<JobEvent, JobEventError>, of id: Int64) {
         guard var job = running[id] else { return }
-        job.progress = event.progress
-        if let epoch = event.epoch { try? store.recordEpoch(id, epoch) }
-        // the database copy is for readers after a restart; a few writes a second at most
-        if event.kind != .step || Date().timeIntervalSince(job.lastProgressWrite) >= 2 {
-            try? store.updateProgress(id, event.progress)
-            job.lastProgressWrite = Date()
+        defer { running[id] = job }
+        let event: JobEvent
+        switch received {
+        case .success(let value): event = value
+        case .failure(let error):
+            if !job.loggedUnreadableEvent { logger.warning("job \(id): \(error)", metadata: ["job_id": "\(id)"]) }
+            job.loggedUnreadableEvent = true
+            return
         }
-        running[id] = job
+        switch event {
+        case let .phase(phase, detail):
+            var progress = JobProgress(phase: phase)
+            progress.detail = detail
+            record(progress, of: &job, force: true)
+        case let .progress(progress):
+            record(progress, of: &job, force: false)
+        case let .epoch(epoch):
+            do { try store.recordEpoch(id, epoch) } catch { logger.error("job \(id): cannot record epoch \(epoch.epoch): \(error)") }
+        case let .checkpoint(path):
+            logger.debug("job \(id) wrote \(path)", metadata: ["job_id": "\(id)"])
+        case .warning:
+            break   // the warnings arrive again, all together, in the finished event's evaluation
+        case let .finished(evaluation):
+            job.evaluation = evaluation
+        case let .failed(reason):
+            job.failureReason = reason
+        }
     }
 
+    private func record(_ progress: JobProgress, of job: inout RunningJob, force: Bool) {
+        job.progress = progress
+        guard force || Date().timeIntervalSince(job.lastProgressWrite) >= 2 else { return }
+        do { try store.updateProgress(job.info.id, progress) } catch {
+            logger.error("job \(job.info.id): cannot record progress: \(error)")
+        }
+        job.lastProgressWrite = Date()
+    }
+
+    /// A job's process exited: the retry policy turns its outcome into a life-cycle event, recorded here.
     private func finished(_ id: Int64, status: Int32) {
         guard let job = running.removeValue(forKey: id) else { return }
-        let metadata: Logger.Metadata = ["job_id": "\(id)"]
-        do {
-            switch WaitStatus(status) {
-            case .exited(SupervisedRun.ExitStatus.succeeded.rawValue):
-                let results = try Self.results(of: job.info)
-                try store.recordSuccess(id, results: results)
-                logger.info("job succeeded: clean \(Self.percent(results.cleanAccuracy)), worst case \(Self.percent(results.worstCaseRobustAccuracy))",
-                            metadata: metadata.merging(["job_state": "succeeded"]) { $1 })
-            case .exited(SupervisedRun.ExitStatus.interrupted.rawValue) where job.cancelRequested:
-                try store.finish(id, state: .cancelled, error: "cancelled while running")
-                logger.info("job cancelled", metadata: metadata.merging(["job_state": "cancelled"]) { $1 })
-            case .exited(SupervisedRun.ExitStatus.interrupted.rawValue), .exited(SupervisedRun.ExitStatus.orphaned.rawValue):
-                try store.finish(id, state: .interrupted, error: nil, countsAsAttempt: false)
-                logger.info("job interrupted with its progress saved", metadata: metadata.merging(["job_state": "interrupted"]) { $1 })
-            case .exited(SupervisedRun.ExitStatus.failed.rawValue):
-                let reason = Self.lastError(in: job.info.outputFolder + "/job.log") ?? "the run failed (see advctl logs \(id))"
-                try store.finish(id, state: .failed, error: reason)
-                logger.error("job failed: \(reason)", metadata: metadata.merging(["job_state": "failed"]) { $1 })
-            case let outcome:
-                let cause: String
-                switch outcome {
-                case let .signaled(signal) where signal == SIGKILL:
-                    cause = "killed by SIGKILL (out of memory, or killed by hand)"
-                case let .signaled(signal): cause = "crashed with signal \(signal) (\(String(cString: strsignal(signal))))"
-                case let .exited(code): cause = "exited with status \(code)"
-                }
-                if job.cancelRequested {
-                    try store.finish(id, state: .cancelled, error: "cancelled while running")
-                } else if job.info.attempts < configuration.maxAttempts {
-                    try store.finish(id, state: .queued, error: cause)
-                    try store.addEvent(id, kind: "info", message: "\(cause); attempt \(job.info.attempts) of \(configuration.maxAttempts), queued again to resume")
-                    logger.warning("job \(cause); queued again", metadata: metadata.merging(["job_state": "queued"]) { $1 })
-                } else {
-                    try store.finish(id, state: .failed, error: "\(cause), \(job.info.attempts) times")
-                    logger.error("job \(cause); giving up", metadata: metadata.merging(["job_state": "failed"]) { $1 })
-                }
-            }
-        } catch {
-            logger.error("job \(id) ended but could not be recorded: \(error)", metadata: metadata)
-            try? store.finish(id, state: .failed, error: "ended, but its results could not be recorded: \(error)")
-        }
+        let outcome = JobOutcome(waitStatus: WaitStatus(status), reportedFailure: job.failureReason)
+        let event = RetryPolicy(maxAttempts: configuration.maxAttempts)
+            .event(after: outcome, attempts: job.info.attempts, cancelRequested: job.cancelRequested, daemonStopping: !accepting)
+        record(event, for: job.info, evaluation: job.evaluation)
         fill()
     }
 
-    /// The results of a finished run, from its metrics.json.
-    static func results(of job: JobInfo) throws -> JobResults {
-        let path = job.outputFolder + "/metrics.json"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw DaemonError("\(path) is missing") }
-        let metrics = try JSONCoding.decode(RunMetrics.self, from: text)
-        let report = metrics.evaluation
-        return JobResults(
-            job: job.id, threatModel: report.threatModel + (report.defense.map { ", defense: \($0)" } ?? ""), examples: report.examples,
-            cleanAccuracy: report.cleanAccuracy, worstCaseRobustAccuracy: report.worstCaseRobustAccuracy,
-            attacks: report.attacks.map { AttackResult(name: $0.name, robustAccuracyAfter: $0.robustAccuracyAfter, newlyBroken: $0.newlyBroken) },
-            epsilonCurve: report.epsilonCurve.map { AdvProtocol.EpsilonPoint(epsilon: Double($0.epsilon), robustAccuracy: $0.robustAccuracy) },
-            warnings: report.warnings.map { "\($0.check): \($0.message)" })
-    }
-
-    /// The last `error:` line of a job log.
-    static func lastError(in logPath: String) -> String? {
-        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return nil }
-        return text.split(separator: "\n").last { $0.hasPrefix("error: ") }.map { String($0.dropFirst("error: ".count)) }
+    /// Applies `event` to the job in the store (with its results, for a success) and logs it; an end
+    /// that cannot be written leaves the job recording-failed, with the reason.
+    private func record(_ event: JobLifecycle.Event, for job: JobInfo, evaluation: EvaluationSummary? = nil) {
+        var metadata: Logger.Metadata = ["job_id": "\(job.id)"]
+        do {
+            var summary = ""
+            if event == .succeed {
+                guard let evaluation else { throw DaemonError("the run exited successfully but reported no results") }
+                try store.recordSuccess(job.id, evaluation: evaluation)
+                summary = ": clean \(Self.percent(evaluation.cleanAccuracy)), worst case \(Self.percent(evaluation.worstCaseRobustAccuracy))"
+            } else {
+                try store.apply(event, to: job.id)
+            }
+            let state = try store.job(job.id)?.state.rawValue ?? "?"
+            metadata["job_state"] = "\(state)"
+            switch event {
+            case .fail(let reason): logger.error("job failed: \(reason)", metadata: metadata)
+            case .retryAfterCrash(let cause): logger.warning("job \(cause); queued again", metadata: metadata)
+            case .requeue(let reason): logger.warning("job \(reason); queued again", metadata: metadata)
+            default: logger.info("job \(state)\(summary)", metadata: metadata)
+            }
+        } catch {
+            logger.error("job \(job.id) ended (\(event.name)) but could not be recorded: \(error)", metadata: metadata)
+            do { try store.apply(.recordingFailed(reason: "\(error)"), to: job.id) } catch {
+                logger.critical("job \(job.id): not even its failure to record could be written: \(error)", metadata: metadata)
+            }
+        }
     }
 
     static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }

@@ -5,7 +5,8 @@ import Dispatch
 import Foundation
 
 /// The child side of a job: `advd run --supervised` runs one experiment for the daemon. It prints
-/// `SupervisedEvent` lines on stdout (the daemon's progress feed) and a readable log on stderr (the
+/// `JobEventLine`s on stdout (typed events: phases, progress, epochs, checkpoints, warnings, its
+/// result or its failure reason) and a readable log on stderr (the
 /// job's log file); SIGTERM or SIGINT stops it after the current training step or evaluation batch
 /// with its progress saved; and when its stdin reaches end of file — the daemon died, even by SIGKILL
 /// — it exits at once, so a restarted daemon never finds an orphan still writing the job's folder.
@@ -52,12 +53,16 @@ public enum SupervisedRun {
             let report = result.metrics.evaluation
             log(String(format: "done: clean %.2f%%, worst case %.2f%% under %@", report.cleanAccuracy * 100,
                        report.worstCaseRobustAccuracy * 100, report.threatModel))
+            let summary = EvaluationSummary(report)
+            for warning in summary.warnings { reporter.emit(.warning(warning)) }
+            reporter.emit(.finished(summary))
             return .succeeded
         } catch let interrupted as RunInterrupted {
             log("stopped: \(interrupted)")
             return .interrupted
         } catch {
             log("error: \(error)")
+            reporter.emit(.failed(reason: "\(error)"))
             return .failed
         }
     }
@@ -82,57 +87,61 @@ public enum SupervisedRun {
 
     /// Turns the runner's progress into stdout events and log lines.
     final class Reporter {
-        private var phase = "starting"
+        private var phase = JobPhase.loading
         private var phaseStarted = Date()
         private var lastStepReport = Date.distantPast
 
         func report(_ progress: RunProgress) {
             switch progress {
-            case let .phase(text):
+            case let .phase(stage, text):
                 log(text)
-                let name = text.hasPrefix("training the teacher") ? "teacher" : text.hasPrefix("training") ? "training"
-                    : text.hasPrefix("evaluating") ? "evaluation" : phase
-                if name != phase { phase = name; phaseStarted = Date() }
-                var state = JobProgress(phase: phase)
-                state.detail = text
-                emit(SupervisedEvent(kind: .phase, progress: state))
+                let next = JobPhase(stage)
+                if next != phase { phase = next; phaseStarted = Date() }
+                emit(.phase(phase, detail: text))
             case let .training(training):
-                var state = JobProgress(phase: phase == "teacher" ? "teacher" : "training")
-                state.epoch = training.epoch
-                state.epochs = training.epochs
-                state.step = training.stepInEpoch
-                state.stepsPerEpoch = training.stepsPerEpoch
-                state.loss = training.loss
-                state.accuracy = training.accuracy
-                state.samplesPerSecond = training.samplesPerSecond
-                let fraction = (Double(training.epoch - 1) + Double(training.stepInEpoch) / Double(max(training.stepsPerEpoch, 1)))
-                    / Double(max(training.epochs, 1))
-                state.fraction = fraction
-                state.etaSeconds = eta(fraction)
-                switch training.event {
-                case .step:
-                    // at most a few lines a second: the daemon keeps only the latest
-                    guard Date().timeIntervalSince(lastStepReport) >= 0.5 else { return }
-                    lastStepReport = Date()
-                    emit(SupervisedEvent(kind: .step, progress: state))
-                case let .epochEnd(metrics):
-                    let robust = metrics.heldOutRobustAccuracy.map { String(format: ", held-out PGD-10 %.2f%%", $0 * 100) } ?? ""
-                    log(String(format: "epoch %d/%d: loss %.4f, train %.2f%%, test %.2f%%%@, %.1f s", metrics.epoch, training.epochs,
-                               metrics.trainLoss, metrics.trainAccuracy * 100, metrics.testAccuracy * 100, robust, metrics.seconds))
-                    let record = EpochRecord(epoch: metrics.epoch, trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy,
-                                             testAccuracy: metrics.testAccuracy, heldOutRobustAccuracy: metrics.heldOutRobustAccuracy,
-                                             learningRate: Double(metrics.learningRate), seconds: metrics.seconds)
-                    emit(SupervisedEvent(kind: .epoch, progress: state, epoch: phase == "teacher" ? nil : record))
-                case let .checkpoint(path):
-                    log("checkpoint \(path)")
-                }
-            case let .evaluation(attack, batch, batches):
-                var state = JobProgress(phase: "evaluation")
-                state.detail = "\(attack): batch \(batch) of \(batches)"
+                report(training)
+            case let .evaluation(attack, attacks, name, batch, batches):
+                var state = JobProgress(phase: .evaluating(attack: attack, of: attacks))
+                state.detail = "\(name): batch \(batch) of \(batches)"
                 state.step = batch
                 state.stepsPerEpoch = batches
                 state.fraction = batches > 0 ? Double(batch) / Double(batches) : nil
-                emit(SupervisedEvent(kind: .evaluation, progress: state))
+                emit(.progress(state))
+            }
+        }
+
+        private func report(_ training: TrainingProgress) {
+            var state = JobProgress(phase: phase == .teacher ? .teacher : .training)
+            state.epoch = training.epoch
+            state.epochs = training.epochs
+            state.step = training.stepInEpoch
+            state.stepsPerEpoch = training.stepsPerEpoch
+            state.loss = training.loss
+            state.accuracy = training.accuracy
+            state.samplesPerSecond = training.samplesPerSecond
+            let fraction = (Double(training.epoch - 1) + Double(training.stepInEpoch) / Double(max(training.stepsPerEpoch, 1)))
+                / Double(max(training.epochs, 1))
+            state.fraction = fraction
+            state.etaSeconds = eta(fraction)
+            switch training.event {
+            case .step:
+                // at most a few lines a second: the daemon keeps only the latest
+                guard Date().timeIntervalSince(lastStepReport) >= 0.5 else { return }
+                lastStepReport = Date()
+                emit(.progress(state))
+            case let .epochEnd(metrics):
+                let robust = metrics.heldOutRobustAccuracy.map { String(format: ", held-out PGD-10 %.2f%%", $0 * 100) } ?? ""
+                log(String(format: "epoch %d/%d: loss %.4f, train %.2f%%, test %.2f%%%@, %.1f s", metrics.epoch, training.epochs,
+                           metrics.trainLoss, metrics.trainAccuracy * 100, metrics.testAccuracy * 100, robust, metrics.seconds))
+                emit(.progress(state))
+                // the teacher's epochs are not the evaluated model's
+                guard phase != .teacher else { return }
+                emit(.epoch(EpochRecord(epoch: metrics.epoch, trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy,
+                                        testAccuracy: metrics.testAccuracy, heldOutRobustAccuracy: metrics.heldOutRobustAccuracy,
+                                        learningRate: Double(metrics.learningRate), seconds: metrics.seconds)))
+            case let .checkpoint(path):
+                log("checkpoint \(path)")
+                emit(.checkpoint(path: path))
             }
         }
 
@@ -141,9 +150,40 @@ public enum SupervisedRun {
             return Date().timeIntervalSince(phaseStarted) * (1 - fraction) / fraction
         }
 
-        private func emit(_ event: SupervisedEvent) {
-            FileHandle.standardOutput.write(Wire.line(event))
+        func emit(_ event: JobEvent) {
+            do { FileHandle.standardOutput.write(try Wire.encodeLine(JobEventLine(event))) } catch {
+                log("error: cannot encode a job event for the daemon: \(error)")
+            }
         }
+    }
+}
+
+extension JobPhase {
+    /// The wire form of a runner's stage.
+    init(_ phase: RunPhase) {
+        switch phase {
+        case .loading: self = .loading
+        case .teacher: self = .teacher
+        case .pseudoLabelling: self = .pseudoLabelling
+        case .training: self = .training
+        case .calibratingDetector: self = .calibratingDetector
+        case let .evaluating(attack, count): self = .evaluating(attack: attack, of: count)
+        case .epsilonCurve: self = .epsilonCurve
+        case .sanityChecks: self = .sanityChecks
+        case .writing: self = .writing
+        }
+    }
+}
+
+extension EvaluationSummary {
+    /// The summary of a run's evaluation report, as the daemon stores it.
+    init(_ report: EvaluationReport) {
+        self.init(
+            threatModel: report.threatModel + (report.defense.map { ", defense: \($0)" } ?? ""), examples: report.examples,
+            cleanAccuracy: report.cleanAccuracy, worstCaseRobustAccuracy: report.worstCaseRobustAccuracy,
+            attacks: report.attacks.map { AttackResult(name: $0.name, robustAccuracyAfter: $0.robustAccuracyAfter, newlyBroken: $0.newlyBroken) },
+            epsilonCurve: report.epsilonCurve.map { AdvProtocol.EpsilonPoint(epsilon: Double($0.epsilon), robustAccuracy: $0.robustAccuracy) },
+            warnings: report.warnings.map { JobWarning(check: $0.check, message: $0.message, evidence: $0.evidence, suggestion: $0.suggestion) })
     }
 }
 

@@ -61,7 +61,7 @@ public final class JobStore: Sendable {
             try db.execute(sql: """
                 INSERT INTO jobs (name, owner_uid, priority, labels, state, manifest, source, spool_key, attempts, submitted_at, output_folder)
                 VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, '')
-                """, arguments: [submission.name, submission.ownerUID, submission.priority, Self.json(submission.labels),
+                """, arguments: [submission.name, submission.ownerUID, submission.priority, try Self.json(submission.labels),
                                  submission.manifest, submission.source, submission.spoolKey, Date().timeIntervalSince1970])
             let id = db.lastInsertedRowID
             try db.execute(sql: "UPDATE jobs SET output_folder = ? WHERE id = ?", arguments: [outputFolder(id), id])
@@ -78,52 +78,33 @@ public final class JobStore: Sendable {
             guard let id = try Int64.fetchOne(db, sql: """
                 SELECT id FROM jobs WHERE state = 'queued' ORDER BY priority DESC, id ASC LIMIT 1
                 """) else { return nil }
-            try db.execute(sql: "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?, error = NULL WHERE id = ?",
-                           arguments: [Date().timeIntervalSince1970, id])
-            try Self.addEvent(db, job: id, kind: "state", message: "running")
+            try Self.apply(.claim, to: id, in: db)
             return try Self.job(db, id: id)
         }
     }
 
-    /// Ends a job (`succeeded`, `failed` or `cancelled`), or puts it back in the queue (`queued`,
-    /// after an interruption or for a retry; an interruption does not count as an attempt).
-    public func finish(_ id: Int64, state: JobState, error: String? = nil, countsAsAttempt: Bool = true) throws {
-        try database.write { db in
-            let finishedAt: Double? = state.isFinished ? Date().timeIntervalSince1970 : nil
-            try db.execute(sql: """
-                UPDATE jobs SET state = ?, error = ?, finished_at = ?, attempts = attempts - ? WHERE id = ?
-                """, arguments: [state.rawValue, error, finishedAt, countsAsAttempt ? 0 : 1, id])
-            try Self.addEvent(db, job: id, kind: "state", message: state.rawValue + (error.map { ": \($0)" } ?? ""))
-        }
+    /// Moves a job through its life cycle (`JobLifecycle`), recording the transition in its history.
+    /// - Returns: the state the job left.
+    /// - Throws: `JobLifecycle.IllegalTransition` when the job's state does not allow `event`;
+    ///   `ProtocolError.notFound` for an unknown job.
+    @discardableResult
+    public func apply(_ event: JobLifecycle.Event, to id: Int64) throws -> JobState {
+        try database.write { db in try Self.apply(event, to: id, in: db).from }
     }
 
-    /// At start: every job a previous daemon left running was interrupted; queue it again (it resumes
-    /// from its checkpoints). Returns their ids.
+    /// At start: every job a previous daemon left running was cut off by a crash, and every job it left
+    /// interrupted saved its progress; both go back to the queue to resume from their checkpoints.
+    /// - Returns: their ids.
     public func requeueInterrupted() throws -> [Int64] {
         try database.write { db in
-            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE state IN ('running', 'interrupted') ORDER BY id")
-            for id in ids {
-                // a job left 'running' was cut off by a crash; one left 'interrupted' already gave its attempt back
-                try db.execute(sql: """
-                    UPDATE jobs SET state = 'queued', attempts = CASE WHEN state = 'running' THEN max(attempts - 1, 0) ELSE attempts END
-                    WHERE id = ?
-                    """, arguments: [id])
-                try Self.addEvent(db, job: id, kind: "state", message: "interrupted (the daemon stopped); queued again to resume")
+            let rows = try Row.fetchAll(db, sql: "SELECT id, state FROM jobs WHERE state IN ('running', 'submitted', 'interrupted') ORDER BY id")
+            for row in rows {
+                let id: Int64 = row["id"]
+                let event: JobLifecycle.Event = row["state"] == JobState.interrupted.rawValue
+                    ? .resume : .requeue(reason: "cut off when the daemon stopped without saving it")
+                try Self.apply(event, to: id, in: db)
             }
-            return ids
-        }
-    }
-
-    /// A finished job back to the queue, for `advctl retry`.
-    /// - Throws: `ProtocolError` when the job is unknown or not finished.
-    public func retry(_ id: Int64) throws {
-        try database.write { db in
-            guard let job = try Self.job(db, id: id) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
-            guard job.state == .failed || job.state == .cancelled else {
-                throw ProtocolError(code: .conflict, message: "job \(id) is \(job.state.rawValue); only failed or cancelled jobs can be retried")
-            }
-            try db.execute(sql: "UPDATE jobs SET state = 'queued', attempts = 0, error = NULL, finished_at = NULL WHERE id = ?", arguments: [id])
-            try Self.addEvent(db, job: id, kind: "state", message: "queued again (retry)")
+            return rows.map { $0["id"] }
         }
     }
 
@@ -131,19 +112,48 @@ public final class JobStore: Sendable {
     /// its worker, which then records the cancellation).
     public func cancelIfQueued(_ id: Int64) throws -> Bool {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'queued'",
-                           arguments: [Date().timeIntervalSince1970, id])
-            guard db.changesCount > 0 else { return false }
-            try Self.addEvent(db, job: id, kind: "state", message: "cancelled while queued")
+            guard try Self.state(db, id: id) == .queued else { return false }
+            try Self.apply(.cancel, to: id, in: db)
             return true
         }
+    }
+
+    /// Applies `event` to job `id` inside the transaction `db`.
+    @discardableResult
+    static func apply(_ event: JobLifecycle.Event, to id: Int64, in db: Database) throws -> JobLifecycle.Transition {
+        guard let state = try state(db, id: id) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
+        let transition = try JobLifecycle.transition(from: state, on: event, job: id)
+        let now = Date().timeIntervalSince1970
+        var assignments = ["state = ?"], arguments: [(any DatabaseValueConvertible)?] = [transition.to.rawValue]
+        switch transition.attempts {
+        case .keep: break
+        case .begin: assignments.append("attempts = attempts + 1")
+        case .giveBack: assignments.append("attempts = max(attempts - 1, 0)")
+        case .reset: assignments.append("attempts = 0")
+        }
+        switch transition.error {
+        case .keep: break
+        case .clear: assignments.append("error = NULL")
+        case .set(let text): assignments.append("error = ?"); arguments.append(text)
+        }
+        if transition.marksStart { assignments.append("started_at = ?"); arguments.append(now) }
+        assignments.append("finished_at = ?")
+        arguments.append(transition.marksFinish ? now : nil)
+        arguments.append(id)
+        try db.execute(sql: "UPDATE jobs SET \(assignments.joined(separator: ", ")) WHERE id = ?", arguments: StatementArguments(arguments))
+        try addEvent(db, job: id, kind: "state", message: transition.message)
+        return transition
+    }
+
+    static func state(_ db: Database, id: Int64) throws -> JobState? {
+        try String.fetchOne(db, sql: "SELECT state FROM jobs WHERE id = ?", arguments: [id]).flatMap(JobState.init(rawValue:))
     }
 
     // MARK: Progress and results
 
     public func updateProgress(_ id: Int64, _ progress: JobProgress) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE jobs SET progress = ? WHERE id = ?", arguments: [Self.json(progress), id])
+            try db.execute(sql: "UPDATE jobs SET progress = ? WHERE id = ?", arguments: [try Self.json(progress), id])
         }
     }
 
@@ -159,27 +169,32 @@ public final class JobStore: Sendable {
     }
 
     /// Stores a succeeded job's evaluation and marks it succeeded, in one transaction.
-    public func recordSuccess(_ id: Int64, results: JobResults) throws {
+    /// - Throws: `JobLifecycle.IllegalTransition` when the job is not running (nothing is stored then).
+    public func recordSuccess(_ id: Int64, evaluation: EvaluationSummary) throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM results WHERE job_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM attack_results WHERE job_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM epsilon_results WHERE job_id = ?", arguments: [id])
+            for table in ["results", "attack_results", "epsilon_results", "warnings"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE job_id = ?", arguments: [id])
+            }
             try db.execute(sql: """
                 INSERT INTO results (job_id, threat_model, examples, clean_accuracy, worst_case_robust_accuracy) VALUES (?, ?, ?, ?, ?)
-                """, arguments: [id, results.threatModel, results.examples, results.cleanAccuracy, results.worstCaseRobustAccuracy])
-            for (position, attack) in results.attacks.enumerated() {
+                """, arguments: [id, evaluation.threatModel, evaluation.examples, evaluation.cleanAccuracy,
+                                 evaluation.worstCaseRobustAccuracy])
+            for (position, attack) in evaluation.attacks.enumerated() {
                 try db.execute(sql: """
                     INSERT INTO attack_results (job_id, position, name, robust_accuracy_after, newly_broken) VALUES (?, ?, ?, ?, ?)
                     """, arguments: [id, position, attack.name, attack.robustAccuracyAfter, attack.newlyBroken])
             }
-            for point in results.epsilonCurve {
+            for point in evaluation.epsilonCurve {
                 try db.execute(sql: "INSERT INTO epsilon_results (job_id, epsilon, robust_accuracy) VALUES (?, ?, ?)",
                                arguments: [id, point.epsilon, point.robustAccuracy])
             }
-            for warning in results.warnings { try Self.addEvent(db, job: id, kind: "warning", message: warning) }
-            try db.execute(sql: "UPDATE jobs SET state = 'succeeded', finished_at = ?, error = NULL WHERE id = ?",
-                           arguments: [Date().timeIntervalSince1970, id])
-            try Self.addEvent(db, job: id, kind: "state", message: "succeeded")
+            for (position, warning) in evaluation.warnings.enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO warnings (job_id, position, check_name, message, evidence, suggestion) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [id, position, warning.check, warning.message, warning.evidence, warning.suggestion])
+                try Self.addEvent(db, job: id, kind: "warning", message: "\(warning.check): \(warning.message)")
+            }
+            try Self.apply(.succeed, to: id, in: db)
         }
     }
 
@@ -260,18 +275,20 @@ public final class JobStore: Sendable {
                 .map { AttackResult(name: $0["name"], robustAccuracyAfter: $0["robust_accuracy_after"], newlyBroken: $0["newly_broken"]) }
             let curve = try Row.fetchAll(db, sql: "SELECT * FROM epsilon_results WHERE job_id = ? ORDER BY epsilon", arguments: [id])
                 .map { EpsilonPoint(epsilon: $0["epsilon"], robustAccuracy: $0["robust_accuracy"]) }
-            let warnings = try String.fetchAll(db, sql: "SELECT message FROM events WHERE job_id = ? AND kind = 'warning' ORDER BY id", arguments: [id])
-            return JobResults(job: id, threatModel: row["threat_model"], examples: row["examples"], cleanAccuracy: row["clean_accuracy"],
-                              worstCaseRobustAccuracy: row["worst_case_robust_accuracy"], attacks: attacks, epsilonCurve: curve,
-                              warnings: warnings)
+            let warnings = try Row.fetchAll(db, sql: "SELECT * FROM warnings WHERE job_id = ? ORDER BY position", arguments: [id])
+                .map { JobWarning(check: $0["check_name"], message: $0["message"], evidence: $0["evidence"], suggestion: $0["suggestion"]) }
+            return JobResults(job: id, evaluation: EvaluationSummary(
+                threatModel: row["threat_model"], examples: row["examples"], cleanAccuracy: row["clean_accuracy"],
+                worstCaseRobustAccuracy: row["worst_case_robust_accuracy"], attacks: attacks, epsilonCurve: curve, warnings: warnings))
         }
     }
 
     /// Finished jobs whose files are older than `cutoff`, for retention.
     public func finishedBefore(_ cutoff: Date) throws -> [JobInfo] {
-        try database.read { db in
+        let finished = JobState.allCases.filter(\.isFinished).map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT \(Self.jobColumns) FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ? AND output_folder != ''
+                SELECT \(Self.jobColumns) FROM jobs WHERE state IN (\(finished)) AND finished_at < ? AND output_folder != ''
                 """, arguments: [cutoff.timeIntervalSince1970]).map(Self.jobInfo)
         }
     }
@@ -312,8 +329,8 @@ public final class JobStore: Sendable {
                        arguments: [job, Date().timeIntervalSince1970, kind, message])
     }
 
-    static func json<Value: Encodable>(_ value: Value) -> String {
-        String(decoding: Wire.line(value).dropLast(), as: UTF8.self)
+    static func json<Value: Encodable>(_ value: Value) throws -> String {
+        String(decoding: try Wire.encodeLine(value).dropLast(), as: UTF8.self)
     }
 
     static func decodeJSON<Value: Decodable>(_ type: Value.Type, _ text: String?) -> Value? {

@@ -67,6 +67,52 @@ enum JobStoreSchema {
                 CREATE INDEX events_job ON events (job_id, id);
                 """)
         }
+        // The life cycle gained `submitted` (a job an executor holds) and `recording-failed`. SQLite
+        // cannot change a CHECK constraint, so the table is rebuilt (foreign keys are off during
+        // migrations; the tables that reference jobs keep referring to it by name).
+        migrator.registerMigration("v2: submitted and recording-failed states") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs_v2 (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL,
+                    owner_uid INTEGER NOT NULL,
+                    priority INTEGER NOT NULL DEFAULT 0,
+                    labels TEXT NOT NULL DEFAULT '[]',
+                    state TEXT NOT NULL CHECK (state IN ('queued', 'submitted', 'running', 'interrupted', 'succeeded', 'failed',
+                                                         'cancelled', 'recording-failed')),
+                    manifest TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    spool_key TEXT UNIQUE,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    submitted_at REAL NOT NULL,
+                    started_at REAL,
+                    finished_at REAL,
+                    error TEXT,
+                    progress TEXT,
+                    output_folder TEXT NOT NULL
+                );
+                INSERT INTO jobs_v2 SELECT id, name, owner_uid, priority, labels, state, manifest, source, spool_key, attempts,
+                    submitted_at, started_at, finished_at, error, progress, output_folder FROM jobs;
+                DROP TABLE jobs;
+                ALTER TABLE jobs_v2 RENAME TO jobs;
+                CREATE INDEX jobs_queue ON jobs (state, priority DESC, id);
+                """)
+        }
+        // Sanity-check warnings keep their evidence and suggestion (v2 kept only "check: message" as
+        // an event). Warnings stored before stay in the events.
+        migrator.registerMigration("v3: warnings") { db in
+            try db.execute(sql: """
+                CREATE TABLE warnings (
+                    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    check_name TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    evidence TEXT NOT NULL,
+                    suggestion TEXT NOT NULL,
+                    PRIMARY KEY (job_id, position)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -90,15 +90,18 @@ public struct RobustEvaluation {
     /// - Parameters:
     ///   - state: where to resume from (a fresh state starts at the beginning).
     ///   - checkpoint: called with the state after every batch, for the caller to save.
+    ///   - stage: told when the ε-curve and the sanity checks begin (the attacks report through `checkpoint`).
     public func run(_ target: EvaluationTarget, on split: DataSplit,
                     resuming state: EvaluationState = EvaluationState(),
-                    checkpoint: (EvaluationState) throws -> Void = { _ in }) throws -> EvaluationReport {
+                    checkpoint: (EvaluationState) throws -> Void = { _ in },
+                    stage: (RunPhase, String) -> Void = { _, _ in }) throws -> EvaluationReport {
         var state = state
         if !state.hasStarted { state = start(target, split: split) }
         while state.finished.count < battery.count {
             try runCurrentAttack(&state, target: target, split: split, checkpoint: checkpoint)
         }
         let survivors = state.robust.filter { $0 }.count
+        if !epsilonCurve.isEmpty { stage(.epsilonCurve, "accuracy over ε at \(epsilonCurve.count) radii") }
         var report = EvaluationReport(
             threatModel: battery[0].attack.threatModel.description, defense: target.defense?.name,
             detector: target.detector?.name,
@@ -106,6 +109,7 @@ public struct RobustEvaluation {
             examples: split.count, cleanAccuracy: state.cleanAccuracy, attacks: state.finished,
             worstCaseRobustAccuracy: Double(survivors) / Double(max(split.count, 1)),
             epsilonCurve: curve(target, split: split), warnings: [])
+        if checks.enabled { stage(.sanityChecks, "sanity checks for gradient masking") }
         report.warnings = SanityChecks(evaluation: self, options: checks).warnings(for: report, state: state, target: target, split: split)
         return report
     }

@@ -15,7 +15,7 @@ extension ExperimentRunner {
             throw RunError("self_training.pool: its images are \(pool.itemShape), \(data.name) examples are \(data.itemShape)")
         }
         let teacher = try prepareTeacher(selfTraining, spec: spec, data: data, config: config, progress: progress)
-        progress(.phase("pseudo-labelling \(pool.count) pool examples"))
+        progress(.phase(.pseudoLabelling, "pseudo-labelling \(pool.count) pool examples"))
         pool.labels = pseudoLabels(of: pool, by: teacher)
 
         var shares = Array(repeating: 0.0, count: data.classCount)
@@ -36,12 +36,12 @@ extension ExperimentRunner {
                                 progress: (RunProgress) -> Void) throws -> Sequential {
         if let weights = selfTraining.teacherWeights {
             let path = try resolveWeights(weights)
-            progress(.phase("loading the teacher \(path)"))
+            progress(.phase(.loading, "loading the teacher \(path)"))
             return try loadFittingModel(path, data: data).0
         }
         let saved = teacherFolder + "/model.safetensors"
         if FileManager.default.fileExists(atPath: saved) {
-            progress(.phase("loading the teacher trained earlier, \(saved)"))
+            progress(.phase(.loading, "loading the teacher trained earlier, \(saved)"))
             return try loadFittingModel(saved, data: data).0
         }
         var teacherConfig = config
@@ -51,9 +51,9 @@ extension ExperimentRunner {
         let trainer = try Trainer(spec: spec, dataset: data, config: teacherConfig, method: StandardTraining(),
                                   checkpointFolder: teacherFolder + "/checkpoints")
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
-            progress(.phase("resumed the teacher from \(resumed)"))
+            progress(.phase(.teacher, "resumed the teacher from \(resumed)"))
         }
-        progress(.phase("training the teacher: \(spec.summary), standard training for \(teacherConfig.epochs) epochs on \(data.train.count) labelled examples"))
+        progress(.phase(.teacher, "training the teacher: \(spec.summary), standard training for \(teacherConfig.epochs) epochs on \(data.train.count) labelled examples"))
         try trainer.run(progress: { progress(.training($0)) }, shouldStop: shouldStop)
         guard trainer.isFinished else { throw RunInterrupted(stage: "the teacher's training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }
         try ModelCheckpoint.save(trainer.model, spec: spec, to: saved)

@@ -12,11 +12,33 @@
 import AdvNN
 import Foundation
 
+/// The stages of a run, in order (a run without a teacher or a detector skips theirs).
+public enum RunPhase: Sendable, Equatable {
+    /// Reading the data set, weights or checkpoints.
+    case loading
+    /// Training self-training's teacher.
+    case teacher
+    /// Self-training: the teacher labels the unlabelled pool.
+    case pseudoLabelling
+    case training
+    /// Calibrating (and training) the detector.
+    case calibratingDetector
+    /// Attack `attack` (from 1) of the battery's `attacks`.
+    case evaluating(attack: Int, of: Int)
+    /// The accuracy-over-ε curve.
+    case epsilonCurve
+    case sanityChecks
+    /// Writing the metrics and the report.
+    case writing
+}
+
 /// What a running experiment reports.
 public enum RunProgress {
-    case phase(String)
+    /// A new stage begins (or resumes); the text says what it is doing, for people.
+    case phase(RunPhase, String)
     case training(TrainingProgress)
-    case evaluation(attack: String, batch: Int, of: Int)
+    /// Attack `attack` (from 1) of `attacks`, named `name`, finished batch `batch` of `batches`.
+    case evaluation(attack: Int, attacks: Int, name: String, batch: Int, batches: Int)
 }
 
 /// Everything a finished run produced.
@@ -50,7 +72,7 @@ public struct ExperimentRunner {
     public func run(progress: (RunProgress) -> Void = { _ in }) throws -> RunResult {
         let started = Date()
         try createFolder(outputFolder)
-        progress(.phase("loading \(manifest.dataset.name)"))
+        progress(.phase(.loading, "loading \(manifest.dataset.name)"))
         let fullData = try manifest.dataset.loadUntrimmed(seed: manifest.seed,
                                                            trainingExamplesNeeded: manifest.selfTraining?.trainingExamplesNeeded ?? 0)
         let data = manifest.dataset.trimmed(fullData)
@@ -58,13 +80,13 @@ public struct ExperimentRunner {
         let model = prepared.classifier
         let trained = Date()
 
-        progress(.phase("evaluating: \(manifest.threatModel.description)"))
         let detector = manifest.detector.map {
-            progress(.phase("calibrating the \($0.name) detector"))
+            progress(.phase(.calibratingDetector, "calibrating the \($0.name) detector"))
             return $0.make(model: model, data: data, threatModel: manifest.threatModel, seed: manifest.seed)
         }
         let target = EvaluationTarget(model: model, defense: manifest.defense?.make(), detector: detector)
         let report = try evaluate(target, data: data, progress: progress)
+        progress(.phase(.writing, "writing metrics.json and report.md"))
         let metrics = RunMetrics(
             advdVersion: AdvdVersion.current, manifest: manifest, model: prepared.spec,
             dataset: DatasetSummary(name: data.name, trainExamples: data.train.count, testExamples: data.test.count,
@@ -94,7 +116,7 @@ public struct ExperimentRunner {
     private func prepareModel(data: Dataset, fullTraining: DataSplit, progress: (RunProgress) -> Void) throws -> PreparedModel {
         guard let config = manifest.train else {
             let path = try resolveWeights(manifest.model.weights!)
-            progress(.phase("loading weights \(path)"))
+            progress(.phase(.loading, "loading weights \(path)"))
             let (model, spec) = try loadFittingModel(path, data: data)
             try ModelCheckpoint.save(model, spec: spec, to: modelPath)
             return PreparedModel(classifier: ModelClassifier(model, classCount: spec.classes), spec: spec)
@@ -110,16 +132,16 @@ public struct ExperimentRunner {
                                   checkpointFolder: checkpointFolder, pool: pool)
         trainer.heldOutProbe = pgdHeldOutProbe(threatModel: manifest.threatModel, seed: manifest.seed)
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
-            progress(.phase("resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
+            progress(.phase(.training, "resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
         } else if let weights = manifest.model.weights {
             try initialise(trainer.model, spec: spec, from: try resolveWeights(weights), progress: progress)
         }
         if !trainer.isFinished {
-            progress(.phase("training \(spec.summary) for \(config.epochs) epochs (\(manifest.trainingMethod.name))"))
+            progress(.phase(.training, "training \(spec.summary) for \(config.epochs) epochs (\(manifest.trainingMethod.name))"))
             try trainer.run(progress: { progress(.training($0)) }, shouldStop: shouldStop)
             guard trainer.isFinished else { throw RunInterrupted(stage: "training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }
         }
-        if let reason = trainer.cursor.stoppedEarly { progress(.phase("training stopped early: \(reason)")) }
+        if let reason = trainer.cursor.stoppedEarly { progress(.phase(.training, "training stopped early: \(reason)")) }
         try ModelCheckpoint.save(trainer.model, spec: spec, to: modelPath)
         return PreparedModel(classifier: ModelClassifier(trainer.model, classCount: spec.classes), spec: spec,
                              history: trainer.cursor.history,
@@ -159,7 +181,7 @@ public struct ExperimentRunner {
             throw RunError("\(weights): holds a \(saved.summary) model; this run builds \(spec.summary)")
         }
         let keepHead = saved.classes == spec.classes
-        progress(.phase("starting from the weights in \(weights)\(keepHead ? "" : ", with a new \(spec.classes)-class head")"))
+        progress(.phase(.loading, "starting from the weights in \(weights)\(keepHead ? "" : ", with a new \(spec.classes)-class head")"))
         try ModelCheckpoint.restore(model, from: file, source: weights, allowOtherTensors: !keepHead,
                                     skipping: keepHead ? [] : ModelCheckpoint.headTensorNames(of: model))
     }
@@ -172,15 +194,26 @@ public struct ExperimentRunner {
             seed: manifest.seed, epsilonCurve: spec.epsilonCurve, checks: spec.sanityChecks)
         let fingerprint = manifestFingerprint()
         let saved = try loadEvaluationState(fingerprint: fingerprint)
-        if saved.hasStarted { progress(.phase("resumed evaluation at attack \(saved.finished.count + 1), batch \(saved.currentBatches + 1)")) }
-        return try evaluation.run(target, on: split, resuming: saved) { state in
-            let attack = min(state.finished.count, evaluation.battery.count - 1)
+        let attacks = evaluation.battery.count
+        let resumedAt = min(saved.finished.count, attacks - 1)
+        let position = saved.hasStarted ? "resumed at batch \(saved.currentBatches + 1) of" : "attack 1 of \(attacks):"
+        progress(.phase(.evaluating(attack: resumedAt + 1, of: attacks),
+                        "evaluating under \(manifest.threatModel.description): \(position) \(evaluation.battery[resumedAt].name)"))
+        var announced = resumedAt
+        return try evaluation.run(target, on: split, resuming: saved, checkpoint: { state in
+            let attack = min(state.finished.count, attacks - 1)
+            if attack != announced {
+                announced = attack
+                progress(.phase(.evaluating(attack: attack + 1, of: attacks),
+                                "attack \(attack + 1) of \(attacks): \(evaluation.battery[attack].name)"))
+            }
             let batches = (state.currentTargets.count + spec.batchSize - 1) / spec.batchSize
-            progress(.evaluation(attack: evaluation.battery[attack].name, batch: state.currentBatches, of: batches))
+            progress(.evaluation(attack: attack + 1, attacks: attacks, name: evaluation.battery[attack].name,
+                                 batch: state.currentBatches, batches: batches))
             let record = SavedEvaluation(fingerprint: fingerprint, state: state)
             try AtomicFile.write(Array(JSONCoding.encode(record).utf8), to: evaluationStatePath)
             if shouldStop() { throw RunInterrupted(stage: "evaluation, after batch \(state.currentBatches) of \(evaluation.battery[attack].name)") }
-        }
+        }, stage: { stage, text in progress(.phase(stage, text)) })
     }
 
     /// The manifest as JSON: an evaluation state only resumes under the manifest that wrote it.
