@@ -7,5 +7,5 @@ struct AdvdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "advd",
         abstract: "advd — a robustness lab for neural networks.",
-        subcommands: [ServeCommand.self, CheckConfigCommand.self, RunCommand.self, TrainCommand.self])
+        subcommands: [ServeCommand.self, CheckConfigCommand.self, RunCommand.self, TrainCommand.self, ManifestDocsCommand.self])
 }

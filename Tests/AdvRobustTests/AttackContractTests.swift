@@ -27,7 +27,29 @@ import Testing
 
     @Test(arguments: 0..<attacks().count)
     func attackKeepsTheContract(index: Int) throws {
-        let attack = Self.attacks()[index]
+        try Self.checkContract(Self.attacks()[index])
+    }
+
+    /// Every attack of the registry, built from a manifest entry with its defaults (steps and queries
+    /// cut short), under both norms: what a user's battery would run.
+    @Test(arguments: AttackRegistry.standard.names, [Norm.linf, .l2])
+    func everyRegisteredAttackKeepsTheContract(name: String, norm: Norm) throws {
+        let entry = try #require(AttackRegistry.standard.entry(named: name))
+        let shortened = [("steps", "5"), ("queries", "60")].filter { key, _ in entry.keys.contains { $0.name == key } }
+        let yaml = "{name: \(name)" + shortened.map { ", \($0): \($1)" }.joined() + "}"
+        let threat = ThreatModel(norm: norm, epsilon: norm == .linf ? 0.3 : 1.5, valueRange: 0...1)
+        let context = AttackContext(threatModel: threat, classes: 4)
+        let spec = try AttackRegistry.standard.decode(try ManifestNode.document(yaml: yaml, source: "contract"), context: context)
+        try Self.checkContract(try AttackRegistry.standard.make(spec, context: context).attack)
+    }
+
+    @Test func theHandWrittenVariantsCoverEveryRegisteredAttack() {
+        let covered = Set(Self.attacks().map { String(describing: type(of: $0)) })
+        #expect(covered == ["FGSM", "PGD", "APGD", "SquareAttack"] && AttackRegistry.standard.names == ["pgd", "fgsm", "apgd", "square"],
+                "a new attack needs its variants (losses, goals, norms) in attacks()")
+    }
+
+    static func checkContract(_ attack: any Attack) throws {
         let classifier = try TestModels.squaresClassifier()
         let (inputs, labels) = TestModels.squares.test.batch(0..<48)
         let clean = inputs.copy()

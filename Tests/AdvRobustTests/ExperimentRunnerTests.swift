@@ -50,7 +50,7 @@ import Testing
         #expect(!Trainer.checkpoints(in: out + "/checkpoints").isEmpty)
         let metrics = result.metrics
         #expect(metrics.epochs.count == 3 && metrics.evaluation.examples == 60)
-        #expect(metrics.manifest.evaluation.attacks[0].stepSize == 0.125)   // defaults echoed
+        #expect(metrics.manifest.evaluation.attacks[0].float("step_size") == 0.125)   // defaults echoed
         let json = try String(contentsOfFile: out + "/metrics.json", encoding: .utf8)
         #expect(try JSONCoding.decode(RunMetrics.self, from: json) == metrics)
         let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)

@@ -1,6 +1,7 @@
 import AdvNN
 import AdvRobust
 import AdvTestSupport
+import Foundation
 import Testing
 
 /// Manifests decode into typed configuration with every default filled in, and every mistake is an
@@ -60,13 +61,14 @@ import Testing
         #expect(train.optimizer.learningRate == 0.1 && train.optimizer.momentum == 0.8 && train.optimizer.weightDecay == 0.0005)
         #expect(train.schedule == .step(milestones: [2], gamma: 0.5))
         #expect(manifest.threatModel == ThreatModel(norm: .linf, epsilon: 0.1))
-        #expect(manifest.defense == DefenseSpec(name: "bit-depth", bits: 2))
+        #expect(manifest.defense == PartSpec(name: "bit-depth", values: ["bits": .integer(2)]))
         let attacks = manifest.evaluation.attacks
         #expect(attacks.count == 3)
-        #expect(attacks[0].steps == 40 && attacks[0].restarts == 2 && attacks[0].gradients == "bpda" && attacks[0].randomStart)
-        #expect(attacks[0].stepSize == 0.025)      // default ε/4
-        #expect(attacks[1].loss == "cw" && attacks[1].confidence == 5 && attacks[1].target == 3 && attacks[1].steps == 20)
-        #expect(attacks[2].name == "fgsm" && attacks[2].steps == 1 && !attacks[2].randomStart && attacks[2].stepSize == 0.1)
+        #expect(attacks[0].int("steps") == 40 && attacks[0].int("restarts") == 2 && attacks[0].string("gradients") == "bpda")
+        #expect(attacks[0].bool("random_start") && attacks[0].float("step_size") == 0.025)      // default ε/4
+        #expect(attacks[1].string("loss") == "cw" && attacks[1].float("confidence") == 5 && attacks[1].int("target") == 3)
+        #expect(attacks[1].int("steps") == 20)
+        #expect(attacks[2].name == "fgsm" && attacks[2].values["steps"] == nil && attacks[2].values["step_size"] == nil)
         #expect(manifest.evaluation.epsilonCurve == [0.05, 0.1, 0.2] && manifest.evaluation.batchSize == 256)
         #expect(manifest.evaluation.sanityChecks.probeExamples == 100 && manifest.evaluation.sanityChecks.enabled)
     }
@@ -109,7 +111,7 @@ import Testing
 
     @Test func impossibleCombinationsAreExplained() {
         Self.expectError(Self.complete.replacingOccurrences(of: "  bits: 2", with: "  sigma: 0.1"),
-                         ["defense.sigma: sigma applies to the gaussian-noise defense, not bit-depth"])
+                         ["defense.sigma: sigma applies to gaussian-noise, not bit-depth"])
         Self.expectError(Self.complete.replacingOccurrences(of: "    - name: fgsm", with: "    - name: fgsm\n      steps: 3"),
                          ["evaluation.attacks[2].steps", "fgsm takes one step"])
         Self.expectError(Self.complete.replacingOccurrences(of: "      target: 3\n", with: ""),
@@ -135,31 +137,40 @@ import Testing
                   queries: 1000
             """)
         let attacks = try ExperimentManifest.parse(yaml: yaml, source: "ok.yaml").evaluation.attacks
-        #expect(attacks[3].name == "apgd" && attacks[3].loss == "dlr" && attacks[3].steps == 100 && attacks[3].restarts == 2)
-        #expect(attacks[4].name == "square" && attacks[4].queries == 1000 && attacks[4].pInit == 0.05)
+        #expect(attacks[3].name == "apgd" && attacks[3].string("loss") == "dlr" && attacks[3].int("steps") == 100)
+        #expect(attacks[3].int("restarts") == 2)
+        #expect(attacks[4].name == "square" && attacks[4].int("queries") == 1000 && attacks[4].float("p_init") == 0.05)
         Self.expectError(yaml.replacingOccurrences(of: "queries: 1000", with: "queries: 1000\n      steps: 5"),
                          ["evaluation.attacks[4].steps: square is a black-box attack"])
         Self.expectError(yaml.replacingOccurrences(of: "loss: dlr", with: "loss: cw"),
                          ["evaluation.attacks[3].loss: expected one of ce, dlr, got \"cw\""])
         let l2 = try ExperimentManifest.parse(yaml: yaml.replacingOccurrences(of: "norm: linf", with: "norm: l2"), source: "l2.yaml")
-        #expect(l2.evaluation.attacks[4].entry(threatModel: l2.threatModel).attack.name == "Square-1000 (L2)")
+        let context = AttackContext(threatModel: l2.threatModel, classes: 10)
+        #expect(try AttackRegistry.standard.make(l2.evaluation.attacks[4], context: context).attack.name == "Square-1000 (L2)")
     }
 
     @Test func adversarialTrainingMethod() throws {
         let yaml = Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: pgd-at\n  attack: {steps: 7, warmup_epochs: 1}\n  epochs: 3")
         let manifest = try ExperimentManifest.parse(yaml: yaml, source: "at.yaml")
-        #expect(manifest.trainingMethod.name == "pgd-at" && manifest.trainingMethod.steps == 7 && manifest.trainingMethod.warmupEpochs == 1)
-        let method = try #require(manifest.trainingMethod.make(threatModel: manifest.threatModel) as? PGDTraining)
+        let spec = manifest.trainingMethod
+        #expect(spec.name == "pgd-at" && spec.int("steps") == 7 && spec.float("warmup_epochs") == 1)
+        let context = TrainingMethodContext(threatModel: manifest.threatModel)
+        let method = try #require(try TrainingMethodRegistry.standard.make(spec, context: context) as? PGDTraining)
         #expect(method.attack.threatModel.epsilon == 0.1 && method.attack.stepSize == 0.025 && method.attack.steps == 7)
         #expect(try ExperimentManifest.parse(yaml: Self.complete, source: "std.yaml").trainingMethod.name == "standard")
         Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  attack: {steps: 7}\n  epochs: 3"),
                          ["train.attack: attack applies to adversarial training (pgd-at, fast-at, free-at, trades), not standard"])
         Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: mart\n  epochs: 3"),
                          ["train.method: expected one of standard, pgd-at, fast-at, free-at, trades, got \"mart\""])
+        Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: pgd_at\n  epochs: 3"),
+                         ["got \"pgd_at\"; did you mean pgd-at?"])
+        let radius = try ExperimentManifest.parse(yaml: yaml.replacingOccurrences(of: "steps: 7,", with: "steps: 7, epsilon: 0.2,"), source: "r.yaml")
+        #expect(radius.trainingMethod.float("step_size") == 0.05)   // ε/4 of the method's own radius
         let trades = try ExperimentManifest.parse(yaml: Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: trades\n  attack: {beta: 3}\n  epochs: 3"), source: "t.yaml")
-        #expect(trades.trainingMethod.make(threatModel: trades.threatModel).name == "trades" && trades.trainingMethod.beta == 3)
+        #expect(try TrainingMethodRegistry.standard.make(trades.trainingMethod, context: context).name == "trades")
+        #expect(trades.trainingMethod.float("beta") == 3)
         Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: fast-at\n  attack: {steps: 3}\n  epochs: 3"),
-                         ["train.attack.steps: unknown key; expected one of epsilon"])
+                         ["train.attack.steps: fast-at is FGSM from a random start with step 1.25ε, by definition; it takes epsilon only"])
     }
 
     @Test func selfTrainingSection() throws {
@@ -182,6 +193,13 @@ import Testing
         Self.expectError(manifest("{pool: {}, teacher: {epochs: 2, weights: t.safetensors}}"), ["train.self_training.teacher.epochs", "not both"])
         Self.expectError(manifest("{pool: {}, ratio: 0}"), ["train.self_training.ratio"])
         Self.expectError(manifest("{ratio: 1}"), ["train.self_training.pool", "missing"])
+    }
+
+    @Test func everyExampleManifestIsValid() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples").standardized
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
+        #expect(names.count >= 10)
+        for name in names { _ = try ExperimentManifest.load(path: folder.appendingPathComponent(name).path) }
     }
 
     @Test func syntaxErrorsKeepYamsPosition() {

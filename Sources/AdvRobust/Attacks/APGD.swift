@@ -172,3 +172,34 @@ public struct APGD: Attack, Codable, Sendable {
         return Run(adversarial: found, success: success, loss: bestLoss)
     }
 }
+
+extension RegistryEntry where Part == BatteryEntry, Context == AttackContext {
+    /// `apgd` in a manifest's battery.
+    public static let apgd: AttackEntry = {
+        let losses = ChoiceTable<APGD.Loss>([
+            ("ce", "cross-entropy (−CE for targeted goals)", { _ in .crossEntropy }),
+            ("dlr", "the Difference of Logits Ratio, scale-invariant (targeted DLR for targeted goals)", { _ in .dlr }),
+        ])
+        let adaptive = "apgd sets its own step sizes and always starts at a random point"
+        return AttackEntry(
+            name: "apgd",
+            summary: "Auto-PGD (Croce & Hein 2020): PGD with momentum and a step size that adapts, starting at 2ε",
+            keys: [AttackKeys.steps(default: 100, minimum: 2), AttackKeys.restarts,
+                   .init("loss", .choice(losses.choices), default: .value(.text("ce")), doc: "the loss ascended")]
+                + AttackKeys.gradientAttack.filter { !["loss", "confidence"].contains($0.name) },
+            notes: ["step_size": adaptive, "random_start": adaptive,
+                    "confidence": "confidence applies to the cw loss of pgd and fgsm; apgd takes ce or dlr"],
+            check: { part in
+                guard part["loss"]?.description == "dlr" else { return }
+                let needed = part["goal"]?.description == "untargeted" ? 3 : 4
+                if part.context.classes < needed {
+                    throw part.error(at: "loss", "the DLR loss needs at least \(needed) classes; this dataset has \(part.context.classes)")
+                }
+            },
+            make: { spec, context in
+                BatteryEntry(APGD(threatModel: context.threatModel, steps: spec.int("steps"), restarts: spec.int("restarts"),
+                                  loss: losses.value(for: "loss", in: spec), goal: AttackKeys.goals.value(for: "goal", in: spec)),
+                             gradients: AttackKeys.estimation(spec))
+            })
+    }()
+}

@@ -29,3 +29,20 @@ public struct FGSM: Attack, Codable, Sendable {
             .perturb(inputs, labels: labels, against: classifier, using: &rng)
     }
 }
+
+extension RegistryEntry where Part == BatteryEntry, Context == AttackContext {
+    /// `fgsm` in a manifest's battery.
+    public static let fgsm: AttackEntry = {
+        let oneStep = "fgsm takes one step of size ε from the clean input; use pgd for steps, step sizes, restarts and random starts"
+        return AttackEntry(
+            name: "fgsm",
+            summary: "Fast Gradient Sign Method (Goodfellow et al. 2015): one step of size ε from the clean input",
+            keys: AttackKeys.gradientAttack,
+            notes: Dictionary(uniqueKeysWithValues: ["steps", "step_size", "restarts", "random_start"].map { ($0, oneStep) }),
+            make: { spec, context in
+                BatteryEntry(FGSM(threatModel: context.threatModel, loss: AttackKeys.losses.value(for: "loss", in: spec),
+                                  goal: AttackKeys.goals.value(for: "goal", in: spec)),
+                             gradients: AttackKeys.estimation(spec))
+            })
+    }()
+}

@@ -98,3 +98,22 @@ public struct PGD: Attack, Codable, Sendable {
         return AttackResult(adversarial: best, success: success)
     }
 }
+
+extension RegistryEntry where Part == BatteryEntry, Context == AttackContext {
+    /// `pgd` in a manifest's battery.
+    public static let pgd = AttackEntry(
+        name: "pgd",
+        summary: "Projected Gradient Descent (Madry et al. 2018): steps of size `step_size` from a random point of the ε-ball",
+        keys: [AttackKeys.steps(default: 20),
+               .init("step_size", .number(0...1e6, lowerIsOpen: true),
+                     default: .derived("ε/4", { context, _ in .number(context.threatModel.epsilon / 4) }), doc: "the size of each step"),
+               AttackKeys.restarts,
+               .init("random_start", .flag, default: .value(.flag(true)), doc: "start at a random point of the ε-ball")]
+            + AttackKeys.gradientAttack,
+        make: { spec, context in
+            BatteryEntry(PGD(threatModel: context.threatModel, stepSize: spec.float("step_size"), steps: spec.int("steps"),
+                             randomStart: spec.bool("random_start"), restarts: spec.int("restarts"),
+                             loss: AttackKeys.losses.value(for: "loss", in: spec), goal: AttackKeys.goals.value(for: "goal", in: spec)),
+                         gradients: AttackKeys.estimation(spec))
+        })
+}

@@ -105,3 +105,27 @@ public struct SquareAttack: Attack, Codable, Sendable {
         return AttackResult(adversarial: best, success: margin.map { $0 < 0 })
     }
 }
+
+extension RegistryEntry where Part == BatteryEntry, Context == AttackContext {
+    /// `square` in a manifest's battery.
+    public static let square: AttackEntry = {
+        let blackBox = "square is a black-box attack with its own schedule: it takes queries and p_init only"
+        let others = ["steps", "step_size", "restarts", "random_start"] + AttackKeys.gradientAttack.map(\.name)
+        return AttackEntry(
+            name: "square",
+            summary: "Square Attack (Andriushchenko et al. 2020): black-box random search on the logits, immune to gradient masking",
+            keys: [.init("queries", .integer(1...1_000_000), default: .value(.integer(5000)), doc: "iterations, one query each"),
+                   .init("p_init", .number(0...1, lowerIsOpen: true), default: .value(.number(0.05)),
+                         doc: "the initial fraction of the image a square covers (the paper suggests 0.1 for L2)")],
+            notes: Dictionary(uniqueKeysWithValues: others.map { ($0, blackBox) }),
+            check: { part in
+                let threat = part.context.threatModel
+                if threat.norm == .l2 && threat.lowerBound == nil {
+                    throw part.error(at: "name", "the l2 square attack works on images; this dataset has vector inputs")
+                }
+            },
+            make: { spec, context in
+                BatteryEntry(SquareAttack(threatModel: context.threatModel, queries: spec.int("queries"), initialFraction: spec.float("p_init")))
+            })
+    }()
+}

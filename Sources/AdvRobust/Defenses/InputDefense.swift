@@ -107,3 +107,20 @@ public final class RandomDropping: InputDefense {
         for i in 0..<dOutput.count { dInput[i] = kept[i] ? dOutput[i] : 0 }
     }
 }
+
+extension RegistryEntry where Part == any InputDefense, Context == DefenseContext {
+    public static let bitDepth = DefenseEntry(
+        name: "bit-depth", summary: "bit-depth reduction (Xu et al. 2018): non-differentiable, attack it with `gradients: bpda`",
+        keys: [.init("bits", .integer(1...16), default: .value(.integer(1)), doc: "levels per value: 2^bits")],
+        make: { spec, _ in BitDepthReduction(bits: spec.int("bits")) })
+
+    public static let gaussianNoise = DefenseEntry(
+        name: "gaussian-noise", summary: "Gaussian noise added to the input: randomised, attack it with `gradients: eot`",
+        keys: [.init("sigma", .number(0...1, lowerIsOpen: true), default: .value(.number(0.1)), doc: "the noise's standard deviation")],
+        make: { spec, _ in GaussianNoise(sigma: spec.float("sigma")) })
+
+    public static let randomDropping = DefenseEntry(
+        name: "random-dropping", summary: "random pixel dropping: randomised, attack it with `gradients: eot`",
+        keys: [.init("rate", .number(0...0.99, lowerIsOpen: false), default: .value(.number(0.5)), doc: "the fraction of values set to 0")],
+        make: { spec, _ in RandomDropping(rate: spec.float("rate")) })
+}

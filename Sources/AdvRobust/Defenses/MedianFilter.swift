@@ -52,3 +52,16 @@ public final class MedianFilter: InputDefense {
         for i in 0..<dOutput.count { dInput[Int(selected[i])] += dOutput[i] }
     }
 }
+
+extension RegistryEntry where Part == any InputDefense, Context == DefenseContext {
+    public static let medianFilter = DefenseEntry(
+        name: "median-filter",
+        summary: "a median filter over each channel (Xu et al. 2018): a selection whose gradient jumps between inputs; attack it with `gradients: bpda` too",
+        keys: [.init("size", .integer(1...15), default: .value(.integer(3)), doc: "the odd side of the square window",
+                     condition: { value, _ in
+                         guard case let .integer(size) = value, size % 2 == 0 else { return nil }
+                         return "the median filter needs an odd window, got \(size)"
+                     })],
+        check: requireImages,
+        make: { spec, _ in MedianFilter(size: spec.int("size")) })
+}

@@ -47,3 +47,12 @@ public final class RandomResizePad: InputDefense {
         for i in 0..<dOutput.count where source[i] >= 0 { dInput[Int(source[i])] += dOutput[i] }
     }
 }
+
+extension RegistryEntry where Part == any InputDefense, Context == DefenseContext {
+    public static let resizePad = DefenseEntry(
+        name: "resize-pad",
+        summary: "random resizing and padding (Xie et al. 2018): shrink by up to `max_shrink` pixels, pad at a random offset; randomised, attack it with `gradients: eot`",
+        keys: [.init("max_shrink", .integer(1...64), default: .value(.integer(4)), doc: "the most pixels an image shrinks by")],
+        check: requireImages,
+        make: { spec, _ in RandomResizePad(maximumShrink: spec.int("max_shrink")) })
+}

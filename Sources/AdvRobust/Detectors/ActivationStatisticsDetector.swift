@@ -94,3 +94,18 @@ public final class ActivationStatisticsDetector: Detector {
         return detector
     }
 }
+
+extension RegistryEntry where Part == DetectorRecipe, Context == NoContext {
+    /// Trained to separate clean inputs from minimal-margin PGD examples (CW loss, κ = 0, 20 steps)
+    /// under the run's threat model.
+    public static let activationStatistics = detector(
+        "activation-statistics",
+        summary: "a logistic regression on per-layer activation statistics, trained on clean inputs and minimal-margin PGD examples",
+        build: { calibration, rate in
+            var rng = RandomStream(seed: calibration.seed, purpose: "detector.training")
+            let adversarial = PGD(threatModel: calibration.threatModel, steps: 20, loss: .carliniWagner(confidence: 0))
+                .perturb(calibration.clean, labels: calibration.labels, against: calibration.model, using: &rng).adversarial
+            return ActivationStatisticsDetector.trained(clean: calibration.clean, adversarial: adversarial,
+                                                        model: calibration.model.model, falsePositiveRate: rate)
+        })
+}

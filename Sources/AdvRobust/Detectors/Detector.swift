@@ -48,3 +48,11 @@ public final class MaxSoftmaxDetector: Detector {
         return MaxSoftmaxDetector(threshold: sorted[index])
     }
 }
+
+extension RegistryEntry where Part == DetectorRecipe, Context == NoContext {
+    public static let maxSoftmax = detector(
+        "max-softmax", summary: "rejects inputs whose largest softmax probability is low (Hendrycks & Gimpel 2017)",
+        build: { calibration, rate in
+            MaxSoftmaxDetector.calibrated(on: calibration.clean, model: calibration.model.model, falsePositiveRate: rate)
+        })
+}

@@ -6,25 +6,30 @@ import Foundation
 extension ExperimentManifest {
     /// Parses a manifest file.
     /// - Throws: `ManifestError`; a missing or unreadable file is reported as one too.
-    public static func load(path: String) throws -> ExperimentManifest {
+    public static func load(path: String, registries: Registries = .standard) throws -> ExperimentManifest {
         let source = (path as NSString).lastPathComponent
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ManifestError(source: path, path: "", line: nil, message: "cannot read the file (missing, unreadable or not UTF-8)")
         }
         let defaultName = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        return try parse(yaml: text, source: source, defaultName: defaultName)
+        return try parse(yaml: text, source: source, defaultName: defaultName, registries: registries)
     }
 
-    /// Parses manifest text (YAML, or JSON, which is YAML too).
-    public static func parse(yaml: String, source: String, defaultName: String = "experiment") throws -> ExperimentManifest {
+    /// Parses manifest text (YAML, or JSON, which is YAML too); attacks, defenses, detectors and
+    /// training methods are looked up in `registries`.
+    public static func parse(yaml: String, source: String, defaultName: String = "experiment",
+                             registries: Registries = .standard) throws -> ExperimentManifest {
         let root = try ManifestNode.document(yaml: yaml, source: source)
         let top = try root.mapping(allowed: ["name", "seed", "dataset", "model", "train", "threat_model", "defense", "detector",
                                              "evaluation"])
         let seed = try top["seed"].map { UInt64(try $0.int(in: 0...Int.max)) } ?? 0
         let dataset = try decodeDataset(try top.required("dataset"))
-        let defense = try top["defense"].map { try decodeDefense($0, dataset: dataset) }
+        let defense = try top["defense"].map { try registries.defenses.decode($0, context: dataset.defenseContext) }
+        let defenseTraits = try defense.map { try registries.defenses.traits(of: $0, context: dataset.defenseContext) }
         let threatModel = try decodeThreatModel(try top.required("threat_model"), dataset: dataset)
-        let trainingMethod = try top["train"].map { try decodeTrainingMethod($0, threatModel: threatModel) } ?? .standard
+        let trainingMethod = try decodeTrainingMethod(top["train"], threatModel: threatModel, registry: registries.trainingMethods)
+        let isStandardTraining = try registries.trainingMethods.make(trainingMethod, context: TrainingMethodContext(threatModel: threatModel))
+            is StandardTraining
         let manifest = ExperimentManifest(
             name: try top["name"]?.string() ?? defaultName,
             seed: seed,
@@ -33,13 +38,14 @@ extension ExperimentManifest {
             train: try top["train"].map { try decodeTraining($0, seed: seed) },
             trainingMethod: trainingMethod,
             selfTraining: try top["train"]?.mapping(allowed: trainingKeys)["self_training"].map {
-                try decodeSelfTraining($0, dataset: dataset, method: trainingMethod.name)
+                try decodeSelfTraining($0, dataset: dataset, isStandardTraining: isStandardTraining)
             },
             threatModel: threatModel,
             defense: defense,
-            detector: try top["detector"].map(decodeDetector),
-            evaluation: try decodeEvaluation(try top.required("evaluation"), threatModel: threatModel,
-                                             classes: dataset.classCount, defense: defense))
+            detector: try top["detector"].map { try registries.detectors.decode($0, context: NoContext()) },
+            evaluation: try decodeEvaluation(try top.required("evaluation"), registry: registries.attacks,
+                                             context: AttackContext(threatModel: threatModel, classes: dataset.classCount,
+                                                                    defense: defenseTraits)))
         if manifest.train == nil && manifest.model.weights == nil {
             throw ManifestError(source: source, path: "train", line: root.line,
                                 message: "missing: without model.weights there is nothing to evaluate, so a train section is required")
@@ -121,9 +127,9 @@ extension ExperimentManifest {
     static let selfTrainingKeys = ["pool", "teacher", "ratio", "weight"]
 
     /// train.self_training: the pool and the teacher (ratio and weight go to the training config).
-    private static func decodeSelfTraining(_ node: ManifestNode, dataset: DatasetSpec, method: String) throws -> SelfTrainingSpec {
+    private static func decodeSelfTraining(_ node: ManifestNode, dataset: DatasetSpec, isStandardTraining: Bool) throws -> SelfTrainingSpec {
         let map = try node.mapping(allowed: selfTrainingKeys)
-        if method == "standard" {
+        if isStandardTraining {
             throw node.error("self-training pseudo-labels a pool for adversarial training: set train.method to pgd-at, fast-at, free-at or trades")
         }
         let poolNode = try map.required("pool")
@@ -158,35 +164,22 @@ extension ExperimentManifest {
         return spec
     }
 
-    /// The method and, for adversarial training, its inner attack (train.method, train.attack).
-    private static func decodeTrainingMethod(_ node: ManifestNode, threatModel: ThreatModel) throws -> TrainingMethodSpec {
+    /// The method (`train.method`, an entry of the training-method registry) and its inner attack's
+    /// keys (`train.attack`); standard training without a train section.
+    private static func decodeTrainingMethod(_ node: ManifestNode?, threatModel: ThreatModel,
+                                             registry: TrainingMethodRegistry) throws -> PartSpec {
+        let context = TrainingMethodContext(threatModel: threatModel)
+        guard let node else { return try registry.decode(defaultOf: registry.entries[0], context: context) }
         let map = try node.mapping(allowed: trainingKeys)
-        let name = try map["method"]?.string(oneOf: TrainingMethodSpec.names) ?? "standard"
-        guard name != "standard" else {
-            if let attack = map["attack"] { throw attack.error("attack applies to adversarial training (pgd-at, fast-at, free-at, trades), not \(name)") }
-            return .standard
+        let methodNode = map["method"]
+        let name = try methodNode?.string(oneOf: registry.names) ?? registry.entries[0].name
+        let entry = registry.entry(named: name)!
+        guard let attackNode = map["attack"] else { return try registry.decode(defaultOf: entry, context: context) }
+        if entry.keys.isEmpty {
+            throw attackNode.error("attack applies to adversarial training (\(registry.names.dropFirst().joined(separator: ", "))), not \(name)")
         }
-        var spec = TrainingMethodSpec.standard
-        spec.name = name
-        guard let attackNode = map["attack"] else { return spec }
-        let allowed: [String]
-        switch name {
-        case "fast-at": allowed = ["epsilon"]   // FGSM from a random start with step 1.25ε, by definition
-        case "free-at": allowed = ["epsilon", "replays"]
-        case "trades": allowed = ["epsilon", "steps", "step_size", "beta"]
-        default: allowed = ["epsilon", "steps", "step_size", "random_start", "loss", "warmup_epochs"]
-        }
-        let attack = try attackNode.mapping(allowed: allowed)
-        spec.beta = try attack["beta"]?.float(in: 0...1000) ?? 6
-        spec.replays = try attack["replays"]?.int(in: 1...100) ?? 8
-        let upper: Double = threatModel.norm == .linf && threatModel.lowerBound != nil ? 1 : 1e6
-        spec.epsilon = try attack["epsilon"]?.float(in: 0...upper, lowerIsOpen: true)
-        spec.steps = try attack["steps"]?.int(in: 1...10_000) ?? spec.steps
-        spec.stepSize = try attack["step_size"]?.float(in: 0...1e6, lowerIsOpen: true)
-        spec.randomStart = try attack["random_start"]?.bool() ?? true
-        spec.loss = try attack["loss"]?.string(oneOf: ["ce", "cw"]) ?? "ce"
-        spec.warmupEpochs = Double(try attack["warmup_epochs"]?.float(in: 0...100_000) ?? 0)
-        return spec
+        return try registry.decode(entry, from: try attackNode.mapping(allowed: registry.allKeyNames), node: attackNode,
+                                   context: context, ignoring: [])
     }
 
     private static func decodeOptimizer(_ node: ManifestNode) throws -> OptimizerConfig {
@@ -233,38 +226,11 @@ extension ExperimentManifest {
         return ThreatModel(norm: norm, epsilon: epsilon, valueRange: dataset.isBounded ? 0...1 : nil)
     }
 
-    private static func decodeDefense(_ node: ManifestNode, dataset: DatasetSpec) throws -> DefenseSpec {
-        let map = try node.mapping(allowed: ["name", "bits", "size", "sigma", "rate", "max_shrink"])
-        let nameNode = try map.required("name")
-        let name = try nameNode.string(oneOf: DefenseSpec.names)
-        let size = try map["size"]?.int(in: 1...15)
-        if let size, size % 2 == 0 { throw map["size"]!.error("the median filter needs an odd window, got \(size)") }
-        let spec = DefenseSpec(name: name, bits: try map["bits"]?.int(in: 1...16), size: size,
-                               sigma: try map["sigma"]?.float(in: 0...1, lowerIsOpen: true),
-                               rate: try map["rate"]?.float(in: 0...0.99), maximumShrink: try map["max_shrink"]?.int(in: 1...64))
-        if spec.needsImages && !dataset.isBounded {
-            throw nameNode.error("\(name) works on images; \(dataset.name) has vector inputs")
-        }
-        let owner = ["bits": "bit-depth", "size": "median-filter", "sigma": "gaussian-noise", "rate": "random-dropping",
-                     "max_shrink": "resize-pad"]
-        for (key, defense) in owner where map[key] != nil && defense != name {
-            throw map[key]!.error("\(key) applies to the \(defense) defense, not \(name)")
-        }
-        return spec
-    }
-
-    private static func decodeDetector(_ node: ManifestNode) throws -> DetectorSpec {
-        let map = try node.mapping(allowed: ["name", "false_positive_rate", "train_examples"])
-        return DetectorSpec(name: try map.required("name").string(oneOf: DetectorSpec.names),
-                            falsePositiveRate: Double(try map["false_positive_rate"]?.float(in: 0...0.5) ?? 0.05),
-                            trainExamples: try map["train_examples"]?.int(in: 10...1_000_000) ?? 1000)
-    }
-
-    private static func decodeEvaluation(_ node: ManifestNode, threatModel: ThreatModel, classes: Int,
-                                         defense: DefenseSpec?) throws -> EvaluationSpec {
+    private static func decodeEvaluation(_ node: ManifestNode, registry: AttackRegistry, context: AttackContext) throws -> EvaluationSpec {
+        let threatModel = context.threatModel
         let map = try node.mapping(allowed: ["examples", "batch_size", "attacks", "epsilon_curve", "sanity_checks"])
         let attacksNode = try map.required("attacks")
-        let attacks = try attacksNode.list().map { try decodeAttack($0, threatModel: threatModel, classes: classes, defense: defense) }
+        let attacks = try attacksNode.list().map { try registry.decode($0, context: context) }
         guard !attacks.isEmpty else { throw attacksNode.error("the battery is empty: list at least one attack") }
         let upper: Double = threatModel.norm == .linf && threatModel.lowerBound != nil ? 1 : 1e6
         return EvaluationSpec(
@@ -288,68 +254,5 @@ extension ExperimentManifest {
         options.convergenceFactor = try map["convergence_factor"]?.int(in: 2...100) ?? options.convergenceFactor
         options.zeroGradientFraction = Double(try map["zero_gradient_fraction"]?.float(in: 0...1) ?? Float(options.zeroGradientFraction))
         return options
-    }
-
-    /// Keys that do not apply to an attack, with the reason.
-    private static let inapplicableKeys: [String: [String: String]] = {
-        let fgsmReason = "fgsm takes one step of size ε from the clean input; use pgd for steps, step sizes, restarts and random starts"
-        let apgdReason = "apgd sets its own step sizes and always starts at a random point"
-        let squareReason = "square is a black-box attack with its own schedule: it takes queries and p_init only"
-        var table: [String: [String: String]] = [:]
-        table["fgsm"] = Dictionary(uniqueKeysWithValues: ["steps", "step_size", "restarts", "random_start"].map { ($0, fgsmReason) })
-        table["apgd"] = Dictionary(uniqueKeysWithValues: ["step_size", "random_start", "confidence"].map { ($0, apgdReason) })
-        table["square"] = Dictionary(uniqueKeysWithValues: ["steps", "step_size", "restarts", "random_start", "loss", "confidence",
-                                                            "goal", "target", "gradients", "eot_samples"].map { ($0, squareReason) })
-        for name in ["fgsm", "pgd", "apgd"] {
-            table[name, default: [:]]["queries"] = "queries applies to the square attack"
-            table[name, default: [:]]["p_init"] = "p_init applies to the square attack"
-        }
-        return table
-    }()
-
-    private static func decodeAttack(_ node: ManifestNode, threatModel: ThreatModel, classes: Int,
-                                     defense: DefenseSpec?) throws -> AttackSpec {
-        let map = try node.mapping(allowed: ["name", "steps", "step_size", "restarts", "random_start", "loss", "confidence",
-                                             "goal", "target", "gradients", "eot_samples", "queries", "p_init"])
-        let nameNode = try map.required("name")
-        let name = try nameNode.string(oneOf: AttackSpec.names)
-        for (key, reason) in inapplicableKeys[name] ?? [:] {
-            if let value = map[key] { throw value.error(reason) }
-        }
-        if name == "square" && threatModel.norm == .l2 && threatModel.lowerBound == nil {
-            throw nameNode.error("the l2 square attack works on images; this dataset has vector inputs")
-        }
-        let isFGSM = name == "fgsm"
-        let losses = name == "apgd" ? ["ce", "dlr"] : ["ce", "cw"]
-        let spec = AttackSpec(
-            name: name,
-            steps: try map["steps"]?.int(in: name == "apgd" ? 2...100_000 : 1...100_000) ?? (isFGSM ? 1 : name == "apgd" ? 100 : 20),
-            stepSize: try map["step_size"]?.float(in: 0...1e6, lowerIsOpen: true) ?? (isFGSM ? threatModel.epsilon : threatModel.epsilon / 4),
-            restarts: try map["restarts"]?.int(in: 1...10_000) ?? 1,
-            randomStart: try map["random_start"]?.bool() ?? !isFGSM,
-            loss: try map["loss"]?.string(oneOf: losses) ?? "ce",
-            confidence: try map["confidence"]?.float(in: 0...1e6) ?? 0,
-            goal: try map["goal"]?.string(oneOf: ["untargeted", "target", "least-likely", "multi-targeted"]) ?? "untargeted",
-            target: try map["target"]?.int(in: 0...(classes - 1)),
-            gradients: try map["gradients"]?.string(oneOf: ["direct", "bpda", "eot", "bpda+eot"]) ?? "direct",
-            eotSamples: try map["eot_samples"]?.int(in: 1...10_000) ?? 16,
-            queries: try map["queries"]?.int(in: 1...1_000_000) ?? 5000,
-            pInit: try map["p_init"]?.float(in: 0...1, lowerIsOpen: true) ?? 0.05)
-        if let node = map["confidence"], spec.loss != "cw" { throw node.error("confidence applies to the cw loss, not \(spec.loss)") }
-        if spec.goal == "target" && spec.target == nil { throw (map["goal"] ?? node).error("goal target needs a target class") }
-        if let node = map["target"], spec.goal != "target" { throw node.error("target applies to goal: target, not \(spec.goal)") }
-        if name == "apgd" && spec.loss == "dlr" && classes < (spec.goal == "untargeted" ? 3 : 4) {
-            throw map["loss"]!.error("the DLR loss needs at least \(spec.goal == "untargeted" ? 3 : 4) classes; this dataset has \(classes)")
-        }
-        if spec.gradients != "direct" && defense == nil {
-            throw map["gradients"]!.error("\(spec.gradients) changes how gradients pass through a defense, but no defense is configured")
-        }
-        if spec.gradients == "eot" && defense?.isRandomized == false {
-            throw map["gradients"]!.error("eot averages over a randomised defense, but \(defense!.name) is deterministic; use bpda")
-        }
-        if let node = map["eot_samples"], !spec.gradients.contains("eot") {
-            throw node.error("eot_samples applies to gradients: eot or bpda+eot, not \(spec.gradients)")
-        }
-        return spec
     }
 }

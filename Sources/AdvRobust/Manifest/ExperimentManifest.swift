@@ -12,50 +12,17 @@ public struct ExperimentManifest: Codable, Sendable, Equatable {
     public var model: ModelSection
     /// Training; nil when the model's weights come from a file and are evaluated as they are.
     public var train: TrainingConfig?
-    /// How each training step uses its batch (standard or adversarial training).
-    public var trainingMethod: TrainingMethodSpec
+    /// How each training step uses its batch: an entry of `Registries.trainingMethods` (`train.method`)
+    /// with its inner attack's keys (`train.attack`).
+    public var trainingMethod: PartSpec
     /// Robust self-training: the unlabelled pool and its teacher; nil: labelled data only.
     public var selfTraining: SelfTrainingSpec?
     public var threatModel: ThreatModel
-    public var defense: DefenseSpec?
-    public var detector: DetectorSpec?
+    /// An entry of `Registries.defenses`, in front of the model.
+    public var defense: PartSpec?
+    /// An entry of `Registries.detectors`, beside the model.
+    public var detector: PartSpec?
     public var evaluation: EvaluationSpec
-}
-
-/// The training method: `standard`, `pgd-at`, `fast-at`, `free-at` or `trades`, with the inner attack.
-public struct TrainingMethodSpec: Codable, Sendable, Equatable {
-    public var name: String
-    /// `pgd-at`: the attack's radius (default: the threat model's), steps, step size (default ε/4),
-    /// random start, loss (`ce` or `cw`) and the epochs over which ε warms up from 0.
-    public var epsilon: Float?
-    public var steps: Int
-    public var stepSize: Float?
-    public var randomStart: Bool
-    public var loss: String
-    public var warmupEpochs: Double
-    /// `trades`: the weight β of the KL term.
-    public var beta: Float
-    /// `free-at`: how many times each minibatch is replayed (m).
-    public var replays: Int
-
-    public static let names = ["standard", "pgd-at", "fast-at", "free-at", "trades"]
-    public static let standard = TrainingMethodSpec(name: "standard", epsilon: nil, steps: 10, stepSize: nil,
-                                                    randomStart: true, loss: "ce", warmupEpochs: 0, beta: 6, replays: 8)
-
-    /// The method for a run under `threatModel`.
-    public func make(threatModel: ThreatModel) -> any TrainingMethod {
-        let radius = epsilon ?? threatModel.epsilon
-        switch name {
-        case "trades": return TRADES(threatModel: threatModel.withEpsilon(radius), beta: beta, steps: steps, stepSize: stepSize)
-        case "fast-at": return PGDTraining.fast(threatModel: threatModel.withEpsilon(radius))
-        case "free-at": return FreeTraining(threatModel: threatModel.withEpsilon(radius), replays: replays)
-        case "pgd-at": break
-        default: return StandardTraining()
-        }
-        let attack = PGD(threatModel: threatModel.withEpsilon(radius), stepSize: stepSize ?? radius / 4, steps: steps,
-                         randomStart: randomStart, loss: loss == "cw" ? .carliniWagner(confidence: 0) : .crossEntropy)
-        return PGDTraining(attack: attack, warmupEpochs: warmupEpochs)
-    }
 }
 
 /// Which data to use.
@@ -146,136 +113,30 @@ public struct ModelSection: Codable, Sendable, Equatable {
     }
 }
 
-/// A defense placed in front of the model.
-public struct DefenseSpec: Codable, Sendable, Equatable {
-    /// `bit-depth`, `median-filter`, `gaussian-noise`, `random-dropping` or `resize-pad`.
-    public var name: String
-    public var bits: Int?
-    public var size: Int?
-    public var sigma: Float?
-    public var rate: Float?
-    public var maximumShrink: Int?
-
-    public static let names = ["bit-depth", "median-filter", "gaussian-noise", "random-dropping", "resize-pad"]
-
-    public init(name: String, bits: Int? = nil, size: Int? = nil, sigma: Float? = nil, rate: Float? = nil,
-                maximumShrink: Int? = nil) {
-        self.name = name
-        self.bits = bits
-        self.size = size
-        self.sigma = sigma
-        self.rate = rate
-        self.maximumShrink = maximumShrink
-    }
-
-    public func make() -> any InputDefense {
-        switch name {
-        case "bit-depth": return BitDepthReduction(bits: bits ?? 1)
-        case "median-filter": return MedianFilter(size: size ?? 3)
-        case "gaussian-noise": return GaussianNoise(sigma: sigma ?? 0.1)
-        case "resize-pad": return RandomResizePad(maximumShrink: maximumShrink ?? 4)
-        default: return RandomDropping(rate: rate ?? 0.5)
-        }
-    }
-
-    var isRandomized: Bool { !["bit-depth", "median-filter"].contains(name) }
-    /// Whether the defense needs image inputs (N, C, H, W).
-    var needsImages: Bool { ["median-filter", "resize-pad"].contains(name) }
-}
-
-/// A detector beside the model: an attack succeeds only with a misclassified input it accepts.
-public struct DetectorSpec: Codable, Sendable, Equatable {
-    /// `max-softmax` or `activation-statistics`.
-    public var name: String
-    /// Fraction of clean inputs the detector may reject; its threshold is calibrated to it.
-    public var falsePositiveRate: Double
-    /// Clean training examples used to calibrate (and, for activation-statistics, to train) it.
-    public var trainExamples: Int
-
-    public static let names = ["max-softmax", "activation-statistics"]
-
-    public init(name: String, falsePositiveRate: Double = 0.05, trainExamples: Int = 1000) {
-        self.name = name
-        self.falsePositiveRate = falsePositiveRate
-        self.trainExamples = trainExamples
-    }
-
-    /// Builds the detector for a trained model: calibrated on the first training examples; the
-    /// activation-statistics classifier learns to separate them from minimal-margin PGD examples
-    /// (CW loss, κ = 0, 20 steps) under the run's threat model.
-    public func make(model: ModelClassifier, data: Dataset, threatModel: ThreatModel, seed: UInt64) -> any Detector {
-        let (clean, labels) = data.train.prefix(trainExamples).batch(0..<min(trainExamples, data.train.count))
-        guard name == "activation-statistics" else {
-            return MaxSoftmaxDetector.calibrated(on: clean, model: model.model, falsePositiveRate: falsePositiveRate)
-        }
-        var rng = RandomStream(seed: seed, purpose: "detector.training")
-        let adversarial = PGD(threatModel: threatModel, steps: 20, loss: .carliniWagner(confidence: 0))
-            .perturb(clean, labels: labels, against: model, using: &rng).adversarial
-        return ActivationStatisticsDetector.trained(clean: clean, adversarial: adversarial, model: model.model,
-                                                    falsePositiveRate: falsePositiveRate)
-    }
-}
-
-/// One attack of the battery, with every hyperparameter.
-public struct AttackSpec: Codable, Sendable, Equatable {
-    /// `pgd`, `fgsm`, `apgd` or `square`.
-    public var name: String
-    public var steps: Int
-    public var stepSize: Float
-    public var restarts: Int
-    public var randomStart: Bool
-    /// `ce` or `cw` (pgd, fgsm); `ce` or `dlr` (apgd).
-    public var loss: String
-    /// κ for the `cw` loss.
-    public var confidence: Float
-    /// `untargeted`, `target`, `least-likely`, `multi-targeted`.
-    public var goal: String
-    public var target: Int?
-    /// `direct`, `bpda`, `eot`, `bpda+eot`.
-    public var gradients: String
-    public var eotSamples: Int
-    /// `square`: queries and the initial fraction of the image a square covers.
-    public var queries: Int
-    public var pInit: Float
-
-    public static let names = ["pgd", "fgsm", "apgd", "square"]
-
-    /// The attack this specification describes under `threatModel`, with its gradient estimation.
-    public func entry(threatModel: ThreatModel) -> BatteryEntry {
-        let attackLoss: AttackLoss = loss == "cw" ? .carliniWagner(confidence: confidence) : .crossEntropy
-        let attackGoal: AttackGoal
-        switch goal {
-        case "target": attackGoal = .targetClass(target ?? 0)
-        case "least-likely": attackGoal = .leastLikely
-        case "multi-targeted": attackGoal = .multiTargeted
-        default: attackGoal = .untargeted
-        }
-        let estimation: GradientEstimation
-        switch gradients {
-        case "bpda": estimation = .bpda
-        case "eot": estimation = .eot(samples: eotSamples)
-        case "bpda+eot": estimation = .bpdaEOT(samples: eotSamples)
-        default: estimation = .direct
-        }
-        let attack: any Attack
-        switch name {
-        case "fgsm": attack = FGSM(threatModel: threatModel, loss: attackLoss, goal: attackGoal)
-        case "apgd": attack = APGD(threatModel: threatModel, steps: steps, restarts: restarts,
-                                   loss: loss == "dlr" ? .dlr : .crossEntropy, goal: attackGoal)
-        case "square": attack = SquareAttack(threatModel: threatModel, queries: queries, initialFraction: pInit)
-        default: attack = PGD(threatModel: threatModel, stepSize: stepSize, steps: steps, randomStart: randomStart,
-                              restarts: restarts, loss: attackLoss, goal: attackGoal)
-        }
-        return BatteryEntry(attack, gradients: estimation)
-    }
-}
-
 /// How to evaluate.
 public struct EvaluationSpec: Codable, Sendable, Equatable {
     /// Evaluate on the first N test examples (default: all).
     public var examples: Int?
     public var batchSize: Int
-    public var attacks: [AttackSpec]
+    /// The battery: entries of `Registries.attacks`, run as a cascade in this order.
+    public var attacks: [PartSpec]
     public var epsilonCurve: [Float]
     public var sanityChecks: SanityCheckOptions
+}
+
+/// The registries a manifest is read and run with: one per kind of experiment part. `standard` holds
+/// what advd ships; a test or a plug-in adds entries to a copy.
+public struct Registries: Sendable {
+    public var attacks: AttackRegistry = .standard
+    public var defenses: DefenseRegistry = .standard
+    public var detectors: DetectorRegistry = .standard
+    public var trainingMethods: TrainingMethodRegistry = .standard
+
+    public static let standard = Registries()
+    public init() {}
+}
+
+extension DatasetSpec {
+    /// What a defense in front of a model of this data is checked against.
+    var defenseContext: DefenseContext { DefenseContext(datasetName: name, hasImageInputs: isBounded) }
 }

@@ -43,7 +43,7 @@ public struct ManifestNode {
     /// never silently ignored.
     public func mapping(allowed: [String]) throws -> ManifestMapping {
         guard case let .mapping(mapping) = node else { throw error("expected a mapping with keys \(allowed.joined(separator: ", ")), got \(shown)") }
-        var entries: [String: ManifestNode] = [:]
+        var entries: [String: ManifestNode] = [:], order: [String] = []
         for (keyNode, value) in mapping {
             guard let key = keyNode.string else { throw error("keys must be strings") }
             let child = ManifestNode(node: value, path: path.isEmpty ? key : "\(path).\(key)", source: source)
@@ -54,14 +54,23 @@ public struct ManifestNode {
             }
             guard entries[key] == nil else { throw child.error("key appears twice") }
             entries[key] = child
+            order.append(key)
         }
-        return ManifestMapping(owner: self, entries: entries)
+        return ManifestMapping(owner: self, entries: entries, keys: order)
+    }
+
+    /// The value of `key` when the node is a mapping that has it, without checking the other keys.
+    public func value(at key: String) -> ManifestNode? {
+        guard case let .mapping(mapping) = node else { return nil }
+        guard let value = mapping.first(where: { $0.key.string == key })?.value else { return nil }
+        return ManifestNode(node: value, path: path.isEmpty ? key : "\(path).\(key)", source: source)
     }
 
     public func string(oneOf choices: [String]? = nil) throws -> String {
         guard case let .scalar(scalar) = node else { throw error("expected a string, got \(shown)") }
         if let choices, !choices.contains(scalar.string) {
-            throw error("expected one of \(choices.joined(separator: ", ")), got \(shown)")
+            let hint = Self.closest(to: scalar.string, among: choices).map { "; did you mean \($0)?" } ?? ""
+            throw error("expected one of \(choices.joined(separator: ", ")), got \(shown)\(hint)")
         }
         return scalar.string
     }
@@ -124,6 +133,8 @@ public struct ManifestNode {
 public struct ManifestMapping {
     let owner: ManifestNode
     let entries: [String: ManifestNode]
+    /// The keys in the order the manifest writes them.
+    public let keys: [String]
 
     public subscript(key: String) -> ManifestNode? { entries[key] }
 

@@ -56,6 +56,9 @@ public struct ExperimentRunner {
     /// The daemon's job folders, where `job:<id>` weights live (`<jobsFolder>/<id>/model.safetensors`);
     /// nil outside the daemon, where weights are given by path.
     public var jobsFolder: String?
+    /// Where the manifest's attacks, defenses, detectors and training methods are built from (the
+    /// registries it was parsed with).
+    public var registries = Registries.standard
 
     public init(manifest: ExperimentManifest, outputFolder: String) {
         self.manifest = manifest
@@ -80,11 +83,13 @@ public struct ExperimentRunner {
         let model = prepared.classifier
         let trained = Date()
 
-        let detector = manifest.detector.map {
+        let detector = try manifest.detector.map {
             progress(.phase(.calibratingDetector, "calibrating the \($0.name) detector"))
-            return $0.make(model: model, data: data, threatModel: manifest.threatModel, seed: manifest.seed)
+            return try registries.detectors.make($0, context: NoContext())
+                .detector(for: model, data: data, threatModel: manifest.threatModel, seed: manifest.seed)
         }
-        let target = EvaluationTarget(model: model, defense: manifest.defense?.make(), detector: detector)
+        let defense = try manifest.defense.map { try registries.defenses.make($0, context: manifest.dataset.defenseContext) }
+        let target = EvaluationTarget(model: model, defense: defense, detector: detector)
         let report = try evaluate(target, data: data, progress: progress)
         progress(.phase(.writing, "writing metrics.json and report.md"))
         let metrics = RunMetrics(
@@ -128,7 +133,8 @@ public struct ExperimentRunner {
                                                           config: config, progress: progress)
         }
         let trainer = try Trainer(spec: spec, dataset: data, config: config,
-                                  method: manifest.trainingMethod.make(threatModel: manifest.threatModel),
+                                  method: try registries.trainingMethods.make(manifest.trainingMethod,
+                                                                              context: TrainingMethodContext(threatModel: manifest.threatModel)),
                                   checkpointFolder: checkpointFolder, pool: pool)
         trainer.heldOutProbe = pgdHeldOutProbe(threatModel: manifest.threatModel, seed: manifest.seed)
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
@@ -189,8 +195,11 @@ public struct ExperimentRunner {
     private func evaluate(_ target: EvaluationTarget, data: Dataset, progress: (RunProgress) -> Void) throws -> EvaluationReport {
         let spec = manifest.evaluation
         let split = spec.examples.map { data.test.prefix($0) } ?? data.test
+        let context = AttackContext(threatModel: manifest.threatModel, classes: data.classCount,
+                                    defense: target.defense.map { DefenseTraits(name: $0.name, isRandomized: $0.isRandomized,
+                                                                                 isDifferentiable: $0.isDifferentiable) })
         let evaluation = RobustEvaluation(
-            battery: spec.attacks.map { $0.entry(threatModel: manifest.threatModel) }, batchSize: spec.batchSize,
+            battery: try spec.attacks.map { try registries.attacks.make($0, context: context) }, batchSize: spec.batchSize,
             seed: manifest.seed, epsilonCurve: spec.epsilonCurve, checks: spec.sanityChecks)
         let fingerprint = manifestFingerprint()
         let saved = try loadEvaluationState(fingerprint: fingerprint)

@@ -9,7 +9,7 @@ struct ReportWriter {
         let manifest = metrics.manifest, report = metrics.evaluation
         var lines = ["# \(manifest.name)", ""]
         lines += ["## Claim", ""]
-        let defense = manifest.defense.map { " behind the \($0.make().name) defense" } ?? ""
+        let defense = report.defense.map { " behind the \($0) defense" } ?? ""
         lines.append("""
             The \(metrics.model.summary) model\(defense), evaluated on the first \(report.examples) test examples \
             of \(metrics.dataset.name), keeps **\(percent(report.worstCaseRobustAccuracy))** accuracy against every attack \

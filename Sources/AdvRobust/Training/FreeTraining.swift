@@ -53,3 +53,10 @@ public struct FreeTraining: TrainingMethod {
         return StepResult(loss: lossSum / Float(replays), correct: correct)
     }
 }
+
+extension RegistryEntry where Part == any TrainingMethod, Context == TrainingMethodContext {
+    public static let freeAT = TrainingMethodEntry(
+        name: "free-at", summary: "free adversarial training (Shafahi et al. 2019): each batch replayed m times, the attack reusing the training gradients",
+        keys: [epsilon, .init("replays", .integer(1...100), default: .value(.integer(8)), doc: "m: how many times each batch is replayed")],
+        make: { spec, context in FreeTraining(threatModel: threatModel(spec, context), replays: spec.int("replays")) })
+}

@@ -65,3 +65,35 @@ public struct PGDTraining: TrainingMethod {
         return update.step(model: model, inputs: adversarial, labels: labels, optimizer: optimizer, rng: &rng, position: position)
     }
 }
+
+extension RegistryEntry where Part == any TrainingMethod, Context == TrainingMethodContext {
+    public static let pgdAT: TrainingMethodEntry = {
+        let losses = ChoiceTable<AttackLoss>([
+            ("ce", "cross-entropy", { _ in .crossEntropy }),
+            ("cw", "the Carlini–Wagner margin (κ = 0)", { _ in .carliniWagner(confidence: 0) }),
+        ])
+        return TrainingMethodEntry(
+            name: "pgd-at", summary: "PGD adversarial training (Madry et al. 2018): every batch replaced by its PGD examples",
+            keys: [epsilon, steps, stepSize,
+                   .init("random_start", .flag, default: .value(.flag(true)), doc: "start each attack at a random point of the ball"),
+                   .init("loss", .choice(losses.choices), default: .value(.text("ce")), doc: "the loss the inner attack ascends"),
+                   .init("warmup_epochs", .number(0...100_000, lowerIsOpen: false), default: .value(.number(0)),
+                         doc: "epochs over which ε grows linearly from 0")],
+            make: { spec, context in
+                let attack = PGD(threatModel: threatModel(spec, context), stepSize: spec.float("step_size"), steps: spec.int("steps"),
+                                 randomStart: spec.bool("random_start"), loss: losses.value(for: "loss", in: spec))
+                return PGDTraining(attack: attack, warmupEpochs: Double(spec.float("warmup_epochs")))
+            })
+    }()
+
+    public static let fastAT: TrainingMethodEntry = {
+        let definition = "fast-at is FGSM from a random start with step 1.25ε, by definition; it takes epsilon only"
+        return TrainingMethodEntry(
+            name: "fast-at",
+            summary: "fast adversarial training (Wong et al. 2020): FGSM from a random start, step 1.25ε, with a guard against catastrophic overfitting",
+            keys: [epsilon],
+            notes: Dictionary(uniqueKeysWithValues: ["steps", "step_size", "random_start", "loss", "warmup_epochs", "replays", "beta"]
+                .map { ($0, definition) }),
+            make: { spec, context in PGDTraining.fast(threatModel: threatModel(spec, context)) })
+    }()
+}

@@ -71,3 +71,14 @@ public struct TRADES: TrainingMethod {
         return StepResult(loss: crossEntropy + beta * kl, correct: correct)
     }
 }
+
+extension RegistryEntry where Part == any TrainingMethod, Context == TrainingMethodContext {
+    public static let trades = TrainingMethodEntry(
+        name: "trades", summary: "TRADES (Zhang et al. 2019): cross-entropy plus β times the KL divergence to the worst point of the ball",
+        keys: [epsilon, steps, stepSize,
+               .init("beta", .number(0...1000, lowerIsOpen: false), default: .value(.number(6)), doc: "β, the weight of the KL term")],
+        make: { spec, context in
+            TRADES(threatModel: threatModel(spec, context), beta: spec.float("beta"), steps: spec.int("steps"),
+                   stepSize: spec.float("step_size"))
+        })
+}

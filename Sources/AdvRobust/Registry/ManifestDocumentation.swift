@@ -1,0 +1,60 @@
+/// The tables of `docs/manifest.md` that describe registry entries, generated from the registries so
+/// they cannot drift from what the decoder accepts. The file marks each generated block:
+///
+///     <!-- BEGIN GENERATED attacks: `advd manifest-docs` rewrites this block -->
+///     …
+///     <!-- END GENERATED attacks -->
+///
+/// and `advd manifest-docs docs/manifest.md` rewrites every block in place; a test fails when the
+/// committed file differs from what the registries generate.
+public enum ManifestDocumentation {
+    /// The generated blocks by name, in the order the file holds them.
+    public static func blocks(_ registries: Registries = .standard) -> [(name: String, text: String)] {
+        [("training-methods", table(registries.trainingMethods, keysCalled: "`train.attack` keys")),
+         ("defenses", table(registries.defenses, keysCalled: "keys")),
+         ("detectors", table(registries.detectors, keysCalled: "keys")),
+         ("attacks", table(registries.attacks, keysCalled: "keys"))]
+    }
+
+    /// `text` with every generated block replaced by what the registries generate now.
+    /// - Throws: `RegistryError` when a block's markers are missing or out of order.
+    public static func updated(_ text: String, registries: Registries = .standard) throws -> String {
+        var result = text
+        for (name, body) in blocks(registries) {
+            let begin = "<!-- BEGIN GENERATED \(name): `advd manifest-docs` rewrites this block -->"
+            let end = "<!-- END GENERATED \(name) -->"
+            guard let start = result.range(of: begin), let stop = result.range(of: end, range: start.upperBound..<result.endIndex) else {
+                throw RegistryError("the documentation has no block \"\(name)\": add the lines \(begin) and \(end) where it belongs")
+            }
+            result.replaceSubrange(start.upperBound..<stop.lowerBound, with: "\n" + body + "\n")
+        }
+        return result
+    }
+
+    /// A registry as markdown: one row per entry, then each entry's keys.
+    static func table<Part, Context>(_ registry: Registry<Part, Context>, keysCalled: String) -> String {
+        var lines = ["| `name` | what it is | \(keysCalled) |", "|---|---|---|"]
+        for entry in registry.entries {
+            let keys = entry.keys.isEmpty ? "none" : entry.keys.map { "`\($0.name)`" }.joined(separator: ", ")
+            lines.append("| `\(entry.name)` | \(cell(entry.summary)) | \(keys) |")
+        }
+        for entry in registry.entries where !entry.keys.isEmpty {
+            lines += ["", "`\(entry.name)`:", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+            for key in entry.keys {
+                lines.append("| `\(key.name)` | \(cell(key.kindText)) | \(cell(key.defaultText)) | \(cell(meaning(of: key))) |")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// A key's doc line, with what each choice means.
+    private static func meaning<Context>(of key: ParameterKey<Context>) -> String {
+        guard case let .choice(choices) = key.kind else { return key.doc }
+        return key.doc + ": " + choices.map { "`\($0.name)` \($0.summary)" }.joined(separator: "; ")
+    }
+
+    /// Text safe inside a table cell.
+    private static func cell(_ text: String) -> String {
+        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+    }
+}
