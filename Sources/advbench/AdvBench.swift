@@ -42,10 +42,10 @@ struct AdvBench: ParsableCommand {
         let modelNames = models.split(separator: ",").map(String.init)
         if profile {
             for threadCount in threadCounts {
-                BLAS.setThreadCount(threadCount)
+                let compute = ComputeContext(threads: threadCount)
                 for name in modelNames {
                     print("\(name), \(threadCount) threads, batch \(batchSize):")
-                    let (model, input, labels) = try Self.benchmarkSetup(model: name, batchSize: batchSize)
+                    let (model, input, labels) = try Self.benchmarkSetup(model: name, batchSize: batchSize, compute: compute)
                     LayerProfile.run(model: model, input: input, labels: labels)
                 }
             }
@@ -57,12 +57,12 @@ struct AdvBench: ParsableCommand {
         print("advbench: \(report.machine), OpenBLAS core \(report.blasCore), batch \(batchSize)")
         print("model      threads  mode        samples/s     GFLOP/s   (sgemm 2048³ GFLOP/s)")
         for threadCount in threadCounts {
-            BLAS.setThreadCount(threadCount)
-            let sgemm = Self.sgemmGflops()
+            let compute = ComputeContext(threads: threadCount)
+            let sgemm = Self.sgemmGflops(on: compute)
             report.sgemmGflops[String(threadCount)] = sgemm
             for name in modelNames {
                 for mode in ["train", "infer", "pgd20", "pgd-at"] {
-                    let row = try Self.measure(model: name, mode: mode, threads: threadCount, batchSize: batchSize)
+                    let row = try Self.measure(model: name, mode: mode, compute: compute, batchSize: batchSize)
                     report.rows.append(row)
                     print(name.padding(toLength: 10, withPad: " ", startingAt: 0)
                           + String(format: " %7d  ", threadCount) + row.mode.padding(toLength: 10, withPad: " ", startingAt: 0)
@@ -78,23 +78,25 @@ struct AdvBench: ParsableCommand {
     }
 
     /// The model, a random input batch in [0, 1) and labels, as both the table and the profile use them.
-    static func benchmarkSetup(model name: String, batchSize: Int) throws -> (Sequential, Tensor, [Int]) {
+    static func benchmarkSetup(model name: String, batchSize: Int, compute: ComputeContext) throws -> (Sequential, Tensor, [Int]) {
         var rng = RandomStream(seed: 0, purpose: "bench")
         let spec = ModelSpec(architecture: name, inputShape: [1, 28, 28], classes: 10,
                              hidden: name == "mlp" ? [256, 256] : nil)
         let model = try spec.build(rng: &rng)
+        model.compute = compute
         let input = Tensor(zeros: Shape(batchSize, 1, 28, 28))
         for i in 0..<input.count { input[i] = rng.nextUnitFloat() }
         return (model, input, (0..<batchSize).map { $0 % 10 })
     }
 
-    static func measure(model name: String, mode: String, threads: Int, batchSize: Int) throws -> Row {
+    static func measure(model name: String, mode: String, compute: ComputeContext, batchSize: Int) throws -> Row {
         var rng = RandomStream(seed: 1, purpose: "bench.steps")
-        let (model, input, labels) = try benchmarkSetup(model: name, batchSize: batchSize)
+        let (model, input, labels) = try benchmarkSetup(model: name, batchSize: batchSize, compute: compute)
         let flops = FlopCount(model: model, batchShape: input.shape)
         let seconds: Double
         if mode == "train" {
             let optimizer = SGD(parameters: model.namedParameters, learningRate: 0.01, momentum: 0.9)
+            optimizer.compute = compute
             var method = StandardTraining()
             seconds = Stopwatch.secondsPerCall {
                 _ = method.step(model: model, inputs: input, labels: labels, optimizer: optimizer, rng: &rng,
@@ -103,6 +105,7 @@ struct AdvBench: ParsableCommand {
         } else if mode == "pgd-at" {
             // a PGD-10 adversarial-training step: L∞ ε = 0.1, step 0.025, random start, then SGD on the result
             let optimizer = SGD(parameters: model.namedParameters, learningRate: 0.01, momentum: 0.9)
+            optimizer.compute = compute
             var method = PGDTraining(attack: PGD(threatModel: ThreatModel(norm: .linf, epsilon: 0.1), stepSize: 0.025, steps: 10))
             seconds = Stopwatch.secondsPerCall(warmUp: 1, rounds: 3) {
                 _ = method.step(model: model, inputs: input, labels: labels, optimizer: optimizer, rng: &rng,
@@ -128,7 +131,7 @@ struct AdvBench: ParsableCommand {
         default: work = flops.forward
         }
         let modeName = ["train": "training", "infer": "inference", "pgd20": "PGD-20", "pgd-at": "PGD-10 AT"][mode]!
-        return Row(model: name, threads: threads, mode: modeName, samplesPerSecond: Double(batchSize) / seconds,
+        return Row(model: name, threads: compute.threads, mode: modeName, samplesPerSecond: Double(batchSize) / seconds,
                    gflops: work / seconds / 1e9)
     }
 
@@ -141,7 +144,7 @@ struct AdvBench: ParsableCommand {
         for i in 0..<a.count { a[i] = rng.nextFloat(in: -1, 1) }
         for i in 0..<b.count { b[i] = rng.nextFloat(in: -1, 1) }
         let fast = Tensor(zeros: Shape(m, n)), naive = Tensor(zeros: Shape(m, n))
-        BLAS.gemm(m: m, n: n, k: k, a: a.data, b: b.data, c: fast.data)
+        BLAS.gemm(m: m, n: n, k: k, a: a.data, b: b.data, c: fast.data, on: .serial)
         BLAS.gemmNaive(m: m, n: n, k: k, a: a.data, b: b.data, c: naive.data)
         let worst = (0..<fast.count).map { abs(fast[$0] - naive[$0]) }.max() ?? 0
         guard worst < 1e-3 else {
@@ -150,11 +153,11 @@ struct AdvBench: ParsableCommand {
     }
 
     /// The machine's large-matrix sgemm rate: C = A·B with 2048×2048 matrices.
-    static func sgemmGflops(size n: Int = 2048) -> Double {
+    static func sgemmGflops(size n: Int = 2048, on compute: ComputeContext) -> Double {
         let a = Tensor(repeating: 0.5, shape: Shape(n, n)), b = Tensor(repeating: 0.25, shape: Shape(n, n))
         let c = Tensor(zeros: Shape(n, n))
         let seconds = Stopwatch.secondsPerCall(warmUp: 1, rounds: 3, roundSeconds: 0.5) {
-            BLAS.gemm(m: n, n: n, k: n, a: a.data, b: b.data, c: c.data)
+            BLAS.gemm(m: n, n: n, k: n, a: a.data, b: b.data, c: c.data, on: compute)
         }
         return 2 * Double(n * n * n) / seconds / 1e9
     }

@@ -29,15 +29,17 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         if supervised {
-            BLAS.setThreadCount(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-            let status = SupervisedRun.run(manifestPath: manifest, outputFolder: out ?? "runs/supervised", jobsFolder: jobsFolder)
+            let status = SupervisedRun.run(manifestPath: manifest, outputFolder: out ?? "runs/supervised", jobsFolder: jobsFolder,
+                                           compute: try computeContext(threads: threads))
             throw ExitCode(status.rawValue)
         }
-        try runWithComputeThreads(threads) {
+        try runWithComputeThreads(threads) { compute in
             let experiment = try ExperimentManifest.load(path: manifest)
             let folder = out ?? "runs/\(experiment.name)"
-            print("advd run: \(experiment.name) → \(folder) (\(BLAS.threadCount) threads)")
-            let result = try ExperimentRunner(manifest: experiment, outputFolder: folder).run { Self.show($0) }
+            print("advd run: \(experiment.name) → \(folder) (\(threadsText(compute)))")
+            var runner = ExperimentRunner(manifest: experiment, outputFolder: folder)
+            runner.compute = compute
+            let result = try runner.run { Self.show($0) }
             Self.summarize(result)
         }
     }

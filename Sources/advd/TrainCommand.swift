@@ -41,10 +41,10 @@ struct TrainCommand: ParsableCommand {
     var maxSteps: Int?
 
     func run() throws {
-        try runWithComputeThreads(threads) { try train() }
+        try runWithComputeThreads(threads) { try train(on: $0) }
     }
 
-    private func train() throws {
+    private func train(on compute: ComputeContext) throws {
         let data = try loadDataset()
         let spec = ModelSpec(architecture: model, inputShape: data.itemShape, classes: data.classCount,
                              hidden: model == "mlp" ? try parseList(hidden, option: "--hidden") : nil)
@@ -63,9 +63,9 @@ struct TrainCommand: ParsableCommand {
         config.schedule = try parseSchedule(schedule)
 
         let trainer = try Trainer(spec: spec, dataset: data, config: config,
-                                  checkpointFolder: out.map { $0 + "/checkpoints" })
+                                  checkpointFolder: out.map { $0 + "/checkpoints" }, compute: compute)
         print("advd train: \(spec.summary) on \(data.name) (\(data.train.count) train, \(data.test.count) test), " +
-              "\(epochs) epochs, batch \(batchSize), \(optimizer) lr \(learningRate), \(BLAS.threadCount) threads")
+              "\(epochs) epochs, batch \(batchSize), \(optimizer) lr \(learningRate), \(threadsText(compute))")
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             print("resumed from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)")
         }
@@ -80,7 +80,7 @@ struct TrainCommand: ParsableCommand {
                      accuracy * 100, data.test.count, seconds))
         if let out {
             try ModelCheckpoint.save(trainer.model, spec: spec, to: out + "/model.safetensors")
-            try writeMetrics(trainer, accuracy: accuracy, to: out + "/metrics.json")
+            try writeMetrics(trainer, accuracy: accuracy, threads: compute.threads, to: out + "/metrics.json")
             print("wrote \(out)/model.safetensors and \(out)/metrics.json")
         }
     }
@@ -100,14 +100,14 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    private func writeMetrics(_ trainer: Trainer, accuracy: Double, to path: String) throws {
+    private func writeMetrics(_ trainer: Trainer, accuracy: Double, threads: Int, to path: String) throws {
         struct Report: Encodable {
             let model: ModelSpec, config: TrainingConfig, epochs: [EpochMetrics], testAccuracy: Double, threads: Int
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let report = Report(model: trainer.spec, config: trainer.config, epochs: trainer.cursor.history,
-                            testAccuracy: accuracy, threads: BLAS.threadCount)
+                            testAccuracy: accuracy, threads: threads)
         try AtomicFile.write(Array(try encoder.encode(report)), to: path)
     }
 

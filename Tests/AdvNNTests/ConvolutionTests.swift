@@ -124,28 +124,25 @@ import Testing
     }
 }
 
-extension ProcessWideThreadCount {
-    @Suite struct ConvolutionThreadCountTests {
-        /// The convolution spreads groups of images over the threads and sums the groups' weight gradients
-        /// in a fixed order: outputs and every gradient are bit-identical for 1, 2 and 3 threads, also when
-        /// the groups do not divide evenly among them (11 images).
-        @Test(arguments: [3, 12])   // unrolling by columns, and channels last
-        func resultsDoNotDependOnTheThreadCount(channels: Int) {
-            defer { BLAS.setThreadCount(1) }
-            var outcomes: [[[Float]]] = []
-            for threads in [1, 2, 3] {
-                BLAS.setThreadCount(threads)
-                var rng = RandomStream(seed: 23)
-                let layer = Conv2D(inChannels: channels, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
-                let input = Tensor(zeros: Shape(11, channels, 10, 10)), dOutput = Tensor(zeros: Shape(11, 5, 10, 10))
-                GradientCheck.fill(input, rng: &rng)
-                GradientCheck.fill(dOutput, rng: &rng)
-                let output = layer.forward(input).scalars
-                let dInput = layer.backward(dOutput, request: .training)!.scalars
-                outcomes.append([output, dInput, layer.weight.gradient.scalars, layer.bias!.gradient.scalars])
-            }
-            #expect(outcomes[1] == outcomes[0])
-            #expect(outcomes[2] == outcomes[0])
+@Suite struct ConvolutionThreadCountTests {
+    /// The convolution spreads groups of images over the threads and sums the groups' weight gradients
+    /// in a fixed order: outputs and every gradient are bit-identical for 1, 2 and 3 threads, also when
+    /// the groups do not divide evenly among them (11 images).
+    @Test(arguments: [3, 12])   // unrolling by columns, and channels last
+    func resultsDoNotDependOnTheThreadCount(channels: Int) {
+        var outcomes: [[[Float]]] = []
+        for threads in [1, 2, 3] {
+            var rng = RandomStream(seed: 23)
+            let layer = Conv2D(inChannels: channels, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
+            layer.compute = ComputeContext(threads: threads)
+            let input = Tensor(zeros: Shape(11, channels, 10, 10)), dOutput = Tensor(zeros: Shape(11, 5, 10, 10))
+            GradientCheck.fill(input, rng: &rng)
+            GradientCheck.fill(dOutput, rng: &rng)
+            let output = layer.forward(input).scalars
+            let dInput = layer.backward(dOutput, request: .training)!.scalars
+            outcomes.append([output, dInput, layer.weight.gradient.scalars, layer.bias!.gradient.scalars])
         }
+        #expect(outcomes[1] == outcomes[0])
+        #expect(outcomes[2] == outcomes[0])
     }
 }

@@ -14,7 +14,7 @@ import Testing
         GradientCheck.fill(fast, rng: &rng)
         naive.assign(fast)
         BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
-                  a: a.data, b: b.data, beta: 2, c: fast.data)
+                  a: a.data, b: b.data, beta: 2, c: fast.data, on: .serial)
         BLAS.gemmNaive(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
                        a: a.data, b: b.data, beta: 2, c: naive.data)
         for i in 0..<fast.count { #expect(abs(fast[i] - naive[i]) < 1e-5) }
@@ -24,7 +24,7 @@ import Testing
         let a = Tensor(shape: Shape(2, 3), scalars: [1, 2, 3, 4, 5, 6])
         let b = Tensor(shape: Shape(3, 2), scalars: [7, 8, 9, 10, 11, 12])
         let c = Tensor(zeros: Shape(2, 2))
-        BLAS.gemm(m: 2, n: 2, k: 3, a: a.data, b: b.data, c: c.data)
+        BLAS.gemm(m: 2, n: 2, k: 3, a: a.data, b: b.data, c: c.data, on: .serial)
         #expect(c.scalars == [58, 64, 139, 154])
     }
 
@@ -57,30 +57,27 @@ import Testing
     }
 }
 
-extension ProcessWideThreadCount {
-    @Suite struct GEMMThreadingTests {
-        @Test(arguments: [(8, 4096, 36, false, false), (64, 800, 1568, false, true), (800, 1568, 64, true, false),
-                          (36, 4096, 4, true, false), (128, 256, 784, false, true), (256, 784, 128, true, false),
-                          (300, 40, 500, false, false)])
-        func resultsDoNotDependOnTheThreadCount(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {
-            defer { BLAS.setThreadCount(1) }
-            var rng = RandomStream(seed: 12)
-            let a = Tensor(zeros: Shape(m * k)), b = Tensor(zeros: Shape(k * n))
-            GradientCheck.fill(a, rng: &rng)
-            GradientCheck.fill(b, rng: &rng)
-            var results: [[UInt32]] = []
-            for threads in [1, 2, 3] {
-                BLAS.setThreadCount(threads)
-                let c = Tensor(repeating: 1, shape: Shape(m * n))
-                BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.data, b: b.data, beta: 0.5, c: c.data)
-                results.append(c.scalars.map(\.bitPattern))
-            }
-            #expect(results[0] == results[1] && results[0] == results[2])
-            // and the blocks compute the right product
-            let reference = Tensor(repeating: 1, shape: Shape(m * n))
-            BLAS.gemmNaive(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.data, b: b.data, beta: 0.5, c: reference.data)
-            let worst = zip(results[0], reference.scalars).map { abs(Float(bitPattern: $0) - $1) }.max()!
-            #expect(worst < 1e-3)
+@Suite struct GEMMThreadingTests {
+    @Test(arguments: [(8, 4096, 36, false, false), (64, 800, 1568, false, true), (800, 1568, 64, true, false),
+                      (36, 4096, 4, true, false), (128, 256, 784, false, true), (256, 784, 128, true, false),
+                      (300, 40, 500, false, false)])
+    func resultsDoNotDependOnTheThreadCount(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {
+        var rng = RandomStream(seed: 12)
+        let a = Tensor(zeros: Shape(m * k)), b = Tensor(zeros: Shape(k * n))
+        GradientCheck.fill(a, rng: &rng)
+        GradientCheck.fill(b, rng: &rng)
+        var results: [[UInt32]] = []
+        for threads in [1, 2, 3] {
+            let c = Tensor(repeating: 1, shape: Shape(m * n))
+            BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.data, b: b.data, beta: 0.5, c: c.data,
+                      on: ComputeContext(threads: threads))
+            results.append(c.scalars.map(\.bitPattern))
         }
+        #expect(results[0] == results[1] && results[0] == results[2])
+        // and the blocks compute the right product
+        let reference = Tensor(repeating: 1, shape: Shape(m * n))
+        BLAS.gemmNaive(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.data, b: b.data, beta: 0.5, c: reference.data)
+        let worst = zip(results[0], reference.scalars).map { abs(Float(bitPattern: $0) - $1) }.max()!
+        #expect(worst < 1e-3)
     }
 }

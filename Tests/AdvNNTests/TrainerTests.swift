@@ -137,25 +137,62 @@ import Testing
     }
 }
 
-extension ProcessWideThreadCount {
-    /// Parallel kernels split work so that every output element is computed by one thread in a fixed
-    /// order: the thread count changes the speed, never the numbers.
-    @Suite struct ThreadCountTests {
-        @Test func twoAndThreeThreadsGiveTheSameWeightsAsOne() throws {
-            defer { BLAS.setThreadCount(1) }
-            var outcomes: [[String: [UInt32]]] = []
-            for threads in [1, 2, 3] {
-                BLAS.setThreadCount(threads)
-                for spec in [TrainerTests.resnet, ModelSpec(architecture: "cnn-small", inputShape: [1, 8, 8], classes: 4)] {
-                    let trainer = try Trainer(spec: spec, dataset: TrainerTests.squares, config: TrainerTests.config(epochs: 1, batchSize: 64))
-                    try trainer.run()
-                    outcomes.append(TrainerTests.state(trainer))
-                }
-            }
-            #expect(outcomes[0] == outcomes[2])
-            #expect(outcomes[1] == outcomes[3])
-            #expect(outcomes[0] == outcomes[4])
-            #expect(outcomes[1] == outcomes[5])
+/// Parallel kernels split work so that every output element is computed by one thread in a fixed
+/// order: the thread count changes the speed, never the numbers. Each computation gets its own
+/// context, so these tests run beside any other, and two contexts compute at once in one process.
+@Suite struct ThreadCountTests {
+    static let specs = [TrainerTests.resnet, ModelSpec(architecture: "cnn-small", inputShape: [1, 8, 8], classes: 4)]
+
+    static func train(_ spec: ModelSpec, on compute: ComputeContext) throws -> [String: [UInt32]] {
+        let trainer = try Trainer(spec: spec, dataset: TrainerTests.squares, config: TrainerTests.config(epochs: 1, batchSize: 64),
+                                  compute: compute)
+        try trainer.run()
+        return TrainerTests.state(trainer)
+    }
+
+    @Test func twoAndThreeThreadsGiveTheSameWeightsAsOne() throws {
+        for spec in Self.specs {
+            let serial = try Self.train(spec, on: .serial)
+            #expect(try Self.train(spec, on: ComputeContext(threads: 2)) == serial, "\(spec.summary), 2 threads")
+            #expect(try Self.train(spec, on: ComputeContext(threads: 3)) == serial, "\(spec.summary), 3 threads")
         }
+    }
+
+    /// Two trainings at once in one process, on contexts of 1 and 3 threads, each from its own thread:
+    /// both end bit-identical to the same training run alone.
+    @Test func twoContextsComputeConcurrentlyInOneProcess() async throws {
+        let spec = ModelSpec(architecture: "cnn-small", inputShape: [1, 8, 8], classes: 4)
+        let alone = try Self.train(spec, on: .serial)
+        let outcomes = try await withThrowingTaskGroup(of: [String: [UInt32]].self) { group in
+            for threads in [1, 3] {
+                group.addTask { try Self.train(spec, on: ComputeContext(threads: threads)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.count == 2 && outcomes.allSatisfy { $0 == alone })
+    }
+
+    /// A context's workers stop when it is released: contexts can come and go without leaking threads.
+    @Test func releasedContextsStopTheirWorkers() throws {
+        let before = try Self.threadCount()
+        for _ in 0..<20 {
+            let compute = ComputeContext(threads: 4)
+            var total = 0
+            let lock = NSLock()
+            compute.forEachChunk(of: 1000) { range in lock.withLock { total += range.count } }
+            #expect(total == 1000)
+        }
+        // workers exit asynchronously after their context is released
+        var after = try Self.threadCount()
+        for _ in 0..<100 where after > before + 3 {
+            Thread.sleep(forTimeInterval: 0.02)
+            after = try Self.threadCount()
+        }
+        #expect(after <= before + 3, "\(after - before) threads left behind by 20 released contexts of 4")
+    }
+
+    /// The process's thread count, from /proc.
+    static func threadCount() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count
     }
 }

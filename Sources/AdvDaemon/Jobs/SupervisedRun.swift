@@ -23,8 +23,10 @@ public enum SupervisedRun {
     }
 
     /// Runs the manifest at `manifestPath` into `outputFolder` and returns the exit status.
-    /// - Parameter jobsFolder: where `job:<id>` weights are found.
-    public static func run(manifestPath: String, outputFolder: String, jobsFolder: String?) -> ExitStatus {
+    /// - Parameters:
+    ///   - jobsFolder: where `job:<id>` weights are found.
+    ///   - compute: the threads the job computes on.
+    public static func run(manifestPath: String, outputFolder: String, jobsFolder: String?, compute: ComputeContext) -> ExitStatus {
         let stop = StopFlag()
         let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
             signal(number, SIG_IGN)
@@ -48,7 +50,8 @@ public enum SupervisedRun {
             var runner = ExperimentRunner(manifest: manifest, outputFolder: outputFolder)
             runner.shouldStop = { stop.isRequested }
             runner.jobsFolder = jobsFolder
-            log("advd run: \(manifest.name) → \(outputFolder) (\(BLAS.threadCount) threads)")
+            runner.compute = compute
+            log("advd run: \(manifest.name) → \(outputFolder) (\(compute.threads) \(compute.threads == 1 ? "thread" : "threads"))")
             let result = try runner.run { reporter.report($0) }
             let report = result.metrics.evaluation
             log(String(format: "done: clean %.2f%%, worst case %.2f%% under %@", report.cleanAccuracy * 100,

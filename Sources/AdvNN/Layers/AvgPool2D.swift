@@ -1,6 +1,7 @@
 /// Average pooling over square windows, no padding (PyTorch's `nn.AvgPool2d(k, stride)`).
 /// - input: (N, C, H, W) → output: (N, C, OH, OW), OH = (H − kernel) / stride + 1
 public final class AvgPool2D: Layer {
+    public var compute = ComputeContext.serial
     public let window: PoolingWindow
     public var kernelSize: Int { window.kernelSize }
     public var stride: Int { window.stride }
@@ -13,7 +14,7 @@ public final class AvgPool2D: Layer {
         window = PoolingWindow(kernelSize: kernelSize, stride: stride)
     }
 
-    public func replica() -> AvgPool2D { AvgPool2D(kernelSize: kernelSize, stride: stride) }
+    public func replica() -> AvgPool2D { AvgPool2D(kernelSize: kernelSize, stride: stride).computing(like: self) }
 
     public func outputShape(for inputShape: Shape) -> Shape {
         window.outputShape(for: inputShape, layer: "AvgPool2D")
@@ -27,7 +28,7 @@ public final class AvgPool2D: Layer {
         let OH = outShape[2], OW = outShape[3], KS = kernelSize, s = stride
         let scale = 1 / Float(KS * KS)
         let X = input.data, Y = output.data
-        Parallel.forEachChunk(of: planes) { range in
+        compute.forEachChunk(of: planes) { range in
             for plane in range {
                 let x = X + plane * H * W, y = Y + plane * OH * OW
                 for oh in 0..<OH {
@@ -53,7 +54,7 @@ public final class AvgPool2D: Layer {
         let OH = output.shape[2], OW = output.shape[3], KS = kernelSize, s = stride
         let scale = 1 / Float(KS * KS)
         let dY = dOutput.data, dX = dInput.data
-        Parallel.forEachChunk(of: planes) { range in
+        compute.forEachChunk(of: planes) { range in
             for plane in range {
                 let dx = dX + plane * H * W, dy = dY + plane * OH * OW
                 for oh in 0..<OH {

@@ -6,6 +6,7 @@
 /// statistics with `momentum` (unbiased variance, as PyTorch does); evaluation mode uses the running
 /// statistics, so the layer is then a fixed affine map — the mode attacks run in.
 public final class BatchNorm: Layer {
+    public var compute = ComputeContext.serial
     public let channels: Int
     public let epsilon: Float
     public let momentum: Float
@@ -47,7 +48,7 @@ public final class BatchNorm: Layer {
         inverseStd = Array(repeating: 1, count: other.channels)
     }
 
-    public func replica() -> BatchNorm { BatchNorm(sharing: self) }
+    public func replica() -> BatchNorm { BatchNorm(sharing: self).computing(like: self) }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
     public var namedBuffers: [(name: String, tensor: Tensor)] {
@@ -72,7 +73,7 @@ public final class BatchNorm: Layer {
         mean.withUnsafeMutableBufferPointer { meanBuffer in
             inverseStd.withUnsafeMutableBufferPointer { rstdBuffer in
                 let MEAN = meanBuffer.baseAddress!, RSTD = rstdBuffer.baseAddress!
-                Parallel.forEachChunk(of: C) { range in
+                compute.forEachChunk(of: C) { range in
                     for c in range {
                         if training {
                             // batch statistics in Double: one pass for the mean, one for the variance
@@ -118,7 +119,7 @@ public final class BatchNorm: Layer {
         mean.withUnsafeBufferPointer { meanBuffer in
             inverseStd.withUnsafeBufferPointer { rstdBuffer in
                 let MEAN = meanBuffer.baseAddress!, RSTD = rstdBuffer.baseAddress!
-                Parallel.forEachChunk(of: C) { range in
+                compute.forEachChunk(of: C) { range in
                     for c in range {
                         let mu = MEAN[c], rstd = RSTD[c]
                         // (1) Σ dy and Σ dy·x̂, x̂ = (x − μ)·rstd

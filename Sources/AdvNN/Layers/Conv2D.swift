@@ -16,6 +16,7 @@
 /// its weight gradient in its own buffer, and the groups' sums are added in group order. So results
 /// are bit-identical for any number of threads.
 public final class Conv2D: Layer {
+    public var compute = ComputeContext.serial
     public let geometry: ConvolutionGeometry
     public let weight: Parameter
     public let bias: Parameter?
@@ -63,7 +64,7 @@ public final class Conv2D: Layer {
         isTraining = other.isTraining
     }
 
-    public func replica() -> Conv2D { Conv2D(sharing: self) }
+    public func replica() -> Conv2D { Conv2D(sharing: self).computing(like: self) }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
@@ -82,10 +83,10 @@ public final class Conv2D: Layer {
     /// whose column matrices fit `columnBudget` — with groups spread over the compute threads.
     private func forEachChunk(images: Int, positions: Int,
                               _ body: (_ images: Range<Int>, _ group: Int, _ scratch: Scratch) -> Void) {
-        let groups = groupCount(images: images), threads = min(Parallel.threadCount, groups)
+        let groups = groupCount(images: images), threads = min(compute.threads, groups)
         let perChunk = max(1, Self.columnBudget / max(geometry.patchSize * positions, 1))
         while scratch.count < threads { scratch.append(Scratch()) }
-        Parallel.forEachChunk(of: groups, maximumParts: threads) { groupRange, part in
+        compute.forEachChunk(of: groups, maximumParts: threads) { groupRange, part in
             for index in groupRange {
                 let group = (images * index / groups)..<(images * (index + 1) / groups)
                 for start in stride(from: group.lowerBound, to: group.upperBound, by: perChunk) {
@@ -226,7 +227,7 @@ public final class Conv2D: Layer {
     private func addGroupGradients(groups: Int) {
         let OC = geometry.outChannels, C = geometry.inChannels, KS = geometry.kernelSize, K = geometry.patchSize
         let parts = weightGradientParts.data, dW = weight.gradient.data, byRows = geometry.unrollsChannelsLast
-        Parallel.forEachChunk(of: OC) { channels in
+        compute.forEachChunk(of: OC) { channels in
             for oc in channels {
                 for c in 0..<C {
                     for kh in 0..<KS {

@@ -1,5 +1,6 @@
 /// Flattens every item of a batch: (N, C, H, W) → (N, C·H·W). Shares memory with its input.
 public final class Flatten: Layer {
+    public var compute = ComputeContext.serial
     public var isTraining = true
     private let outputView = Tensor(zeros: Shape(1)).reshaped(to: Shape(1))
     private let dInputView = Tensor(zeros: Shape(1)).reshaped(to: Shape(1))
@@ -7,7 +8,7 @@ public final class Flatten: Layer {
 
     public init() {}
 
-    public func replica() -> Flatten { Flatten() }
+    public func replica() -> Flatten { Flatten().computing(like: self) }
 
     public func outputShape(for inputShape: Shape) -> Shape {
         Shape(inputShape.batchSize, inputShape.elementsPerItem)

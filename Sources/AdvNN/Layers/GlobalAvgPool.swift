@@ -1,6 +1,7 @@
 /// Global average pooling: the mean of each channel's plane, already flattened.
 /// - input: (N, C, H, W) → output: (N, C)
 public final class GlobalAvgPool: Layer {
+    public var compute = ComputeContext.serial
     public var isTraining = true
     private let output = Tensor(zeros: Shape(0, 0))
     private let dInput = Tensor(zeros: Shape(0))
@@ -8,7 +9,7 @@ public final class GlobalAvgPool: Layer {
 
     public init() {}
 
-    public func replica() -> GlobalAvgPool { GlobalAvgPool() }
+    public func replica() -> GlobalAvgPool { GlobalAvgPool().computing(like: self) }
 
     public func outputShape(for inputShape: Shape) -> Shape {
         precondition(inputShape.rank == 4, "GlobalAvgPool needs (N, C, H, W), got \(inputShape)")

@@ -48,6 +48,10 @@ public protocol Layer: AnyObject {
     /// Whether the layer behaves as in training (batch statistics) or evaluation (running statistics).
     var isTraining: Bool { get set }
 
+    /// The threads the layer computes on (`ComputeContext.serial` until it is given others); setting
+    /// it on a model sets it on every layer inside.
+    var compute: ComputeContext { get set }
+
     /// The shape of the output for an input of `inputShape`; traps with the shapes on a mismatch.
     func outputShape(for inputShape: Shape) -> Shape
 
@@ -74,4 +78,10 @@ public protocol Layer: AnyObject {
 extension Layer {
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
     public var namedBuffers: [(name: String, tensor: Tensor)] { [] }
+
+    /// `self`, computing on `original`'s context: a replica computes where its original does.
+    func computing(like original: any Layer) -> Self {
+        compute = original.compute
+        return self
+    }
 }

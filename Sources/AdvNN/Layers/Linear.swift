@@ -2,6 +2,7 @@
 /// - input: (N, inFeatures) → output: (N, outFeatures)
 /// - weight: (outFeatures, inFeatures), PyTorch's layout; bias: (outFeatures)
 public final class Linear: Layer {
+    public var compute = ComputeContext.serial
     public let inFeatures: Int
     public let outFeatures: Int
     public let weight: Parameter
@@ -30,7 +31,7 @@ public final class Linear: Layer {
         isTraining = other.isTraining
     }
 
-    public func replica() -> Linear { Linear(sharing: self) }
+    public func replica() -> Linear { Linear(sharing: self).computing(like: self) }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 
@@ -47,7 +48,7 @@ public final class Linear: Layer {
         // out[n, :] = b, then out += in · Wᵀ
         for n in 0..<N { (output.data + n * O).update(from: bias.value.data, count: O) }
         BLAS.gemm(transposeB: true, m: N, n: O, k: I,
-                  a: input.data, b: weight.value.data, beta: 1, c: output.data)
+                  a: input.data, b: weight.value.data, beta: 1, c: output.data, on: compute)
         return output
     }
 
@@ -58,7 +59,7 @@ public final class Linear: Layer {
         if request.parameters {
             // (1) dW += dOutᵀ · in      (O, N)·(N, I)
             BLAS.gemm(transposeA: true, m: O, n: I, k: N,
-                      a: dOutput.data, b: input.data, beta: 1, c: weight.gradient.data)
+                      a: dOutput.data, b: input.data, beta: 1, c: weight.gradient.data, on: compute)
             // (2) db += Σₙ dOut[n, :]
             let dBias = bias.gradient.data
             for n in 0..<N {
@@ -69,7 +70,7 @@ public final class Linear: Layer {
         guard request.input else { return nil }
         // (3) dIn = dOut · W           (N, O)·(O, I)
         dInput.resize(to: input.shape)
-        BLAS.gemm(m: N, n: I, k: O, a: dOutput.data, b: weight.value.data, c: dInput.data)
+        BLAS.gemm(m: N, n: I, k: O, a: dOutput.data, b: weight.value.data, c: dInput.data, on: compute)
         return dInput
     }
 }

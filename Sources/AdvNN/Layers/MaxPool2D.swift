@@ -3,6 +3,7 @@
 /// The winning position of every window is remembered, and backward routes the gradient to it alone
 /// (the first maximum on ties, as PyTorch does).
 public final class MaxPool2D: Layer {
+    public var compute = ComputeContext.serial
     public let window: PoolingWindow
     public var kernelSize: Int { window.kernelSize }
     public var stride: Int { window.stride }
@@ -16,7 +17,7 @@ public final class MaxPool2D: Layer {
         window = PoolingWindow(kernelSize: kernelSize, stride: stride)
     }
 
-    public func replica() -> MaxPool2D { MaxPool2D(kernelSize: kernelSize, stride: stride) }
+    public func replica() -> MaxPool2D { MaxPool2D(kernelSize: kernelSize, stride: stride).computing(like: self) }
 
     public func outputShape(for inputShape: Shape) -> Shape {
         window.outputShape(for: inputShape, layer: "MaxPool2D")
@@ -34,7 +35,7 @@ public final class MaxPool2D: Layer {
         let X = input.data, Y = output.data
         winners.withUnsafeMutableBufferPointer { winnerBuffer in
             let WIN = winnerBuffer.baseAddress!
-            Parallel.forEachChunk(of: planes) { range in
+            compute.forEachChunk(of: planes) { range in
                 for plane in range {
                     let x = X + plane * H * W, y = Y + plane * OH * OW, win = WIN + plane * OH * OW
                     if KS == 2 && s == 2 {
@@ -71,7 +72,7 @@ public final class MaxPool2D: Layer {
         let dY = dOutput.data, dX = dInput.data
         winners.withUnsafeBufferPointer { winnerBuffer in
             let WIN = winnerBuffer.baseAddress!
-            Parallel.forEachChunk(of: planes) { range in
+            compute.forEachChunk(of: planes) { range in
                 for plane in range {
                     // each thread zeroes its own planes: one pass over memory it is about to write anyway
                     (dX + plane * HW).update(repeating: 0, count: HW)

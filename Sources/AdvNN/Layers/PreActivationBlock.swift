@@ -10,6 +10,9 @@ public final class PreActivationBlock: Layer {
     public var isTraining = true {
         didSet { for layer in sublayers { layer.isTraining = isTraining } }
     }
+    public var compute = ComputeContext.serial {
+        didSet { for layer in sublayers { layer.compute = compute } }
+    }
 
     private let output = Tensor(zeros: Shape(0))
     private let dActivated = Tensor(zeros: Shape(0))   // gradient at relu1's output, from both paths
@@ -38,7 +41,11 @@ public final class PreActivationBlock: Layer {
         isTraining = other.isTraining
     }
 
-    public func replica() -> PreActivationBlock { PreActivationBlock(sharing: self) }
+    public func replica() -> PreActivationBlock {
+        let copy = PreActivationBlock(sharing: self)
+        copy.compute = compute
+        return copy
+    }
 
     private var sublayers: [any Layer] { [bn1, relu1, conv1, bn2, relu2, conv2] + (shortcut.map { [$0] } ?? []) }
 

@@ -1,6 +1,7 @@
 /// Rectified linear unit: output = max(0, input), elementwise. Any shape.
 /// The loops run on SIMD vectors: a per-element branch on the sign would mispredict half the time.
 public final class ReLU: Layer {
+    public var compute = ComputeContext.serial
     public var isTraining = true
     private let output = Tensor(zeros: Shape(0))
     private let dInput = Tensor(zeros: Shape(0))
@@ -10,14 +11,14 @@ public final class ReLU: Layer {
 
     public init() {}
 
-    public func replica() -> ReLU { ReLU() }
+    public func replica() -> ReLU { ReLU().computing(like: self) }
 
     public func outputShape(for inputShape: Shape) -> Shape { inputShape }
 
     public func forward(_ input: Tensor) -> Tensor {
         output.resize(to: input.shape)
         let x = input.data, y = output.data
-        Parallel.forEachChunk(of: input.count, minimumChunk: Self.minimumChunk, alignment: 16) { range in
+        compute.forEachChunk(of: input.count, minimumChunk: Self.minimumChunk, alignment: 16) { range in
             Elementwise.relu(x + range.lowerBound, into: y + range.lowerBound, count: range.count)
         }
         return output
@@ -29,7 +30,7 @@ public final class ReLU: Layer {
         dInput.resize(to: dOutput.shape)
         // dIn = dOut where the output was positive (the subgradient at 0 is taken as 0, as PyTorch does)
         let g = dOutput.data, y = output.data, d = dInput.data
-        Parallel.forEachChunk(of: dOutput.count, minimumChunk: Self.minimumChunk, alignment: 16) { range in
+        compute.forEachChunk(of: dOutput.count, minimumChunk: Self.minimumChunk, alignment: 16) { range in
             Elementwise.maskPositive(g + range.lowerBound, where: y + range.lowerBound, into: d + range.lowerBound,
                                      count: range.count)
         }

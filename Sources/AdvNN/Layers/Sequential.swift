@@ -5,6 +5,9 @@ public final class Sequential: Layer {
     public var isTraining: Bool {
         didSet { for layer in layers { layer.isTraining = isTraining } }
     }
+    public var compute = ComputeContext.serial {
+        didSet { for layer in layers { layer.compute = compute } }
+    }
 
     /// The first layer with parameters: no layer at or before it needs an input gradient in training.
     private let firstParametricIndex: Int
@@ -19,6 +22,7 @@ public final class Sequential: Layer {
     public func replica() -> Sequential {
         let copy = Sequential(layers.map { $0.replica() })
         copy.isTraining = isTraining
+        copy.compute = compute
         return copy
     }
 

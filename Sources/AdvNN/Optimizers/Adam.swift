@@ -12,6 +12,7 @@ public final class Adam: Optimizer {
     public let weightDecay: Float
     public let isDecoupled: Bool
     public var stepCount = 0
+    public var compute = ComputeContext.serial
     public let parameters: [(name: String, parameter: Parameter)]
     private let firstMoments: [Tensor]
     private let secondMoments: [Tensor]
@@ -45,12 +46,15 @@ public final class Adam: Optimizer {
         for (index, (_, parameter)) in parameters.enumerated() {
             let w = parameter.value.data, grad = parameter.gradient.data
             let m = firstMoments[index].data, v = secondMoments[index].data
-            for i in 0..<parameter.value.count {
-                var g = grad[i]
-                if decoupled { w[i] *= shrink } else { g += lambda * w[i] }
-                m[i] = b1 * m[i] + (1 - b1) * g
-                v[i] = b2 * v[i] + (1 - b2) * g * g
-                w[i] -= stepSize * m[i] / (v[i].squareRoot() / correction2Root + eps)
+            // elementwise, so any split over threads gives the same numbers
+            compute.forEachChunk(of: parameter.value.count, minimumChunk: 1 << 16) { range in
+                for i in range {
+                    var g = grad[i]
+                    if decoupled { w[i] *= shrink } else { g += lambda * w[i] }
+                    m[i] = b1 * m[i] + (1 - b1) * g
+                    v[i] = b2 * v[i] + (1 - b2) * g * g
+                    w[i] -= stepSize * m[i] / (v[i].squareRoot() / correction2Root + eps)
+                }
             }
         }
     }

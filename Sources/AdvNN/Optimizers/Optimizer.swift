@@ -8,6 +8,8 @@ public protocol Optimizer: AnyObject {
     var stepCount: Int { get set }
     /// The parameters this optimizer updates, with their model names.
     var parameters: [(name: String, parameter: Parameter)] { get }
+    /// The threads `step()` runs on.
+    var compute: ComputeContext { get set }
     /// Applies one update from the current gradients.
     func step()
     /// The optimizer's tensors (momentum buffers, moment estimates), named for checkpoints.

@@ -8,6 +8,7 @@ public final class SGD: Optimizer {
     public let weightDecay: Float
     public let isNesterov: Bool
     public var stepCount = 0
+    public var compute = ComputeContext.serial
     public let parameters: [(name: String, parameter: Parameter)]
     private let momentumBuffers: [Tensor]
 
@@ -34,7 +35,7 @@ public final class SGD: Optimizer {
             let w = parameter.value.data, grad = parameter.gradient.data
             let b = mu == 0 ? nil : momentumBuffers[index].data
             // elementwise, so any split over threads gives the same numbers
-            Parallel.forEachChunk(of: parameter.value.count, minimumChunk: 1 << 16, alignment: 16) { range in
+            compute.forEachChunk(of: parameter.value.count, minimumChunk: 1 << 16, alignment: 16) { range in
                 guard let b else {
                     for i in range { w[i] -= lr * (grad[i] + lambda * w[i]) }
                     return

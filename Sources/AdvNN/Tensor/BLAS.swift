@@ -3,16 +3,6 @@ import COpenBLAS
 /// The only file that calls OpenBLAS. Every matrix product in AdvNN goes through `gemm`, which has a
 /// naive twin (`gemmNaive`) that the tests use as the reference.
 public enum BLAS {
-    /// Sets how many threads this process computes with (see `Parallel`): GEMMs are split into that
-    /// many blocks, each run by a single-threaded OpenBLAS call.
-    public static func setThreadCount(_ count: Int) {
-        Parallel.setThreadCount(count)
-        openblas_set_num_threads(1)
-    }
-
-    /// The number of compute threads.
-    public static var threadCount: Int { Parallel.threadCount }
-
     /// The CPU kernel OpenBLAS chose (for benchmark reports).
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
@@ -31,7 +21,7 @@ public enum BLAS {
     /// B is stored as (n, k). Leading dimensions default to dense storage.
     ///
     /// Large products are split into up to four blocks of columns of C (of rows, when C is narrow),
-    /// each one single-threaded OpenBLAS call, and the blocks are shared among the compute threads.
+    /// each one single-threaded OpenBLAS call, and the blocks are shared among `compute`'s threads.
     /// The blocks depend on the shape alone, never on the thread count: OpenBLAS's rounding depends on
     /// the block it is given, so this is what makes results identical for any number of threads.
     public static func gemm(
@@ -39,7 +29,8 @@ public enum BLAS {
         m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
         b: UnsafePointer<Float>, ldb: Int? = nil,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
+        on compute: ComputeContext
     ) {
         let lda = lda ?? (transposeA ? m : k), ldb = ldb ?? (transposeB ? k : n), ldc = ldc ?? n
         // Split the wider of C's dimensions, in blocks of at least 32 columns or 16 rows; a C that is
@@ -57,7 +48,7 @@ public enum BLAS {
             let upper = index == blocks - 1 ? extent : (extent * (index + 1) / blocks) / alignment * alignment
             return lower..<upper
         }
-        Parallel.forEachChunk(of: blocks) { indices in
+        compute.forEachChunk(of: blocks) { indices in
             for index in indices {
                 let range = block(index)
                 if splitsColumns {
@@ -88,7 +79,7 @@ public enum BLAS {
               beta, c, ldc ?? n)
     }
 
-    /// OpenBLAS single-threaded before its first use, whether or not `setThreadCount` ran: with its own
+    /// OpenBLAS single-threaded before its first use: with its own
     /// threads, concurrent calls from several of our threads deadlock inside OpenBLAS 0.3.21 (seen in
     /// the test suite, whose suites run in parallel), and its rounding would depend on its split.
     private static let openBLASSingleThreaded: Void = openblas_set_num_threads(1)

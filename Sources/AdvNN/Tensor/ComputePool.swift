@@ -7,7 +7,8 @@ import Synchronization
 /// a condition variable, so an idle pool costs no CPU.
 ///
 /// One job at a time: a caller that finds the pool busy (another thread's job, or a nested call) runs
-/// its parts itself, so correctness never depends on the pool being free.
+/// its parts itself, so correctness never depends on the pool being free. Its `ComputeContext` owns
+/// it and stops its workers when released.
 final class ComputePool: @unchecked Sendable {
     let threads: Int
     /// Spin iterations before a worker sleeps: a few tens of microseconds.
@@ -17,6 +18,7 @@ final class ComputePool: @unchecked Sendable {
     private let pending = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     // Written by the caller before `generation` is released, read by workers after acquiring it.
@@ -29,7 +31,8 @@ final class ComputePool: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
         for index in 1..<threads {
-            let thread = Thread { [unowned self] in self.workerLoop(index: index) }
+            // the workers hold the pool until `stop` lets them return
+            let thread = Thread { [self] in self.workerLoop(index: index) }
             thread.name = "advd-compute-\(index)"
             thread.start()
         }
@@ -69,6 +72,22 @@ final class ComputePool: @unchecked Sendable {
         busy.store(false, ordering: .releasing)
     }
 
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Ends the workers once they finish what they are doing; the pool takes no job after this.
+    func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        generation.add(1, ordering: .sequentiallyConsistent)
+        pthread_mutex_lock(mutex)
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
     private func workerLoop(index: Int) {
         var seen = 0
         while true {
@@ -86,6 +105,7 @@ final class ComputePool: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
             }
             seen = generation.load(ordering: .acquiring)
+            if stopping.load(ordering: .sequentiallyConsistent) { return }
             if index < parts { runPart(index) }   // drops its reference to the job before acknowledging
             pending.subtract(1, ordering: .releasing)
         }

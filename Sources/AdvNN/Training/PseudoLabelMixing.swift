@@ -82,6 +82,10 @@ final class GradientWeightingOptimizer: Optimizer {
         get { base.stepCount }
         set { base.stepCount = newValue }
     }
+    var compute: ComputeContext {
+        get { base.compute }
+        set { base.compute = newValue }
+    }
     var parameters: [(name: String, parameter: Parameter)] { base.parameters }
     var namedState: [(name: String, tensor: Tensor)] { base.namedState }
 

@@ -38,12 +38,14 @@ public final class Trainer {
     private let poolOptimizer: (any Optimizer)?
 
     /// A fresh run: builds the model from `spec` with the seed's "init" stream.
-    /// - Parameter pool: pseudo-labelled examples mixed in as `config.pseudoLabeled` says (both or neither).
+    /// - Parameters:
+    ///   - pool: pseudo-labelled examples mixed in as `config.pseudoLabeled` says (both or neither).
+    ///   - compute: the threads the model and the optimiser compute on (results do not depend on them).
     /// - Throws: `TrainingError` or `ModelError` for an invalid configuration or a model that does not
     ///   fit the dataset.
     public init(spec: ModelSpec, dataset: Dataset, config: TrainingConfig,
                 method: any TrainingMethod = StandardTraining(), checkpointFolder: String? = nil,
-                pool: DataSplit? = nil) throws {
+                pool: DataSplit? = nil, compute: ComputeContext = .serial) throws {
         try config.validate()
         guard spec.inputShape == dataset.itemShape else {
             throw TrainingError("model input shape \(spec.inputShape) does not match \(dataset.name) examples \(dataset.itemShape)")
@@ -64,6 +66,7 @@ public final class Trainer {
         }
         var initRandom = RandomStream(seed: config.seed, purpose: "init")
         model = try spec.build(rng: &initRandom)
+        model.compute = compute
         self.spec = spec
         self.dataset = dataset
         self.config = config
@@ -76,6 +79,7 @@ public final class Trainer {
         // frozen layers' parameters are left out of the optimiser, so no update ever reaches them
         let trainable = model.namedParameters.filter { named in !frozen.contains { named.name.hasPrefix("\($0).") } }
         let optimizer = config.optimizer.make(for: trainable)
+        optimizer.compute = compute
         self.optimizer = optimizer
         self.pool = pool
         plan = EpochBatchPlan(labeledCount: dataset.train.count, poolCount: pool?.count ?? 0,

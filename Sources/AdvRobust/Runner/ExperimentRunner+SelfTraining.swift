@@ -49,7 +49,7 @@ extension ExperimentRunner {
         teacherConfig.pseudoLabeled = nil
         teacherConfig.frozenLayers = nil
         let trainer = try Trainer(spec: spec, dataset: data, config: teacherConfig, method: StandardTraining(),
-                                  checkpointFolder: teacherFolder + "/checkpoints")
+                                  checkpointFolder: teacherFolder + "/checkpoints", compute: compute)
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             progress(.phase(.teacher, "resumed the teacher from \(resumed)"))
         }

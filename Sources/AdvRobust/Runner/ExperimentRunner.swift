@@ -59,6 +59,8 @@ public struct ExperimentRunner {
     /// Where the manifest's attacks, defenses, detectors and training methods are built from (the
     /// registries it was parsed with).
     public var registries = Registries.standard
+    /// The threads the run computes on (its results do not depend on them).
+    public var compute = ComputeContext.serial
 
     public init(manifest: ExperimentManifest, outputFolder: String) {
         self.manifest = manifest
@@ -100,7 +102,7 @@ public struct ExperimentRunner {
             evaluation: report,
             timings: Timings(trainingSeconds: prepared.trainingSeconds, evaluationSeconds: Date().timeIntervalSince(trained),
                              totalSeconds: Date().timeIntervalSince(started)),
-            threads: BLAS.threadCount)
+            threads: compute.threads)
         try AtomicFile.write(Array(metrics.json().utf8), to: outputFolder + "/metrics.json")
         try AtomicFile.write(Array(ReportWriter(metrics: metrics).markdown().utf8), to: outputFolder + "/report.md")
         return RunResult(metrics: metrics, outputFolder: outputFolder)
@@ -135,7 +137,7 @@ public struct ExperimentRunner {
         let trainer = try Trainer(spec: spec, dataset: data, config: config,
                                   method: try registries.trainingMethods.make(manifest.trainingMethod,
                                                                               context: TrainingMethodContext(threatModel: manifest.threatModel)),
-                                  checkpointFolder: checkpointFolder, pool: pool)
+                                  checkpointFolder: checkpointFolder, pool: pool, compute: compute)
         trainer.heldOutProbe = pgdHeldOutProbe(threatModel: manifest.threatModel, seed: manifest.seed)
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             progress(.phase(.training, "resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
@@ -168,6 +170,7 @@ public struct ExperimentRunner {
     /// A saved model, checked to fit the data.
     func loadFittingModel(_ path: String, data: Dataset) throws -> (Sequential, ModelSpec) {
         let (model, spec) = try ModelCheckpoint.load(from: path)
+        model.compute = compute
         guard spec.inputShape == data.itemShape, spec.classes == data.classCount else {
             throw RunError("\(path): a \(spec.summary) model does not fit \(data.name) (\(data.itemShape) → \(data.classCount))")
         }
