@@ -99,7 +99,9 @@ let package = Package(
         ),
         .testTarget(
             name: "AdvDaemonTests",
-            dependencies: ["AdvDaemon", "AdvProtocol", "AdvTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            // advd: the in-process daemon's jobs run as `advd run --supervised` processes
+            dependencies: ["AdvDaemon", "AdvProtocol", "AdvTestSupport", "advd", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Logging", package: "swift-log")],
             // read through #filePath: CI runs the tests from the source tree
             exclude: ["Fixtures"]
         ),

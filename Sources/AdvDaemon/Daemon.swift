@@ -41,6 +41,10 @@ final class DaemonState: @unchecked Sendable {
 
 /// `advd serve`: opens the job store, queues again the jobs a previous daemon left running, ingests the
 /// spool, serves the control socket, runs jobs, and stops gracefully on SIGTERM.
+///
+/// Its life cycle is `start()` … `stop(completion:)`, which a test can drive on temporary folders in its
+/// own process; only `run()`, what `advd serve` calls, adds the signal handlers, parks the main thread
+/// and exits the process after a stop.
 public final class Daemon: @unchecked Sendable {
     let state: DaemonState
     /// Reads the configuration again for SIGHUP: the file, then the command line's overrides.
@@ -56,6 +60,7 @@ public final class Daemon: @unchecked Sendable {
     private let mainQueue = DispatchQueue(label: "advd.main")
     private var signalSources: [DispatchSourceSignal] = []
     private var retentionTimer: DispatchSourceTimer?
+    private var handler: RequestHandler!
 
     /// - Parameters:
     ///   - reloadConfiguration: what SIGHUP applies (nil: there is no file to reload).
@@ -69,14 +74,18 @@ public final class Daemon: @unchecked Sendable {
 
     var logger: Logger { state.logger }
 
-    /// Starts everything and never returns; the process exits 0 after a graceful stop.
+    /// Starts everything, stops on SIGTERM or SIGINT and reloads on SIGHUP, and never returns; the
+    /// process exits 0 after a graceful stop.
     /// - Throws: `DaemonError` when the state folder, database, spool or socket cannot be set up.
     public func run() throws -> Never {
         try start()
+        installSignalHandlers()
         dispatchMain()
     }
 
-    /// Starts everything; `READY=1` is sent once the database is open and the spool scanned.
+    /// Starts everything; `READY=1` is sent once the database is open and the spool scanned. Returns
+    /// once the daemon serves; it runs on its own queues and threads until `stop`.
+    /// - Throws: `DaemonError` when the state folder, database, spool or socket cannot be set up.
     public func start() throws {
         let configuration = state.configuration
         signal(SIGPIPE, SIG_IGN)
@@ -109,11 +118,11 @@ public final class Daemon: @unchecked Sendable {
         ingestQueue.sync {}   // the start-up scan ran: every file that arrived while we were down is recorded
 
         let handler = RequestHandler(store: store, scheduler: scheduler, daemon: state)
+        self.handler = handler
         server = ControlServer(path: configuration.socketPath, group: configuration.socketGroup, logger: logger) { request, peer in
             handler.handle(request, peer: peer)
         }
         try server.start()
-        installSignalHandlers()
         scheduleRetention()
         scheduler.start()
         notifier.startWatchdog(on: mainQueue)
@@ -135,25 +144,43 @@ public final class Daemon: @unchecked Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: mainQueue)
             source.setEventHandler { [weak self] in
-                if number == SIGHUP { self?.reload() } else { self?.shutdown() }
+                if number == SIGHUP { self?.reload() } else { self?.stop { exit(0) } }
             }
             source.resume()
             signalSources.append(source)
         }
     }
 
-    /// SIGTERM: accept nothing new, let running jobs checkpoint and stop, mark them interrupted, exit 0.
-    func shutdown() {
+    /// What the control socket answers `request` from `peer` — the same handler, without the socket.
+    public func respond(to request: Request, from peer: PeerCredentials) -> Response {
+        handler.handle(request, peer: peer)
+    }
+
+    /// Stops gracefully (SIGTERM): accepts nothing new, lets running jobs checkpoint and stop, marks them
+    /// interrupted (the next start queues them again), closes the socket and calls `completion`. A
+    /// second call while stopping does nothing.
+    public func stop(completion: @escaping @Sendable () -> Void) {
         guard state.isAccepting else { return }
         state.isAccepting = false
         notifier.stopping()
         logger.notice("stopping: checkpointing running jobs")
         watcher.stop()
+        retentionTimer?.cancel()
+        notifier.stopWatchdog()
         scheduler.shutdown(timeout: Double(state.configuration.stopTimeoutSeconds)) { [weak self] in
             self?.server.stop()
             self?.logger.notice("stopped")
-            exit(0)
+            completion()
         }
+    }
+
+    /// `stop`, waiting for it to finish.
+    /// - Returns: false when the daemon had not stopped after `seconds`.
+    @discardableResult
+    public func stopAndWait(seconds: Double) -> Bool {
+        let done = DispatchSemaphore(value: 0)
+        stop { done.signal() }
+        return done.wait(timeout: .now() + seconds) == .success
     }
 
     /// SIGHUP: re-read the configuration file. Log level, dataset roots, retention and attempts apply at

@@ -28,6 +28,8 @@ import Testing
     @Test func aStoppedRunIsInterruptedWhenTheDaemonStopsAndQueuedAgainOtherwise() {
         #expect(event(.stoppedWithProgressSaved, stopping: true) == .interrupt)
         #expect(event(.orphaned, stopping: true) == .interrupt)
+        // killed by the daemon's own SIGTERM before it could catch it, or by SIGKILL after the stop timeout
+        #expect(event(.crashed(cause: "killed by SIGKILL"), attempts: 3, stopping: true) == .interrupt)
         #expect(event(.stoppedWithProgressSaved) == .requeue(reason: "stopped by a signal from outside the daemon, with its progress saved"))
         #expect(event(.orphaned) == .requeue(reason: "lost its daemon"))
     }

@@ -58,7 +58,9 @@ public struct RetryPolicy: Equatable, Sendable {
             return .cancel
         case .failed(let reason):
             return .fail(reason: reason)
-        case .stoppedWithProgressSaved where daemonStopping, .orphaned where daemonStopping:
+        case .stoppedWithProgressSaved where daemonStopping, .orphaned where daemonStopping, .crashed where daemonStopping:
+            // the daemon ended the run itself: SIGTERM (before the job could catch it, for a crash), or
+            // SIGKILL after the stop timeout; it resumes from its last checkpoint at the next start
             return .interrupt
         case .stoppedWithProgressSaved:
             return .requeue(reason: "stopped by a signal from outside the daemon, with its progress saved")

@@ -17,6 +17,12 @@ public final class SystemdNotifier: @unchecked Sendable {
 
     /// Starts keep-alives on `queue` if the service manager asked for them. The queue must be one the
     /// daemon's own work runs on, so that a wedged daemon stops sending them and systemd restarts it.
+    /// Stops the keep-alives (the daemon is stopping).
+    public func stopWatchdog() {
+        watchdogTimer?.cancel()
+        watchdogTimer = nil
+    }
+
     public func startWatchdog(on queue: DispatchQueue) {
         var microseconds: UInt64 = 0
         guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return }

@@ -1,0 +1,192 @@
+import AdvDaemon
+import AdvProtocol
+import AdvTestSupport
+import Foundation
+import Logging
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon started and stopped inside the test process, on temporary folders: every request goes
+/// through its handler (and one through the real socket), its jobs run as real `advd run --supervised`
+/// processes, and a stop returns instead of exiting, so a second daemon can open the same state.
+@Suite(.enabled(if: AdvdProcess.isBuilt, "needs the advd executable beside the tests"))
+struct InProcessDaemonTests {
+    static let root = PeerCredentials(pid: 1, uid: 0, gid: 0)
+    static let alice = PeerCredentials(pid: 2, uid: 1000, gid: 1000)
+    static let bob = PeerCredentials(pid: 3, uid: 2000, gid: 2000)
+
+    static let quick = """
+        name: quick
+        seed: 3
+        dataset: {name: blobs, classes: 3, dimensions: 8, train_examples: 240, test_examples: 60}
+        model: {architecture: linear}
+        train: {epochs: 2, batch_size: 32}
+        threat_model: {norm: linf, epsilon: 0.5}
+        evaluation: {attacks: [{name: pgd, steps: 3}], sanity_checks: false}
+        """
+
+    /// Busy for minutes unless cancelled: PGD-AT on 50,000 examples.
+    static let slow = """
+        name: slow
+        dataset: {name: blobs, classes: 4, dimensions: 64, train_examples: 50000, test_examples: 100}
+        model: {architecture: mlp, hidden: [128, 128]}
+        train: {method: pgd-at, attack: {steps: 10}, epochs: 20, batch_size: 64}
+        threat_model: {norm: linf, epsilon: 0.2}
+        evaluation: {attacks: [{name: pgd, steps: 10}]}
+        """
+
+    static func configuration(in folder: TemporaryFolder) -> DaemonConfiguration {
+        var configuration = DaemonConfiguration()
+        configuration.stateFolder = folder.file("state")
+        configuration.spools = [SpoolFolder(path: folder.file("spool"))]
+        configuration.socketPath = folder.file("advd.sock")
+        configuration.socketGroup = nil
+        configuration.workers = 1
+        configuration.threadsPerJob = 1
+        configuration.datasetRoots = []
+        configuration.stopTimeoutSeconds = 20
+        return configuration
+    }
+
+    static func daemon(in folder: TemporaryFolder) -> Daemon {
+        Daemon(configuration: configuration(in: folder), reloadConfiguration: nil, executable: AdvdProcess.path,
+               logger: Logger(label: "advd.test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    static func submit(_ text: String, to daemon: Daemon, as peer: PeerCredentials) throws -> Int64 {
+        let response = daemon.respond(to: .submit(Submission(manifest: text, manifestName: "\(peer.uid).yaml")), from: peer)
+        guard case let .submitted(ids) = response, let id = ids.first else { throw TestFailure("submit answered \(response)") }
+        return id
+    }
+
+    static func job(_ id: Int64, of daemon: Daemon) throws -> JobInfo {
+        let response = daemon.respond(to: .show(JobReference(job: id)), from: root)
+        guard case let .job(info) = response else { throw TestFailure("show answered \(response)") }
+        return info
+    }
+
+    /// Polls until job `id` is in one of `states`.
+    static func wait(for id: Int64, of daemon: Daemon, in states: Set<JobState>, seconds: Double = 240) throws -> JobInfo {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let info = try job(id, of: daemon)
+            if states.contains(info.state) { return info }
+            guard Date() < deadline else { throw TestFailure("job \(id) still \(info.state) after \(seconds) s") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    static func failure(_ response: Response) -> ProtocolError? {
+        if case let .failure(error) = response { return error }
+        return nil
+    }
+
+    @Test func theHandlerAnswersEveryCommandAndTheDaemonStopsWithoutExiting() throws {
+        let folder = TemporaryFolder()
+        let daemon = Self.daemon(in: folder)
+        try daemon.start()
+
+        guard case let .status(status) = daemon.respond(to: .status, from: Self.root) else { throw TestFailure("status") }
+        #expect(status.workers == 1 && status.threadsPerJob == 1 && status.pid == getpid())
+
+        let invalid = daemon.respond(to: .submit(Submission(manifest: "dataset: {name: blobz}", manifestName: "bad.yaml")), from: Self.alice)
+        #expect(Self.failure(invalid)?.code == .invalidManifest)
+        #expect(Self.failure(invalid)?.message.contains("bad.yaml: dataset.name: expected one of") == true)
+
+        let slow = try Self.submit(Self.slow, to: daemon, as: Self.alice)
+        _ = try Self.wait(for: slow, of: daemon, in: [.running])
+        let quick = try Self.submit(Self.quick, to: daemon, as: Self.alice)   // waits: the one worker is busy
+        #expect(try Self.job(quick, of: daemon).state == .queued)
+
+        #expect(Self.failure(daemon.respond(to: .show(JobReference(job: 99)), from: Self.root))?.code == .notFound)
+        let notBobs = daemon.respond(to: .cancel(JobReference(job: quick)), from: Self.bob)
+        #expect(Self.failure(notBobs)?.code == .permissionDenied)
+        let notFinished = daemon.respond(to: .retry(JobReference(job: quick)), from: Self.alice)
+        #expect(Self.failure(notFinished)?.message == "job \(quick) is queued; cannot retry it (only a job that is failed, cancelled or recording-failed can be)")
+        let noResults = daemon.respond(to: .results(JobReference(job: quick)), from: Self.alice)
+        #expect(Self.failure(noResults)?.code == .conflict)
+
+        #expect(daemon.respond(to: .cancel(JobReference(job: quick)), from: Self.alice).reply == .done)
+        #expect(try Self.job(quick, of: daemon).state == .cancelled)
+        #expect(daemon.respond(to: .retry(JobReference(job: quick)), from: Self.root).reply == .done)   // root may
+        guard case let .jobs(queued) = daemon.respond(to: .list(ListQuery(states: [.queued])), from: Self.bob) else {
+            throw TestFailure("list")
+        }
+        #expect(queued.map(\.id) == [quick])
+
+        // the running job stops within a step, and the queued one takes its worker
+        #expect(daemon.respond(to: .cancel(JobReference(job: slow)), from: Self.alice).reply == .done)
+        #expect(try Self.wait(for: slow, of: daemon, in: [.cancelled, .failed, .succeeded]).state == .cancelled)
+        let done = try Self.wait(for: quick, of: daemon, in: [.succeeded, .failed, .cancelled])
+        #expect(done.state == .succeeded, "\(done.error ?? "")")
+        guard case let .results(results) = daemon.respond(to: .results(JobReference(job: quick)), from: Self.bob) else {
+            throw TestFailure("results")
+        }
+        #expect(results.evaluation.examples == 60 && results.evaluation.attacks.count == 1)
+        guard case let .logs(log) = daemon.respond(to: .logs(LogQuery(job: quick)), from: Self.bob) else { throw TestFailure("logs") }
+        #expect(log.finished && log.text.contains("done: clean"))
+        guard case let .artifacts(artifacts) = daemon.respond(to: .artifacts(JobReference(job: quick)), from: Self.bob) else {
+            throw TestFailure("artifacts")
+        }
+        #expect(Set(artifacts.map(\.kind)).isSuperset(of: ["model", "metrics", "report", "log"]))
+
+        // the same handler over the real socket
+        let answer = try Self.exchange(Request.show(JobReference(job: quick)), socket: folder.file("advd.sock"))
+        guard case let .job(shown) = answer else { throw TestFailure("the socket answered \(answer)") }
+        #expect(shown.state == .succeeded && shown.events?.isEmpty == false)
+
+        #expect(daemon.stopAndWait(seconds: 30), "the daemon did not stop")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("advd.sock")))
+        #expect(Self.failure(daemon.respond(to: .submit(Submission(manifest: Self.quick, manifestName: "late.yaml")), from: Self.alice))?
+            .code == .unavailable)
+
+        // a second daemon in the same process opens the same state
+        let again = Self.daemon(in: folder)
+        try again.start()
+        #expect(try Self.job(quick, of: again).state == .succeeded)
+        #expect(try Self.job(slow, of: again).state == .cancelled)
+        #expect(again.stopAndWait(seconds: 30))
+    }
+
+    @Test func aStopInterruptsRunningJobsAndTheNextStartResumesThem() throws {
+        let folder = TemporaryFolder()
+        let daemon = Self.daemon(in: folder)
+        try daemon.start()
+        let slow = try Self.submit(Self.slow, to: daemon, as: Self.alice)
+        _ = try Self.wait(for: slow, of: daemon, in: [.running])
+        #expect(daemon.stopAndWait(seconds: 30))
+
+        let again = Self.daemon(in: folder)
+        try again.start()
+        let resumed = try Self.wait(for: slow, of: again, in: [.running])
+        #expect(resumed.attempts == 1, "an interruption is not an attempt")
+        #expect(resumed.events?.contains { $0.message.hasPrefix("interrupted with its progress saved") } == true)
+        #expect(again.respond(to: .cancel(JobReference(job: slow)), from: Self.alice).reply == .done)
+        _ = try Self.wait(for: slow, of: again, in: [.cancelled])
+        #expect(again.stopAndWait(seconds: 30))
+    }
+
+    /// One request over the Unix socket, as advctl sends it.
+    static func exchange(_ request: Request, socket path: String) throws -> Response {
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        guard UnixSocketAddress(path: path)?.connect(descriptor) == 0 else { throw TestFailure("cannot connect to \(path)") }
+        let line = try request.encodedLine()
+        _ = line.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var received = [UInt8](), chunk = [UInt8](repeating: 0, count: 65_536)
+        while !received.contains(0x0A) {
+            let count = recv(descriptor, &chunk, chunk.count, 0)
+            guard count > 0 else { break }
+            received += chunk[0..<count]
+        }
+        guard let end = received.firstIndex(of: 0x0A) else { throw TestFailure("no answer") }
+        return try Response.decode(Data(received[..<end]))
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
