@@ -39,9 +39,10 @@ struct DaemonConnection {
             throw ClientFailure.refused(ProtocolError(code: .badRequest, message: "cannot encode the request: \(error)"))
         }
         try line.withUnsafeBytes { buffer in
+            guard let start = buffer.baseAddress else { return }   // an encoded line is never empty
             var sent = 0
             while sent < buffer.count {
-                let count = write(descriptor, buffer.baseAddress! + sent, buffer.count - sent)
+                let count = write(descriptor, start + sent, buffer.count - sent)
                 guard count > 0 else { throw ClientFailure.unreachable("\(socketPath): the daemon closed the connection") }
                 sent += count
             }

@@ -1,4 +1,5 @@
 import AdvNN
+import AdvRobust
 import ArgumentParser
 import Foundation
 
@@ -12,23 +13,25 @@ struct TrainCommand: ParsableCommand {
             same command again after an interruption and it resumes bit-exactly from the last checkpoint.
             """)
 
-    @Option(help: "fashion-mnist, mnist, cifar10, tsipras or blobs.")
+    @Option(help: ArgumentHelp("The data set: \(Registries.standard.datasets.names.joined(separator: ", ")).", valueName: "name"))
     var dataset = "fashion-mnist"
-    @Option(help: "Folder of the dataset's files (default for fashion-mnist: \(Dataset.fashionMNISTFolder)).")
+    @Option(help: "Folder of the dataset's files (its `path`; fashion-mnist defaults to \(Dataset.fashionMNISTFolder)).")
     var dataDir: String?
-    @Option(help: "Architecture: \(ModelSpec.architectures.joined(separator: ", ")).")
+    @Option(help: ArgumentHelp("Architecture: \(Registries.standard.architectures.names.joined(separator: ", ")).", valueName: "name"))
     var model = "mlp"
-    @Option(help: "Hidden layer widths for mlp, comma-separated.")
-    var hidden = "256,256"
+    @Option(help: "Hidden layer widths, comma-separated (architectures with a `hidden` option).")
+    var hidden: String?
     @Option var epochs = 10
     @Option var batchSize = 128
-    @Option(help: "sgd, adam or adamw.")
+    @Option(help: ArgumentHelp("Optimiser: \(Registries.standard.optimizers.names.joined(separator: ", ")).", valueName: "name"))
     var optimizer = "sgd"
-    @Option(name: .customLong("lr"), help: "Base learning rate.")
-    var learningRate: Float = 0.05
-    @Option var momentum: Float = 0.9
-    @Option var weightDecay: Float = 0
-    @Option(help: "constant, cosine, one-cycle, or step:E1,E2 (×0.1 at each milestone epoch).")
+    @Option(name: .customLong("lr"), help: "Base learning rate (default: the optimiser's).")
+    var learningRate: Float?
+    @Option(help: "Momentum (optimisers with momentum; default: the optimiser's).")
+    var momentum: Float?
+    @Option(help: "Weight decay (default 0).")
+    var weightDecay: Float?
+    @Option(help: ArgumentHelp("Schedule: \(Registries.standard.schedules.names.joined(separator: ", ")), or step:E1,E2 (×0.1 at each milestone epoch).", valueName: "name"))
     var schedule = "cosine"
     @Option var seed: UInt64 = 0
     @Option(help: "BLAS and kernel threads (default: all cores).")
@@ -45,27 +48,31 @@ struct TrainCommand: ParsableCommand {
     }
 
     private func train(on compute: ComputeContext) throws {
-        let data = try loadDataset()
-        let spec = ModelSpec(architecture: model, inputShape: data.itemShape, classes: data.classCount,
-                             hidden: model == "mlp" ? try parseList(hidden, option: "--hidden") : nil)
+        let registries = Registries.standard
+        let data = try registries.datasets.make(try part(registries.datasets, option: "--dataset", dataset, ["path": dataDir]),
+                                                context: NoContext()).loadUntrimmed(seed: seed)
+        let architecture = try part(registries.architectures, option: "--model", model, ["hidden": try hidden.map { try parseList($0, option: "--hidden") }])
+        let spec = try registries.architectures.make(architecture, context: NoContext())
+            .spec(inputShape: data.itemShape, classes: data.classCount)
         var config = TrainingConfig()
         config.epochs = epochs
         config.batchSize = batchSize
         config.seed = seed
         config.checkpointEverySteps = checkpointEvery
-        guard let kind = OptimizerConfig.Kind(rawValue: optimizer) else {
-            throw ValidationError("--optimizer: expected sgd, adam or adamw, got \(optimizer)")
-        }
-        config.optimizer.kind = kind
-        config.optimizer.learningRate = learningRate
-        config.optimizer.momentum = kind == .sgd ? momentum : 0
-        config.optimizer.weightDecay = weightDecay
-        config.schedule = try parseSchedule(schedule)
+        config.optimizer = try registries.optimizers.make(
+            try part(registries.optimizers, option: "--optimizer", optimizer,
+                     ["lr": learningRate.map { Double($0) }, "momentum": momentum.map { Double($0) },
+                      "weight_decay": weightDecay.map { Double($0) }]),
+            context: NoContext())
+        let milestones = schedule.hasPrefix("step:") ? try parseList(String(schedule.dropFirst(5)), option: "--schedule") : nil
+        config.schedule = try registries.schedules.make(
+            try part(registries.schedules, option: "--schedule", milestones == nil ? schedule : "step", ["milestones": milestones]),
+            context: NoContext())
 
         let trainer = try Trainer(spec: spec, dataset: data, config: config,
                                   checkpointFolder: out.map { $0 + "/checkpoints" }, compute: compute)
         print("advd train: \(spec.summary) on \(data.name) (\(data.train.count) train, \(data.test.count) test), " +
-              "\(epochs) epochs, batch \(batchSize), \(optimizer) lr \(learningRate), \(threadsText(compute))")
+              "\(counted(epochs, "epoch")), batch \(batchSize), \(optimizer) lr \(config.optimizer.learningRate), \(threadsText(compute))")
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             print("resumed from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)")
         }
@@ -111,42 +118,37 @@ struct TrainCommand: ParsableCommand {
         try AtomicFile.write(Array(try encoder.encode(report)), to: path)
     }
 
-    private func loadDataset() throws -> Dataset {
-        switch dataset {
-        case "fashion-mnist": return try Dataset.fashionMNIST(folder: dataDir ?? Dataset.fashionMNISTFolder)
-        case "mnist":
-            guard let dataDir else { throw ValidationError("--data-dir: the mnist dataset needs the folder of its IDX files") }
-            return try Dataset.idx(name: "mnist", folder: dataDir)
-        case "cifar10":
-            guard let dataDir else { throw ValidationError("--data-dir: cifar10 needs the cifar-10-batches-bin folder") }
-            return try Dataset.cifar10(folder: dataDir)
-        case "tsipras":
-            return Dataset.tsipras(dimensions: 1000, p: 0.95, eta: 0.1, trainCount: 10_000, testCount: 2_000, seed: seed)
-        case "blobs":
-            return Dataset.gaussianBlobs(classes: 4, dimensions: 20, separation: 2, spread: 1,
-                                         trainCount: 10_000, testCount: 2_000, seed: seed)
-        default:
-            throw ValidationError("--dataset: expected fashion-mnist, mnist, cifar10, tsipras or blobs, got \(dataset)")
+    /// The part `name` of `registry`, with the options given (nil: not given) as its keys, decoded and
+    /// checked exactly as a manifest's would be; an option the part does not take is an error.
+    private func part<Part>(_ registry: Registry<Part, NoContext>, option: String, _ name: String,
+                            _ options: [String: (any Sendable)?]) throws -> PartSpec {
+        var object: [String: Any] = ["name": name]
+        for case let (key, value?) in options { object[key] = value }
+        let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        let node = try ManifestNode.document(yaml: String(decoding: json, as: UTF8.self), source: "advd train \(option)")
+        do {
+            return try registry.decode(node, context: NoContext())
+        } catch let error as ManifestError {
+            // say it in the command line's words: the flag, not the manifest key
+            let key = String(error.path.prefix { $0 != "[" })   // hidden[1] is --hidden's second width
+            let flag = key == "name" ? option : Self.flags[key] ?? option
+            let message = error.message == "missing (required)" ? "required for \(registry.kind) \(name)" : error.message
+            throw ValidationError("\(flag): \(message)")
         }
     }
 
+    /// The flag that sets each key `part` is given.
+    private static let flags = ["path": "--data-dir", "hidden": "--hidden", "lr": "--lr", "momentum": "--momentum",
+                                "weight_decay": "--weight-decay", "milestones": "--schedule"]
+
+    /// "16,32" → [16, 32].
+    /// - Throws: `ValidationError` naming `option` when an item is not an integer.
     private func parseList(_ text: String, option: String) throws -> [Int] {
-        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-            throw ValidationError("\(option): expected comma-separated integers, got \"\(text)\"")
-        }
-        return values.map { $0! }
-    }
-
-    private func parseSchedule(_ text: String) throws -> LearningRateSchedule {
-        switch text {
-        case "constant": return .constant
-        case "cosine": return .cosine(minimum: 0)
-        case "one-cycle": return .oneCycle(peakFraction: 0.4)
-        case _ where text.hasPrefix("step:"):
-            return .step(milestones: try parseList(String(text.dropFirst(5)), option: "--schedule"), gamma: 0.1)
-        default:
-            throw ValidationError("--schedule: expected constant, cosine, one-cycle or step:E1,E2, got \(text)")
+        try text.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard let value = Int($0.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("\(option): expected comma-separated integers, got \"\(text)\"")
+            }
+            return value
         }
     }
 }

@@ -54,8 +54,8 @@ import Testing
     @Test func completeManifestDecodesWithDefaults() throws {
         let manifest = try ExperimentManifest.parse(yaml: Self.complete, source: "quantised.yaml")
         #expect(manifest.name == "quantised-mlp" && manifest.seed == 7)
-        #expect(manifest.dataset.name == "fashion-mnist" && manifest.dataset.testExamples == 1000)
-        #expect(manifest.model.hidden == [128, 64])
+        #expect(manifest.dataset.name == "fashion-mnist" && manifest.dataset.optionalInt("test_examples") == 1000)
+        #expect(manifest.model.architecture == PartSpec(name: "mlp", values: ["hidden": .integers([128, 64])]))
         let train = try #require(manifest.train)
         #expect(train.epochs == 3 && train.batchSize == 64 && train.seed == 7 && train.checkpointEverySteps == 100)
         #expect(train.optimizer.learningRate == 0.1 && train.optimizer.momentum == 0.8 && train.optimizer.weightDecay == 0.0005)
@@ -80,7 +80,7 @@ import Testing
              "evaluation": {"attacks": [{"name": "pgd"}]}}
             """
         let manifest = try ExperimentManifest.parse(yaml: json, source: "toy.json", defaultName: "toy")
-        #expect(manifest.name == "toy" && manifest.dataset.dimensions == 50)
+        #expect(manifest.name == "toy" && manifest.dataset.int("dimensions") == 50)
         #expect(manifest.threatModel.lowerBound == nil, "synthetic inputs are unbounded")
         #expect(manifest.train?.optimizer.kind == .sgd)
     }

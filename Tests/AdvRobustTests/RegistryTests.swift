@@ -72,7 +72,15 @@ import Testing
         let committed = try String(contentsOfFile: path, encoding: .utf8)
         let generated = try ManifestDocumentation.updated(committed)
         #expect(generated == committed, "docs/manifest.md differs from the registries: run `advd manifest-docs docs/manifest.md`")
-        for entry in AttackRegistry.standard.entries { #expect(committed.contains("| `\(entry.name)` | \(entry.summary)")) }
+        let summaries = [AttackRegistry.standard.entries.map { ($0.name, $0.summary) },
+                         DefenseRegistry.standard.entries.map { ($0.name, $0.summary) },
+                         DetectorRegistry.standard.entries.map { ($0.name, $0.summary) },
+                         TrainingMethodRegistry.standard.entries.map { ($0.name, $0.summary) },
+                         OptimizerRegistry.standard.entries.map { ($0.name, $0.summary) },
+                         ScheduleRegistry.standard.entries.map { ($0.name, $0.summary) },
+                         ArchitectureRegistry.standard.entries.map { ($0.name, $0.summary) },
+                         DatasetRegistry.standard.entries.map { ($0.name, $0.summary) }].joined()
+        for (name, summary) in summaries { #expect(committed.contains("| `\(name)` | \(summary)"), "\(name)") }
     }
 
     @Test func everyKeyOfEveryEntryHasADocLineAndItsDefaultDecodes() throws {

@@ -45,6 +45,25 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(missing.output.contains("dataset folder /nonexistent/mnist does not exist"), missing.output)
         let model = try advd(["train", "--dataset", "blobs", "--model", "transformer"])
         XCTAssertNotEqual(model.status, 0)
-        XCTAssertTrue(model.output.contains("unknown architecture \"transformer\""), model.output)
+        XCTAssertTrue(model.output.contains("--model: expected one of linear, mlp, cnn-small, lenet, preact-resnet, got \"transformer\""),
+                      model.output)
+    }
+
+    /// The options read the same registries as manifests: names, keys and ranges are checked alike.
+    func testOptionsAreCheckedByTheRegistries() throws {
+        let cases: [([String], String)] = [
+            (["--dataset", "blob"], "--dataset: expected one of fashion-mnist, mnist, idx, cifar10, tsipras, blobs, got \"blob\"; did you mean blobs?"),
+            (["--dataset", "mnist"], "--data-dir: required for dataset mnist"),
+            (["--dataset", "blobs", "--optimizer", "adam", "--momentum", "0.5"], "--momentum: momentum applies to sgd, not adam"),
+            (["--dataset", "blobs", "--model", "linear", "--hidden", "16"], "--hidden: hidden applies to mlp, not linear"),
+            (["--dataset", "blobs", "--hidden", "8,x"], "--hidden: expected comma-separated integers, got \"8,x\""),
+            (["--dataset", "blobs", "--lr", "50"], "--lr: expected a number in (0, 10], got \"50\""),
+            (["--dataset", "blobs", "--schedule", "cosin"], "--schedule: expected one of constant, step, cosine, one-cycle, got \"cosin\"; did you mean cosine?"),
+        ]
+        for (arguments, message) in cases {
+            let result = try advd(["train"] + arguments)
+            XCTAssertNotEqual(result.status, 0, "\(arguments)")
+            XCTAssertTrue(result.output.contains(message), "\(arguments): \(result.output)")
+        }
     }
 }

@@ -19,9 +19,7 @@ public struct JobAdmission: Sendable {
         let defaultName = (source as NSString).deletingPathExtension
         let manifest = try ExperimentManifest.parse(yaml: text, source: source, defaultName: defaultName)
         var reads: [(key: String, path: String)] = []
-        if manifest.dataset.name == "fashion-mnist" || manifest.dataset.path != nil {
-            reads.append(("dataset.path", manifest.dataset.path ?? Dataset.fashionMNISTFolder))
-        }
+        if let path = manifest.dataset.optionalString("path") { reads.append(("dataset.path", path)) }
         if let weights = manifest.model.weights { reads.append(("model.weights", weights)) }
         if let teacher = manifest.selfTraining?.teacherWeights { reads.append(("train.self_training.teacher.weights", teacher)) }
         if case .images(let path)? = manifest.selfTraining?.pool { reads.append(("train.self_training.pool.images", path)) }
@@ -44,7 +42,8 @@ public struct JobAdmission: Sendable {
                                     message: "\(path) is outside the folders the daemon may read (dataset_roots: \(configuration.datasetRoots.joined(separator: ", ")), and its state folder)")
             }
             guard FileManager.default.fileExists(atPath: path) else {
-                let hint = key == "dataset.path" && manifest.dataset.name == "fashion-mnist" ? " (install it: apt-get install dataset-fashion-mnist)" : ""
+                let installHint = key == "dataset.path" ? (try? Registries.standard.datasets.make(manifest.dataset, context: NoContext()))?.installHint : nil
+                let hint = installHint.map { " (\($0))" } ?? ""
                 throw ManifestError(source: source, path: key, line: nil, message: "\(path) does not exist\(hint)")
             }
         }

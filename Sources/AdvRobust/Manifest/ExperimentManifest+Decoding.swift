@@ -23,10 +23,12 @@ extension ExperimentManifest {
         let top = try root.mapping(allowed: ["name", "seed", "dataset", "model", "train", "threat_model", "defense", "detector",
                                              "evaluation"])
         let seed = try top["seed"].map { UInt64(try $0.int(in: 0...Int.max)) } ?? 0
-        let dataset = try decodeDataset(try top.required("dataset"))
-        let defense = try top["defense"].map { try registries.defenses.decode($0, context: dataset.defenseContext) }
-        let defenseTraits = try defense.map { try registries.defenses.traits(of: $0, context: dataset.defenseContext) }
-        let threatModel = try decodeThreatModel(try top.required("threat_model"), dataset: dataset)
+        let dataset = try registries.datasets.decode(try top.required("dataset"), context: NoContext())
+        let data = try registries.datasets.make(dataset, context: NoContext())
+        let defenseContext = data.defenseContext(name: dataset.name)
+        let defense = try top["defense"].map { try registries.defenses.decode($0, context: defenseContext) }
+        let defenseTraits = try defense.map { try registries.defenses.traits(of: $0, context: defenseContext) }
+        let threatModel = try decodeThreatModel(try top.required("threat_model"), data: data)
         let trainingMethod = try decodeTrainingMethod(top["train"], threatModel: threatModel, registry: registries.trainingMethods)
         let isStandardTraining = try registries.trainingMethods.make(trainingMethod, context: TrainingMethodContext(threatModel: threatModel))
             is StandardTraining
@@ -34,64 +36,42 @@ extension ExperimentManifest {
             name: try top["name"]?.string() ?? defaultName,
             seed: seed,
             dataset: dataset,
-            model: try decodeModel(try top.required("model")),
-            train: try top["train"].map { try decodeTraining($0, seed: seed) },
+            model: try decodeModel(try top.required("model"), registry: registries.architectures),
+            train: try top["train"].map { try decodeTraining($0, seed: seed, registries: registries) },
             trainingMethod: trainingMethod,
             selfTraining: try top["train"]?.mapping(allowed: trainingKeys)["self_training"].map {
-                try decodeSelfTraining($0, dataset: dataset, isStandardTraining: isStandardTraining)
+                try decodeSelfTraining($0, dataset: dataset, data: data, isStandardTraining: isStandardTraining)
             },
             threatModel: threatModel,
             defense: defense,
             detector: try top["detector"].map { try registries.detectors.decode($0, context: NoContext()) },
             evaluation: try decodeEvaluation(try top.required("evaluation"), registry: registries.attacks,
-                                             context: AttackContext(threatModel: threatModel, classes: dataset.classCount,
+                                             context: AttackContext(threatModel: threatModel, classes: data.classCount,
                                                                     defense: defenseTraits)))
         if manifest.train == nil && manifest.model.weights == nil {
             throw ManifestError(source: source, path: "train", line: root.line,
                                 message: "missing: without model.weights there is nothing to evaluate, so a train section is required")
         }
+        if manifest.train != nil && manifest.model.architecture == nil {
+            throw try top.required("model").error("training builds a model: name its architecture (weights only initialise it)")
+        }
         return manifest
     }
 
-    private static func decodeDataset(_ node: ManifestNode) throws -> DatasetSpec {
-        let map = try node.mapping(allowed: ["name", "path", "train_examples", "test_examples", "dimensions", "p", "eta",
-                                             "classes", "separation", "spread"])
-        let nameNode = try map.required("name")
-        let name = try nameNode.string(oneOf: DatasetSpec.names)
-        var spec = DatasetSpec(name: name)
-        spec.path = try map["path"]?.string()
-        spec.trainExamples = try map["train_examples"]?.int(in: 1...10_000_000)
-        spec.testExamples = try map["test_examples"]?.int(in: 1...10_000_000)
-        spec.dimensions = try map["dimensions"]?.int(in: 2...1_000_000)
-        spec.p = try map["p"]?.float(in: 0...1, lowerIsOpen: true)
-        spec.eta = try map["eta"]?.float(in: 0...1000, lowerIsOpen: true)
-        spec.classes = try map["classes"]?.int(in: 2...1000)
-        spec.separation = try map["separation"]?.float(in: 0...1e6, lowerIsOpen: true)
-        spec.spread = try map["spread"]?.float(in: 0...1e6, lowerIsOpen: true)
-        if ["mnist", "idx", "cifar10"].contains(name) && spec.path == nil {
-            throw nameNode.error("the \(name) dataset needs a path: the folder of its files")
-        }
-        let synthetic: [String: [String]] = ["tsipras": ["dimensions", "p", "eta"], "blobs": ["dimensions", "classes", "separation", "spread"]]
-        for key in ["dimensions", "p", "eta", "classes", "separation", "spread"] where map[key] != nil {
-            guard synthetic[name]?.contains(key) == true else { throw map[key]!.error("\(key) applies to synthetic datasets (tsipras, blobs), not \(name)") }
-        }
-        return spec
-    }
-
-    private static func decodeModel(_ node: ManifestNode) throws -> ModelSection {
-        let map = try node.mapping(allowed: ["architecture", "hidden", "widths", "blocks_per_stage", "weights"])
+    /// `model`: an architecture (`architecture` names an entry of the registry; its options sit beside
+    /// it), or `weights` to load, or both (fine-tuning).
+    private static func decodeModel(_ node: ManifestNode, registry: ArchitectureRegistry) throws -> ModelSection {
+        let map = try node.mapping(allowed: ["architecture", "weights"] + registry.allKeyNames)
         let weights = try map["weights"].map(decodeWeights)
-        let architectureNode = weights == nil ? try map.required("architecture") : map["architecture"]
-        let architecture = try architectureNode?.string(oneOf: ModelSpec.architectures) ?? ""
-        func sizes(_ key: String) throws -> [Int]? {
-            try map[key]?.list().map { try $0.int(in: 1...1_000_000) }
+        guard let nameNode = weights == nil ? try map.required("architecture") : map["architecture"] else {
+            if let option = map.keys.first(where: { $0 != "weights" }) {
+                throw map[option]!.error("\(option) is an option of an architecture; name the architecture too")
+            }
+            return ModelSection(architecture: nil, weights: weights)
         }
-        let hidden = try sizes("hidden")
-        if let node = map["hidden"], architecture != "mlp" { throw node.error("hidden applies to the mlp architecture, not \(architecture)") }
-        let widths = try sizes("widths")
-        if let node = map["widths"], architecture != "preact-resnet" { throw node.error("widths applies to preact-resnet, not \(architecture)") }
-        return ModelSection(architecture: architecture, hidden: hidden, widths: widths,
-                            blocksPerStage: try map["blocks_per_stage"]?.int(in: 1...64), weights: weights)
+        let entry = registry.entry(named: try nameNode.string(oneOf: registry.names))!
+        let architecture = try registry.decode(entry, from: map, node: node, context: NoContext(), ignoring: ["architecture", "weights"])
+        return ModelSection(architecture: architecture, weights: weights)
     }
 
     /// A weights file: a path, or `job:<id>` for the model of a daemon job.
@@ -103,7 +83,7 @@ extension ExperimentManifest {
         return value
     }
 
-    private static func decodeTraining(_ node: ManifestNode, seed: UInt64) throws -> TrainingConfig {
+    private static func decodeTraining(_ node: ManifestNode, seed: UInt64, registries: Registries) throws -> TrainingConfig {
         let map = try node.mapping(allowed: trainingKeys)
         var config = TrainingConfig()
         config.seed = seed
@@ -112,8 +92,14 @@ extension ExperimentManifest {
         config.checkpointEverySteps = try map["checkpoint_every"]?.int(in: 1...100_000_000)
         config.evaluationExamples = try map["evaluation_examples"]?.int(in: 1...10_000_000)
         config.frozenLayers = try map["freeze"]?.list().map { try $0.int(in: 0...10_000) }
-        if let optimizer = map["optimizer"] { config.optimizer = try decodeOptimizer(optimizer) }
-        if let schedule = map["schedule"] { config.schedule = try decodeSchedule(schedule) }
+        if let optimizer = map["optimizer"] {
+            config.optimizer = try registries.optimizers.make(try registries.optimizers.decode(optimizer, context: NoContext()),
+                                                              context: NoContext())
+        }
+        if let schedule = map["schedule"] {
+            config.schedule = try registries.schedules.make(try registries.schedules.decode(schedule, context: NoContext()),
+                                                            context: NoContext())
+        }
         if let selfTraining = map["self_training"] {
             let section = try selfTraining.mapping(allowed: selfTrainingKeys)
             config.pseudoLabeled = PseudoLabelMixing(ratio: try section["ratio"]?.int(in: 1...100) ?? 1,
@@ -127,7 +113,8 @@ extension ExperimentManifest {
     static let selfTrainingKeys = ["pool", "teacher", "ratio", "weight"]
 
     /// train.self_training: the pool and the teacher (ratio and weight go to the training config).
-    private static func decodeSelfTraining(_ node: ManifestNode, dataset: DatasetSpec, isStandardTraining: Bool) throws -> SelfTrainingSpec {
+    private static func decodeSelfTraining(_ node: ManifestNode, dataset: PartSpec, data: DatasetRecipe,
+                                           isStandardTraining: Bool) throws -> SelfTrainingSpec {
         let map = try node.mapping(allowed: selfTrainingKeys)
         if isStandardTraining {
             throw node.error("self-training pseudo-labels a pool for adversarial training: set train.method to pgd-at, fast-at, free-at or trades")
@@ -139,7 +126,7 @@ extension ExperimentManifest {
             if let other = pool["from"] ?? pool["count"] { throw other.error("a pool is either images (a file) or from/count (training examples), not both") }
             source = .images(path: try images.string())
         } else {
-            guard let labeled = dataset.trainExamples else {
+            guard let labeled = dataset.optionalInt("train_examples") else {
                 throw poolNode.error("every training example is labelled; set dataset.train_examples to keep the rest unlabelled, or give pool.images")
             }
             let from = try pool["from"]?.int(in: 0...10_000_000) ?? labeled
@@ -147,7 +134,7 @@ extension ExperimentManifest {
                 throw pool["from"]!.error("the pool would hold labelled examples: from (\(from)) must be at least dataset.train_examples (\(labeled))")
             }
             let count = try pool["count"]?.int(in: 1...10_000_000)
-            if count == nil && dataset.isSynthetic {
+            if count == nil && data.isSynthetic {
                 throw poolNode.error("\(dataset.name) draws as many examples as asked: give pool.count, the number of unlabelled examples")
             }
             source = .trainingSplit(from: from, count: count)
@@ -182,48 +169,13 @@ extension ExperimentManifest {
                                    context: context, ignoring: [])
     }
 
-    private static func decodeOptimizer(_ node: ManifestNode) throws -> OptimizerConfig {
-        let map = try node.mapping(allowed: ["name", "lr", "momentum", "nesterov", "weight_decay", "beta1", "beta2"])
-        var config = OptimizerConfig()
-        let nameNode = try map.required("name")
-        config.kind = OptimizerConfig.Kind(rawValue: try nameNode.string(oneOf: ["sgd", "adam", "adamw"]))!
-        config.learningRate = try map["lr"]?.float(in: 0...10, lowerIsOpen: true) ?? (config.kind == .sgd ? 0.05 : 0.001)
-        config.momentum = try map["momentum"]?.float(in: 0...0.999_999) ?? (config.kind == .sgd ? 0.9 : 0)
-        config.nesterov = try map["nesterov"]?.bool() ?? false
-        config.weightDecay = try map["weight_decay"]?.float(in: 0...1) ?? 0
-        config.beta1 = try map["beta1"]?.float(in: 0...0.999_999) ?? 0.9
-        config.beta2 = try map["beta2"]?.float(in: 0...0.999_999_9) ?? 0.999
-        if config.kind != .sgd, let node = map["momentum"] ?? map["nesterov"] { throw node.error("applies to sgd, not \(config.kind.rawValue)") }
-        if config.kind == .sgd, let node = map["beta1"] ?? map["beta2"] { throw node.error("applies to adam and adamw, not sgd") }
-        do { try config.validate() } catch { throw node.error("\(error)") }
-        return config
-    }
-
-    private static func decodeSchedule(_ node: ManifestNode) throws -> LearningRateSchedule {
-        let names = ["constant", "step", "cosine", "one-cycle"]
-        if case .scalar = node.node {
-            let name = try node.string(oneOf: names)
-            guard name != "step" else { throw node.error("the step schedule needs milestones: write {name: step, milestones: [...]}") }
-            return name == "constant" ? .constant : name == "cosine" ? .cosine(minimum: 0) : .oneCycle(peakFraction: 0.4)
-        }
-        let map = try node.mapping(allowed: ["name", "milestones", "gamma", "minimum", "peak_fraction"])
-        switch try map.required("name").string(oneOf: names) {
-        case "constant": return .constant
-        case "step":
-            let milestones = try map.required("milestones").list().map { try $0.int(in: 1...100_000) }
-            return .step(milestones: milestones, gamma: try map["gamma"]?.float(in: 0...1, lowerIsOpen: true) ?? 0.1)
-        case "cosine": return .cosine(minimum: try map["minimum"]?.float(in: 0...10) ?? 0)
-        default: return .oneCycle(peakFraction: try map["peak_fraction"]?.float(in: 0...1, lowerIsOpen: true) ?? 0.4)
-        }
-    }
-
-    private static func decodeThreatModel(_ node: ManifestNode, dataset: DatasetSpec) throws -> ThreatModel {
+    private static func decodeThreatModel(_ node: ManifestNode, data: DatasetRecipe) throws -> ThreatModel {
         let map = try node.mapping(allowed: ["norm", "epsilon"])
         let norm = Norm(rawValue: try map.required("norm").string(oneOf: Norm.allCases.map(\.rawValue)))!
         let epsilonNode = try map.required("epsilon")
-        let upper: Double = norm == .linf && dataset.isBounded ? 1 : 1e6
+        let upper: Double = norm == .linf && data.hasImageInputs ? 1 : 1e6
         let epsilon = try epsilonNode.float(in: 0...upper, lowerIsOpen: true)
-        return ThreatModel(norm: norm, epsilon: epsilon, valueRange: dataset.isBounded ? 0...1 : nil)
+        return ThreatModel(norm: norm, epsilon: epsilon, valueRange: data.hasImageInputs ? 0...1 : nil)
     }
 
     private static func decodeEvaluation(_ node: ManifestNode, registry: AttackRegistry, context: AttackContext) throws -> EvaluationSpec {

@@ -1,4 +1,5 @@
-/// The tables of `docs/manifest.md` that describe registry entries, generated from the registries so
+/// The tables of `docs/manifest.md` that describe registry entries (datasets, architectures, optimisers,
+/// schedules, training methods, defenses, detectors, attacks), generated from the registries so
 /// they cannot drift from what the decoder accepts. The file marks each generated block:
 ///
 ///     <!-- BEGIN GENERATED attacks: `advd manifest-docs` rewrites this block -->
@@ -10,7 +11,11 @@
 public enum ManifestDocumentation {
     /// The generated blocks by name, in the order the file holds them.
     public static func blocks(_ registries: Registries = .standard) -> [(name: String, text: String)] {
-        [("training-methods", table(registries.trainingMethods, keysCalled: "`train.attack` keys")),
+        [("datasets", table(registries.datasets, keysCalled: "keys")),
+         ("architectures", table(registries.architectures, keysCalled: "keys")),
+         ("optimizers", table(registries.optimizers, keysCalled: "keys")),
+         ("schedules", table(registries.schedules, keysCalled: "keys")),
+         ("training-methods", table(registries.trainingMethods, keysCalled: "`train.attack` keys")),
          ("defenses", table(registries.defenses, keysCalled: "keys")),
          ("detectors", table(registries.detectors, keysCalled: "keys")),
          ("attacks", table(registries.attacks, keysCalled: "keys"))]

@@ -54,6 +54,14 @@ public struct Registry<Part, Context>: Sendable {
     /// - Throws: `ManifestError` naming the key path and line: an unknown name or key (with the closest
     ///   one), a key that belongs to other entries (saying which), a bad value, a failed check.
     public func decode(_ node: ManifestNode, context: Context) throws -> PartSpec {
+        if case .scalar = node.node {
+            // a name alone: the entry with every key at its default
+            let entry = self.entry(named: try node.string(oneOf: names))!
+            if let required = entry.keys.first(where: { if case .required = $0.defaultValue { true } else { false } }) {
+                throw node.error("the \(entry.name) \(kind) needs \(required.name): write {name: \(entry.name), \(required.name): …}")
+            }
+            return try decode(defaultOf: entry, context: context)
+        }
         // an unknown name is the first thing to say: its keys are unknown because of it
         _ = try node.value(at: "name")?.string(oneOf: names)
         let map = try node.mapping(allowed: ["name"] + allKeyNames)

@@ -78,8 +78,9 @@ public struct ExperimentRunner {
         let started = Date()
         try createFolder(outputFolder)
         progress(.phase(.loading, "loading \(manifest.dataset.name)"))
-        let fullData = try manifest.dataset.loadUntrimmed(seed: manifest.seed,
-                                                           trainingExamplesNeeded: manifest.selfTraining?.trainingExamplesNeeded ?? 0)
+        let recipe = try registries.datasets.make(manifest.dataset, context: NoContext())
+        let fullData = try recipe.loadUntrimmed(seed: manifest.seed,
+                                                trainingExamplesNeeded: manifest.selfTraining?.trainingExamplesNeeded ?? 0)
         let data = manifest.dataset.trimmed(fullData)
         let prepared = try prepareModel(data: data, fullTraining: fullData.train, progress: progress)
         let model = prepared.classifier
@@ -90,7 +91,9 @@ public struct ExperimentRunner {
             return try registries.detectors.make($0, context: NoContext())
                 .detector(for: model, data: data, threatModel: manifest.threatModel, seed: manifest.seed)
         }
-        let defense = try manifest.defense.map { try registries.defenses.make($0, context: manifest.dataset.defenseContext) }
+        let defense = try manifest.defense.map {
+            try registries.defenses.make($0, context: recipe.defenseContext(name: manifest.dataset.name))
+        }
         let target = EvaluationTarget(model: model, defense: defense, detector: detector)
         let report = try evaluate(target, data: data, progress: progress)
         progress(.phase(.writing, "writing metrics.json and report.md"))
@@ -128,7 +131,11 @@ public struct ExperimentRunner {
             try ModelCheckpoint.save(model, spec: spec, to: modelPath)
             return PreparedModel(classifier: ModelClassifier(model, classCount: spec.classes), spec: spec)
         }
-        let spec = manifest.model.spec(for: data)
+        guard let architecture = manifest.model.architecture else {
+            throw RunError("model.architecture is missing: training builds an architecture (weights only initialise it)")
+        }
+        let spec = try registries.architectures.make(architecture, context: NoContext())
+            .spec(inputShape: data.itemShape, classes: data.classCount)
         var pool: DataSplit?, selfTraining: SelfTrainingSummary?
         if let selfTrainingSpec = manifest.selfTraining {
             (pool, selfTraining) = try pseudoLabeledPool(selfTrainingSpec, spec: spec, data: data, fullTraining: fullTraining,

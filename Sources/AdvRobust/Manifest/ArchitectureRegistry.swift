@@ -1,0 +1,52 @@
+import AdvNN
+
+/// The architecture registry (`model.architecture`): each of AdvNN's `Architecture`s with the manifest
+/// keys of its options. An entry makes a `ModelRecipe`, since the input shape and class count are
+/// known only once the data is loaded.
+public typealias ArchitectureEntry = RegistryEntry<ModelRecipe, NoContext>
+public typealias ArchitectureRegistry = Registry<ModelRecipe, NoContext>
+
+/// A model's architecture and options, waiting for the data's input shape and class count.
+public struct ModelRecipe: Sendable {
+    let make: @Sendable (_ inputShape: [Int], _ classes: Int) -> ModelSpec
+
+    /// The model spec for data of `inputShape` examples and `classes` classes.
+    public func spec(inputShape: [Int], classes: Int) -> ModelSpec { make(inputShape, classes) }
+}
+
+extension Registry where Part == ModelRecipe, Context == NoContext {
+    public static let standard = ArchitectureRegistry(
+        kind: "architecture", entries: [.architecture(.linear), .mlp, .architecture(.cnnSmall), .architecture(.lenet), .preactResNet])
+}
+
+extension RegistryEntry where Part == ModelRecipe, Context == NoContext {
+    /// An architecture without options.
+    static func architecture(_ architecture: Architecture) -> ArchitectureEntry {
+        ArchitectureEntry(name: architecture.name, summary: architecture.summary, keys: [], make: { _, _ in
+            ModelRecipe { ModelSpec(architecture: architecture.name, inputShape: $0, classes: $1) }
+        })
+    }
+
+    public static let mlp = ArchitectureEntry(
+        name: Architecture.mlp.name, summary: Architecture.mlp.summary,
+        keys: [.init("hidden", .integers(1...1_000_000), default: .value(.integers([256, 256])), doc: "the hidden layers' widths")],
+        make: { spec, _ in
+            ModelRecipe { ModelSpec(architecture: Architecture.mlp.name, inputShape: $0, classes: $1, hidden: spec.ints("hidden")) }
+        })
+
+    public static let preactResNet = ArchitectureEntry(
+        name: Architecture.preactResNet.name, summary: Architecture.preactResNet.summary,
+        keys: [.init("widths", .integers(1...1_000_000), default: .absent, doc: "each stage's channels (default [16, 32, 64])"),
+               .init("blocks_per_stage", .integer(1...64), default: .absent, doc: "residual blocks per stage (default 1)")],
+        check: { part in
+            if case let .integers(widths)? = part["widths"], widths.isEmpty {
+                throw part.error(at: "widths", "expected at least one stage width")
+            }
+        },
+        make: { spec, _ in
+            ModelRecipe {
+                ModelSpec(architecture: Architecture.preactResNet.name, inputShape: $0, classes: $1, widths: spec.optionalInts("widths"),
+                          blocksPerStage: spec.optionalInt("blocks_per_stage"))
+            }
+        })
+}
