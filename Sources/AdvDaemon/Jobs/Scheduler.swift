@@ -165,9 +165,9 @@ public final class Scheduler: @unchecked Sendable {
         }
         switch event {
         case let .phase(phase, detail):
-            var progress = JobProgress(phase: phase)
-            progress.detail = detail
-            record(progress, of: &job, force: true)
+            logger.debug("job \(id): \(phase): \(detail)", metadata: ["job_id": "\(id)"])
+        case let .progress(progress) where progress.step == nil && progress.epoch == nil:
+            record(progress, of: &job, force: true)   // a phase's start: readers after a restart see it
         case let .progress(progress):
             record(progress, of: &job, force: false)
         case let .epoch(epoch):

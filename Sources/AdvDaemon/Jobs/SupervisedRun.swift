@@ -101,6 +101,10 @@ public enum SupervisedRun {
                 let next = JobPhase(stage)
                 if next != phase { phase = next; phaseStarted = Date() }
                 emit(.phase(phase, detail: text))
+                // what advctl shows: the phase names the attack's number; its batches come as progress
+                var state = JobProgress(phase: phase)
+                if case .evaluating = phase {} else { state.detail = text }
+                emit(.progress(state))
             case let .training(training):
                 report(training)
             case let .evaluation(attack, attacks, name, batch, batches):

@@ -14,6 +14,7 @@ public struct TrainingMethodContext: Sendable {
 }
 
 extension Registry where Part == any TrainingMethod, Context == TrainingMethodContext {
+    /// The first entry is what a manifest trains with when it names no `train.method`.
     public static let standard = TrainingMethodRegistry(kind: "training method",
                                                         entries: [.standardTraining, .pgdAT, .fastAT, .freeAT, .trades])
 }
