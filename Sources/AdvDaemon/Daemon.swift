@@ -1,3 +1,4 @@
+import AdvNN
 import AdvProtocol
 import AdvRobust
 import Dispatch
@@ -126,7 +127,7 @@ public final class Daemon: @unchecked Sendable {
         scheduleRetention()
         scheduler.start()
         notifier.startWatchdog(on: mainQueue)
-        logger.notice("advd \(state.version) ready: \(configuration.resolvedWorkers) workers × \(configuration.resolvedThreadsPerJob) threads, socket \(configuration.socketPath), spool \(configuration.spools.map(\.path).joined(separator: ", "))")
+        logger.notice("advd \(state.version) ready: \(Wording.counted(configuration.resolvedWorkers, "worker")) × \(Wording.counted(configuration.resolvedThreadsPerJob, "thread")), socket \(configuration.socketPath), spool \(configuration.spools.map(\.path).joined(separator: ", "))")
         notifier.ready(status: statusLine())
     }
 
@@ -205,7 +206,7 @@ public final class Daemon: @unchecked Sendable {
         let admission = state.admission
         ingestQueue.async { self.ingestor.admission = admission }
         scheduler.update(applied)
-        logger.notice("configuration reloaded: \(applied.resolvedWorkers) workers × \(applied.resolvedThreadsPerJob) threads")
+        logger.notice("configuration reloaded: \(Wording.counted(applied.resolvedWorkers, "worker")) × \(Wording.counted(applied.resolvedThreadsPerJob, "thread"))")
     }
 
     /// Hourly: removes the files of jobs finished more than `retention_days` ago (results stay).

@@ -14,6 +14,16 @@ struct Advctl: ParsableCommand {
             """,
         subcommands: [StatusCommand.self, SubmitCommand.self, ListCommand.self, ShowCommand.self, WatchCommand.self,
                       LogsCommand.self, ResultsCommand.self, CancelCommand.self, RetryCommand.self, ArtifactsCommand.self])
+
+    /// argument-parser answers `advctl nosuch --help` with the top-level help and status 0; an unknown
+    /// subcommand is an error whatever follows it, the same as `advctl nosuch`.
+    static func main() {
+        let first = CommandLine.arguments.dropFirst().first
+        if let first, !first.hasPrefix("-"), first != "help", !configuration.subcommands.contains(where: { $0._commandName == first }) {
+            main([first])
+        }
+        main(nil)
+    }
 }
 
 /// Options every command takes.

@@ -11,7 +11,7 @@ struct StatusCommand: ParsableCommand {
         let status = try connection.perform(.status) { if case let .status(status) = $0 { status } else { nil } }
         if output.json { return printJSON(status) }
         print("advd \(status.version) (protocol \(status.protocolVersion)), pid \(status.pid), up \(Format.duration(status.uptimeSeconds))")
-        print("workers: \(status.busyWorkers) busy, \(status.workers - status.busyWorkers) idle, \(status.threadsPerJob) threads per job")
+        print("workers: \(status.busyWorkers) busy, \(status.workers - status.busyWorkers) idle, \(Format.counted(status.threadsPerJob, "thread")) per job")
         print("jobs: \(status.running) running, \(status.queued) queued")
         print("state: \(status.stateFolder)")
         print("spool: \(status.spools.joined(separator: ", "))")

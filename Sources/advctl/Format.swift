@@ -15,6 +15,9 @@ enum Format {
 
     static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
 
+    /// "1 thread", "2 threads" (advctl links no numerics module, so it keeps its own copy of this line).
+    static func counted(_ count: Int, _ noun: String) -> String { "\(count) \(count == 1 ? noun : noun + "s")" }
+
     static func duration(_ seconds: Double) -> String {
         let total = Int(seconds.rounded())
         if total < 60 { return "\(total)s" }

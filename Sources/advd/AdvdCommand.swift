@@ -8,4 +8,14 @@ struct AdvdCommand: ParsableCommand {
         commandName: "advd",
         abstract: "advd — a robustness lab for neural networks.",
         subcommands: [ServeCommand.self, CheckConfigCommand.self, RunCommand.self, TrainCommand.self, ManifestDocsCommand.self])
+
+    /// argument-parser answers `advd nosuch --help` with the top-level help and status 0; an unknown
+    /// subcommand is an error whatever follows it, the same as `advd nosuch`.
+    static func main() {
+        let first = CommandLine.arguments.dropFirst().first
+        if let first, !first.hasPrefix("-"), first != "help", !configuration.subcommands.contains(where: { $0._commandName == first }) {
+            main([first])
+        }
+        main(nil)
+    }
 }

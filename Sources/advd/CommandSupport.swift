@@ -28,7 +28,4 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 /// "1 thread", "2 threads".
-func threadsText(_ compute: ComputeContext) -> String { counted(compute.threads, "thread") }
-
-/// "1 epoch", "3 epochs": a count and its noun, as a sentence would say it.
-func counted(_ count: Int, _ noun: String) -> String { "\(count) \(count == 1 ? noun : noun + "s")" }
+func threadsText(_ compute: ComputeContext) -> String { Wording.counted(compute.threads, "thread") }

@@ -1,4 +1,5 @@
 import AdvDaemon
+import AdvNN
 import AdvRobust
 import ArgumentParser
 import Foundation
@@ -108,7 +109,7 @@ struct CheckConfigCommand: ParsableCommand {
             print("spool: \(spool.path) (priority \(spool.priority)\(labels))")
         }
         print("socket: \(configuration.socketPath) (group \(configuration.socketGroup ?? "the daemon's"))")
-        print("workers: \(configuration.resolvedWorkers) × \(configuration.resolvedThreadsPerJob) threads on \(DaemonConfiguration.cores) cores")
+        print("workers: \(configuration.resolvedWorkers) × \(Wording.counted(configuration.resolvedThreadsPerJob, "thread")) on \(Wording.counted(DaemonConfiguration.cores, "core"))")
         print("dataset_roots: \(configuration.datasetRoots.isEmpty ? "any" : configuration.datasetRoots.joined(separator: ", "))")
         let retention = configuration.retentionDays.map(String.init) ?? "forever"
         print("retention_days: \(retention), max_attempts: \(configuration.maxAttempts), log_level: \(configuration.logLevel)")

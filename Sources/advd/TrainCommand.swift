@@ -72,13 +72,15 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(spec: spec, dataset: data, config: config,
                                   checkpointFolder: out.map { $0 + "/checkpoints" }, compute: compute)
         print("advd train: \(spec.summary) on \(data.name) (\(data.train.count) train, \(data.test.count) test), " +
-              "\(counted(epochs, "epoch")), batch \(batchSize), \(optimizer) lr \(config.optimizer.learningRate), \(threadsText(compute))")
+              "\(Wording.counted(epochs, "epoch")), batch \(batchSize), \(optimizer) lr \(config.optimizer.learningRate), \(threadsText(compute))")
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             print("resumed from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)")
         }
         try trainer.run(maximumSteps: maxSteps) { printProgress($0) }
         guard trainer.isFinished else {
-            print("stopped after step \(trainer.cursor.step) of \(trainer.totalSteps); run again to resume")
+            let resume = out.map { "its checkpoint is in \($0)/checkpoints; run the same command again to resume from it" }
+                ?? "nothing was saved (no --out), so running again starts from step 0"
+            print("stopped after step \(trainer.cursor.step) of \(trainer.totalSteps); \(resume)")
             return
         }
         let accuracy = Metrics.accuracy(of: trainer.model, on: data.test)

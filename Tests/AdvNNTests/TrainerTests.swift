@@ -64,12 +64,22 @@ import Testing
         let straight = try Trainer(spec: spec, dataset: data, config: config)
         try straight.run()
 
+        // a stop after `maximumSteps` saves where it stopped, and the run resumes exactly there
+        let stopped = TemporaryFolder()
+        try Trainer(spec: spec, dataset: data, config: config, checkpointFolder: stopped.path).run(maximumSteps: stopAfter)
+        let atStop = try Trainer(spec: spec, dataset: data, config: config, checkpointFolder: stopped.path)
+        #expect(try atStop.resumeFromLatestCheckpoint()?.hasSuffix(Trainer.checkpointName(step: stopAfter)) == true)
+        try atStop.run()
+        #expect(Self.state(atStop) == Self.state(straight))
+
+        // a crash loses the stop's checkpoint: the latest left is at a multiple of checkpointEverySteps,
+        // possibly mid-epoch, and the work after it is done again by the fresh trainer
         let folder = TemporaryFolder()
-        let interrupted = try Trainer(spec: spec, dataset: data, config: config, checkpointFolder: folder.path)
-        try interrupted.run(maximumSteps: stopAfter)
-        // the latest checkpoint is at a multiple of checkpointEverySteps, possibly mid-epoch: the work after
-        // it is lost, as in a crash, and done again by the fresh trainer
+        try Trainer(spec: spec, dataset: data, config: config, checkpointFolder: folder.path).run(maximumSteps: stopAfter)
         let resumed = try Trainer(spec: spec, dataset: data, config: config, checkpointFolder: folder.path)
+        if stopAfter % 4 != 0 && stopAfter % resumed.stepsPerEpoch != 0 {   // not also a regular checkpoint
+            try FileManager.default.removeItem(atPath: folder.file(Trainer.checkpointName(step: stopAfter)))
+        }
         let path = try #require(try resumed.resumeFromLatestCheckpoint())
         // checkpoints are written every 4 steps and at every epoch end
         let expectedStep = max(stopAfter / 4 * 4, stopAfter / resumed.stepsPerEpoch * resumed.stepsPerEpoch)

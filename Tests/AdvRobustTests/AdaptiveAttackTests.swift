@@ -105,6 +105,12 @@ import Testing
         #expect(output.scalars.allSatisfy { $0 == 0.5 })
     }
 
+    @Test func defenseNamesReadAsTheySay() {
+        #expect(RandomResizePad(maximumShrink: 4).name == "random resize and pad (shrinks by up to 4 px)")
+        #expect(Wording.counted(1, "thread") == "1 thread" && Wording.counted(2, "thread") == "2 threads")
+        #expect(Wording.counted(3, "batch", plural: "batches") == "3 batches")
+    }
+
     @Test func resizePadBackwardIsTheAdjointOfItsDraw() {
         var rng = RandomStream(seed: 2)
         let defense = RandomResizePad(maximumShrink: 3)

@@ -55,6 +55,7 @@ import Testing
         #expect(try JSONCoding.decode(RunMetrics.self, from: json) == metrics)
         let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
         #expect(report.contains("L∞ ε = 0.5, unbounded inputs") && report.contains("| **worst case** |"))
+        #expect(report.contains(", 1 thread.") && !report.contains("1 threads"))
         let (model, spec) = try ModelCheckpoint.load(from: out + "/model.safetensors")
         #expect(spec == metrics.model && model.layers.count == 4)
     }

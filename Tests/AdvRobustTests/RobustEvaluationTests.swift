@@ -56,6 +56,23 @@ import Testing
         #expect(naive.defense == "bit-depth 1")
     }
 
+    /// The warning's evidence is what is true of the defense at hand, with what the probe measured:
+    /// a quantiser's derivative is zero almost everywhere, a median's passes the gradient to one input.
+    @Test func theNonDifferentiableDefenseWarningDescribesThatDefense() throws {
+        let model = try TestModels.squaresClassifier()
+        func evidence(_ defense: any InputDefense) throws -> String {
+            let report = try RobustEvaluation(battery: [BatteryEntry(FGSM(threatModel: Self.threat))], batchSize: 32, seed: 3)
+                .run(EvaluationTarget(model: model, defense: defense), on: Self.split)
+            return report.warnings.first { $0.check == "non-differentiable-defense-without-bpda" }?.evidence ?? ""
+        }
+        let median = try evidence(MedianFilter(size: 3))
+        #expect(median.contains("the one input that was the median") && !median.contains("zero almost everywhere"), "\(median)")
+        #expect(median.contains("on 64 probe examples") && !median.contains(" 100.0% of the input-gradient values"), "\(median)")
+        let quantiser = try evidence(BitDepthReduction(bits: 1))
+        #expect(quantiser.contains("rounding to 2 levels has a derivative of zero almost everywhere"), "\(quantiser)")
+        #expect(quantiser.contains("100.0% of the input-gradient values through it were exactly zero"), "\(quantiser)")
+    }
+
     @Test func blackBoxBeatingWhiteBoxIsFlagged() throws {
         let model = try TestModels.squaresClassifier()
         let battery = [BatteryEntry(PGD(threatModel: Self.threat, steps: 10, randomStart: false)),

@@ -33,6 +33,9 @@ final class RunCommandTests: XCTestCase {
         for file in ["metrics.json", "report.md", "model.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/out/" + file), file)
         }
+        // counts read as a sentence would: "1 thread", not "1 threads"
+        let single = try advd(["run", manifest, "--out", root + "/single", "--threads", "1"])
+        XCTAssertTrue(single.output.contains("(1 thread)") && !single.output.contains("1 threads"), single.output)
     }
 
     func testBadManifestNamesKeyAndLine() throws {
@@ -51,5 +54,19 @@ final class RunCommandTests: XCTestCase {
         let missing = try advd(["run", root + "/nowhere.yaml"])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.output.contains("nowhere.yaml: cannot read the file"), missing.output)
+    }
+
+    /// An unknown subcommand is an error whatever follows it: `--help` after it does not turn it into
+    /// the top-level help and a success.
+    func testAnUnknownSubcommandIsAnErrorEvenWithHelp() throws {
+        let advctl = URL(fileURLWithPath: AdvdProcess.path).deletingLastPathComponent().appendingPathComponent("advctl").path
+        for (program, name) in [(AdvdProcess.path, "advd"), (advctl, "advctl")] {
+            for arguments in [["nosuch"], ["nosuch", "--help"], ["nosuch", "-h"]] {
+                let result = try AdvdProcess.run(executable: program, arguments: arguments)
+                XCTAssertEqual(result.status, 64, "\(name) \(arguments): \(result.output)")
+                XCTAssertTrue(result.output.contains("Unexpected argument 'nosuch'"), "\(name) \(arguments): \(result.output)")
+            }
+            XCTAssertEqual(try AdvdProcess.run(executable: program, arguments: ["--help"]).status, 0, name)
+        }
     }
 }

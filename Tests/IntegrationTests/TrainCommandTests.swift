@@ -25,13 +25,16 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(straight.status, 0, straight.output)
         XCTAssertTrue(straight.output.contains("final clean test accuracy"), straight.output)
 
-        let first = try advd(Self.job + ["--out", root + "/resumed", "--checkpoint-every", "30", "--max-steps", "100"])
+        // a stop after --max-steps saves where it stopped, even between regular checkpoints
+        let first = try advd(Self.job + ["--out", root + "/resumed", "--max-steps", "100"])
         XCTAssertEqual(first.status, 0, first.output)
-        XCTAssertTrue(first.output.contains("stopped after step 100 of 314"), first.output)
-        // the work after step 90's checkpoint is lost, as in a crash, and done again
-        let second = try advd(Self.job + ["--out", root + "/resumed", "--checkpoint-every", "30"])
+        XCTAssertTrue(first.output.contains("stopped after step 100 of 314; its checkpoint is in \(root)/resumed/checkpoints"), first.output)
+        let second = try advd(Self.job + ["--out", root + "/resumed"])
         XCTAssertEqual(second.status, 0, second.output)
-        XCTAssertTrue(second.output.contains("at step 90 of 314"), second.output)
+        XCTAssertTrue(second.output.contains("at step 100 of 314"), second.output)
+        // without --out nothing is saved, and the message says so
+        let unsaved = try advd(Self.job + ["--max-steps", "10"])
+        XCTAssertTrue(unsaved.output.contains("stopped after step 10 of 314; nothing was saved (no --out)"), unsaved.output)
 
         let a = FileManager.default.contents(atPath: root + "/straight/model.safetensors")
         let b = FileManager.default.contents(atPath: root + "/resumed/model.safetensors")

@@ -105,7 +105,8 @@ public final class Trainer {
     public var heldOutProbe: ((_ model: Sequential, _ heldOut: (inputs: Tensor, labels: [Int]), _ epoch: Int) -> Double)?
 
     /// Trains until the run is finished, until `maximumSteps` more steps have run, or until `shouldStop`
-    /// (asked before every step) says so; a stop writes a checkpoint first, so no step is lost.
+    /// (asked before every step) says so; either stop writes a checkpoint of where it stopped (when
+    /// the trainer has a checkpoint folder), so no step is lost and the run resumes there.
     /// - Returns: the metrics of every finished epoch.
     /// - Throws: `TrainingError` when the loss stops being finite; `CheckpointError` when a checkpoint
     ///   cannot be written.
@@ -146,7 +147,10 @@ public final class Trainer {
                 if let path = try writeCheckpoint() { progress(report(.checkpoint(path), epoch: epoch, stepInEpoch: stepsPerEpoch)) }
             } else {
                 if (position + 1) % progressInterval == 0 { progress(report(.step, epoch: epoch, stepInEpoch: position + 1)) }
-                if let every = config.checkpointEverySteps, cursor.step % every == 0, let path = try writeCheckpoint() {
+                let isRegular = config.checkpointEverySteps.map { cursor.step % $0 == 0 } ?? false
+                // a stop after `maximumSteps` saves where it stopped, as a stop on request does
+                let isLastOfThisCall = stepsThisCall == maximumSteps
+                if isRegular || isLastOfThisCall, let path = try writeCheckpoint() {
                     progress(report(.checkpoint(path), epoch: epoch, stepInEpoch: position + 1))
                 }
             }

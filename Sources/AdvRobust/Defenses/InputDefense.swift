@@ -14,6 +14,9 @@ public protocol InputDefense: AnyObject {
     /// Whether the true derivative is useful; a defense whose derivative is zero almost everywhere
     /// (quantisation) shatters gradients, and attacks then need BPDA.
     var isDifferentiable: Bool { get }
+    /// For a non-differentiable defense: what its true derivative does, as the sanity check's evidence
+    /// states it (true of this defense, not of non-differentiable defenses in general).
+    var derivativeNote: String { get }
 
     /// Transforms `input` into `output` (resized to the input's shape), drawing from `rng` if randomised,
     /// and remembers what `backward` needs.
@@ -21,6 +24,10 @@ public protocol InputDefense: AnyObject {
 
     /// The true derivative of the last `apply`: writes dInput for `dOutput` (zero where it is zero).
     func backward(_ dOutput: Tensor, into dInput: Tensor)
+}
+
+extension InputDefense {
+    public var derivativeNote: String { "its true derivative is a usable gradient" }
 }
 
 /// Bit-depth reduction (Xu et al. 2018, "Feature Squeezing"): rounds every value in [0, 1] to one of
@@ -36,6 +43,9 @@ public final class BitDepthReduction: InputDefense {
     }
 
     public var name: String { "bit-depth \(bits)" }
+    public var derivativeNote: String {
+        "rounding to \(1 << bits) levels has a derivative of zero almost everywhere, so gradient attacks receive no signal"
+    }
 
     public func apply(_ input: Tensor, into output: Tensor, rng: inout RandomStream) {
         output.resize(to: input.shape)

@@ -17,6 +17,9 @@ public final class MedianFilter: InputDefense {
     }
 
     public var name: String { "median filter \(size)×\(size)" }
+    public var derivativeNote: String {
+        "its derivative passes each output's gradient to the one input that was the median of its window, a selection that jumps to another input as the inputs move, so the gradient is a guide for small steps only"
+    }
 
     public func apply(_ input: Tensor, into output: Tensor, rng: inout RandomStream) {
         precondition(input.shape.rank == 4, "the median filter needs images (N, C, H, W), got \(input.shape)")

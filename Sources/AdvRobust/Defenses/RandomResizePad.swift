@@ -16,7 +16,7 @@ public final class RandomResizePad: InputDefense {
         self.maximumShrink = maximumShrink
     }
 
-    public var name: String { "random resize and pad (up to −\(maximumShrink) px)" }
+    public var name: String { "random resize and pad (shrinks by up to \(maximumShrink) px)" }
 
     public func apply(_ input: Tensor, into output: Tensor, rng: inout RandomStream) {
         precondition(input.shape.rank == 4 && input.shape[2] == input.shape[3], "resize-and-pad needs square images, got \(input.shape)")

@@ -32,9 +32,9 @@ struct SanityChecks {
     func warnings(for report: EvaluationReport, state: EvaluationState, target: EvaluationTarget,
                   split: DataSplit) -> [SanityWarning] {
         guard options.enabled else { return [] }
-        var warnings = cascadeWarnings(report) + configurationWarnings(defense: target.defense)
-        warnings += monotonicityWarnings(report.epsilonCurve)
         let probe = split.prefix(options.probeExamples)
+        var warnings = cascadeWarnings(report) + configurationWarnings(target: target, probe: probe)
+        warnings += monotonicityWarnings(report.epsilonCurve)
         if let warning = largeEpsilonWarning(target: target, probe: probe) { warnings.append(warning) }
         if let warning = convergenceWarning(state: state, target: target, split: split) { warnings.append(warning) }
         if let warning = gradientWarning(target: target, probe: probe) { warnings.append(warning) }
@@ -69,7 +69,8 @@ struct SanityChecks {
     }
 
     /// A randomised defense attacked without EOT, or a non-differentiable one without BPDA.
-    private func configurationWarnings(defense: (any InputDefense)?) -> [SanityWarning] {
+    private func configurationWarnings(target: EvaluationTarget, probe: DataSplit) -> [SanityWarning] {
+        let defense = target.defense
         guard let defense else { return [] }
         var warnings: [SanityWarning] = []
         if defense.isRandomized && !evaluation.battery.contains(where: { $0.gradients.usesEOT }) {
@@ -83,10 +84,22 @@ struct SanityChecks {
             warnings.append(SanityWarning(
                 check: "non-differentiable-defense-without-bpda",
                 message: "the non-differentiable defense \(defense.name) was attacked without BPDA",
-                evidence: "its true derivative is zero almost everywhere, so gradient attacks receive no signal",
+                evidence: defense.derivativeNote + measuredZeroGradients(target: target, probe: probe),
                 suggestion: "add an attack with gradients: bpda (the identity on the backward pass) and compare"))
         }
         return warnings
+    }
+
+    /// What the probe saw of the true gradient through the defense: the share of input-gradient values
+    /// that are exactly zero (", and on the probe …"), or nothing when there is no probe.
+    private func measuredZeroGradients(target: EvaluationTarget, probe: DataSplit) -> String {
+        guard probe.count > 0 else { return "" }
+        let (inputs, labels) = probe.batch(0..<probe.count)
+        let gradient = Tensor(zeros: inputs.shape)
+        _ = GradientEstimation.direct.classifier(attacking: evaluation.judged(target, attack: 4001, batch: 0))
+            .lossGradient(inputs, labels: labels, loss: CrossEntropy(), into: gradient)
+        let zeros = (0..<gradient.count).filter { gradient[$0] == 0 }.count
+        return "; on \(probe.count) probe \(probe.count == 1 ? "example" : "examples"), \(percent(Double(zeros) / Double(max(gradient.count, 1)))) of the input-gradient values through it were exactly zero"
     }
 
     /// Robust accuracy that rises with ε: a larger ball contains the smaller one.

@@ -53,7 +53,7 @@ extension ExperimentRunner {
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             progress(.phase(.teacher, "resumed the teacher from \(resumed)"))
         }
-        progress(.phase(.teacher, "training the teacher: \(spec.summary), standard training for \(teacherConfig.epochs) epochs on \(data.train.count) labelled examples"))
+        progress(.phase(.teacher, "training the teacher: \(spec.summary), standard training for \(Wording.counted(teacherConfig.epochs, "epoch")) on \(Wording.counted(data.train.count, "labelled example"))"))
         try trainer.run(progress: { progress(.training($0)) }, shouldStop: shouldStop)
         guard trainer.isFinished else { throw RunInterrupted(stage: "the teacher's training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }
         try ModelCheckpoint.save(trainer.model, spec: spec, to: saved)

@@ -152,7 +152,7 @@ public struct ExperimentRunner {
             try initialise(trainer.model, spec: spec, from: try resolveWeights(weights), progress: progress)
         }
         if !trainer.isFinished {
-            progress(.phase(.training, "training \(spec.summary) for \(config.epochs) epochs (\(manifest.trainingMethod.name))"))
+            progress(.phase(.training, "training \(spec.summary) for \(Wording.counted(config.epochs, "epoch")) (\(manifest.trainingMethod.name))"))
             try trainer.run(progress: { progress(.training($0)) }, shouldStop: shouldStop)
             guard trainer.isFinished else { throw RunInterrupted(stage: "training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }
         }

@@ -11,7 +11,7 @@ struct ReportWriter {
         lines += ["## Claim", ""]
         let defense = report.defense.map { " behind the \($0) defense" } ?? ""
         lines.append("""
-            The \(metrics.model.summary) model\(defense), evaluated on the first \(report.examples) test examples \
+            The \(metrics.model.summary) model\(defense), evaluated on the first \(Wording.counted(report.examples, "test example")) \
             of \(metrics.dataset.name), keeps **\(percent(report.worstCaseRobustAccuracy))** accuracy against every attack \
             below under the threat model **\(report.threatModel)** (clean accuracy \(percent(report.cleanAccuracy))). \
             Reproduce with advd \(metrics.advdVersion): `advd run` on the manifest echoed in metrics.json (seed \(manifest.seed)).
@@ -56,8 +56,8 @@ struct ReportWriter {
             }
         }
         let timings = metrics.timings
-        lines += ["", String(format: "Training %.1f s, evaluation %.1f s, %d threads.", timings.trainingSeconds,
-                             timings.evaluationSeconds, metrics.threads), ""]
+        lines += ["", String(format: "Training %.1f s, evaluation %.1f s, %@.", timings.trainingSeconds,
+                             timings.evaluationSeconds, Wording.counted(metrics.threads, "thread")), ""]
         return lines.joined(separator: "\n")
     }
 
