@@ -150,6 +150,33 @@ struct InProcessDaemonTests {
         #expect(again.stopAndWait(seconds: 30))
     }
 
+    /// The scheduler: never more jobs at once than workers, and a freed worker takes the most urgent
+    /// queued job (priority, then age).
+    @Test func theSchedulerRunsAtMostItsWorkersAndTheMostUrgentFirst() throws {
+        let folder = TemporaryFolder()
+        let daemon = Self.daemon(in: folder)
+        try daemon.start()
+        defer { daemon.stopAndWait(seconds: 30) }
+        let slow = try Self.submit(Self.slow, to: daemon, as: Self.alice)
+        _ = try Self.wait(for: slow, of: daemon, in: [.running])
+        func submit(priority: Int) throws -> Int64 {
+            let response = daemon.respond(to: .submit(Submission(manifest: Self.quick, manifestName: "p\(priority).yaml", priority: priority)),
+                                          from: Self.alice)
+            guard case let .submitted(ids) = response, let id = ids.first else { throw TestFailure("submit answered \(response)") }
+            return id
+        }
+        let older = try submit(priority: 0), urgent = try submit(priority: 5)
+        guard case let .status(status) = daemon.respond(to: .status, from: Self.root) else { throw TestFailure("status") }
+        #expect(status.running == 1 && status.queued == 2 && status.busyWorkers == 1)
+
+        #expect(daemon.respond(to: .cancel(JobReference(job: slow)), from: Self.alice).reply == .done)
+        let first = try Self.wait(for: urgent, of: daemon, in: [.succeeded, .failed])
+        let second = try Self.wait(for: older, of: daemon, in: [.succeeded, .failed])
+        #expect(first.state == .succeeded && second.state == .succeeded)
+        let firstStart = try #require(first.startedAt), secondStart = try #require(second.startedAt)
+        #expect(firstStart <= secondStart, "the priority-5 job should start before the older priority-0 one")
+    }
+
     @Test func aStopInterruptsRunningJobsAndTheNextStartResumesThem() throws {
         let folder = TemporaryFolder()
         let daemon = Self.daemon(in: folder)

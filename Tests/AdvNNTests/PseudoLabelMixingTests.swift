@@ -69,11 +69,11 @@ import Testing
         let folder = TemporaryFolder()
         let interrupted = try Trainer(spec: Self.mlp, dataset: Self.labeled, config: Self.config(), checkpointFolder: folder.path,
                                       pool: Self.pool)
-        try interrupted.run(maximumSteps: 8)   // checkpoint at step 5, inside the first epoch
+        try interrupted.run(maximumSteps: 8)   // the stop saves step 8, between labelled and pool batches
         let resumed = try Trainer(spec: Self.mlp, dataset: Self.labeled, config: Self.config(), checkpointFolder: folder.path,
                                   pool: Self.pool)
         _ = try #require(try resumed.resumeFromLatestCheckpoint())
-        #expect(resumed.cursor.step == 5)
+        #expect(resumed.cursor.step == 8 && resumed.cursor.step % resumed.stepsPerEpoch != 0, "not mid-epoch: \(resumed.stepsPerEpoch) steps per epoch")
         try resumed.run()
         #expect(Self.weights(resumed).map { $0.map(\.bitPattern) } == Self.weights(straight).map { $0.map(\.bitPattern) })
         #expect(resumed.cursor.history.map(\.trainLoss) == straight.cursor.history.map(\.trainLoss))
