@@ -108,7 +108,7 @@ let package = Package(
         // Runs the built executables as separate processes.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["advd", "advctl", "AdvProtocol", "AdvTestSupport"]
+            dependencies: ["advd", "advctl", "AdvNN", "AdvProtocol", "AdvTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

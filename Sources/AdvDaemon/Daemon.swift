@@ -17,10 +17,16 @@ final class DaemonState: @unchecked Sendable {
     let version = AdvdVersion.current
     let startedAt = Date()
     let logger: Logger
+    /// What the jobs compute on (they inherit the daemon's kernel choice with its environment), and a
+    /// quick sgemm rate measured at start.
+    let machine: ComputeProvenance
+    let sgemmGflops: Double
 
     init(configuration: DaemonConfiguration, logger: Logger) {
         current = configuration
         self.logger = logger
+        machine = .current(threads: configuration.resolvedThreadsPerJob)
+        sgemmGflops = ComputeProvenance.quickSgemmGflops()
     }
 
     var configuration: DaemonConfiguration {
@@ -128,6 +134,7 @@ public final class Daemon: @unchecked Sendable {
         scheduler.start()
         notifier.startWatchdog(on: mainQueue)
         logger.notice("advd \(state.version) ready: \(Wording.counted(configuration.resolvedWorkers, "worker")) × \(Wording.counted(configuration.resolvedThreadsPerJob, "thread")), socket \(configuration.socketPath), spool \(configuration.spools.map(\.path).joined(separator: ", "))")
+        logger.notice("machine: \(state.machine.summary) per job; sgemm 512³ \(String(format: "%.1f", state.sgemmGflops)) GFLOP/s on 1 thread")
         notifier.ready(status: statusLine())
     }
 

@@ -179,8 +179,13 @@ public struct DaemonStatus: Codable, Sendable {
     public var running: Int
     public var stateFolder: String
     public var spools: [String]
+    /// What the jobs compute on: processor, BLAS library, kernel and why (see `ComputeProvenance`).
+    public var machine: String?
+    /// A quick single-threaded sgemm 512³ at start, in GFLOP/s: a gauge of the kernel.
+    public var sgemmGflops: Double?
     public init(version: String, protocolVersion: Int, pid: Int32, startedAt: Date, uptimeSeconds: Double, workers: Int,
-                busyWorkers: Int, threadsPerJob: Int, queued: Int, running: Int, stateFolder: String, spools: [String]) {
+                busyWorkers: Int, threadsPerJob: Int, queued: Int, running: Int, stateFolder: String, spools: [String],
+                machine: String? = nil, sgemmGflops: Double? = nil) {
         self.version = version
         self.protocolVersion = protocolVersion
         self.pid = pid
@@ -193,6 +198,8 @@ public struct DaemonStatus: Codable, Sendable {
         self.running = running
         self.stateFolder = stateFolder
         self.spools = spools
+        self.machine = machine
+        self.sgemmGflops = sgemmGflops
     }
 }
 

@@ -13,6 +13,12 @@ import Foundation
 /// same rows in PyTorch; `bench/compare.sh` runs both and prints the ratio.
 @main
 struct AdvBench: ParsableCommand {
+    /// The best BLAS kernel for this CPU first (see `KernelSelection`), as advd's own commands do.
+    static func main() {
+        KernelSelection.prepareProcess { FileHandle.standardError.write(Data("advbench: warning: \($0)\n".utf8)) }
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(commandName: "advbench",
                                                     abstract: "Benchmark advd's training and inference throughput.")
 
@@ -138,15 +144,7 @@ struct AdvBench: ParsableCommand {
     /// Checks OpenBLAS against the naive twin before timing it: some OpenBLAS builds pick kernels that
     /// compute wrong results on newer CPUs (why this workplace pins OPENBLAS_CORETYPE for tests).
     static func verifyGEMM() throws {
-        var rng = RandomStream(seed: 5, purpose: "bench.verify")
-        let m = 129, n = 200, k = 333
-        let a = Tensor(zeros: Shape(m, k)), b = Tensor(zeros: Shape(k, n))
-        for i in 0..<a.count { a[i] = rng.nextFloat(in: -1, 1) }
-        for i in 0..<b.count { b[i] = rng.nextFloat(in: -1, 1) }
-        let fast = Tensor(zeros: Shape(m, n)), naive = Tensor(zeros: Shape(m, n))
-        BLAS.gemm(m: m, n: n, k: k, a: a.data, b: b.data, c: fast.data, on: .serial)
-        BLAS.gemmNaive(m: m, n: n, k: k, a: a.data, b: b.data, c: naive.data)
-        let worst = (0..<fast.count).map { abs(fast[$0] - naive[$0]) }.max() ?? 0
+        let worst = BLAS.largestErrorAgainstNaive()
         guard worst < 1e-3 else {
             throw ValidationError("OpenBLAS kernel \(BLAS.coreName) computes wrong products (error \(worst)); set OPENBLAS_CORETYPE")
         }

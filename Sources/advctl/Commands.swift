@@ -15,6 +15,8 @@ struct StatusCommand: ParsableCommand {
         print("jobs: \(status.running) running, \(status.queued) queued")
         print("state: \(status.stateFolder)")
         print("spool: \(status.spools.joined(separator: ", "))")
+        if let machine = status.machine { print("machine: \(machine)") }
+        if let rate = status.sgemmGflops { print(String(format: "sgemm 512³ at start: %.1f GFLOP/s on 1 thread", rate)) }
     }
 }
 

@@ -1,4 +1,6 @@
+import AdvNN
 import ArgumentParser
+import Foundation
 
 /// `advd`: the robustness lab's command — the daemon (`serve`), its configuration check, and
 /// experiments in the foreground (`run`, `train`).
@@ -15,6 +17,10 @@ struct AdvdCommand: ParsableCommand {
         let first = CommandLine.arguments.dropFirst().first
         if let first, !first.hasPrefix("-"), first != "help", !configuration.subcommands.contains(where: { $0._commandName == first }) {
             main([first])
+        }
+        // the commands that compute (or run jobs that do) get the best BLAS kernel for this CPU
+        if let first, ([ServeCommand.self, RunCommand.self, TrainCommand.self] as [any ParsableCommand.Type]).contains(where: { $0._commandName == first }) {
+            KernelSelection.prepareProcess { FileHandle.standardError.write(Data("advd: warning: \($0)\n".utf8)) }
         }
         main(nil)
     }

@@ -37,6 +37,7 @@ struct RunCommand: ParsableCommand {
             let experiment = try ExperimentManifest.load(path: manifest)
             let folder = out ?? "runs/\(experiment.name)"
             print("advd run: \(experiment.name) → \(folder) (\(threadsText(compute)))")
+            print("machine: \(ComputeProvenance.current(threads: compute.threads).summary)")
             var runner = ExperimentRunner(manifest: experiment, outputFolder: folder)
             runner.compute = compute
             let result = try runner.run { Self.show($0) }

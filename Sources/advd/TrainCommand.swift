@@ -73,6 +73,7 @@ struct TrainCommand: ParsableCommand {
                                   checkpointFolder: out.map { $0 + "/checkpoints" }, compute: compute)
         print("advd train: \(spec.summary) on \(data.name) (\(data.train.count) train, \(data.test.count) test), " +
               "\(Wording.counted(epochs, "epoch")), batch \(batchSize), \(optimizer) lr \(config.optimizer.learningRate), \(threadsText(compute))")
+        print("machine: \(ComputeProvenance.current(threads: compute.threads).summary)")
         if let resumed = try trainer.resumeFromLatestCheckpoint() {
             print("resumed from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)")
         }

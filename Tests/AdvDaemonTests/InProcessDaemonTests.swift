@@ -1,4 +1,5 @@
 import AdvDaemon
+import AdvNN
 import AdvProtocol
 import AdvTestSupport
 import Foundation
@@ -90,6 +91,7 @@ struct InProcessDaemonTests {
 
         guard case let .status(status) = daemon.respond(to: .status, from: Self.root) else { throw TestFailure("status") }
         #expect(status.workers == 1 && status.threadsPerJob == 1 && status.pid == getpid())
+        #expect(status.machine?.contains("kernel \(BLAS.coreName)") == true && (status.sgemmGflops ?? 0) > 0, "\(status)")
 
         let invalid = daemon.respond(to: .submit(Submission(manifest: "dataset: {name: blobz}", manifestName: "bad.yaml")), from: Self.alice)
         #expect(Self.failure(invalid)?.code == .invalidManifest)

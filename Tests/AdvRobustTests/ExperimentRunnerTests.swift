@@ -56,6 +56,10 @@ import Testing
         let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
         #expect(report.contains("L∞ ε = 0.5, unbounded inputs") && report.contains("| **worst case** |"))
         #expect(report.contains(", 1 thread.") && !report.contains("1 threads"))
+        // what produced the numbers: processor, BLAS build, kernel and why, threads
+        #expect(metrics.machine.kernel == BLAS.coreName && metrics.machine.blas.hasPrefix("OpenBLAS") && metrics.machine.threads == 1)
+        #expect(metrics.machine.cpu == CPUFeatures.current.modelName && !metrics.machine.kernelNote.isEmpty)
+        #expect(report.contains("Machine: \(metrics.machine.cpu); \(metrics.machine.blas); "))
         let (model, spec) = try ModelCheckpoint.load(from: out + "/model.safetensors")
         #expect(spec == metrics.model && model.layers.count == 4)
     }

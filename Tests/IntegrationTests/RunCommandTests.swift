@@ -1,3 +1,4 @@
+import AdvNN
 import AdvTestSupport
 import Foundation
 import XCTest
@@ -36,6 +37,36 @@ final class RunCommandTests: XCTestCase {
         // counts read as a sentence would: "1 thread", not "1 threads"
         let single = try advd(["run", manifest, "--out", root + "/single", "--threads", "1"])
         XCTAssertTrue(single.output.contains("(1 thread)") && !single.output.contains("1 threads"), single.output)
+        // the run says what it computes on, and metrics.json records it
+        XCTAssertTrue(run.output.contains("machine: ") && run.output.contains("; kernel "), run.output)
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/out/metrics.json"))) as? [String: Any]
+        let machine = metrics?["machine"] as? [String: Any]
+        XCTAssertNotNil(machine?["kernel"] as? String)
+        XCTAssertEqual(machine?["threads"] as? Int, 2)
+    }
+
+    /// A kernel advd chose (as its re-execution sets it, with OpenBLAS's own choice as the fallback) is
+    /// checked against the naive GEMM before it is trusted, and the run says so; a pinned one is kept.
+    func testTheKernelIsCheckedAndRecorded() throws {
+        try XCTSkipUnless(CPUFeatures.current.hasAVX2FMA, "the Haswell kernel needs AVX2 and FMA")
+        let manifest = root + "/toy.yaml"
+        try """
+            dataset: {name: blobs, classes: 3, dimensions: 8, train_examples: 128, test_examples: 32}
+            model: {architecture: linear}
+            train: {epochs: 1, batch_size: 32}
+            threat_model: {norm: linf, epsilon: 0.5}
+            evaluation: {attacks: [{name: fgsm}], sanity_checks: false}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let chosen = try AdvdProcess.run(executable: AdvdProcess.path, arguments: ["run", manifest, "--out", root + "/chosen"],
+                                         environment: ["OPENBLAS_CORETYPE": "Haswell", "ADVD_KERNEL_FALLBACK": "Prescott"])
+        XCTAssertEqual(chosen.status, 0, chosen.output)
+        XCTAssertTrue(chosen.output.contains("kernel Haswell: chosen by advd for this CPU's features instead of OpenBLAS's Prescott, checked against the naive GEMM"),
+                      chosen.output)
+        let pinned = try AdvdProcess.run(executable: AdvdProcess.path, arguments: ["run", manifest, "--out", root + "/pinned"],
+                                         environment: ["OPENBLAS_CORETYPE": "Haswell"])
+        XCTAssertTrue(pinned.output.contains("kernel Haswell: OPENBLAS_CORETYPE=Haswell is set in the environment"), pinned.output)
+        let report = try String(contentsOfFile: root + "/pinned/report.md", encoding: .utf8)
+        XCTAssertTrue(report.contains("kernel Haswell: OPENBLAS_CORETYPE=Haswell is set in the environment"), report)
     }
 
     func testBadManifestNamesKeyAndLine() throws {

@@ -63,12 +63,14 @@ final class RequestHandler: @unchecked Sendable {
     private func status() throws -> Response {
         let counts = try store.counts()
         let configuration = daemon.configuration
+        var machine = daemon.machine
+        machine.threads = configuration.resolvedThreadsPerJob   // SIGHUP may have changed it
         return .status(DaemonStatus(
             version: daemon.version, protocolVersion: Wire.version, pid: getpid(), startedAt: daemon.startedAt,
             uptimeSeconds: Date().timeIntervalSince(daemon.startedAt), workers: configuration.resolvedWorkers,
             busyWorkers: scheduler.busyWorkers, threadsPerJob: configuration.resolvedThreadsPerJob,
             queued: counts[.queued] ?? 0, running: counts[.running] ?? 0, stateFolder: configuration.stateFolder,
-            spools: configuration.spools.map(\.path)))
+            spools: configuration.spools.map(\.path), machine: machine.summary, sgemmGflops: daemon.sgemmGflops))
     }
 
     private func submit(_ submission: Submission, peer: PeerCredentials) throws -> Response {

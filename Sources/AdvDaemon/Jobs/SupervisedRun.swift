@@ -51,7 +51,8 @@ public enum SupervisedRun {
             runner.shouldStop = { stop.isRequested }
             runner.jobsFolder = jobsFolder
             runner.compute = compute
-            log("advd run: \(manifest.name) → \(outputFolder) (\(compute.threads) \(compute.threads == 1 ? "thread" : "threads"))")
+            log("advd run: \(manifest.name) → \(outputFolder) (\(Wording.counted(compute.threads, "thread")))")
+            log("machine: \(ComputeProvenance.current(threads: compute.threads).summary)")
             let result = try runner.run { reporter.report($0) }
             let report = result.metrics.evaluation
             log(String(format: "done: clean %.2f%%, worst case %.2f%% under %@", report.cleanAccuracy * 100,

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Foundation
 
 /// The only file that calls OpenBLAS. Every matrix product in AdvNN goes through `gemm`, which has a
 /// naive twin (`gemmNaive`) that the tests use as the reference.
@@ -7,6 +8,26 @@ public enum BLAS {
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)
+    }
+
+    /// OpenBLAS's build: version and options, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64".
+    public static var configuration: String {
+        guard let text = openblas_get_config() else { return "OpenBLAS (configuration unknown)" }
+        return String(cString: text).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The largest difference between OpenBLAS and the naive GEMM on a small random product (129 × 200
+    /// × 333): some OpenBLAS kernels compute wrong results on CPUs they were not written for.
+    public static func largestErrorAgainstNaive() -> Float {
+        var rng = RandomStream(seed: 5, purpose: "blas.verify")
+        let m = 129, n = 200, k = 333
+        let a = Tensor(zeros: Shape(m, k)), b = Tensor(zeros: Shape(k, n))
+        for i in 0..<a.count { a[i] = rng.nextFloat(in: -1, 1) }
+        for i in 0..<b.count { b[i] = rng.nextFloat(in: -1, 1) }
+        let fast = Tensor(zeros: Shape(m, n)), naive = Tensor(zeros: Shape(m, n))
+        gemm(m: m, n: n, k: k, a: a.data, b: b.data, c: fast.data, on: .serial)
+        gemmNaive(m: m, n: n, k: k, a: a.data, b: b.data, c: naive.data)
+        return (0..<fast.count).map { abs(fast[$0] - naive[$0]) }.max() ?? 0
     }
 
     /// Below this many multiply–adds a GEMM is one OpenBLAS call: splitting would cost more than it saves.

@@ -105,7 +105,7 @@ public struct ExperimentRunner {
             evaluation: report,
             timings: Timings(trainingSeconds: prepared.trainingSeconds, evaluationSeconds: Date().timeIntervalSince(trained),
                              totalSeconds: Date().timeIntervalSince(started)),
-            threads: compute.threads)
+            threads: compute.threads, machine: .current(threads: compute.threads))
         try AtomicFile.write(Array(metrics.json().utf8), to: outputFolder + "/metrics.json")
         try AtomicFile.write(Array(ReportWriter(metrics: metrics).markdown().utf8), to: outputFolder + "/report.md")
         return RunResult(metrics: metrics, outputFolder: outputFolder)

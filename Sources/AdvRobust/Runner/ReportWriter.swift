@@ -57,7 +57,8 @@ struct ReportWriter {
         }
         let timings = metrics.timings
         lines += ["", String(format: "Training %.1f s, evaluation %.1f s, %@.", timings.trainingSeconds,
-                             timings.evaluationSeconds, Wording.counted(metrics.threads, "thread")), ""]
+                             timings.evaluationSeconds, Wording.counted(metrics.threads, "thread")),
+                  "", "Machine: \(metrics.machine.summary).", ""]
         return lines.joined(separator: "\n")
     }
 

@@ -16,6 +16,8 @@ public struct RunMetrics: Codable, Sendable, Equatable {
     public var evaluation: EvaluationReport
     public var timings: Timings
     public var threads: Int
+    /// The processor, BLAS library and kernel that produced these numbers.
+    public var machine: ComputeProvenance
 
     /// Pretty, key-sorted JSON.
     public func json() -> String {
