@@ -68,6 +68,7 @@ public final class Daemon: @unchecked Sendable {
     private var signalSources: [DispatchSourceSignal] = []
     private var retentionTimer: DispatchSourceTimer?
     private var handler: RequestHandler!
+    private var lock: StateFolderLock?
 
     /// - Parameters:
     ///   - reloadConfiguration: what SIGHUP applies (nil: there is no file to reload).
@@ -101,6 +102,7 @@ public final class Daemon: @unchecked Sendable {
                 throw DaemonError("\(folder): cannot create the state folder: \(error.localizedDescription)")
             }
         }
+        lock = try StateFolderLock(stateFolder: configuration.stateFolder)
         store = try JobStore(path: configuration.databasePath)
         let requeued = try store.requeueInterrupted()
         if !requeued.isEmpty {
@@ -177,6 +179,8 @@ public final class Daemon: @unchecked Sendable {
         notifier.stopWatchdog()
         scheduler.shutdown(timeout: Double(state.configuration.stopTimeoutSeconds)) { [weak self] in
             self?.server.stop()
+            self?.lock?.release()
+            self?.lock = nil
             self?.logger.notice("stopped")
             completion()
         }

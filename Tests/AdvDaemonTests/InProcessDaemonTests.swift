@@ -179,6 +179,25 @@ struct InProcessDaemonTests {
         #expect(firstStart <= secondStart, "the priority-5 job should start before the older priority-0 one")
     }
 
+    /// A second daemon on the same state folder would requeue the first one's running jobs and run
+    /// them twice: it refuses to start, naming the first; once the first stops, it starts.
+    @Test func oneDaemonPerStateFolder() throws {
+        let folder = TemporaryFolder()
+        let first = Self.daemon(in: folder)
+        try first.start()
+        var other = Self.configuration(in: folder)
+        other.socketPath = folder.file("other.sock")
+        let second = Daemon(configuration: other, reloadConfiguration: nil, executable: AdvdProcess.path,
+                            logger: Logger(label: "advd.test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        expectError(containing: ["\(folder.file("state")): another advd (pid \(getpid())) is using this state folder"]) {
+            try second.start()
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.file("other.sock")), "the refused daemon bound nothing")
+        #expect(first.stopAndWait(seconds: 30))
+        try second.start()
+        #expect(second.stopAndWait(seconds: 30))
+    }
+
     @Test func aStopInterruptsRunningJobsAndTheNextStartResumesThem() throws {
         let folder = TemporaryFolder()
         let daemon = Self.daemon(in: folder)
