@@ -46,6 +46,8 @@ import Testing
         expectFailure("workers: 200\nthreads_per_job: 2\n", ["workers × ", "threads", "cores"])
         expectFailure("log_level: loud\n", ["log_level: expected one of trace, debug"])
         expectFailure("spools: []\n", ["spools: list at least one spool folder"])
+        expectFailure("spools: [{path: /s, labels: [\"a b\"]}]\n", ["spools[0].labels: label \"a b\": expected 1–64 letters, digits"])
+        expectFailure("spools: [{path: /s, priority: 5000}]\n", ["spools[0].priority: expected an integer in [-1000, 1000]"])
     }
 
     @Test func datasetRootsConfineWhatAManifestReads() {

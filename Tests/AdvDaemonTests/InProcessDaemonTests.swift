@@ -96,6 +96,21 @@ struct InProcessDaemonTests {
         let invalid = daemon.respond(to: .submit(Submission(manifest: "dataset: {name: blobz}", manifestName: "bad.yaml")), from: Self.alice)
         #expect(Self.failure(invalid)?.code == .invalidManifest)
         #expect(Self.failure(invalid)?.message.contains("bad.yaml: dataset.name: expected one of") == true)
+        // every input is bounded, and refused with the bound it broke
+        let limits: [(Submission, String)] = [
+            (Submission(manifest: Self.quick, manifestName: "p.yaml", priority: Int.max), "p.yaml: priority \(Int.max) is outside -1000…1000"),
+            (Submission(manifest: Self.quick, manifestName: "l.yaml", labels: (0..<17).map { "l\($0)" }), "l.yaml: 17 labels; at most 16"),
+            (Submission(manifest: Self.quick, manifestName: "w.yaml", labels: [String(repeating: "x", count: 100_000)]),
+             "w.yaml: label \"xxxx"),
+            (Submission(manifest: Self.quick + "\n#" + String(repeating: "x", count: 300_000), manifestName: "big.yaml"),
+             "big.yaml: the manifest is 300"),
+            (Submission(manifest: "name: \"" + String(repeating: "n", count: 1_000) + "\"\n" + Self.quick.replacingOccurrences(of: "name: quick\n", with: ""),
+                        manifestName: "n.yaml"), "n.yaml: name: expected 1–100 letters, digits"),
+        ]
+        for (submission, message) in limits {
+            let refusal = Self.failure(daemon.respond(to: .submit(submission), from: Self.alice))
+            #expect(refusal?.message.hasPrefix(message) == true, "\(refusal?.message.prefix(200) ?? "accepted")")
+        }
 
         let slow = try Self.submit(Self.slow, to: daemon, as: Self.alice)
         _ = try Self.wait(for: slow, of: daemon, in: [.running])

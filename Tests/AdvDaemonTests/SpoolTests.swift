@@ -69,6 +69,7 @@ import Testing
         try fixture.startWatching()
         try fixture.drop(Self.manifest, as: "good.yaml")
         try fixture.drop(Self.manifest.replacingOccurrences(of: "epsilon: 0.1", with: "epsilon: lots"), as: "bad.yaml")
+        try fixture.drop(Self.manifest + "\n#" + String(repeating: "x", count: 300_000), as: "huge.yaml")
         try fixture.drop("this is not a manifest", as: ".hidden.yaml")
         try fixture.drop(Self.manifest, as: "draft.yaml.swp")
         // written in place: it counts once closed
@@ -80,7 +81,9 @@ import Testing
         let good = try #require(jobs.first { $0.source.hasSuffix("good.yaml") })
         #expect(good.name == "good" && good.priority == 3 && good.labels == ["nightly"] && good.state == .queued)
         #expect(fixture.names(in: "accepted").contains("\(good.id)-good.yaml"))
-        #expect(fixture.names(in: "rejected") == ["bad.yaml", "bad.yaml.error"])
+        #expect(fixture.names(in: "rejected") == ["bad.yaml", "bad.yaml.error", "huge.yaml", "huge.yaml.error"])
+        let huge = try String(contentsOfFile: fixture.spool.path + "/rejected/huge.yaml.error", encoding: .utf8)
+        #expect(huge.contains("huge.yaml: the manifest is") && huge.contains("at most 262144 are accepted"))
         let reason = try String(contentsOfFile: fixture.spool.path + "/rejected/bad.yaml.error", encoding: .utf8)
         #expect(reason.contains("bad.yaml: threat_model.epsilon: expected a number") && reason.contains("(line 4)"))
         let left = try FileManager.default.contentsOfDirectory(atPath: fixture.spool.path).sorted()

@@ -195,6 +195,14 @@ import Testing
         Self.expectError(manifest("{ratio: 1}"), ["train.self_training.pool", "missing"])
     }
 
+    @Test func aRunNameMustBeSafeAsAFileName() throws {
+        Self.expectError(Self.complete.replacingOccurrences(of: "name: quantised-mlp", with: "name: ../etc"),
+                         ["name: expected 1–100 letters, digits, '-', '_' or '.', not starting with '.', got \"../etc\""])
+        Self.expectError(Self.complete.replacingOccurrences(of: "name: quantised-mlp", with: "name: " + String(repeating: "a", count: 101)),
+                         ["(101 characters)"])
+        #expect(try ExperimentManifest.parse(yaml: Self.complete, source: "q.yaml").name == "quantised-mlp")
+    }
+
     @Test func everyExampleManifestIsValid() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples").standardized
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }

@@ -78,12 +78,18 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
         if let node = map["state_folder"] { configuration.stateFolder = try absolutePath(node) }
         if let node = map["socket"] { configuration.socketPath = try absolutePath(node) }
         if let node = map["socket_group"] { configuration.socketGroup = try node.string() }
+        func spoolLabels(_ node: ManifestNode?) throws -> [String] {
+            guard let node else { return [] }
+            let labels = try node.list().map { try $0.string() }
+            if let problem = JobLimits.problem(labels: labels) { throw node.error(problem) }
+            return labels
+        }
         if let node = map["spools"] {
             configuration.spools = try node.list().map { entry in
                 let spool = try entry.mapping(allowed: ["path", "priority", "labels"])
                 return SpoolFolder(path: try absolutePath(try spool.required("path")),
-                                   priority: try spool["priority"]?.int(in: -1000...1000) ?? 0,
-                                   labels: try spool["labels"]?.list().map { try $0.string() } ?? [])
+                                   priority: try spool["priority"]?.int(in: JobLimits.priorities) ?? 0,
+                                   labels: try spoolLabels(spool["labels"]))
             }
             if configuration.spools.isEmpty { throw node.error("list at least one spool folder") }
         }

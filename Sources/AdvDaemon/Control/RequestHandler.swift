@@ -75,6 +75,10 @@ final class RequestHandler: @unchecked Sendable {
 
     private func submit(_ submission: Submission, peer: PeerCredentials) throws -> Response {
         guard daemon.isAccepting else { throw ProtocolError(code: .unavailable, message: "the daemon is shutting down and accepts no new jobs") }
+        if let problem = JobLimits.problem(priority: submission.priority) ?? JobLimits.problem(labels: submission.labels)
+            ?? JobLimits.problem(manifestBytes: submission.manifest.utf8.count) {
+            throw ProtocolError(code: .badRequest, message: "\(submission.manifestName): \(problem)")
+        }
         let manifest: ExperimentManifest
         do { manifest = try daemon.admission.admit(text: submission.manifest, source: submission.manifestName) } catch {
             throw ProtocolError(code: .invalidManifest, message: "\(error)")

@@ -34,6 +34,7 @@ public final class SpoolIngestor: @unchecked Sendable {
             // the daemon's user cannot read it (a private umask); the spool's group can fix that
             return reject(name, in: folder, reason: "\(name): cannot read the file (\(String(cString: strerror(errno)))); make it readable by group advd (chmod g+r) and drop it again")
         }
+        if let problem = JobLimits.problem(manifestBytes: data.count) { return reject(name, in: folder, reason: "\(name): \(problem)") }
         guard let text = String(data: data, encoding: .utf8) else {
             return reject(name, in: folder, reason: "\(name): not UTF-8 text; a manifest is YAML or JSON")
         }

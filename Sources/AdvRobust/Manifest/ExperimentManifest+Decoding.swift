@@ -33,7 +33,7 @@ extension ExperimentManifest {
         let isStandardTraining = try registries.trainingMethods.make(trainingMethod, context: TrainingMethodContext(threatModel: threatModel))
             is StandardTraining
         let manifest = ExperimentManifest(
-            name: try top["name"]?.string() ?? defaultName,
+            name: try top["name"].map(decodeName) ?? defaultName,
             seed: seed,
             dataset: dataset,
             model: try decodeModel(try top.required("model"), registry: registries.architectures),
@@ -72,6 +72,18 @@ extension ExperimentManifest {
         let entry = registry.entry(named: try nameNode.string(oneOf: registry.names))!
         let architecture = try registry.decode(entry, from: map, node: node, context: NoContext(), ignoring: ["architecture", "weights"])
         return ModelSection(architecture: architecture, weights: weights)
+    }
+
+    /// A run's name names its folders (`runs/<name>`, the job folder's manifest): 1–100 letters, digits,
+    /// `-`, `_` or `.`, not starting with `.`.
+    private static func decodeName(_ node: ManifestNode) throws -> String {
+        let name = try node.string()
+        let allowed = name.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-_.".contains($0) }
+        guard (1...100).contains(name.count), allowed, !name.hasPrefix(".") else {
+            let shown = name.count > 60 ? "\(name.prefix(60))… (\(name.count) characters)" : name
+            throw node.error("expected 1–100 letters, digits, '-', '_' or '.', not starting with '.', got \"\(shown)\"")
+        }
+        return name
     }
 
     /// A weights file: a path, or `job:<id>` for the model of a daemon job.
