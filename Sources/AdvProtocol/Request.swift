@@ -8,7 +8,8 @@ import Foundation
 /// with one it cannot read: the version, the command or the field.
 public enum Request: Sendable, Equatable {
     case status
-    case submit(Submission)
+    /// One or more manifests, queued all together or not at all.
+    case submit([Submission])
     case list(ListQuery)
     case show(JobReference)
     /// The job's log from byte `offset` (follow mode asks again from where it stopped).
@@ -90,7 +91,7 @@ extension Request {
     public func encodedLine() throws -> Data {
         switch self {
         case .status: return try Wire.encodeLine(Envelope<Empty>(command: command, arguments: nil))
-        case let .submit(submission): return try Wire.encodeLine(Envelope(command: command, arguments: submission))
+        case let .submit(submissions): return try Wire.encodeLine(Envelope(command: command, arguments: submissions))
         case let .list(query): return try Wire.encodeLine(Envelope(command: command, arguments: query))
         case let .logs(query): return try Wire.encodeLine(Envelope(command: command, arguments: query))
         case let .show(job), let .results(job), let .cancel(job), let .retry(job), let .artifacts(job):
@@ -128,7 +129,7 @@ extension Request {
         }
         switch command {
         case .status: return .status
-        case .submit: return .submit(try arguments(Submission.self))
+        case .submit: return .submit(try arguments([Submission].self))
         case .list: return .list(try arguments(ListQuery.self))
         case .show: return .show(try arguments(JobReference.self))
         case .logs: return .logs(try arguments(LogQuery.self))

@@ -34,8 +34,11 @@ public enum Wire {
 
     /// A decoding error in a few words: the field and what is wrong with it.
     public static func describe(_ error: Error) -> String {
+        /// `arguments[0].manifest`: keys joined by dots, list positions in brackets.
         func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map(\.stringValue).joined(separator: ".")
+            context.codingPath.reduce(into: "") { text, key in
+                if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+            }
         }
         switch error {
         case DecodingError.keyNotFound(let key, let context):

@@ -22,27 +22,28 @@ struct StatusCommand: ParsableCommand {
 
 struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "submit", abstract: "Submit experiment manifests; the daemon validates each and prints its job id.")
+        commandName: "submit",
+        abstract: "Submit experiment manifests; the daemon checks them all and queues all or none, printing each job id.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
-    @Argument(help: "Manifest files (YAML or JSON).") var manifests: [String]
-    @Option(help: "Priority: higher runs first (default 0).") var priority: Int?
+    @Argument(help: "Manifest files (YAML or JSON); - reads one from standard input.") var manifests: [String]
+    @Option(help: "Priority: higher runs first (default 0, from -1000 to 1000).") var priority: Int?
     @Option(name: .customLong("label"), help: "A label for filtering (repeatable).") var labels: [String] = []
 
     func run() throws {
-        var ids: [Int64] = []
-        for path in manifests {
-            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                FileHandle.standardError.write(Data("advctl: \(path): cannot read the file\n".utf8))
+        // every file is read before anything is sent, and the daemon queues all of them or none
+        let submissions = try manifests.map { path in
+            let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path)
+            guard let data, let text = String(data: data, encoding: .utf8) else {
+                FileHandle.standardError.write(Data("advctl: \(path): cannot read the file (missing, unreadable or not UTF-8); nothing was submitted\n".utf8))
                 throw ExitCode(1)
             }
-            let submission = Submission(manifest: text, manifestName: (path as NSString).lastPathComponent, priority: priority ?? 0,
-                                        labels: labels)
-            let submitted = try connection.perform(.submit(submission)) { if case let .submitted(ids) = $0 { ids } else { nil } }
-            ids += submitted
-            if !output.json { for id in submitted { print("\(id)\t\(path)") } }
+            return Submission(manifest: text, manifestName: path == "-" ? "stdin.yaml" : (path as NSString).lastPathComponent,
+                              priority: priority ?? 0, labels: labels)
         }
-        if output.json { printJSON(ids) }
+        let ids = try connection.perform(.submit(submissions)) { if case let .submitted(ids) = $0 { ids } else { nil } }
+        if output.json { return printJSON(ids) }
+        for (id, path) in zip(ids, manifests) { print("\(id)\t\(path)") }
     }
 }
 

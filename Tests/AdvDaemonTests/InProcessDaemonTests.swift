@@ -57,7 +57,7 @@ struct InProcessDaemonTests {
     }
 
     static func submit(_ text: String, to daemon: Daemon, as peer: PeerCredentials) throws -> Int64 {
-        let response = daemon.respond(to: .submit(Submission(manifest: text, manifestName: "\(peer.uid).yaml")), from: peer)
+        let response = daemon.respond(to: .submit([Submission(manifest: text, manifestName: "\(peer.uid).yaml")]), from: peer)
         guard case let .submitted(ids) = response, let id = ids.first else { throw TestFailure("submit answered \(response)") }
         return id
     }
@@ -93,9 +93,16 @@ struct InProcessDaemonTests {
         #expect(status.workers == 1 && status.threadsPerJob == 1 && status.pid == getpid())
         #expect(status.machine?.contains("kernel \(BLAS.coreName)") == true && (status.sgemmGflops ?? 0) > 0, "\(status)")
 
-        let invalid = daemon.respond(to: .submit(Submission(manifest: "dataset: {name: blobz}", manifestName: "bad.yaml")), from: Self.alice)
+        let invalid = daemon.respond(to: .submit([Submission(manifest: "dataset: {name: blobz}", manifestName: "bad.yaml")]), from: Self.alice)
         #expect(Self.failure(invalid)?.code == .invalidManifest)
         #expect(Self.failure(invalid)?.message.contains("bad.yaml: dataset.name: expected one of") == true)
+        // a batch is queued all together or not at all; the error names the bad file
+        let batch = daemon.respond(to: .submit([Submission(manifest: Self.quick, manifestName: "a.yaml"),
+                                                Submission(manifest: "dataset: {name: blobz}", manifestName: "bad.yaml"),
+                                                Submission(manifest: Self.quick, manifestName: "c.yaml")]), from: Self.alice)
+        #expect(Self.failure(batch)?.message.hasPrefix("bad.yaml: dataset.name") == true)
+        guard case let .jobs(none) = daemon.respond(to: .list(ListQuery()), from: Self.alice) else { throw TestFailure("list") }
+        #expect(none.isEmpty, "a refused batch queued \(none.count) job(s)")
         // every input is bounded, and refused with the bound it broke
         let limits: [(Submission, String)] = [
             (Submission(manifest: Self.quick, manifestName: "p.yaml", priority: Int.max), "p.yaml: priority \(Int.max) is outside -1000…1000"),
@@ -108,7 +115,7 @@ struct InProcessDaemonTests {
                         manifestName: "n.yaml"), "n.yaml: name: expected 1–100 letters, digits"),
         ]
         for (submission, message) in limits {
-            let refusal = Self.failure(daemon.respond(to: .submit(submission), from: Self.alice))
+            let refusal = Self.failure(daemon.respond(to: .submit([submission]), from: Self.alice))
             #expect(refusal?.message.hasPrefix(message) == true, "\(refusal?.message.prefix(200) ?? "accepted")")
         }
 
@@ -156,7 +163,7 @@ struct InProcessDaemonTests {
 
         #expect(daemon.stopAndWait(seconds: 30), "the daemon did not stop")
         #expect(!FileManager.default.fileExists(atPath: folder.file("advd.sock")))
-        #expect(Self.failure(daemon.respond(to: .submit(Submission(manifest: Self.quick, manifestName: "late.yaml")), from: Self.alice))?
+        #expect(Self.failure(daemon.respond(to: .submit([Submission(manifest: Self.quick, manifestName: "late.yaml")]), from: Self.alice))?
             .code == .unavailable)
 
         // a second daemon in the same process opens the same state
@@ -177,7 +184,7 @@ struct InProcessDaemonTests {
         let slow = try Self.submit(Self.slow, to: daemon, as: Self.alice)
         _ = try Self.wait(for: slow, of: daemon, in: [.running])
         func submit(priority: Int) throws -> Int64 {
-            let response = daemon.respond(to: .submit(Submission(manifest: Self.quick, manifestName: "p\(priority).yaml", priority: priority)),
+            let response = daemon.respond(to: .submit([Submission(manifest: Self.quick, manifestName: "p\(priority).yaml", priority: priority)]),
                                           from: Self.alice)
             guard case let .submitted(ids) = response, let id = ids.first else { throw TestFailure("submit answered \(response)") }
             return id

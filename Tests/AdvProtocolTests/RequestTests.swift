@@ -7,7 +7,8 @@ import Testing
 @Suite struct RequestTests {
     static let every: [Request] = [
         .status,
-        .submit(Submission(manifest: "name: a\n", manifestName: "a.yaml", priority: 3, labels: ["x", "y"])),
+        .submit([Submission(manifest: "name: a\n", manifestName: "a.yaml", priority: 3, labels: ["x", "y"]),
+                 Submission(manifest: "name: b\n", manifestName: "b.yaml")]),
         .list(ListQuery(states: [.queued, .recordingFailed], nameContains: "mlp", label: "x", limit: 5)),
         .list(ListQuery()),
         .show(JobReference(job: 1)),
@@ -41,7 +42,7 @@ import Testing
          "unknown command \"reboot\"; expected one of status, submit, list, show, logs, results, cancel, retry, artifacts"),
         (#"{"version": 2, "command": "show"}"#, .badRequest, "show: missing field arguments"),
         (#"{"version": 2, "command": "logs", "arguments": {"job": 1}}"#, .badRequest, "logs: missing field arguments.offset"),
-        (#"{"version": 2, "command": "submit", "arguments": {"manifest": 3}}"#, .badRequest, "submit: wrong type at arguments.manifest"),
+        (#"{"version": 2, "command": "submit", "arguments": [{"manifest": 3}]}"#, .badRequest, "submit: wrong type at arguments[0].manifest"),
         (#"{"version": 2, "command": "list", "arguments": {"states": ["sleeping"]}}"#, .badRequest, "list: invalid value at arguments.states"),
     ])
     func aBadLineGetsAnErrorSayingWhatIsWrong(line: String, code: ProtocolError.Code, message: String) {

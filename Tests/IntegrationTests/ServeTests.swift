@@ -87,6 +87,19 @@ final class ServeTests: XCTestCase {
         let refused = try daemon.advctl(["submit", daemon.root + "/bad.yaml"])
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.output.contains("bad.yaml: train.epochs: expected an integer"), refused.output)
+        // all or nothing: a bad file among good ones queues none of them
+        try Self.tinyManifest.write(toFile: daemon.root + "/good.yaml", atomically: true, encoding: .utf8)
+        let before = try daemon.advctl(["list", "--json"]).output
+        let mixed = try daemon.advctl(["submit", daemon.root + "/good.yaml", daemon.root + "/bad.yaml", daemon.root + "/good.yaml"])
+        XCTAssertEqual(mixed.status, 1, mixed.output)
+        XCTAssertTrue(mixed.output.contains("bad.yaml: train.epochs"), mixed.output)
+        XCTAssertEqual(try daemon.advctl(["list", "--json"]).output, before, "a refused batch queued something")
+        // - reads a manifest from standard input
+        let piped = try AdvdProcess.run(executable: "/bin/sh", arguments: ["-c", "\"$0\" submit - < \"$1\"", DaemonHarness.advctlPath,
+                                                                          daemon.root + "/good.yaml"],
+                                        environment: ["ADVD_SOCKET": daemon.socketPath])
+        XCTAssertEqual(piped.status, 0, piped.output)
+        XCTAssertTrue(piped.output.hasSuffix("\t-\n"), piped.output)
         // unknown jobs and a daemon that is gone have their own exit statuses
         XCTAssertEqual(try daemon.advctl(["show", "42"]).status, 5)
         XCTAssertEqual(daemon.stop(SIGTERM), 0)

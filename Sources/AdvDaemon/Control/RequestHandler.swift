@@ -29,7 +29,7 @@ final class RequestHandler: @unchecked Sendable {
         do {
             switch request {
             case .status: return try status()
-            case let .submit(submission): return try submit(submission, peer: peer)
+            case let .submit(submissions): return try submit(submissions, peer: peer)
             case let .list(query): return try list(query)
             case let .show(reference): return .job(withLiveProgress(try job(reference.job, details: true)))
             case let .logs(query): return try logs(try job(query.job), offset: query.offset)
@@ -73,23 +73,32 @@ final class RequestHandler: @unchecked Sendable {
             spools: configuration.spools.map(\.path), machine: machine.summary, sgemmGflops: daemon.sgemmGflops))
     }
 
-    private func submit(_ submission: Submission, peer: PeerCredentials) throws -> Response {
+    /// Every manifest is checked before any is queued, and all are recorded in one transaction: a
+    /// batch with one bad file queues nothing, and the error names that file.
+    private func submit(_ submissions: [Submission], peer: PeerCredentials) throws -> Response {
         guard daemon.isAccepting else { throw ProtocolError(code: .unavailable, message: "the daemon is shutting down and accepts no new jobs") }
-        if let problem = JobLimits.problem(priority: submission.priority) ?? JobLimits.problem(labels: submission.labels)
-            ?? JobLimits.problem(manifestBytes: submission.manifest.utf8.count) {
-            throw ProtocolError(code: .badRequest, message: "\(submission.manifestName): \(problem)")
+        guard (1...JobLimits.maximumManifestsPerSubmission).contains(submissions.count) else {
+            throw ProtocolError(code: .badRequest, message: "submit \(submissions.count) manifests at once; 1 to \(JobLimits.maximumManifestsPerSubmission) are accepted")
         }
-        let manifest: ExperimentManifest
-        do { manifest = try daemon.admission.admit(text: submission.manifest, source: submission.manifestName) } catch {
-            throw ProtocolError(code: .invalidManifest, message: "\(error)")
+        let records = try submissions.map { submission in
+            if let problem = JobLimits.problem(priority: submission.priority) ?? JobLimits.problem(labels: submission.labels)
+                ?? JobLimits.problem(manifestBytes: submission.manifest.utf8.count) {
+                throw ProtocolError(code: .badRequest, message: "\(submission.manifestName): \(problem)")
+            }
+            let manifest: ExperimentManifest
+            do { manifest = try daemon.admission.admit(text: submission.manifest, source: submission.manifestName) } catch {
+                throw ProtocolError(code: .invalidManifest, message: "\(error)")
+            }
+            return JobStore.Submission(name: manifest.name, ownerUID: peer.uid, priority: submission.priority,
+                                       labels: submission.labels, manifest: submission.manifest,
+                                       source: "advctl submit \(submission.manifestName) (uid \(peer.uid))", spoolKey: nil)
         }
-        let record = JobStore.Submission(name: manifest.name, ownerUID: peer.uid, priority: submission.priority,
-                                         labels: submission.labels, manifest: submission.manifest,
-                                         source: "advctl submit \(submission.manifestName) (uid \(peer.uid))", spoolKey: nil)
-        let (id, _) = try store.submit(record, outputFolder: daemon.outputFolder)
-        daemon.logger.info("job queued from advctl", metadata: ["job_id": "\(id)", "job_state": "queued", "uid": "\(peer.uid)"])
+        let ids = try store.submitAll(records, outputFolder: daemon.outputFolder)
+        for id in ids {
+            daemon.logger.info("job queued from advctl", metadata: ["job_id": "\(id)", "job_state": "queued", "uid": "\(peer.uid)"])
+        }
         scheduler.wake()
-        return .submitted([id])
+        return .submitted(ids)
     }
 
     private func list(_ query: ListQuery) throws -> Response {

@@ -6,6 +6,8 @@ public enum JobLimits {
     public static let priorities = -1000...1000
     public static let maximumLabels = 16
     public static let maximumLabelLength = 64
+    /// Manifests one `advctl submit` may queue together (all or none).
+    public static let maximumManifestsPerSubmission = 100
     /// The largest manifest accepted (a spool file; a socket request is bounded by `Wire.maximumRequestBytes`).
     public static let maximumManifestBytes = 256 * 1024
 

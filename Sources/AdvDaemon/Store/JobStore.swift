@@ -53,7 +53,16 @@ public final class JobStore: Sendable {
     /// Records a queued job, or finds the job already recorded for the same spool file.
     /// - Returns: the job id and whether it was new.
     public func submit(_ submission: Submission, outputFolder: (Int64) -> String) throws -> (id: Int64, isNew: Bool) {
-        try database.write { db in
+        try database.write { db in try Self.insert(submission, in: db, outputFolder: outputFolder) }
+    }
+
+    /// Records several queued jobs in one transaction: all of them, or none.
+    /// - Returns: their ids, in order.
+    public func submitAll(_ submissions: [Submission], outputFolder: (Int64) -> String) throws -> [Int64] {
+        try database.write { db in try submissions.map { try Self.insert($0, in: db, outputFolder: outputFolder).id } }
+    }
+
+    private static func insert(_ submission: Submission, in db: Database, outputFolder: (Int64) -> String) throws -> (id: Int64, isNew: Bool) {
             if let key = submission.spoolKey,
                let existing = try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE spool_key = ?", arguments: [key]) {
                 return (existing, false)
@@ -61,13 +70,12 @@ public final class JobStore: Sendable {
             try db.execute(sql: """
                 INSERT INTO jobs (name, owner_uid, priority, labels, state, manifest, source, spool_key, attempts, submitted_at, output_folder)
                 VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, '')
-                """, arguments: [submission.name, submission.ownerUID, submission.priority, try Self.json(submission.labels),
+                """, arguments: [submission.name, submission.ownerUID, submission.priority, try json(submission.labels),
                                  submission.manifest, submission.source, submission.spoolKey, Date().timeIntervalSince1970])
             let id = db.lastInsertedRowID
             try db.execute(sql: "UPDATE jobs SET output_folder = ? WHERE id = ?", arguments: [outputFolder(id), id])
-            try Self.addEvent(db, job: id, kind: "state", message: "queued (from \(submission.source))")
+            try addEvent(db, job: id, kind: "state", message: "queued (from \(submission.source))")
             return (id, true)
-        }
     }
 
     // MARK: The life cycle
