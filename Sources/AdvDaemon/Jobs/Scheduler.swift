@@ -166,10 +166,9 @@ public final class Scheduler: @unchecked Sendable {
         switch event {
         case let .phase(phase, detail):
             logger.debug("job \(id): \(phase): \(detail)", metadata: ["job_id": "\(id)"])
-        case let .progress(progress) where progress.step == nil && progress.epoch == nil:
-            record(progress, of: &job, force: true)   // a phase's start: readers after a restart see it
         case let .progress(progress):
-            record(progress, of: &job, force: false)
+            // a new phase is written at once, so readers after a restart see where the job got to
+            record(progress, of: &job, force: progress.phase != job.progress?.phase)
         case let .epoch(epoch):
             do { try store.recordEpoch(id, epoch) } catch { logger.error("job \(id): cannot record epoch \(epoch.epoch): \(error)") }
         case let .checkpoint(path):
