@@ -29,6 +29,11 @@ public struct DefenseTraits: Sendable, Equatable {
         self.isRandomized = isRandomized
         self.isDifferentiable = isDifferentiable
     }
+
+    /// The traits of `defense`, named `name` (the manifest's name, or the defense's own).
+    public init(_ defense: any InputDefense, name: String) {
+        self.init(name: name, isRandomized: defense.isRandomized, isDifferentiable: defense.isDifferentiable)
+    }
 }
 
 extension Registry where Part == BatteryEntry, Context == AttackContext {

@@ -21,8 +21,7 @@ extension Registry where Part == any InputDefense, Context == DefenseContext {
 
     /// What the attack checks need to know of the defense a spec describes.
     public func traits(of spec: PartSpec, context: DefenseContext) throws -> DefenseTraits {
-        let defense = try make(spec, context: context)
-        return DefenseTraits(name: spec.name, isRandomized: defense.isRandomized, isDifferentiable: defense.isDifferentiable)
+        DefenseTraits(try make(spec, context: context), name: spec.name)
     }
 }
 

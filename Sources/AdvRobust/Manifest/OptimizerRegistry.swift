@@ -35,30 +35,31 @@ extension RegistryEntry where Part == OptimizerConfig, Context == NoContext {
         return config
     }
 
-    /// Rejects what `OptimizerConfig.validate` would (Nesterov without momentum), at the manifest's key.
-    @Sendable static func checkConfiguration(_ part: DecodedPart<NoContext>) throws {
-        let kind = OptimizerConfig.Kind(rawValue: part.spec.name) ?? .sgd
-        do { try configuration(kind, part.spec).validate() } catch {
-            throw part.error(at: part.isGiven("nesterov") ? "nesterov" : "momentum", "\(error)")
-        }
+    /// The entry for `kind`, named by its `OptimizerConfig.Kind` raw value (the name checkpoints store).
+    /// Its check rejects what `OptimizerConfig.validate` would (Nesterov without momentum), at the key.
+    static func optimizer(_ kind: OptimizerConfig.Kind, summary: String, keys: [OptimizerKey]) -> OptimizerEntry {
+        OptimizerEntry(
+            name: kind.rawValue, summary: summary, keys: keys,
+            check: { part in
+                do { try configuration(kind, part.spec).validate() } catch {
+                    throw part.error(at: part.isGiven("nesterov") ? "nesterov" : "momentum", "\(error)")
+                }
+            },
+            make: { spec, _ in configuration(kind, spec) })
     }
 
-    public static let sgd = OptimizerEntry(
-        name: "sgd", summary: "stochastic gradient descent with momentum (torch.optim.SGD)",
+    public static let sgd = optimizer(
+        .sgd, summary: "stochastic gradient descent with momentum (torch.optim.SGD)",
         keys: [learningRate(0.05),
                OptimizerKey("momentum", .number(0...0.999_999, lowerIsOpen: false), default: .value(.number(0.9)), doc: "momentum μ"),
                OptimizerKey("nesterov", .flag, default: .value(.flag(false)), doc: "Nesterov momentum"),
-               weightDecay],
-        check: checkConfiguration,
-        make: { spec, _ in configuration(.sgd, spec) })
+               weightDecay])
 
-    public static let adam = OptimizerEntry(
-        name: "adam", summary: "Adam (Kingma & Ba 2015) with L2 weight decay (torch.optim.Adam)",
-        keys: [learningRate(0.001)] + betas + [weightDecay],
-        make: { spec, _ in configuration(.adam, spec) })
+    public static let adam = optimizer(
+        .adam, summary: "Adam (Kingma & Ba 2015) with L2 weight decay (torch.optim.Adam)",
+        keys: [learningRate(0.001)] + betas + [weightDecay])
 
-    public static let adamW = OptimizerEntry(
-        name: "adamw", summary: "AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay",
-        keys: [learningRate(0.001)] + betas + [weightDecay],
-        make: { spec, _ in configuration(.adamw, spec) })
+    public static let adamW = optimizer(
+        .adamw, summary: "AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay",
+        keys: [learningRate(0.001)] + betas + [weightDecay])
 }

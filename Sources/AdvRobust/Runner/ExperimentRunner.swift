@@ -206,8 +206,7 @@ public struct ExperimentRunner {
         let spec = manifest.evaluation
         let split = spec.examples.map { data.test.prefix($0) } ?? data.test
         let context = AttackContext(threatModel: manifest.threatModel, classes: data.classCount,
-                                    defense: target.defense.map { DefenseTraits(name: $0.name, isRandomized: $0.isRandomized,
-                                                                                 isDifferentiable: $0.isDifferentiable) })
+                                    defense: target.defense.map { DefenseTraits($0, name: $0.name) })
         let evaluation = RobustEvaluation(
             battery: try spec.attacks.map { try registries.attacks.make($0, context: context) }, batchSize: spec.batchSize,
             seed: manifest.seed, epsilonCurve: spec.epsilonCurve, checks: spec.sanityChecks)
