@@ -276,16 +276,18 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var epoch: Int
     public var trainLoss: Double
     public var trainAccuracy: Double
-    public var testAccuracy: Double
+    /// Clean accuracy on the validation split (carved from the training data); nil without one.
+    public var validationAccuracy: Double?
+    /// PGD-10 accuracy on the first validation examples; nil when not measured.
     public var heldOutRobustAccuracy: Double?
     public var learningRate: Double
     public var seconds: Double
-    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, testAccuracy: Double, heldOutRobustAccuracy: Double?,
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationAccuracy: Double?, heldOutRobustAccuracy: Double?,
                 learningRate: Double, seconds: Double) {
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.trainAccuracy = trainAccuracy
-        self.testAccuracy = testAccuracy
+        self.validationAccuracy = validationAccuracy
         self.heldOutRobustAccuracy = heldOutRobustAccuracy
         self.learningRate = learningRate
         self.seconds = seconds

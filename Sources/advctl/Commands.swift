@@ -104,10 +104,10 @@ struct ShowCommand: ParsableCommand {
         if info.state == .running, let progress = info.progress { print("progress: \(Format.progress(progress))") }
         print("output: \(info.outputFolder)")
         if let epochs = info.epochs, !epochs.isEmpty {
-            var rows = [["EPOCH", "LOSS", "TRAIN", "TEST", "HELD-OUT PGD-10", "LR", "SECONDS"]]
+            var rows = [["EPOCH", "LOSS", "TRAIN", "VALIDATION", "VALIDATION PGD-10", "LR", "SECONDS"]]
             for epoch in epochs {
                 rows.append(["\(epoch.epoch)", String(format: "%.4f", epoch.trainLoss), Format.percent(epoch.trainAccuracy),
-                             Format.percent(epoch.testAccuracy), epoch.heldOutRobustAccuracy.map(Format.percent) ?? "—",
+                             epoch.validationAccuracy.map(Format.percent) ?? "—", epoch.heldOutRobustAccuracy.map(Format.percent) ?? "—",
                              String(format: "%.4g", epoch.learningRate), String(format: "%.1f", epoch.seconds)])
             }
             print("\n" + Format.table(rows))

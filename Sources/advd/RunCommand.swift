@@ -10,7 +10,7 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run the experiment a manifest describes: train, attack, report.",
         discussion: """
-            Writes metrics.json, report.md, model.safetensors and checkpoints to the output folder. \
+            Writes report.md, metrics.json, manifest.yaml (the manifest normalised), model.safetensors, adversarial.safetensors and checkpoints to the output folder. \
             Run the same command again after an interruption and it resumes from the last checkpoint, \
             in training or in evaluation, with bit-identical final results. \
             docs/manifest.md documents the manifest.
@@ -51,10 +51,7 @@ struct RunCommand: ParsableCommand {
             print(text)
         case let .training(training):
             if case let .epochEnd(metrics) = training.event {
-                let robust = metrics.heldOutRobustAccuracy.map { String(format: "  held-out PGD-10 acc %.2f%%", $0 * 100) } ?? ""
-                print(String(format: "epoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%%@  %.1f s",
-                             metrics.epoch, training.epochs, metrics.trainLoss, metrics.trainAccuracy * 100,
-                             metrics.testAccuracy * 100, robust, metrics.seconds))
+                print("epoch \(metrics.epoch)/\(training.epochs)  " + metrics.summary(separator: "  "))
             }
         case let .evaluation(_, _, name, batch, batches):
             if batch > 0 && (batch == batches || batch % 10 == 0) { print("  \(name): batch \(batch)/\(batches)") }
@@ -76,6 +73,6 @@ struct RunCommand: ParsableCommand {
         for warning in report.warnings {
             print("WARNING \(warning.check): \(warning.message)\n  evidence: \(warning.evidence)\n  try: \(warning.suggestion)")
         }
-        print("wrote \(result.outputFolder)/metrics.json, report.md, model.safetensors")
+        print("wrote \(result.outputFolder)/report.md, metrics.json, manifest.yaml, model.safetensors, adversarial.safetensors")
     }
 }

@@ -102,9 +102,8 @@ struct TrainCommand: ParsableCommand {
                          progress.epoch, progress.epochs, progress.stepInEpoch, progress.stepsPerEpoch,
                          progress.loss, progress.accuracy * 100, progress.samplesPerSecond, progress.learningRate))
         case let .epochEnd(metrics):
-            print(String(format: "epoch %d/%d done  train loss %.4f  train acc %.2f%%  test acc %.2f%%  %.1f s  %.0f samples/s",
-                         metrics.epoch, progress.epochs, metrics.trainLoss, metrics.trainAccuracy * 100,
-                         metrics.testAccuracy * 100, metrics.seconds, metrics.samplesPerSecond))
+            print("epoch \(metrics.epoch)/\(progress.epochs) done  " + metrics.summary(separator: "  ")
+                  + String(format: "  %.0f samples/s", metrics.samplesPerSecond))
         case .checkpoint:
             break
         }

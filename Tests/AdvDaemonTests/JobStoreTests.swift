@@ -34,7 +34,7 @@ import Testing
         var store = try JobStore(path: path)
         let (id, _) = try store.submit(Self.submission("a", labels: ["x", "y"]), outputFolder: { "/jobs/\($0)" })
         _ = try store.claimNext()
-        try store.recordEpoch(id, EpochRecord(epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, testAccuracy: 0.7,
+        try store.recordEpoch(id, EpochRecord(epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, validationAccuracy: 0.7,
                                               heldOutRobustAccuracy: 0.4, learningRate: 0.05, seconds: 1))
         // the daemon dies; a new one opens the same database and queues the job again
         store = try JobStore(path: path)

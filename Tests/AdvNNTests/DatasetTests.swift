@@ -158,4 +158,16 @@ import Testing
         #expect(data.train.inputs.allSatisfy { $0 >= 0 && $0 <= 1 })
         #expect(Set(data.test.labels).count == 10)
     }
+
+    @Test func validationIsCarvedFromTheEndOfTheTrainingSplit() {
+        let data = Dataset.gaussianBlobs(classes: 3, dimensions: 4, separation: 1, spread: 1, trainCount: 50, testCount: 20, seed: 1)
+        let held = data.holdingOutValidation(10)
+        #expect(held.train.count == 40 && held.validation.count == 10 && held.test.count == 20)
+        #expect(held.train.inputs == Array(data.train.inputs[0..<40 * 4]))
+        #expect(held.validation.inputs == Array(data.train.inputs[40 * 4..<50 * 4]))
+        #expect(held.validation.labels == Array(data.train.labels[40...]))
+        #expect(held.test.inputs == data.test.inputs)
+        // never every training example: one always trains
+        #expect(data.holdingOutValidation(500).train.count == 1)
+    }
 }

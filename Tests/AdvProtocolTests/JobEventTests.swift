@@ -9,7 +9,7 @@ import Testing
         .phase(.loading, detail: "loading blobs"),
         .phase(.evaluating(attack: 1, of: 2), detail: "attack 1 of 2: PGD-20"),
         .progress({ var progress = JobProgress(phase: .training); progress.epoch = 2; progress.loss = 0.5; return progress }()),
-        .epoch(EpochRecord(epoch: 1, trainLoss: 0.7, trainAccuracy: 0.6, testAccuracy: 0.55, heldOutRobustAccuracy: 0.3,
+        .epoch(EpochRecord(epoch: 1, trainLoss: 0.7, trainAccuracy: 0.6, validationAccuracy: 0.55, heldOutRobustAccuracy: 0.3,
                            learningRate: 0.05, seconds: 1.5)),
         .checkpoint(path: "/jobs/1/checkpoints/step-000120.safetensors"),
         .warning(JobWarning(check: "zero-gradients", message: "m", evidence: "93% of input gradients were zero", suggestion: "bpda")),

@@ -121,7 +121,8 @@ import Testing
 /// Fast AT's guard against catastrophic overfitting, with a collapse threshold that always fires.
 @Suite struct OverfittingGuardTests {
     @Test func collapseRollsBackToTheBestEpochAndStops() throws {
-        let data = Dataset.gaussianBlobs(classes: 3, dimensions: 8, separation: 2, spread: 1, trainCount: 192, testCount: 64, seed: 3)
+        let data = Dataset.gaussianBlobs(classes: 3, dimensions: 8, separation: 2, spread: 1, trainCount: 256, testCount: 64, seed: 3)
+            .holdingOutValidation(64)
         var config = TrainingConfig()
         config.batchSize = 32
         config.schedule = .constant

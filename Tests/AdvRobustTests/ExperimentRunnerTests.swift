@@ -44,7 +44,7 @@ import Testing
         let result = try ExperimentRunner(manifest: manifest, outputFolder: out).run { if case let .phase(phase, _) = $0 { phases.append(phase) } }
         #expect(phases == [.loading, .training, .evaluating(attack: 1, of: 2), .evaluating(attack: 2, of: 2), .epsilonCurve,
                            .sanityChecks, .writing])
-        for file in ["metrics.json", "report.md", "model.safetensors", "evaluation-state.json"] {
+        for file in ["metrics.json", "report.md", "model.safetensors", "evaluation-state.json", "adversarial.safetensors"] {
             #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
         }
         #expect(!Trainer.checkpoints(in: out + "/checkpoints").isEmpty)
@@ -62,6 +62,39 @@ import Testing
         #expect(report.contains("Machine: \(metrics.machine.cpu); \(metrics.machine.blas); "))
         let (model, spec) = try ModelCheckpoint.load(from: out + "/model.safetensors")
         #expect(spec == metrics.model && model.layers.count == 4)
+    }
+
+    /// adversarial.safetensors lets anyone re-check the claim: inputs within ε of the clean ones, and the
+    /// saved model's predictions on them give exactly the reported worst case.
+    @Test func theAdversarialExamplesReproduceTheWorstCase() throws {
+        let out = Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let manifest = try ExperimentManifest.parse(yaml: Self.manifestText, source: "tiny.yaml")
+        let report = try ExperimentRunner(manifest: manifest, outputFolder: out).run().metrics.evaluation
+        let file = try SafeTensors.read(from: out + "/adversarial.safetensors")
+        let inputs = try #require(file.tensors["inputs"]), norms = try #require(file.tensors["perturbation_norm"])
+        let labels = try #require(file.integers["labels"]).values, brokenBy = try #require(file.integers["broken_by"]).values
+        let predictions = try #require(file.integers["predictions"]).values
+        #expect(inputs.shape.dimensions == [60, 8] && file.integers["indices"]?.values == (0..<60).map(Int64.init))
+        #expect(file.metadata["norm"] == "linf" && file.metadata["epsilon"] == "0.5")
+        // the saved model classifies the saved inputs as the file says, and that is the worst case
+        let (model, _) = try ModelCheckpoint.load(from: out + "/model.safetensors")
+        let recomputed = ModelClassifier(model, classCount: 3).predictions(inputs)
+        #expect(recomputed.map(Int64.init) == predictions)
+        let correct = zip(predictions, labels).filter { $0 == $1 }.count
+        #expect(Double(correct) / 60 == report.worstCaseRobustAccuracy)
+        // every perturbation within ε, and zero exactly where no attack broke the example
+        let data = try Registries.standard.datasets.make(manifest.dataset, context: NoContext())
+            .loadUntrimmed(seed: manifest.seed)
+        let clean = manifest.dataset.trimmed(data).test
+        for example in 0..<60 {
+            var norm: Float = 0
+            for value in 0..<8 { norm = max(norm, abs(inputs[example * 8 + value] - clean.inputs[example * 8 + value])) }
+            #expect(norm <= 0.5 + 1e-6 && abs(norm - norms[example]) < 1e-6)
+            #expect((brokenBy[example] == -1) == (norm == 0), "example \(example)")
+        }
+        let brokenPerAttack = (0..<2).map { attack in brokenBy.filter { $0 == Int64(attack) }.count }
+        #expect(brokenPerAttack == report.attacks.map(\.newlyBroken))
     }
 
     @Test func interruptedRunsResumeToIdenticalResults() throws {
@@ -87,6 +120,9 @@ import Testing
         let afterEvaluationCrash = try runner.run { if case let .phase(_, text) = $0, text.contains("resumed at batch") { resumedFromEvaluation = true } }
         #expect(resumedFromEvaluation)
         #expect(Self.timeless(afterEvaluationCrash.metrics) == Self.timeless(straight.metrics))
+        // the adversarial examples logged after the snapshot were dropped and found again, once
+        let adversarial = FileManager.default.contents(atPath: straightFolder + "/adversarial.safetensors")
+        #expect(adversarial != nil && adversarial == FileManager.default.contents(atPath: resumedFolder + "/adversarial.safetensors"))
 
         // Interrupted in training: keep only the oldest checkpoint and no evaluation state.
         let checkpoints = Trainer.checkpoints(in: resumedFolder + "/checkpoints")
@@ -126,7 +162,9 @@ import Testing
         }
         let straight = try ExperimentRunner(manifest: manifest, outputFolder: straightFolder).run()
         let summary = try #require(straight.metrics.selfTraining)
-        #expect(summary.poolExamples == 360 && straight.metrics.dataset.trainExamples == 120)
+        // a tenth of the 120 labelled examples is held out for validation
+        #expect(summary.poolExamples == 360 && straight.metrics.dataset.trainExamples == 108
+                && straight.metrics.dataset.validationExamples == 12)
         // separable blobs: the teacher labels most of the pool correctly, and every class occurs
         #expect(try #require(summary.pseudoLabelAccuracy) > 0.8)
         #expect(summary.pseudoLabelClassShares.allSatisfy { $0 > 0.15 })

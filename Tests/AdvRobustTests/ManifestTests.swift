@@ -210,6 +210,22 @@ import Testing
         for name in names { _ = try ExperimentManifest.load(path: folder.appendingPathComponent(name).path) }
     }
 
+    /// The normalised manifest a run folder keeps reads back to the same manifest: every example, the
+    /// complete one of this suite, and the test manifests with self-training and weights.
+    @Test func normalisedManifestsReadBackUnchanged() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples").standardized
+        var manifests = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
+            .map { try ExperimentManifest.load(path: folder.appendingPathComponent($0).path) }
+        manifests.append(try ExperimentManifest.parse(yaml: Self.complete, source: "q.yaml"))
+        manifests.append(try ExperimentManifest.parse(yaml: ExperimentRunnerTests.selfTrainingManifest, source: "rst.yaml"))
+        for manifest in manifests {
+            let yaml = manifest.normalisedYAML()
+            #expect(yaml.contains("threat_model:") && yaml.contains("sanity_checks:"))
+            let reread = try ExperimentManifest.parse(yaml: yaml, source: "manifest.yaml")
+            #expect(reread == manifest, "\(manifest.name) does not read back as itself from:\n\(yaml)")
+        }
+    }
+
     @Test func syntaxErrorsKeepYamsPosition() {
         Self.expectError("dataset: {name: [unclosed\n", ["bad.yaml", "not valid YAML or JSON", "line"])
     }

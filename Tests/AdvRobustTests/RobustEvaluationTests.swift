@@ -35,6 +35,41 @@ import Testing
         let configurationChecks: Set = ["randomized-defense-without-eot", "non-differentiable-defense-without-bpda"]
         #expect(Self.checks(for: report).isDisjoint(with: configurationChecks))
         #expect(!Self.checks(for: report).contains("large-epsilon-not-chance"))
+        // the curve at the threat model's ε is the battery's own number for its first attack
+        #expect(report.epsilonCurve[2].robustAccuracy == report.attacks[0].standaloneRobustAccuracy)
+        #expect(report.epsilonCurve.map(\.fromBattery) == [false, false, true])
+        // every check is recorded, the passed ones too, with what it measured
+        let checks = try #require(report.checks)
+        #expect(checks.map(\.check) == ["single-step-beats-iterative", "black-box-beats-white-box", "randomized-defense-without-eot",
+                                        "non-differentiable-defense-without-bpda", "not-monotone-in-epsilon", "large-epsilon-not-chance",
+                                        "not-converged", "zero-or-nan-gradients"])
+        #expect(checks.first { $0.check == "black-box-beats-white-box" }?.status == .notApplicable)
+        #expect(checks.first { $0.check == "randomized-defense-without-eot" }?.measured == "no defense")
+        #expect(checks.first { $0.check == "large-epsilon-not-chance" }?.status == .passed)
+        #expect(checks.filter { $0.status == .failed }.map(\.check) == report.warnings.map(\.check))
+        #expect(checks.allSatisfy { ($0.status == .failed) == ($0.warning != nil) && !$0.measured.isEmpty })
+        // per class: the counts add up to the split, and the accuracies to the overall ones
+        #expect(report.perClass.map(\.examples).reduce(0, +) == 64)
+        let clean = report.perClass.reduce(0.0) { $0 + $1.cleanAccuracy * Double($1.examples) } / 64
+        let robust = report.perClass.reduce(0.0) { $0 + $1.robustAccuracy * Double($1.examples) } / 64
+        #expect(abs(clean - report.cleanAccuracy) < 1e-12 && abs(robust - report.worstCaseRobustAccuracy) < 1e-12)
+    }
+
+    @Test func checksThatWereTurnedOffAreNotReportedAsPassed() throws {
+        var off = SanityCheckOptions()
+        off.enabled = false
+        let report = try RobustEvaluation(battery: [BatteryEntry(FGSM(threatModel: Self.threat))], batchSize: 32, checks: off)
+            .run(EvaluationTarget(model: try TestModels.squaresClassifier(), defense: nil), on: Self.split)
+        #expect(report.checks == nil && report.warnings.isEmpty)
+    }
+
+    @Test func wilsonIntervalsMatchTheirDefinition() {
+        let half = ConfidenceInterval.wilson(0.5, examples: 100)
+        #expect(abs(half.lower - 0.4038) < 1e-4 && abs(half.upper - 0.5962) < 1e-4)
+        // at 0% the interval is not empty: its upper end is z²/(n + z²)
+        let none = ConfidenceInterval.wilson(0, examples: 10)
+        #expect(none.lower == 0 && abs(none.upper - 3.8415 / 13.8415) < 1e-4)
+        #expect(ConfidenceInterval.wilson(1, examples: 10).upper == 1)
     }
 
     @Test func shatteredGradientsAreFlaggedAndBPDARemovesTheIllusion() throws {
@@ -101,7 +136,7 @@ import Testing
             battery: [BatteryEntry(PGD(threatModel: Self.threat, steps: 5)), BatteryEntry(FGSM(threatModel: Self.threat))],
             batchSize: 8, seed: 4)
         var saved: [EvaluationState] = []
-        let straight = try evaluation.run(EvaluationTarget(model: model, defense: GaussianNoise(sigma: 0.05)), on: Self.split) { saved.append($0) }
+        let straight = try evaluation.run(EvaluationTarget(model: model, defense: GaussianNoise(sigma: 0.05)), on: Self.split) { state, _ in saved.append(state) }
         #expect(saved.count > 4)
         // resume from a state in the middle of the first attack, with a fresh model object
         let middle = saved[2]

@@ -138,14 +138,12 @@ public enum SupervisedRun {
                 lastStepReport = Date()
                 emit(.progress(state))
             case let .epochEnd(metrics):
-                let robust = metrics.heldOutRobustAccuracy.map { String(format: ", held-out PGD-10 %.2f%%", $0 * 100) } ?? ""
-                log(String(format: "epoch %d/%d: loss %.4f, train %.2f%%, test %.2f%%%@, %.1f s", metrics.epoch, training.epochs,
-                           metrics.trainLoss, metrics.trainAccuracy * 100, metrics.testAccuracy * 100, robust, metrics.seconds))
+                log("epoch \(metrics.epoch)/\(training.epochs): " + metrics.summary(separator: ", "))
                 emit(.progress(state))
                 // the teacher's epochs are not the evaluated model's
                 guard phase != .teacher else { return }
                 emit(.epoch(EpochRecord(epoch: metrics.epoch, trainLoss: metrics.trainLoss, trainAccuracy: metrics.trainAccuracy,
-                                        testAccuracy: metrics.testAccuracy, heldOutRobustAccuracy: metrics.heldOutRobustAccuracy,
+                                        validationAccuracy: metrics.validationAccuracy, heldOutRobustAccuracy: metrics.heldOutRobustAccuracy,
                                         learningRate: Double(metrics.learningRate), seconds: metrics.seconds)))
             case let .checkpoint(path):
                 log("checkpoint \(path)")

@@ -169,9 +169,9 @@ public final class JobStore: Sendable {
     public func recordEpoch(_ id: Int64, _ epoch: EpochRecord) throws {
         try database.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO epochs (job_id, epoch, train_loss, train_accuracy, test_accuracy, held_out_robust_accuracy, learning_rate, seconds)
+                INSERT OR REPLACE INTO epochs (job_id, epoch, train_loss, train_accuracy, validation_accuracy, held_out_robust_accuracy, learning_rate, seconds)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [id, epoch.epoch, epoch.trainLoss, epoch.trainAccuracy, epoch.testAccuracy,
+                """, arguments: [id, epoch.epoch, epoch.trainLoss, epoch.trainAccuracy, epoch.validationAccuracy,
                                  epoch.heldOutRobustAccuracy, epoch.learningRate, epoch.seconds])
         }
     }
@@ -327,7 +327,7 @@ public final class JobStore: Sendable {
 
     static func epochs(_ db: Database, job: Int64) throws -> [EpochRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM epochs WHERE job_id = ? ORDER BY epoch", arguments: [job]).map {
-            EpochRecord(epoch: $0["epoch"], trainLoss: $0["train_loss"], trainAccuracy: $0["train_accuracy"], testAccuracy: $0["test_accuracy"],
+            EpochRecord(epoch: $0["epoch"], trainLoss: $0["train_loss"], trainAccuracy: $0["train_accuracy"], validationAccuracy: $0["validation_accuracy"],
                         heldOutRobustAccuracy: $0["held_out_robust_accuracy"], learningRate: $0["learning_rate"], seconds: $0["seconds"])
         }
     }

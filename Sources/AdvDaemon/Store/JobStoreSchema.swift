@@ -113,6 +113,28 @@ enum JobStoreSchema {
                 );
                 """)
         }
+        // Per-epoch clean accuracy is measured on a validation split carved from the training data
+        // (never on test data) and is absent when a run has none. Rows kept from before were measured
+        // on test images; they keep their values under the new name.
+        migrator.registerMigration("v4: validation accuracy") { db in
+            try db.execute(sql: """
+                CREATE TABLE epochs_v4 (
+                    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                    epoch INTEGER NOT NULL,
+                    train_loss REAL NOT NULL,
+                    train_accuracy REAL NOT NULL,
+                    validation_accuracy REAL,
+                    held_out_robust_accuracy REAL,
+                    learning_rate REAL NOT NULL,
+                    seconds REAL NOT NULL,
+                    PRIMARY KEY (job_id, epoch)
+                );
+                INSERT INTO epochs_v4 SELECT job_id, epoch, train_loss, train_accuracy, test_accuracy,
+                    held_out_robust_accuracy, learning_rate, seconds FROM epochs;
+                DROP TABLE epochs;
+                ALTER TABLE epochs_v4 RENAME TO epochs;
+                """)
+        }
         return migrator
     }
 }

@@ -6,28 +6,37 @@ import Foundation
 ///
 /// The header maps each tensor name to `{"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}`
 /// (offsets into the data section) and may hold `"__metadata__"`, a string→string map. advd writes
-/// float32 tensors, sorted by name, with the header padded by spaces to an 8-byte boundary.
+/// float32 tensors (and int64 ones for indices and labels), sorted by name, with the header padded by
+/// spaces to an 8-byte boundary.
 public struct SafeTensors {
-    /// The tensors by name.
+    /// The float32 tensors by name.
     public var tensors: [String: Tensor]
+    /// The int64 tensors by name (indices, labels: what PyTorch keeps as `torch.long`).
+    public var integers: [String: IntegerTensor]
     /// Free-form string metadata (`__metadata__`).
     public var metadata: [String: String]
 
-    public init(tensors: [String: Tensor] = [:], metadata: [String: String] = [:]) {
+    public init(tensors: [String: Tensor] = [:], integers: [String: IntegerTensor] = [:], metadata: [String: String] = [:]) {
         self.tensors = tensors
+        self.integers = integers
         self.metadata = metadata
     }
 
     /// The file's bytes.
     public func serialized() -> [UInt8] {
-        let names = tensors.keys.sorted()
+        let names = (Array(tensors.keys) + Array(integers.keys)).sorted()
         var entries: [String] = []
         var offset = 0
         for name in names {
-            let tensor = tensors[name]!
-            let size = tensor.count * MemoryLayout<Float>.size
-            let shape = tensor.shape.dimensions.map(String.init).joined(separator: ",")
-            entries.append("\(Self.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}")
+            let (dtype, dimensions, size): (String, [Int], Int)
+            if let tensor = tensors[name] {
+                (dtype, dimensions, size) = ("F32", tensor.shape.dimensions, tensor.count * MemoryLayout<Float>.size)
+            } else {
+                let integer = integers[name]!
+                (dtype, dimensions, size) = ("I64", integer.shape, integer.values.count * MemoryLayout<Int64>.size)
+            }
+            let shape = dimensions.map(String.init).joined(separator: ",")
+            entries.append("\(Self.quoted(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}")
             offset += size
         }
         if !metadata.isEmpty {
@@ -41,9 +50,12 @@ public struct SafeTensors {
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes += $0 }
         bytes += header
         for name in names {
-            let tensor = tensors[name]!
             // little-endian on every platform Swift on Linux runs on; checked once at load time too
-            bytes += UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.size)
+            if let tensor = tensors[name] {
+                bytes += UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.size)
+            } else {
+                integers[name]!.values.withUnsafeBytes { bytes += $0 }
+            }
         }
         return bytes
     }
@@ -53,7 +65,7 @@ public struct SafeTensors {
         try AtomicFile.write(serialized(), to: path)
     }
 
-    /// Reads a safetensors file with float32 tensors.
+    /// Reads a safetensors file with float32 (and int64) tensors.
     /// - Throws: `CheckpointError` naming the file for a truncated file, a malformed header, an
     ///   unsupported dtype or offsets outside the data.
     public static func read(from path: String) throws -> SafeTensors {
@@ -90,15 +102,23 @@ public struct SafeTensors {
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
                   let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
             else { throw CheckpointError("\(source): tensor \(name) has a malformed header entry") }
-            guard dtype == "F32" else {
-                throw CheckpointError("\(source): tensor \(name) has dtype \(dtype); advd reads F32 tensors only")
+            guard dtype == "F32" || dtype == "I64" else {
+                throw CheckpointError("\(source): tensor \(name) has dtype \(dtype); advd reads F32 (and I64) tensors only")
             }
             guard shape.count <= Shape.maxRank, shape.allSatisfy({ $0 >= 0 }) else {
                 throw CheckpointError("\(source): tensor \(name) has unsupported shape \(shape)")
             }
-            let elementCount = shape.reduce(1, *)
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == elementCount * 4, dataStart + offsets[1] <= bytes.count else {
+            let elementCount = shape.reduce(1, *), elementSize = dtype == "F32" ? 4 : 8
+            guard offsets[0] >= 0, offsets[1] - offsets[0] == elementCount * elementSize, dataStart + offsets[1] <= bytes.count else {
                 throw CheckpointError("\(source): tensor \(name) \(shape) has data offsets \(offsets) that do not fit the file (truncated?)")
+            }
+            if dtype == "I64" {
+                var values = [Int64](repeating: 0, count: elementCount)
+                values.withUnsafeMutableBytes { target in
+                    bytes.withUnsafeBytes { target.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[(dataStart + offsets[0])...].prefix(elementCount * 8))) }
+                }
+                result.integers[name] = IntegerTensor(shape: shape, values: values)
+                continue
             }
             let tensor = Tensor(zeros: Shape(shape))
             bytes.withUnsafeBytes { raw in
@@ -124,5 +144,22 @@ public struct SafeTensors {
             }
         }
         return out + "\""
+    }
+}
+
+/// An int64 tensor of a safetensors file: its shape and its values, row-major.
+public struct IntegerTensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Int64]
+
+    public init(shape: [Int], values: [Int64]) {
+        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        self.shape = shape
+        self.values = values
+    }
+
+    /// A vector of integers.
+    public init(_ values: [Int]) {
+        self.init(shape: [values.count], values: values.map(Int64.init))
     }
 }

@@ -25,6 +25,12 @@ public struct DataSplit: Sendable {
     /// Values per example.
     public var itemSize: Int { itemShape.reduce(1, *) }
 
+    /// The examples in `range`.
+    public func slice(_ range: Range<Int>) -> DataSplit {
+        DataSplit(inputs: Array(inputs[range.lowerBound * itemSize..<range.upperBound * itemSize]), labels: Array(labels[range]),
+                  itemShape: itemShape)
+    }
+
     /// The first `count` examples (all of them when there are fewer).
     public func prefix(_ count: Int) -> DataSplit {
         let kept = min(count, self.count)
@@ -65,11 +71,17 @@ public struct DataSplit: Sendable {
     }
 }
 
-/// A labelled dataset with train and test splits.
+/// A labelled dataset with train, validation and test splits.
+///
+/// The validation split is carved from the training data (`holdingOutValidation`): training watches it
+/// after every epoch and chooses among epochs with it, so the test split is touched only by the final
+/// evaluation (choosing on test data would be model selection on the test set).
 public struct Dataset: Sendable {
     /// A short name (`fashion-mnist`, `tsipras`, …).
     public var name: String
     public var train: DataSplit
+    /// Examples held out of training for per-epoch measurements; empty until `holdingOutValidation`.
+    public var validation: DataSplit
     public var test: DataSplit
     /// Human-readable class names, one per class.
     public var classNames: [String]
@@ -80,9 +92,20 @@ public struct Dataset: Sendable {
         precondition(train.itemShape == test.itemShape, "train \(train.itemShape) and test \(test.itemShape) shapes differ")
         self.name = name
         self.train = train
+        self.validation = DataSplit(inputs: [], labels: [], itemShape: train.itemShape)
         self.test = test
         self.classNames = classNames
         self.valueRange = valueRange
+    }
+
+    /// The same data with the last `count` training examples moved into the validation split (no
+    /// training example is ever in both). `count` is capped so that at least one example trains.
+    public func holdingOutValidation(_ count: Int) -> Dataset {
+        let kept = max(train.count - max(count, 0), min(train.count, 1))
+        var data = self
+        data.validation = train.slice(kept..<train.count)
+        data.train = train.prefix(kept)
+        return data
     }
 
     /// The number of classes.

@@ -97,7 +97,7 @@ public final class Trainer {
     /// Whether every epoch has run.
     public var isFinished: Bool { cursor.step >= totalSteps || cursor.stoppedEarly != nil }
 
-    /// Test examples a method may watch after each epoch (never trained on).
+    /// Validation examples a method may watch after each epoch (never trained on).
     public var heldOutExamples = 512
     /// Measures robust accuracy on the held-out examples after each epoch (AdvNN knows no attacks:
     /// the caller supplies one). It must draw randomness only from its own stream for `epoch`, so
@@ -203,19 +203,20 @@ public final class Trainer {
         }
     }
 
-    /// The first `heldOutExamples` test examples.
+    /// The first `heldOutExamples` validation examples (none when the dataset has no validation split).
     private func heldOutBatch() -> (inputs: Tensor, labels: [Int]) {
-        dataset.test.batch(0..<min(heldOutExamples, dataset.test.count))
+        dataset.validation.batch(0..<min(heldOutExamples, dataset.validation.count))
     }
 
     private func finishEpoch(_ epoch: Int) -> EpochMetrics {
-        let evaluation = config.evaluationExamples.map { dataset.test.prefix($0) } ?? dataset.test
-        let robust = heldOutProbe.map { $0(model, heldOutBatch(), epoch + 1) }
+        let validation = config.evaluationExamples.map { dataset.validation.prefix($0) } ?? dataset.validation
+        let hasValidation = validation.count > 0
+        let robust = hasValidation ? heldOutProbe.map { $0(model, heldOutBatch(), epoch + 1) } : nil
         let metrics = EpochMetrics(
             epoch: epoch + 1,
             trainLoss: cursor.epochLossSum / Double(max(cursor.epochSeen, 1)),
             trainAccuracy: Double(cursor.epochCorrect) / Double(max(cursor.epochSeen, 1)),
-            testAccuracy: Metrics.accuracy(of: model, on: evaluation),
+            validationAccuracy: hasValidation ? Metrics.accuracy(of: model, on: validation) : nil,
             heldOutRobustAccuracy: robust,
             learningRate: optimizer.learningRate,
             seconds: cursor.epochSeconds,

@@ -13,7 +13,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Write a resumable checkpoint every this many steps (also at the end of every epoch); nil: epoch ends only.
     public var checkpointEverySteps: Int?
-    /// Evaluate clean accuracy on the first this many test examples after each epoch; nil: all of them.
+    /// Measure clean accuracy on the first this many validation examples after each epoch; nil: all of them.
     public var evaluationExamples: Int?
     /// Indices of the model's layers whose parameters stay fixed (fine-tuning); nil: train everything.
     public var frozenLayers: [Int]?

@@ -17,8 +17,8 @@ public protocol TrainingMethod {
     /// `method.<name>` and restored on resume (resized to the saved shape).
     var namedState: [(name: String, tensor: Tensor)] { get }
 
-    /// Called after every epoch. `heldOut` gathers a held-out batch (the first test examples, never
-    /// trained on) only for a method that asks for it. A method that watches for trouble (fast AT's
+    /// Called after every epoch. `heldOut` gathers a held-out batch (the first validation examples,
+    /// never trained on; empty when the dataset has none) only for a method that asks for it. A method that watches for trouble (fast AT's
     /// catastrophic overfitting) may restore earlier weights into `model` and ask the run to stop.
     /// - Returns: nil to go on, or the reason to stop.
     mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: () -> (inputs: Tensor, labels: [Int]),

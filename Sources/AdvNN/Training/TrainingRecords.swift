@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a run records about each finished epoch.
 public struct EpochMetrics: Codable, Sendable, Equatable {
     /// 1-based epoch number.
@@ -6,10 +8,11 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var trainLoss: Double
     /// Fraction of training examples classified correctly while training (before each update).
     public var trainAccuracy: Double
-    /// Clean accuracy on the evaluation subset of the test split after the epoch.
-    public var testAccuracy: Double
-    /// Robust accuracy on the held-out test examples after the epoch, when the run measures it
-    /// (`Trainer.heldOutProbe`; advd run: PGD-10 under the threat model).
+    /// Clean accuracy on the validation split (its first `evaluationExamples`) after the epoch; nil when
+    /// the dataset has no validation split. Never measured on test data.
+    public var validationAccuracy: Double?
+    /// Robust accuracy on the first `Trainer.heldOutExamples` validation examples after the epoch, when
+    /// the run measures it (`Trainer.heldOutProbe`; advd run: PGD-10 under the threat model).
     public var heldOutRobustAccuracy: Double?
     /// The learning rate of the epoch's last step.
     public var learningRate: Float
@@ -17,6 +20,18 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var seconds: Double
     /// Training throughput over the epoch.
     public var samplesPerSecond: Double
+}
+
+extension EpochMetrics {
+    /// One line for logs and terminals: loss, training and validation accuracy, validation PGD-10
+    /// accuracy when measured, seconds.
+    public func summary(separator: String) -> String {
+        var parts = [String(format: "loss %.4f", trainLoss), String(format: "train acc %.2f%%", trainAccuracy * 100)]
+        if let validationAccuracy { parts.append(String(format: "validation acc %.2f%%", validationAccuracy * 100)) }
+        if let heldOutRobustAccuracy { parts.append(String(format: "validation PGD-10 acc %.2f%%", heldOutRobustAccuracy * 100)) }
+        parts.append(String(format: "%.1f s", seconds))
+        return parts.joined(separator: separator)
+    }
 }
 
 /// Where a run stands: everything besides tensors that a resumed run needs to continue exactly.

@@ -41,6 +41,10 @@ public struct EvaluationTarget {
 public struct EvaluationState: Codable, Sendable, Equatable {
     /// Examples correctly classified and not yet broken.
     public var robust: [Bool] = []
+    /// Examples correctly classified before any attack.
+    public var cleanCorrect: [Bool] = []
+    /// The battery index of the attack that broke each example; -1 for none.
+    public var brokenBy: [Int] = []
     public var cleanAccuracy = 0.0
     /// Outcomes of the attacks already finished.
     public var finished: [AttackOutcome] = []
@@ -55,6 +59,17 @@ public struct EvaluationState: Codable, Sendable, Equatable {
     public var currentRejected = 0
 
     public init() {}
+}
+
+/// An example an attack broke, with the adversarial input that broke it (handed to the caller, which
+/// keeps them for `adversarial.safetensors`).
+public struct BrokenExample {
+    /// Index in the evaluated split.
+    public var index: Int
+    /// Battery index of the attack.
+    public var attack: Int
+    /// The adversarial input, `itemSize` values.
+    public var input: [Float]
 }
 
 /// Runs a battery against a (possibly defended) model.
@@ -89,29 +104,61 @@ public struct RobustEvaluation {
     /// Runs the whole evaluation on `split`.
     /// - Parameters:
     ///   - state: where to resume from (a fresh state starts at the beginning).
-    ///   - checkpoint: called with the state after every batch, for the caller to save.
+    ///   - classNames: the classes' names for the per-class accuracies (default: their numbers).
+    ///   - checkpoint: called after every batch with the state, for the caller to save, and the examples
+    ///     the batch broke with their adversarial inputs, for the caller to keep before it saves the state.
     ///   - stage: told when the ε-curve and the sanity checks begin (the attacks report through `checkpoint`).
-    public func run(_ target: EvaluationTarget, on split: DataSplit,
+    /// - Returns: the report and the final state (which example each attack broke).
+    public func evaluate(_ target: EvaluationTarget, on split: DataSplit, classNames: [String]? = nil,
                     resuming state: EvaluationState = EvaluationState(),
-                    checkpoint: (EvaluationState) throws -> Void = { _ in },
-                    stage: (RunPhase, String) -> Void = { _, _ in }) throws -> EvaluationReport {
+                    checkpoint: (EvaluationState, [BrokenExample]) throws -> Void = { _, _ in },
+                    stage: (RunPhase, String) -> Void = { _, _ in }) throws -> (report: EvaluationReport, state: EvaluationState) {
         var state = state
         if !state.hasStarted { state = start(target, split: split) }
         while state.finished.count < battery.count {
             try runCurrentAttack(&state, target: target, split: split, checkpoint: checkpoint)
         }
         let survivors = state.robust.filter { $0 }.count
-        if !epsilonCurve.isEmpty { stage(.epsilonCurve, "accuracy over ε at \(epsilonCurve.count) radii") }
+        if !epsilonCurve.isEmpty { stage(.epsilonCurve, "accuracy over ε at \(Wording.counted(epsilonCurve.count, "radius", plural: "radii"))") }
         var report = EvaluationReport(
             threatModel: battery[0].attack.threatModel.description, defense: target.defense?.name,
             detector: target.detector?.name,
             falsePositiveRate: target.detector.map { _ in Double(state.falsePositives) / Double(max(split.count, 1)) },
             examples: split.count, cleanAccuracy: state.cleanAccuracy, attacks: state.finished,
             worstCaseRobustAccuracy: Double(survivors) / Double(max(split.count, 1)),
-            epsilonCurve: curve(target, split: split), warnings: [])
-        if checks.enabled { stage(.sanityChecks, "sanity checks for gradient masking") }
-        report.warnings = SanityChecks(evaluation: self, options: checks).warnings(for: report, state: state, target: target, split: split)
-        return report
+            epsilonCurve: curve(target, split: split, state: state),
+            perClass: perClassAccuracy(state, split: split, classNames: classNames ?? []), checks: nil, warnings: [])
+        if checks.enabled {
+            stage(.sanityChecks, "sanity checks for gradient masking")
+            let results = SanityChecks(evaluation: self, options: checks).results(for: report, state: state, target: target, split: split)
+            report.checks = results
+            report.warnings = results.compactMap(\.warning)
+        }
+        return (report, state)
+    }
+
+    /// `evaluate`'s report alone.
+    public func run(_ target: EvaluationTarget, on split: DataSplit, classNames: [String]? = nil,
+                    resuming state: EvaluationState = EvaluationState(),
+                    checkpoint: (EvaluationState, [BrokenExample]) throws -> Void = { _, _ in },
+                    stage: (RunPhase, String) -> Void = { _, _ in }) throws -> EvaluationReport {
+        try evaluate(target, on: split, classNames: classNames, resuming: state, checkpoint: checkpoint, stage: stage).report
+    }
+
+    /// Clean and worst-case accuracy of each class (every label that occurs, and every named class).
+    private func perClassAccuracy(_ state: EvaluationState, split: DataSplit, classNames: [String]) -> [ClassAccuracy] {
+        let classes = max(classNames.count, (split.labels.max() ?? -1) + 1)
+        var examples = [Int](repeating: 0, count: classes), clean = examples, robust = examples
+        for (index, label) in split.labels.enumerated() {
+            examples[label] += 1
+            if state.cleanCorrect[index] { clean[label] += 1 }
+            if state.robust[index] { robust[label] += 1 }
+        }
+        return (0..<classes).map { label in
+            ClassAccuracy(className: label < classNames.count ? classNames[label] : "\(label)", examples: examples[label],
+                          cleanAccuracy: Double(clean[label]) / Double(max(examples[label], 1)),
+                          robustAccuracy: Double(robust[label]) / Double(max(examples[label], 1)))
+        }
     }
 
     private func start(_ target: EvaluationTarget, split: DataSplit) -> EvaluationState {
@@ -127,13 +174,15 @@ public struct RobustEvaluation {
                 state.falsePositives += detector.rejects(inputs, model: target.model.model).filter { $0 }.count
             }
         }
+        state.cleanCorrect = state.robust
+        state.brokenBy = [Int](repeating: -1, count: split.count)
         state.cleanAccuracy = Double(state.robust.filter { $0 }.count) / Double(max(split.count, 1))
         state.currentTargets = state.robust.indices.filter { state.robust[$0] }
         return state
     }
 
     private func runCurrentAttack(_ state: inout EvaluationState, target: EvaluationTarget, split: DataSplit,
-                                  checkpoint: (EvaluationState) throws -> Void) throws {
+                                  checkpoint: (EvaluationState, [BrokenExample]) throws -> Void) throws {
         let attackIndex = state.finished.count, entry = battery[attackIndex]
         let targets = state.currentTargets
         let batches = (targets.count + batchSize - 1) / batchSize
@@ -142,12 +191,15 @@ public struct RobustEvaluation {
             let indices = Array(targets[batch * batchSize..<min((batch + 1) * batchSize, targets.count)])
             let started = DispatchTime.now().uptimeNanoseconds
             let outcome = attackBatch(indices, entry: entry, attackIndex: attackIndex, batch: batch, target: target, split: split)
-            for index in outcome.broken { state.robust[index] = false }
+            for example in outcome.broken {
+                state.robust[example.index] = false
+                state.brokenBy[example.index] = attackIndex
+            }
             state.currentBroken += outcome.broken.count
             state.currentRejected += outcome.rejected
             state.currentSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             state.currentBatches += 1
-            try checkpoint(state)
+            try checkpoint(state, outcome.broken)
         }
         let robustAfter = Double(state.robust.filter { $0 }.count) / Double(max(split.count, 1))
         state.finished.append(AttackOutcome(
@@ -159,13 +211,14 @@ public struct RobustEvaluation {
         state.currentBroken = 0
         state.currentRejected = 0
         state.currentSeconds = 0
-        try checkpoint(state)
+        try checkpoint(state, [])
     }
 
     /// Attacks the examples `indices`; returns those the judged classifier now gets wrong (and the
-    /// detector, if any, accepts), and how many misclassified adversarial inputs the detector caught.
+    /// detector, if any, accepts) with their adversarial inputs, and how many misclassified adversarial
+    /// inputs the detector caught.
     func attackBatch(_ indices: [Int], entry: BatteryEntry, attackIndex: Int, batch: Int,
-                     target: EvaluationTarget, split: DataSplit) -> (broken: [Int], rejected: Int) {
+                     target: EvaluationTarget, split: DataSplit) -> (broken: [BrokenExample], rejected: Int) {
         guard !indices.isEmpty else { return ([], 0) }
         let inputs = Tensor(zeros: Shape(0))
         var labels: [Int] = []
@@ -178,15 +231,26 @@ public struct RobustEvaluation {
         let rejected = target.detector?.rejects(result.adversarial, model: target.model.model)
             ?? [Bool](repeating: false, count: indices.count)
         let misclassified = indices.indices.filter { predictions[$0] != labels[$0] }
-        return (misclassified.filter { !rejected[$0] }.map { indices[$0] }, misclassified.filter { rejected[$0] }.count)
+        let size = split.itemSize
+        let broken = misclassified.filter { !rejected[$0] }.map { position in
+            BrokenExample(index: indices[position], attack: attackIndex,
+                          input: Array(UnsafeBufferPointer(start: result.adversarial.data + position * size, count: size)))
+        }
+        return (broken, misclassified.filter { rejected[$0] }.count)
     }
 
-    /// Robust accuracy of the first attack, rebuilt at every radius of `epsilonCurve`.
-    private func curve(_ target: EvaluationTarget, split: DataSplit) -> [EpsilonPoint] {
-        epsilonCurve.map { epsilon in
-            let entry = BatteryEntry(battery[0].attack.withEpsilon(epsilon), gradients: battery[0].gradients)
+    /// Robust accuracy of the first attack, rebuilt at every radius of `epsilonCurve`. At the threat
+    /// model's own ε the battery already measured it (the first attack runs on every correctly classified
+    /// example), so that number is reused: the curve and the results table never disagree.
+    private func curve(_ target: EvaluationTarget, split: DataSplit, state: EvaluationState) -> [EpsilonPoint] {
+        let first = battery[0].attack
+        return epsilonCurve.map { epsilon in
+            if epsilon == first.threatModel.epsilon, let measured = state.finished.first?.standaloneRobustAccuracy {
+                return EpsilonPoint(epsilon: epsilon, robustAccuracy: measured, fromBattery: true)
+            }
+            let entry = BatteryEntry(first.withEpsilon(epsilon), gradients: battery[0].gradients)
             let accuracy = robustAccuracy(of: entry, attackIndex: 1000, target: target, on: split)
-            return EpsilonPoint(epsilon: epsilon, robustAccuracy: accuracy)
+            return EpsilonPoint(epsilon: epsilon, robustAccuracy: accuracy, fromBattery: false)
         }
     }
 

@@ -1,4 +1,5 @@
 import AdvNN
+import Foundation
 
 /// Settings of the automatic sanity checks.
 public struct SanityCheckOptions: Codable, Sendable, Equatable {
@@ -29,65 +30,75 @@ struct SanityChecks {
         self.options = options
     }
 
-    func warnings(for report: EvaluationReport, state: EvaluationState, target: EvaluationTarget,
-                  split: DataSplit) -> [SanityWarning] {
-        guard options.enabled else { return [] }
+    /// Every check, in a fixed order, each passed, failed or not applicable.
+    func results(for report: EvaluationReport, state: EvaluationState, target: EvaluationTarget,
+                 split: DataSplit) -> [SanityCheckResult] {
         let probe = split.prefix(options.probeExamples)
-        var warnings = cascadeWarnings(report) + configurationWarnings(target: target, probe: probe)
-        warnings += monotonicityWarnings(report.epsilonCurve)
-        if let warning = largeEpsilonWarning(target: target, probe: probe) { warnings.append(warning) }
-        if let warning = convergenceWarning(state: state, target: target, split: split) { warnings.append(warning) }
-        if let warning = gradientWarning(target: target, probe: probe) { warnings.append(warning) }
-        return warnings
+        return cascadeResults(report) + configurationResults(target: target, probe: probe)
+            + [monotonicityResult(report.epsilonCurve), largeEpsilonResult(target: target, probe: probe),
+               convergenceResult(state: state, target: target, split: split), gradientResult(target: target, probe: probe)]
     }
 
     /// A weaker attack that breaks examples a stronger one left standing: single-step after iterative,
     /// gradient-free after gradient-based. One example near a decision boundary is noise, not evidence:
     /// it takes at least two, and at least 0.5% of the examples attacked.
-    private func cascadeWarnings(_ report: EvaluationReport) -> [SanityWarning] {
-        var warnings: [SanityWarning] = []
+    private func cascadeResults(_ report: EvaluationReport) -> [SanityCheckResult] {
+        let singleStep = "single-step-beats-iterative", blackBox = "black-box-beats-white-box"
+        let singleStepQuestion = "Does a single-step attack break examples an earlier iterative attack left standing?"
+        let blackBoxQuestion = "Does a gradient-free attack break examples the gradient attacks left standing?"
+        var single: SanityCheckResult?, gradientFree: SanityCheckResult?
         for (index, entry) in evaluation.battery.enumerated() {
             let earlier = evaluation.battery[..<index]
             let outcome = report.attacks[index]
-            guard outcome.newlyBroken >= max(2, outcome.attackedExamples / 200) else { continue }
-            if entry.attack.kind == .singleStep, let stronger = earlier.first(where: { $0.attack.kind == .iterative }) {
-                warnings.append(SanityWarning(
-                    check: "single-step-beats-iterative",
-                    message: "\(outcome.name) found adversarial examples that \(stronger.name) missed",
-                    evidence: "\(outcome.newlyBroken) of \(outcome.attackedExamples) examples that survived the iterative attacks fell to one gradient step",
-                    suggestion: "an iterative attack should dominate a single step; its step size may be too small, its loss saturated, or the gradients masked: try more steps, the CW or DLR loss, BPDA or EOT"))
+            let threshold = max(2, outcome.attackedExamples / 200)
+            let measured = "\(outcome.name) newly broke \(outcome.newlyBroken) of \(outcome.attackedExamples)"
+            let failed = outcome.newlyBroken >= threshold
+            if entry.attack.kind == .singleStep, let stronger = earlier.first(where: { $0.attack.kind == .iterative }), single?.status != .failed {
+                single = SanityCheckResult.judged(
+                singleStep, singleStepQuestion, failed: failed, measured: measured,
+                threshold: "fails at \(threshold) or more (at least 2, and 0.5% of those attacked)",
+                message: "\(outcome.name) found adversarial examples that \(stronger.name) missed",
+                evidence: "\(outcome.newlyBroken) of \(outcome.attackedExamples) examples that survived the iterative attacks fell to one gradient step",
+                suggestion: "an iterative attack should dominate a single step; its step size may be too small, its loss saturated, or the gradients masked: try more steps, the CW or DLR loss, BPDA or EOT")
             }
-            if entry.attack.kind == .gradientFree, earlier.contains(where: { $0.attack.kind != .gradientFree }) {
-                warnings.append(SanityWarning(
-                    check: "black-box-beats-white-box",
-                    message: "the gradient-free \(outcome.name) broke examples the gradient attacks could not",
-                    evidence: "\(outcome.newlyBroken) of \(outcome.attackedExamples) examples that survived every white-box attack fell to a black-box one",
-                    suggestion: "white-box attacks see strictly more; their gradients are likely masked or shattered: use BPDA for non-differentiable steps and EOT for randomness"))
+            if entry.attack.kind == .gradientFree, earlier.contains(where: { $0.attack.kind != .gradientFree }), gradientFree?.status != .failed {
+                gradientFree = SanityCheckResult.judged(
+                blackBox, blackBoxQuestion, failed: failed, measured: measured,
+                threshold: "fails at \(threshold) or more (at least 2, and 0.5% of those attacked)",
+                message: "the gradient-free \(outcome.name) broke examples the gradient attacks could not",
+                evidence: "\(outcome.newlyBroken) of \(outcome.attackedExamples) examples that survived every white-box attack fell to a black-box one",
+                suggestion: "white-box attacks see strictly more; their gradients are likely masked or shattered: use BPDA for non-differentiable steps and EOT for randomness")
             }
         }
-        return warnings
+        return [single ?? .notApplicable(singleStep, singleStepQuestion, because: "no single-step attack runs after an iterative one"),
+                gradientFree ?? .notApplicable(blackBox, blackBoxQuestion, because: "no gradient-free attack runs after a gradient attack")]
     }
 
     /// A randomised defense attacked without EOT, or a non-differentiable one without BPDA.
-    private func configurationWarnings(target: EvaluationTarget, probe: DataSplit) -> [SanityWarning] {
-        let defense = target.defense
-        guard let defense else { return [] }
-        var warnings: [SanityWarning] = []
-        if defense.isRandomized && !evaluation.battery.contains(where: { $0.gradients.usesEOT }) {
-            warnings.append(SanityWarning(
-                check: "randomized-defense-without-eot",
-                message: "the randomised defense \(defense.name) was attacked without EOT",
-                evidence: "no attack of the battery averages gradients over the defense's randomness",
-                suggestion: "add an attack with gradients: eot (e.g. 16–32 samples): single-draw gradients point in noisy directions and overstate robustness"))
+    private func configurationResults(target: EvaluationTarget, probe: DataSplit) -> [SanityCheckResult] {
+        let eot = "randomized-defense-without-eot", bpda = "non-differentiable-defense-without-bpda"
+        let eotQuestion = "Is a randomised defense attacked with gradients averaged over its randomness (EOT)?"
+        let bpdaQuestion = "Is a non-differentiable defense attacked through BPDA?"
+        guard let defense = target.defense else {
+            return [.notApplicable(eot, eotQuestion, because: "no defense"), .notApplicable(bpda, bpdaQuestion, because: "no defense")]
         }
-        if !defense.isDifferentiable && !evaluation.battery.contains(where: { $0.gradients.usesBPDA }) {
-            warnings.append(SanityWarning(
-                check: "non-differentiable-defense-without-bpda",
-                message: "the non-differentiable defense \(defense.name) was attacked without BPDA",
-                evidence: defense.derivativeNote + measuredZeroGradients(target: target, probe: probe),
-                suggestion: "add an attack with gradients: bpda (the identity on the backward pass) and compare"))
-        }
-        return warnings
+        let eotAttacks = evaluation.battery.filter { $0.gradients.usesEOT }.count
+        let bpdaAttacks = evaluation.battery.filter { $0.gradients.usesBPDA }.count
+        let eotResult: SanityCheckResult = !defense.isRandomized
+            ? .notApplicable(eot, eotQuestion, because: "\(defense.name) is deterministic")
+            : .judged(eot, eotQuestion, failed: eotAttacks == 0,
+                      measured: "\(eotAttacks) of \(evaluation.battery.count) attacks use EOT", threshold: "fails with none",
+                      message: "the randomised defense \(defense.name) was attacked without EOT",
+                      evidence: "no attack of the battery averages gradients over the defense's randomness",
+                      suggestion: "add an attack with gradients: eot (e.g. 16–32 samples): single-draw gradients point in noisy directions and overstate robustness")
+        let bpdaResult: SanityCheckResult = defense.isDifferentiable
+            ? .notApplicable(bpda, bpdaQuestion, because: "\(defense.name) is differentiable")
+            : .judged(bpda, bpdaQuestion, failed: bpdaAttacks == 0,
+                      measured: "\(bpdaAttacks) of \(evaluation.battery.count) attacks use BPDA", threshold: "fails with none",
+                      message: "the non-differentiable defense \(defense.name) was attacked without BPDA",
+                      evidence: defense.derivativeNote + measuredZeroGradients(target: target, probe: probe),
+                      suggestion: "add an attack with gradients: bpda (the identity on the backward pass) and compare")
+        return [eotResult, bpdaResult]
     }
 
     /// What the probe saw of the true gradient through the defense: the share of input-gradient values
@@ -103,32 +114,39 @@ struct SanityChecks {
     }
 
     /// Robust accuracy that rises with ε: a larger ball contains the smaller one.
-    private func monotonicityWarnings(_ curve: [EpsilonPoint]) -> [SanityWarning] {
+    private func monotonicityResult(_ curve: [EpsilonPoint]) -> SanityCheckResult {
+        let check = "not-monotone-in-epsilon", question = "Does robust accuracy fall (or stay) as ε grows?"
         let sorted = curve.sorted { $0.epsilon < $1.epsilon }
-        for (smaller, larger) in zip(sorted, sorted.dropFirst()) where larger.robustAccuracy > smaller.robustAccuracy + 0.01 {
-            return [SanityWarning(
-                check: "not-monotone-in-epsilon",
+        guard sorted.count >= 2 else { return .notApplicable(check, question, because: "no ε-curve with two or more radii") }
+        let pairs = Array(zip(sorted, sorted.dropFirst()))
+        let worst = pairs.max { ($0.1.robustAccuracy - $0.0.robustAccuracy) < ($1.1.robustAccuracy - $1.0.robustAccuracy) }!
+        let rise = worst.1.robustAccuracy - worst.0.robustAccuracy
+        let failed = rise > 0.01
+        return SanityCheckResult.judged(
+                check, question, failed: failed, measured: String(format: "largest rise %.1f points (ε = %@ → %@)", max(rise, 0) * 100, "\(worst.0.epsilon)", "\(worst.1.epsilon)"),
+                threshold: "fails above 1 point",
                 message: "robust accuracy rises with ε",
-                evidence: "ε = \(smaller.epsilon): \(percent(smaller.robustAccuracy)); ε = \(larger.epsilon): \(percent(larger.robustAccuracy))",
-                suggestion: "every example of the smaller ball is in the larger one, so the attack is failing to optimise: more steps, restarts, or adaptive gradients")]
-        }
-        return []
+                evidence: "ε = \(worst.0.epsilon): \(percent(worst.0.robustAccuracy)); ε = \(worst.1.epsilon): \(percent(worst.1.robustAccuracy))",
+                suggestion: "every example of the smaller ball is in the larger one, so the attack is failing to optimise: more steps, restarts, or adaptive gradients")
     }
 
     /// Accuracy that stays far above chance at a radius where any input can be made almost anything.
-    private func largeEpsilonWarning(target: EvaluationTarget, probe: DataSplit) -> SanityWarning? {
+    private func largeEpsilonResult(target: EvaluationTarget, probe: DataSplit) -> SanityCheckResult {
+        let check = "large-epsilon-not-chance", question = "Does accuracy fall to chance at a very large ε?"
+        guard probe.count > 0 else { return .notApplicable(check, question, because: "no examples to probe") }
         let entry = evaluation.battery.first { $0.attack.kind != .gradientFree } ?? evaluation.battery[0]
         let threat = entry.attack.threatModel
         let epsilon = options.largeEpsilon ?? defaultLargeEpsilon(threat, dimensions: probe.itemSize)
         let large = BatteryEntry(entry.attack.withEpsilon(epsilon), gradients: entry.gradients)
         let accuracy = evaluation.robustAccuracy(of: large, attackIndex: 2000, target: target, on: probe)
         let chance = 1 / Double(target.model.classCount)
-        guard accuracy > chance + 0.1 else { return nil }
-        return SanityWarning(
-            check: "large-epsilon-not-chance",
-            message: "accuracy does not fall to chance at a very large ε",
-            evidence: "\(large.name) at ε = \(epsilon) leaves \(percent(accuracy)) robust on \(probe.count) examples; chance is \(percent(chance))",
-            suggestion: "at this radius the attacker can replace the input almost entirely; the attack is not working (masked gradients, wrong loss, too few steps)")
+        let failed = accuracy > chance + 0.1
+        return SanityCheckResult.judged(
+                check, question, failed: failed, measured: "\(large.name) at ε = \(epsilon): \(percent(accuracy)) robust on \(probe.count) examples",
+                threshold: "fails above chance + 10 points (\(percent(chance + 0.1)))",
+                message: "accuracy does not fall to chance at a very large ε",
+                evidence: "\(large.name) at ε = \(epsilon) leaves \(percent(accuracy)) robust on \(probe.count) examples; chance is \(percent(chance))",
+                suggestion: "at this radius the attacker can replace the input almost entirely; the attack is not working (masked gradients, wrong loss, too few steps)")
     }
 
     private func defaultLargeEpsilon(_ threat: ThreatModel, dimensions: Int) -> Float {
@@ -138,10 +156,13 @@ struct SanityChecks {
     }
 
     /// A stronger run of the main iterative attack that still finds adversarial examples among survivors.
-    private func convergenceWarning(state: EvaluationState, target: EvaluationTarget, split: DataSplit) -> SanityWarning? {
-        guard let entry = evaluation.battery.first(where: { $0.attack.kind == .iterative }) else { return nil }
+    private func convergenceResult(state: EvaluationState, target: EvaluationTarget, split: DataSplit) -> SanityCheckResult {
+        let check = "not-converged", question = "Does an attack with twice the steps and restarts break any survivor?"
+        guard let entry = evaluation.battery.first(where: { $0.attack.kind == .iterative }) else {
+            return .notApplicable(check, question, because: "no iterative attack in the battery")
+        }
         let survivors = Array(state.robust.indices.filter { state.robust[$0] }.prefix(options.probeExamples))
-        guard !survivors.isEmpty else { return nil }
+        guard !survivors.isEmpty else { return .notApplicable(check, question, because: "no example survived the battery") }
         let stronger = BatteryEntry(entry.attack.strengthened(by: options.convergenceFactor), gradients: entry.gradients)
         var broken = 0, misjudged = 0
         for (batch, start) in stride(from: 0, to: survivors.count, by: evaluation.batchSize).enumerated() {
@@ -158,18 +179,24 @@ struct SanityChecks {
                 misjudged += zip(predictions, batchLabels).filter { $0 != $1 }.count
             }
         }
-        guard broken - misjudged >= max(1, survivors.count / 100) else { return nil }
+        let threshold = max(1, survivors.count / 100)
+        let failed = broken - misjudged >= threshold
         let baseline = misjudged > 0 ? " (\(misjudged) of them are misclassified by a fresh draw of the defense without any attack)" : ""
-        return SanityWarning(
-            check: "not-converged",
-            message: "a stronger attack still finds new adversarial examples",
-            evidence: "\(stronger.name) broke \(broken) of \(survivors.count) examples that survived the whole battery\(baseline)",
-            suggestion: "the reported robust accuracy is an overestimate: raise steps and restarts until it stops falling")
+        return SanityCheckResult.judged(
+                check, question, failed: failed, measured: "\(stronger.name) broke \(broken) of \(survivors.count) survivors\(baseline)",
+                threshold: "fails at \(threshold) or more beyond the baseline (at least 1, and 1% of the survivors probed)",
+                message: "a stronger attack still finds new adversarial examples",
+                evidence: "\(stronger.name) broke \(broken) of \(survivors.count) examples that survived the whole battery\(baseline)",
+                suggestion: "the reported robust accuracy is an overestimate: raise steps and restarts until it stops falling")
     }
 
     /// Gradients that are exactly zero or not finite, which no attack can follow.
-    private func gradientWarning(target: EvaluationTarget, probe: DataSplit) -> SanityWarning? {
-        guard let entry = evaluation.battery.first(where: { $0.attack.kind != .gradientFree }), probe.count > 0 else { return nil }
+    private func gradientResult(target: EvaluationTarget, probe: DataSplit) -> SanityCheckResult {
+        let check = "zero-or-nan-gradients", question = "Are the attacked classifier's input gradients non-zero and finite?"
+        guard let entry = evaluation.battery.first(where: { $0.attack.kind != .gradientFree }) else {
+            return .notApplicable(check, question, because: "no gradient attack in the battery")
+        }
+        guard probe.count > 0 else { return .notApplicable(check, question, because: "no examples to probe") }
         let (inputs, labels) = probe.batch(0..<probe.count)
         let attacked = entry.gradients.classifier(attacking: evaluation.judged(target, attack: 4000, batch: 0))
         let gradient = Tensor(zeros: inputs.shape)
@@ -180,12 +207,27 @@ struct SanityChecks {
             return values.allSatisfy { $0 == 0 } || values.contains { !$0.isFinite }
         }.count
         let fraction = Double(bad) / Double(labels.count)
-        guard fraction > options.zeroGradientFraction else { return nil }
-        return SanityWarning(
-            check: "zero-or-nan-gradients",
-            message: "the attacked classifier gives zero or NaN gradients for many examples",
-            evidence: "\(bad) of \(labels.count) examples (\(percent(fraction))) have an all-zero or non-finite input gradient under \(entry.name)",
-            suggestion: "a gradient attack cannot move there: use BPDA across non-differentiable steps, the CW/DLR loss against saturated softmax, or a gradient-free attack")
+        let failed = fraction > options.zeroGradientFraction
+        return SanityCheckResult.judged(
+                check, question, failed: failed, measured: "\(bad) of \(labels.count) examples (\(percent(fraction))) have an all-zero or non-finite input gradient under \(entry.name)",
+                threshold: "fails above \(percent(options.zeroGradientFraction)) of the examples",
+                message: "the attacked classifier gives zero or NaN gradients for many examples",
+                evidence: "\(bad) of \(labels.count) examples (\(percent(fraction))) have an all-zero or non-finite input gradient under \(entry.name)",
+                suggestion: "a gradient attack cannot move there: use BPDA across non-differentiable steps, the CW/DLR loss against saturated softmax, or a gradient-free attack")
+    }
+}
+
+extension SanityCheckResult {
+    /// A check that ran: failed or passed, with its warning (built only when it failed).
+    static func judged(_ check: String, _ question: String, failed: Bool, measured: String, threshold: String,
+                       message: @autoclosure () -> String, evidence: @autoclosure () -> String,
+                       suggestion: @autoclosure () -> String) -> SanityCheckResult {
+        SanityCheckResult(check: check, question: question, status: failed ? .failed : .passed, measured: measured, threshold: threshold,
+                          warning: failed ? SanityWarning(check: check, message: message(), evidence: evidence(), suggestion: suggestion()) : nil)
+    }
+
+    static func notApplicable(_ check: String, _ question: String, because reason: String) -> SanityCheckResult {
+        SanityCheckResult(check: check, question: question, status: .notApplicable, measured: reason, threshold: "—", warning: nil)
     }
 }
 

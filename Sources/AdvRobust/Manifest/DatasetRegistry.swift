@@ -29,12 +29,19 @@ extension Registry where Part == DatasetRecipe, Context == NoContext {
 }
 
 extension PartSpec {
-    /// `dataset.train_examples` and `dataset.test_examples`: keep only the first N of a split.
+    /// `dataset.train_examples` and `dataset.test_examples` keep only the first N of a split; then
+    /// `dataset.validation_examples` of the training examples move to the validation split.
     public func trimmed(_ full: Dataset) -> Dataset {
         var data = full
         if let count = optionalInt("train_examples") { data.train = data.train.prefix(count) }
         if let count = optionalInt("test_examples") { data.test = data.test.prefix(count) }
-        return data
+        let validation = optionalInt("validation_examples") ?? Self.defaultValidationExamples(trainingExamples: data.train.count)
+        return data.holdingOutValidation(validation)
+    }
+
+    /// 1,000 validation examples, but never more than a tenth of the training examples (at least one).
+    public static func defaultValidationExamples(trainingExamples: Int) -> Int {
+        max(1, min(1_000, trainingExamples / 10))
     }
 }
 
@@ -47,6 +54,8 @@ extension RegistryEntry where Part == DatasetRecipe, Context == NoContext {
                    doc: "use only the first N training examples (synthetic sets: draw N; default 10,000)"),
         DatasetKey("test_examples", .integer(1...10_000_000), default: .absent,
                    doc: "use only the first N test examples (synthetic sets: draw N; default 2,000)"),
+        DatasetKey("validation_examples", .integer(1...1_000_000), default: .absent,
+                   doc: "hold the last N training examples out of training for the per-epoch measurements and fast AT's guard, so that nothing during training looks at test data (default 1,000, at most a tenth of the training examples)"),
     ]
     static func folder(_ defaultValue: ParameterKey<NoContext>.Default) -> DatasetKey {
         DatasetKey("path", .text, default: defaultValue, doc: "the folder of the data set's files")

@@ -216,7 +216,7 @@ extension ExperimentManifest {
         options.probeExamples = try map["probe_examples"]?.int(in: 1...100_000) ?? options.probeExamples
         options.largeEpsilon = try map["large_epsilon"]?.float(in: 0...1e6, lowerIsOpen: true)
         options.convergenceFactor = try map["convergence_factor"]?.int(in: 2...100) ?? options.convergenceFactor
-        options.zeroGradientFraction = Double(try map["zero_gradient_fraction"]?.float(in: 0...1) ?? Float(options.zeroGradientFraction))
+        options.zeroGradientFraction = try map["zero_gradient_fraction"].map { Double(try $0.float(in: 0...1)) } ?? options.zeroGradientFraction
         return options
     }
 }

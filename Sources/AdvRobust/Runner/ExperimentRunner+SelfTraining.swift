@@ -25,7 +25,7 @@ extension ExperimentRunner {
             let truth = fullTraining.labels[from..<from + pool.count]
             agreement = Double(zip(truth, pool.labels).filter { $0 == $1 }.count) / Double(pool.count)
         }
-        let summary = SelfTrainingSummary(poolExamples: pool.count, teacherTestAccuracy: Metrics.accuracy(of: teacher, on: data.test),
+        let summary = SelfTrainingSummary(poolExamples: pool.count, teacherValidationAccuracy: Metrics.accuracy(of: teacher, on: data.validation),
                                           pseudoLabelAccuracy: agreement, pseudoLabelClassShares: shares)
         return (pool, summary)
     }

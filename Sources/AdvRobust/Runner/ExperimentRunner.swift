@@ -5,6 +5,9 @@
 ///   checkpoints/step-NNNNNNNN.safetensors   resumable training state (the newest two)
 ///   model.safetensors                       the trained weights (PyTorch names, architecture in metadata)
 ///   evaluation-state.json                   the evaluation's progress, saved after every batch
+///   adversarial-log.bin                     the broken examples' adversarial inputs, appended after every batch
+///   adversarial.safetensors                 every evaluated example's worst-case input (AdversarialExamples)
+///   manifest.yaml                           the manifest normalised (every default filled in): `advd run` reads it as it is
 ///   metrics.json                            configuration echo, per-epoch metrics, results, warnings, timings
 ///   report.md                               the threat model as a reproducible claim, and the results
 /// Run again on the same folder after an interruption and it resumes where it stopped — in training or
@@ -70,6 +73,7 @@ public struct ExperimentRunner {
     var checkpointFolder: String { outputFolder + "/checkpoints" }
     var modelPath: String { outputFolder + "/model.safetensors" }
     var evaluationStatePath: String { outputFolder + "/evaluation-state.json" }
+    var adversarialPath: String { outputFolder + "/adversarial.safetensors" }
 
     /// Runs the experiment, resuming from whatever the output folder already holds.
     /// - Throws: `DatasetError`, `ModelError`, `TrainingError`, `CheckpointError` or `RunError`, each
@@ -77,6 +81,7 @@ public struct ExperimentRunner {
     public func run(progress: (RunProgress) -> Void = { _ in }) throws -> RunResult {
         let started = Date()
         try createFolder(outputFolder)
+        try AtomicFile.write(Array(manifest.normalisedYAML().utf8), to: outputFolder + "/manifest.yaml")
         progress(.phase(.loading, "loading \(manifest.dataset.name)"))
         let recipe = try registries.datasets.make(manifest.dataset, context: NoContext())
         let fullData = try recipe.loadUntrimmed(seed: manifest.seed,
@@ -96,10 +101,10 @@ public struct ExperimentRunner {
         }
         let target = EvaluationTarget(model: model, defense: defense, detector: detector)
         let report = try evaluate(target, data: data, progress: progress)
-        progress(.phase(.writing, "writing metrics.json and report.md"))
         let metrics = RunMetrics(
             advdVersion: AdvdVersion.current, manifest: manifest, model: prepared.spec,
-            dataset: DatasetSummary(name: data.name, trainExamples: data.train.count, testExamples: data.test.count,
+            dataset: DatasetSummary(name: data.name, trainExamples: data.train.count,
+                                    validationExamples: data.validation.count, testExamples: data.test.count,
                                     classes: data.classNames),
             epochs: prepared.history, trainingStoppedEarly: prepared.stoppedEarly, selfTraining: prepared.selfTraining,
             evaluation: report,
@@ -212,13 +217,17 @@ public struct ExperimentRunner {
             seed: manifest.seed, epsilonCurve: spec.epsilonCurve, checks: spec.sanityChecks)
         let fingerprint = manifestFingerprint()
         let saved = try loadEvaluationState(fingerprint: fingerprint)
+        let log = AdversarialLog(path: outputFolder + "/adversarial-log.bin", itemSize: split.itemSize)
+        try log.truncate(toRecords: saved.adversarialRecords)
+        var records = saved.adversarialRecords
         let attacks = evaluation.battery.count
-        let resumedAt = min(saved.finished.count, attacks - 1)
-        let position = saved.hasStarted ? "resumed at batch \(saved.currentBatches + 1) of" : "attack 1 of \(attacks):"
+        let resumedAt = min(saved.state.finished.count, attacks - 1)
+        let position = saved.state.hasStarted ? "resumed at batch \(saved.state.currentBatches + 1) of" : "attack 1 of \(attacks):"
         progress(.phase(.evaluating(attack: resumedAt + 1, of: attacks),
                         "evaluating under \(manifest.threatModel.description): \(position) \(evaluation.battery[resumedAt].name)"))
         var announced = resumedAt
-        return try evaluation.run(target, on: split, resuming: saved, checkpoint: { state in
+        let (report, state) = try evaluation.evaluate(target, on: split, classNames: data.classNames, resuming: saved.state,
+                                                 checkpoint: { state, broken in
             let attack = min(state.finished.count, attacks - 1)
             if attack != announced {
                 announced = attack
@@ -228,17 +237,28 @@ public struct ExperimentRunner {
             let batches = (state.currentTargets.count + spec.batchSize - 1) / spec.batchSize
             progress(.evaluation(attack: attack + 1, attacks: attacks, name: evaluation.battery[attack].name,
                                  batch: state.currentBatches, batches: batches))
-            let record = SavedEvaluation(fingerprint: fingerprint, state: state)
+            // the adversarial inputs reach the disk before the state that counts them
+            try log.append(broken)
+            records += broken.count
+            let record = SavedEvaluation(fingerprint: fingerprint, state: state, adversarialRecords: records)
             try AtomicFile.write(Array(JSONCoding.encode(record).utf8), to: evaluationStatePath)
             if shouldStop() { throw RunInterrupted(stage: "evaluation, after batch \(state.currentBatches) of \(evaluation.battery[attack].name)") }
         }, stage: { stage, text in progress(.phase(stage, text)) })
+        progress(.phase(.writing, "writing adversarial.safetensors, metrics.json and the reports"))
+        let examples = AdversarialExamples.file(
+            split: split, state: state, broken: try log.read(), judged: evaluation.judged(target, attack: -1, batch: 0),
+            threatModel: manifest.threatModel, attackNames: evaluation.battery.map(\.name), batchSize: spec.batchSize)
+        try examples.write(to: adversarialPath)
+        return report
     }
 
     /// The manifest as JSON: an evaluation state only resumes under the manifest that wrote it.
     private func manifestFingerprint() -> String { JSONCoding.encode(manifest) }
 
-    private func loadEvaluationState(fingerprint: String) throws -> EvaluationState {
-        guard let data = FileManager.default.contents(atPath: evaluationStatePath) else { return EvaluationState() }
+    private func loadEvaluationState(fingerprint: String) throws -> SavedEvaluation {
+        guard let data = FileManager.default.contents(atPath: evaluationStatePath) else {
+            return SavedEvaluation(fingerprint: fingerprint, state: EvaluationState(), adversarialRecords: 0)
+        }
         let record: SavedEvaluation
         do { record = try JSONCoding.decode(SavedEvaluation.self, from: String(decoding: data, as: UTF8.self)) } catch {
             throw RunError("\(evaluationStatePath): unreadable evaluation state (\(error)); delete it to evaluate from the start")
@@ -246,7 +266,7 @@ public struct ExperimentRunner {
         guard record.fingerprint == fingerprint else {
             throw RunError("\(outputFolder) holds a run of a different manifest; use another --out folder")
         }
-        return record.state
+        return record
     }
 
     private func createFolder(_ path: String) throws {
@@ -256,10 +276,12 @@ public struct ExperimentRunner {
     }
 }
 
-/// The evaluation state file: the state and the manifest it belongs to.
+/// The evaluation state file: the state, the manifest it belongs to, and how many records of the
+/// adversarial log it counts.
 struct SavedEvaluation: Codable {
     var fingerprint: String
     var state: EvaluationState
+    var adversarialRecords: Int
 }
 
 /// `model.weights` and a teacher's `weights` may name a daemon job instead of a file: `job:42`.

@@ -10,48 +10,45 @@ struct ReportWriter {
         var lines = ["# \(manifest.name)", ""]
         lines += ["## Claim", ""]
         let defense = report.defense.map { " behind the \($0) defense" } ?? ""
+        let trainingData = metrics.epochs.isEmpty ? "" :
+            " (trained on \(metrics.dataset.trainExamples) training examples; \(metrics.dataset.validationExamples) more held out for validation)"
         lines.append("""
             The \(metrics.model.summary) model\(defense), evaluated on the first \(Wording.counted(report.examples, "test example")) \
-            of \(metrics.dataset.name), keeps **\(percent(report.worstCaseRobustAccuracy))** accuracy against every attack \
+            of \(metrics.dataset.name)\(trainingData), keeps **\(percent(report.worstCaseRobustAccuracy))** accuracy against every attack \
             below under the threat model **\(report.threatModel)** (clean accuracy \(percent(report.cleanAccuracy))). \
-            Reproduce with advd \(metrics.advdVersion): `advd run` on the manifest echoed in metrics.json (seed \(manifest.seed)).
+            Reproduce with advd \(metrics.advdVersion): `advd run manifest.yaml` with the manifest.yaml beside this report (seed \(manifest.seed)).
             """)
         if let detector = report.detector, let rate = report.falsePositiveRate {
             lines += ["", "A detector (\(detector)) guards the model: an attack succeeds only with a misclassified input it accepts. It rejects \(percent(rate)) of the clean test inputs."]
         }
         let hasDetector = report.detector != nil
         lines += ["", "## Results", "",
-                  "| attack | attacked | newly broken |\(hasDetector ? " caught by the detector |" : "") robust accuracy after |",
-                  "|---|---:|---:|\(hasDetector ? "---:|" : "")---:|"]
-        lines.append("| clean | | |\(hasDetector ? " |" : "") \(percent(report.cleanAccuracy)) |")
+                  "On \(Wording.counted(report.examples, "test example")); the interval is a 95% Wilson interval.", "",
+                  "| attack | attacked | newly broken |\(hasDetector ? " caught by the detector |" : "") robust accuracy after | 95% interval |",
+                  "|---|---:|---:|\(hasDetector ? "---:|" : "")---:|---:|"]
+        lines.append("| clean | | |\(hasDetector ? " |" : "") \(percent(report.cleanAccuracy)) | \(interval(report.cleanAccuracyInterval)) |")
         for outcome in report.attacks {
             let caught = hasDetector ? " \(outcome.rejectedByDetector ?? 0) |" : ""
-            lines.append("| \(outcome.name) | \(outcome.attackedExamples) | \(outcome.newlyBroken) |\(caught) \(percent(outcome.robustAccuracyAfter)) |")
+            lines.append("| \(outcome.name) | \(outcome.attackedExamples) | \(outcome.newlyBroken) |\(caught) \(percent(outcome.robustAccuracyAfter)) | \(interval(.wilson(outcome.robustAccuracyAfter, examples: report.examples))) |")
         }
-        lines.append("| **worst case** | | |\(hasDetector ? " |" : "") **\(percent(report.worstCaseRobustAccuracy))** |")
+        lines.append("| **worst case** | | |\(hasDetector ? " |" : "") **\(percent(report.worstCaseRobustAccuracy))** | \(interval(report.worstCaseInterval)) |")
         if !report.epsilonCurve.isEmpty {
-            lines += ["", "Robust accuracy over ε (\(report.attacks.first?.name ?? "")):", "", "| ε | robust accuracy |", "|---:|---:|"]
-            for point in report.epsilonCurve { lines.append("| \(point.epsilon) | \(percent(point.robustAccuracy)) |") }
-        }
-        lines += ["", "## Sanity checks", ""]
-        if report.warnings.isEmpty {
-            lines.append("No check failed (Carlini et al. 2019: large ε, convergence, black-box vs white-box, single-step vs iterative, monotonicity in ε, gradients, EOT and BPDA where needed).")
-        } else {
-            lines.append("**These results are not believable as they stand:**")
-            lines.append("")
-            for warning in report.warnings {
-                lines.append("- **\(warning.check)**: \(warning.message). Evidence: \(warning.evidence). Try: \(warning.suggestion).")
+            lines += ["", "Robust accuracy over ε (\(report.attacks.first?.name ?? "") alone, on every correctly classified example; at the threat model's ε the battery's own result, elsewhere the attack run again at that radius):",
+                      "", "| ε | robust accuracy | source |", "|---:|---:|---|"]
+            for point in report.epsilonCurve {
+                lines.append("| \(point.epsilon) | \(percent(point.robustAccuracy)) | \(point.fromBattery ? "the battery" : "run at this ε") |")
             }
         }
+        lines += ["", "## Sanity checks", ""] + sanityCheckLines(report)
         if !metrics.epochs.isEmpty {
             lines += ["", "## Training", ""]
             if let reason = metrics.trainingStoppedEarly { lines += ["**Training stopped early**: \(reason).", ""] }
             if let selfTraining = metrics.selfTraining { lines += [selfTrainingParagraph(selfTraining), ""] }
-            lines += ["| epoch | loss | train accuracy | test accuracy | held-out PGD-10 accuracy | learning rate | seconds |",
+            lines += ["| epoch | loss | train accuracy | validation accuracy | validation PGD-10 accuracy | learning rate | seconds |",
                       "|---:|---:|---:|---:|---:|---:|---:|"]
             for epoch in metrics.epochs {
                 lines.append(String(format: "| %d | %.4f | %@ | %@ | %@ | %.4g | %.1f |", epoch.epoch, epoch.trainLoss,
-                                    percent(epoch.trainAccuracy), percent(epoch.testAccuracy),
+                                    percent(epoch.trainAccuracy), epoch.validationAccuracy.map(percent) ?? "—",
                                     epoch.heldOutRobustAccuracy.map(percent) ?? "—", epoch.learningRate, epoch.seconds))
             }
         }
@@ -62,8 +59,30 @@ struct ReportWriter {
         return lines.joined(separator: "\n")
     }
 
+    /// Every check with what it measured, or a plain statement that none ran.
+    private func sanityCheckLines(_ report: EvaluationReport) -> [String] {
+        guard let checks = report.checks else {
+            return ["**The sanity checks were not run** (`evaluation.sanity_checks: false`): nothing here shows whether gradient masking inflates these numbers."]
+        }
+        var lines: [String] = []
+        if !report.warnings.isEmpty { lines += ["**These results are not believable as they stand:**", ""] }
+        for warning in report.warnings {
+            lines.append("- **\(warning.check)**: \(warning.message). Evidence: \(warning.evidence). Try: \(warning.suggestion).")
+        }
+        if !report.warnings.isEmpty { lines.append("") }
+        lines += ["The checks of Carlini et al. 2019:", "", "| check | result | measured | threshold |", "|---|---|---|---|"]
+        for check in checks {
+            lines.append("| \(check.question) | \(check.status.rawValue) | \(check.measured) | \(check.threshold) |")
+        }
+        return lines
+    }
+
+    private func interval(_ interval: ConfidenceInterval) -> String {
+        "\(percent(interval.lower))–\(percent(interval.upper))"
+    }
+
     private func selfTrainingParagraph(_ summary: SelfTrainingSummary) -> String {
         let agreement = summary.pseudoLabelAccuracy.map { ", \(percent($0)) of them equal to the true labels" } ?? ""
-        return "Robust self-training: a standard teacher (test accuracy \(percent(summary.teacherTestAccuracy))) pseudo-labelled \(summary.poolExamples) unlabelled examples\(agreement); adversarial training mixed them with the labelled ones."
+        return "Robust self-training: a standard teacher (validation accuracy \(percent(summary.teacherValidationAccuracy))) pseudo-labelled \(summary.poolExamples) unlabelled examples\(agreement); adversarial training mixed them with the labelled ones."
     }
 }

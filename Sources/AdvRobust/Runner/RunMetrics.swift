@@ -27,7 +27,10 @@ public struct RunMetrics: Codable, Sendable, Equatable {
 
 public struct DatasetSummary: Codable, Sendable, Equatable {
     public var name: String
+    /// Examples trained on (the validation examples are not among them).
     public var trainExamples: Int
+    /// Examples held out of the training split for per-epoch measurements (`dataset.validation_examples`).
+    public var validationExamples: Int
     public var testExamples: Int
     public var classes: [String]
 }

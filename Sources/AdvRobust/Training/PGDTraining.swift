@@ -42,7 +42,10 @@ public struct PGDTraining: TrainingMethod {
     public mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: () -> (inputs: Tensor, labels: [Int]),
                                   rng: inout RandomStream) -> String? {
         guard overfittingGuard != nil else { return nil }
-        return guardEpoch(epoch, model: model, heldOut: heldOut(), rng: &rng)
+        let batch = heldOut()
+        // without validation examples there is nothing to watch (the manifest refuses that combination)
+        guard !batch.labels.isEmpty else { return nil }
+        return guardEpoch(epoch, model: model, heldOut: batch, rng: &rng)
     }
 
     /// The attack at the radius for `position`: ε·min(1, epoch / warmupEpochs), step size in proportion.

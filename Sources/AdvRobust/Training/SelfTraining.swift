@@ -55,8 +55,8 @@ public struct SelfTrainingSpec: Codable, Sendable, Equatable {
 /// What self-training did before adversarial training, recorded in metrics.json and the report.
 public struct SelfTrainingSummary: Codable, Sendable, Equatable {
     public var poolExamples: Int
-    /// The teacher's clean accuracy on the test split.
-    public var teacherTestAccuracy: Double
+    /// The teacher's clean accuracy on the validation split (the test split is kept for the final evaluation).
+    public var teacherValidationAccuracy: Double
     /// How many pseudo-labels equal the true labels (known only when the pool is part of a labelled split).
     public var pseudoLabelAccuracy: Double?
     /// Fraction of the pool the teacher put in each class.
