@@ -7,7 +7,7 @@
 #   make bench          speed benchmark of the numerics core
 #   make bench-compare  the same beside PyTorch (needs `pip install torch`), with ratios
 
-APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev pkg-config dataset-fashion-mnist systemd
+APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev libpng-dev pkg-config dataset-fashion-mnist systemd
 SWIFT ?= swift
 # Use every core for BLAS by default; override with `make run THREADS=1`.
 THREADS ?= $(shell nproc)

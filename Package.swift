@@ -30,6 +30,11 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .systemLibrary(
+            name: "CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .systemLibrary(
             name: "CSystemd",
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
@@ -40,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "AdvRobust",
-            dependencies: ["AdvNN", .product(name: "Yams", package: "Yams")]
+            dependencies: ["AdvNN", "CPNG", .product(name: "Yams", package: "Yams")]
         ),
         // The socket protocol shared by the daemon and advctl: versioned, newline-delimited JSON.
         .target(name: "AdvProtocol"),

@@ -18,10 +18,14 @@ public enum Request: Sendable, Equatable {
     case cancel(JobReference)
     case retry(JobReference)
     case artifacts(JobReference)
+    /// A job's report.html: where it is, and its text.
+    case report(ReportQuery)
+    /// Finished jobs side by side.
+    case compare(CompareQuery)
 
     /// The commands' names on the wire.
     public enum Command: String, Codable, Sendable, CaseIterable {
-        case status, submit, list, show, logs, results, cancel, retry, artifacts
+        case status, submit, list, show, logs, results, cancel, retry, artifacts, report, compare
     }
 
     public var command: Command {
@@ -35,6 +39,8 @@ public enum Request: Sendable, Equatable {
         case .cancel: return .cancel
         case .retry: return .retry
         case .artifacts: return .artifacts
+        case .report: return .report
+        case .compare: return .compare
         }
     }
 }
@@ -59,14 +65,35 @@ public struct ListQuery: Codable, Sendable, Equatable {
     public var states: [JobState]
     public var nameContains: String?
     public var label: String?
+    /// At most this many jobs: the newest ones.
     public var limit: Int?
+    /// Only jobs submitted at or after this time.
+    public var since: Date?
 
-    public init(states: [JobState] = [], nameContains: String? = nil, label: String? = nil, limit: Int? = nil) {
+    public init(states: [JobState] = [], nameContains: String? = nil, label: String? = nil, limit: Int? = nil, since: Date? = nil) {
         self.states = states
         self.nameContains = nameContains
         self.label = label
         self.limit = limit
+        self.since = since
     }
+}
+
+/// `report`: a job, and whether to inline its example images (as data: URLs) so that the page can be
+/// saved anywhere and still show them.
+public struct ReportQuery: Codable, Sendable, Equatable {
+    public var job: Int64
+    public var inlineImages: Bool
+    public init(job: Int64, inlineImages: Bool = false) {
+        self.job = job
+        self.inlineImages = inlineImages
+    }
+}
+
+/// `compare`: two or more finished jobs.
+public struct CompareQuery: Codable, Sendable, Equatable {
+    public var jobs: [Int64]
+    public init(jobs: [Int64]) { self.jobs = jobs }
 }
 
 /// The job a command acts on.
@@ -96,6 +123,8 @@ extension Request {
         case let .logs(query): return try Wire.encodeLine(Envelope(command: command, arguments: query))
         case let .show(job), let .results(job), let .cancel(job), let .retry(job), let .artifacts(job):
             return try Wire.encodeLine(Envelope(command: command, arguments: job))
+        case let .report(query): return try Wire.encodeLine(Envelope(command: command, arguments: query))
+        case let .compare(query): return try Wire.encodeLine(Envelope(command: command, arguments: query))
         }
     }
 
@@ -137,6 +166,8 @@ extension Request {
         case .cancel: return .cancel(try arguments(JobReference.self))
         case .retry: return .retry(try arguments(JobReference.self))
         case .artifacts: return .artifacts(try arguments(JobReference.self))
+        case .report: return .report(try arguments(ReportQuery.self))
+        case .compare: return .compare(try arguments(CompareQuery.self))
         }
     }
 

@@ -15,6 +15,8 @@ public enum Response: Sendable {
     case logs(LogChunk)
     case results(JobResults)
     case artifacts([Artifact])
+    case report(JobReport)
+    case comparison(Comparison)
     /// `cancel` and `retry`: the request was carried out.
     case done
     case failure(ProtocolError)
@@ -25,7 +27,7 @@ public enum Response: Sendable {
 
     /// The kinds of answer on the wire.
     public enum Reply: String, Codable, Sendable, CaseIterable {
-        case status, submitted, jobs, job, logs, results, artifacts, done
+        case status, submitted, jobs, job, logs, results, artifacts, report, comparison, done
     }
 
     /// The answer's kind; nil for a failure.
@@ -38,6 +40,8 @@ public enum Response: Sendable {
         case .logs: return .logs
         case .results: return .results
         case .artifacts: return .artifacts
+        case .report: return .report
+        case .comparison: return .comparison
         case .done: return .done
         case .failure: return nil
         }
@@ -54,6 +58,8 @@ public enum Response: Sendable {
         case let .logs(chunk): return try Wire.encodeLine(Envelope(reply: .logs, payload: chunk))
         case let .results(results): return try Wire.encodeLine(Envelope(reply: .results, payload: results))
         case let .artifacts(artifacts): return try Wire.encodeLine(Envelope(reply: .artifacts, payload: artifacts))
+        case let .report(report): return try Wire.encodeLine(Envelope(reply: .report, payload: report))
+        case let .comparison(comparison): return try Wire.encodeLine(Envelope(reply: .comparison, payload: comparison))
         case .done: return try Wire.encodeLine(Envelope<Bool>(reply: .done, payload: nil))
         case let .failure(error): return try Wire.encodeLine(Envelope<Bool>(error: error))
         }
@@ -96,6 +102,8 @@ public enum Response: Sendable {
         case .logs: return .logs(try payload(LogChunk.self))
         case .results: return .results(try payload(JobResults.self))
         case .artifacts: return .artifacts(try payload([Artifact].self))
+        case .report: return .report(try payload(JobReport.self))
+        case .comparison: return .comparison(try payload(Comparison.self))
         case .done: return .done
         }
     }
@@ -132,6 +140,8 @@ extension Request.Command {
         case .results: return .results
         case .cancel, .retry: return .done
         case .artifacts: return .artifacts
+        case .report: return .report
+        case .compare: return .comparison
         }
     }
 }
@@ -237,6 +247,19 @@ public struct JobProgress: Codable, Sendable, Equatable {
     public init(phase: JobPhase) { self.phase = phase }
 }
 
+/// The headline of a succeeded job's evaluation.
+public struct ResultOutcome: Codable, Sendable, Equatable {
+    public var cleanAccuracy: Double
+    public var worstCaseRobustAccuracy: Double
+    /// Sanity checks that failed.
+    public var warnings: Int
+    public init(cleanAccuracy: Double, worstCaseRobustAccuracy: Double, warnings: Int) {
+        self.cleanAccuracy = cleanAccuracy
+        self.worstCaseRobustAccuracy = worstCaseRobustAccuracy
+        self.warnings = warnings
+    }
+}
+
 public struct JobInfo: Codable, Sendable {
     public var id: Int64
     public var name: String
@@ -252,6 +275,8 @@ public struct JobInfo: Codable, Sendable {
     public var error: String?
     public var progress: JobProgress?
     public var outputFolder: String
+    /// A succeeded job's headline results (in `list` and `show`).
+    public var outcome: ResultOutcome?
     /// Present in `show`: the manifest text, the epochs so far and the job's events.
     public var manifest: String?
     public var epochs: [EpochRecord]?
@@ -302,6 +327,41 @@ public struct EventRecord: Codable, Sendable {
         self.at = at
         self.kind = kind
         self.message = message
+    }
+}
+
+/// `report`: the job's report.html, by path and by content.
+public struct JobReport: Codable, Sendable, Equatable {
+    public var job: Int64
+    public var path: String
+    public var html: String
+    public init(job: Int64, path: String, html: String) {
+        self.job = job
+        self.path = path
+        self.html = html
+    }
+}
+
+/// `compare`: the jobs' labels, the settings in which they differ, their results (one value per job
+/// in each row), and the comparison page.
+public struct Comparison: Codable, Sendable, Equatable {
+    public struct Row: Codable, Sendable, Equatable {
+        public var name: String
+        public var values: [String]
+        public init(name: String, values: [String]) {
+            self.name = name
+            self.values = values
+        }
+    }
+    public var jobs: [String]
+    public var settings: [Row]
+    public var results: [Row]
+    public var html: String
+    public init(jobs: [String], settings: [Row], results: [Row], html: String) {
+        self.jobs = jobs
+        self.settings = settings
+        self.results = results
+        self.html = html
     }
 }
 

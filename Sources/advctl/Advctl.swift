@@ -13,7 +13,8 @@ struct Advctl: ParsableCommand {
             4 permission denied, 5 no such job, 64 usage error.
             """,
         subcommands: [StatusCommand.self, SubmitCommand.self, ListCommand.self, ShowCommand.self, WatchCommand.self,
-                      LogsCommand.self, ResultsCommand.self, CancelCommand.self, RetryCommand.self, ArtifactsCommand.self])
+                      LogsCommand.self, ResultsCommand.self, ReportCommand.self, CompareCommand.self, CancelCommand.self, RetryCommand.self,
+                      ArtifactsCommand.self])
 
     /// argument-parser answers `advctl nosuch --help` with the top-level help and status 0; an unknown
     /// subcommand is an error whatever follows it, the same as `advctl nosuch`.

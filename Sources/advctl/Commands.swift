@@ -55,9 +55,31 @@ struct ListCommand: ParsableCommand {
     var state: String?
     @Option(help: "Only jobs whose name contains this text.") var name: String?
     @Option(help: "Only jobs with this label.") var label: String?
+    @Option(help: "At most this many jobs, the newest.") var limit: Int?
+    @Option(help: "Only jobs submitted since this time: a date (2026-11-30), a date and time (2026-11-30T14:00) or an age (90m, 12h, 7d).")
+    var since: String?
 
     func validate() throws {
         _ = try states()
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let since, Self.date(since) == nil {
+            throw ValidationError("--since \"\(since)\": expected a date (2026-11-30), a date and time (2026-11-30T14:00) or an age (90m, 12h, 7d)")
+        }
+    }
+
+    /// The time `--since` names: an age before now, or a local date (and time).
+    static func date(_ text: String, now: Date = Date()) -> Date? {
+        if let unit = text.last, let seconds = ["s": 1.0, "m": 60, "h": 3600, "d": 86400][String(unit)],
+           let count = Double(text.dropLast()), count >= 0 {
+            return now.addingTimeInterval(-count * seconds)
+        }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        for format in ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd HH:mm", "yyyy-MM-dd"] {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
+        return nil
     }
 
     /// The states `--state` names.
@@ -73,12 +95,15 @@ struct ListCommand: ParsableCommand {
 
     func run() throws {
         let states = try states()
-        let query = ListQuery(states: states, nameContains: name, label: label)
+        let query = ListQuery(states: states, nameContains: name, label: label, limit: limit, since: since.flatMap { Self.date($0) })
         let jobs = try connection.perform(.list(query)) { if case let .jobs(jobs) = $0 { jobs } else { nil } }
         if output.json { return printJSON(jobs) }
-        var rows = [["ID", "NAME", "STATE", "PRI", "OWNER", "PROGRESS", "SUBMITTED", "LABELS"]]
+        var rows = [["ID", "NAME", "STATE", "CLEAN", "WORST", "WARNINGS", "PRI", "OWNER", "PROGRESS", "SUBMITTED", "LABELS"]]
         for job in jobs {
-            rows.append(["\(job.id)", job.name, job.state.rawValue, "\(job.priority)", "\(job.ownerUID)",
+            let outcome = job.outcome
+            rows.append(["\(job.id)", job.name, job.state.rawValue, outcome.map { Format.percent($0.cleanAccuracy) } ?? "",
+                         outcome.map { Format.percent($0.worstCaseRobustAccuracy) } ?? "", outcome.map { "\($0.warnings)" } ?? "",
+                         "\(job.priority)", "\(job.ownerUID)",
                          job.state == .running ? Format.progress(job.progress) : "", Format.date(job.submittedAt),
                          job.labels.joined(separator: ",")])
         }

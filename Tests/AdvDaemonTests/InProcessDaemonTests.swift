@@ -174,6 +174,82 @@ struct InProcessDaemonTests {
         #expect(again.stopAndWait(seconds: 30))
     }
 
+    /// Two small Fashion-MNIST runs that differ in their training method.
+    static func fashion(_ method: String) -> String {
+        """
+        name: fashion-\(method)
+        seed: 2
+        dataset: {name: fashion-mnist, train_examples: 400, test_examples: 40}
+        model: {architecture: mlp, hidden: [16]}
+        train: {method: \(method), epochs: 1, batch_size: 50}
+        threat_model: {norm: linf, epsilon: 0.1}
+        evaluation: {attacks: [{name: pgd, steps: 3}], epsilon_curve: [0.05, 0.1], sanity_checks: {probe_examples: 16}}
+        """
+    }
+
+    /// `report` and `compare` through the handler, list's result columns, and the report a failed job
+    /// gets from the daemon.
+    @Test func reportsComparisonsAndFailureReports() throws {
+        let folder = TemporaryFolder()
+        let daemon = Self.daemon(in: folder)
+        try daemon.start()
+        defer { _ = daemon.stopAndWait(seconds: 30) }
+        let standard = try Self.submit(Self.fashion("standard"), to: daemon, as: Self.alice)
+        let adversarial = try Self.submit(Self.fashion("pgd-at"), to: daemon, as: Self.alice)
+        try Data("not a safetensors file".utf8).write(to: URL(fileURLWithPath: folder.file("garbage.safetensors")))
+        let broken = try Self.submit("""
+            name: broken
+            dataset: {name: fashion-mnist, test_examples: 10}
+            model: {weights: \(folder.file("garbage.safetensors"))}
+            threat_model: {norm: linf, epsilon: 0.1}
+            evaluation: {attacks: [{name: fgsm}]}
+            """, to: daemon, as: Self.alice)
+        for id in [standard, adversarial] {
+            let done = try Self.wait(for: id, of: daemon, in: [.succeeded, .failed, .cancelled])
+            #expect(done.state == .succeeded, "\(done.error ?? "")")
+        }
+        #expect(try Self.wait(for: broken, of: daemon, in: [.succeeded, .failed, .cancelled]).state == .failed)
+
+        // report: the page in the job folder; inlined, its images travel inside it
+        guard case let .report(report) = daemon.respond(to: .report(ReportQuery(job: standard)), from: Self.bob) else {
+            throw TestFailure("report")
+        }
+        #expect(report.path.hasSuffix("/report.html") && report.html.contains("<svg") && report.html.contains("src=\"examples/"))
+        guard case let .report(inlined) = daemon.respond(to: .report(ReportQuery(job: standard, inlineImages: true)), from: Self.bob) else {
+            throw TestFailure("report --output")
+        }
+        #expect(!inlined.html.contains("src=\"examples/") && inlined.html.contains("src=\"data:image/png;base64,"))
+        // a failed job's report says why, from the daemon
+        guard case let .report(failed) = daemon.respond(to: .report(ReportQuery(job: broken)), from: Self.bob) else {
+            throw TestFailure("failed report")
+        }
+        #expect(failed.html.contains("This run failed") && failed.html.contains("garbage.safetensors"))
+
+        // compare: the differing setting, each run's results, and the page with both curves
+        guard case let .comparison(comparison) = daemon.respond(to: .compare(CompareQuery(jobs: [standard, adversarial])), from: Self.bob) else {
+            throw TestFailure("compare")
+        }
+        #expect(comparison.jobs == ["#\(standard) fashion-standard", "#\(adversarial) fashion-pgd-at"])
+        #expect(comparison.settings.first { $0.name == "train.method" }?.values == ["standard", "pgd-at"])
+        #expect(!comparison.settings.contains { $0.name == "seed" || $0.name == "name" })
+        #expect(comparison.results.map(\.name).prefix(3) == ["clean", "after PGD-3 (L∞, CE, 1 restart)", "worst case"])
+        #expect(comparison.html.contains("Robust accuracy over ε") && comparison.html.contains("fashion-pgd-at"))
+        #expect(Self.failure(daemon.respond(to: .compare(CompareQuery(jobs: [standard, broken])), from: Self.bob))?.code == .conflict)
+
+        // list: the headline results of succeeded jobs, the newest first cut by --limit
+        guard case let .jobs(jobs) = daemon.respond(to: .list(ListQuery(limit: 2)), from: Self.bob) else { throw TestFailure("list") }
+        #expect(jobs.map(\.id) == [adversarial, broken])
+        #expect(jobs[0].outcome != nil && jobs[1].outcome == nil)
+        guard case let .results(results) = daemon.respond(to: .results(JobReference(job: adversarial)), from: Self.bob) else {
+            throw TestFailure("results")
+        }
+        #expect(jobs[0].outcome?.worstCaseRobustAccuracy == results.evaluation.worstCaseRobustAccuracy)
+        guard case let .jobs(none) = daemon.respond(to: .list(ListQuery(since: Date().addingTimeInterval(3600))), from: Self.bob) else {
+            throw TestFailure("list --since")
+        }
+        #expect(none.isEmpty)
+    }
+
     /// The scheduler: never more jobs at once than workers, and a freed worker takes the most urgent
     /// queued job (priority, then age).
     @Test func theSchedulerRunsAtMostItsWorkersAndTheMostUrgentFirst() throws {

@@ -9,7 +9,8 @@ import Testing
         .status,
         .submit([Submission(manifest: "name: a\n", manifestName: "a.yaml", priority: 3, labels: ["x", "y"]),
                  Submission(manifest: "name: b\n", manifestName: "b.yaml")]),
-        .list(ListQuery(states: [.queued, .recordingFailed], nameContains: "mlp", label: "x", limit: 5)),
+        .list(ListQuery(states: [.queued, .recordingFailed], nameContains: "mlp", label: "x", limit: 5,
+                        since: Date(timeIntervalSince1970: 1_700_000_000))),
         .list(ListQuery()),
         .show(JobReference(job: 1)),
         .logs(LogQuery(job: 2, offset: 4096)),
@@ -17,6 +18,8 @@ import Testing
         .cancel(JobReference(job: 4)),
         .retry(JobReference(job: 5)),
         .artifacts(JobReference(job: 6)),
+        .report(ReportQuery(job: 7, inlineImages: true)),
+        .compare(CompareQuery(jobs: [8, 9])),
     ]
 
     @Test func everyCommandRoundTrips() throws {

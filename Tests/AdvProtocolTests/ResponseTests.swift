@@ -12,6 +12,7 @@ import Testing
         progress.detail = "APGD-CE: batch 4 of 10"
         progress.loss = .nan   // a diverging loss must not break the message
         job.progress = progress
+        job.outcome = ResultOutcome(cleanAccuracy: 0.9, worstCaseRobustAccuracy: 0.5, warnings: 1)
         return job
     }()
 
@@ -31,6 +32,9 @@ import Testing
         .logs(LogChunk(text: "epoch 1/3\n", nextOffset: 10, finished: false)),
         .results(JobResults(job: 3, evaluation: evaluation)),
         .artifacts([Artifact(kind: "model", path: "/jobs/3/model.safetensors", bytes: 1024)]),
+        .report(JobReport(job: 3, path: "/jobs/3/report.html", html: "<!DOCTYPE html>\n<p>…</p>")),
+        .comparison(Comparison(jobs: ["#3 a", "#4 b"], settings: [.init(name: "train.method", values: ["standard", "pgd-at"])],
+                               results: [.init(name: "clean", values: ["90.00%", "80.00%"])], html: "<html></html>")),
         .done,
         .failure(.notFound, "no job 9"),
     ]
@@ -82,6 +86,7 @@ import Testing
     }
 
     @Test func eachCommandExpectsOneKindOfAnswer() {
-        #expect(Request.Command.allCases.map(\.reply) == [.status, .submitted, .jobs, .job, .logs, .results, .done, .done, .artifacts])
+        #expect(Request.Command.allCases.map(\.reply) == [.status, .submitted, .jobs, .job, .logs, .results, .done, .done, .artifacts,
+                                                           .report, .comparison])
     }
 }

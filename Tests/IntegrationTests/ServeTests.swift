@@ -81,6 +81,21 @@ final class ServeTests: XCTestCase {
         XCTAssertEqual(noModel.status, 1)
         XCTAssertTrue(noModel.output.contains("model.weights: job 99 has no trained model"), noModel.output)
 
+        // the reports: list's result columns, a report copied out, two jobs compared as text, CSV and a page
+        let listed = try daemon.advctl(["list"]).output
+        XCTAssertTrue(listed.contains("CLEAN") && listed.contains("WORST") && listed.contains("WARNINGS"), listed)
+        XCTAssertEqual(try daemon.advctl(["report", "1", "--path"]).output, "\(daemon.stateFolder)/jobs/1/report.html\n")
+        let copy = daemon.root + "/copy.html"
+        XCTAssertEqual(try daemon.advctl(["report", "1", "--output", copy]).status, 0)
+        XCTAssertTrue(try String(contentsOfFile: copy, encoding: .utf8).contains("Robust accuracy over ε"))
+        let compared = try daemon.advctl(["compare", "1", "2", "--html", daemon.root + "/compare.html"])
+        XCTAssertEqual(compared.status, 0, compared.output)
+        XCTAssertTrue(compared.output.contains("train.method") && compared.output.contains("worst case"), compared.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: daemon.root + "/compare.html"))
+        let csv = try daemon.advctl(["compare", "1", "2", "--csv"]).output
+        XCTAssertTrue(csv.hasPrefix("section,name,#1 tiny,#2 tuned\n") && csv.contains("\nsetting,train.method,standard,pgd-at\n"), csv)
+        XCTAssertEqual(try daemon.advctl(["compare", "1"]).status, 64)
+
         // submission through advctl is validated first; errors name the key and line
         try Self.tinyManifest.replacingOccurrences(of: "epochs: 3", with: "epochs: three")
             .write(toFile: daemon.root + "/bad.yaml", atomically: true, encoding: .utf8)

@@ -42,6 +42,8 @@ final class RequestHandler: @unchecked Sendable {
                     self.scheduler.wake()
                 }
             case let .artifacts(reference): return artifacts(try job(reference.job))
+            case let .report(query): return try report(try job(query.job), inlineImages: query.inlineImages)
+            case let .compare(query): return try compare(query.jobs)
             }
         } catch let error as ProtocolError {
             return .failure(error)
@@ -55,7 +57,7 @@ final class RequestHandler: @unchecked Sendable {
     }
 
     /// The job `id`; `details` adds its manifest, epochs and events.
-    private func job(_ id: Int64, details: Bool = false) throws -> JobInfo {
+    func job(_ id: Int64, details: Bool = false) throws -> JobInfo {
         guard let job = try store.job(id, details: details) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
         return job
     }
@@ -106,6 +108,7 @@ final class RequestHandler: @unchecked Sendable {
         filter.states = query.states
         filter.nameContains = query.nameContains
         filter.label = query.label
+        filter.since = query.since
         filter.limit = min(max(query.limit ?? 10_000, 1), 100_000)
         return .jobs(try store.list(filter).map(withLiveProgress))
     }
@@ -155,7 +158,10 @@ final class RequestHandler: @unchecked Sendable {
         if !folder.isEmpty {
             add("model", folder + "/model.safetensors")
             add("metrics", folder + "/metrics.json")
+            add("report", folder + "/report.html")
             add("report", folder + "/report.md")
+            add("manifest", folder + "/manifest.yaml")
+            add("adversarial", folder + "/adversarial.safetensors")
             add("log", folder + "/job.log")
             add("teacher", folder + "/teacher/model.safetensors")
             let checkpoints = ((try? FileManager.default.contentsOfDirectory(atPath: folder + "/checkpoints")) ?? []).sorted()

@@ -242,6 +242,9 @@ public final class JobStore: Sendable {
         public var states: [JobState] = []
         public var nameContains: String?
         public var label: String?
+        /// Only jobs submitted at or after this time.
+        public var since: Date?
+        /// At most this many jobs: the newest.
         public var limit = 1000
         public init() {}
     }
@@ -258,9 +261,12 @@ public final class JobStore: Sendable {
                 conditions.append("EXISTS (SELECT 1 FROM json_each(jobs.labels) WHERE value = ?)")
                 arguments.append(label)
             }
+            if let since = filter.since { conditions.append("submitted_at >= ?"); arguments.append(since.timeIntervalSince1970) }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            let rows = try Row.fetchAll(db, sql: "SELECT \(Self.jobColumns) FROM jobs \(whereClause) ORDER BY id LIMIT \(filter.limit)",
-                                        arguments: StatementArguments(arguments))
+            // the newest `limit` jobs, listed oldest first
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM (SELECT \(Self.jobColumns) FROM jobs \(whereClause) ORDER BY id DESC LIMIT \(filter.limit)) ORDER BY id
+                """, arguments: StatementArguments(arguments))
             return rows.map(Self.jobInfo)
         }
     }
@@ -303,7 +309,13 @@ public final class JobStore: Sendable {
 
     // MARK: Rows
 
-    static let jobColumns = "id, name, owner_uid, priority, labels, state, attempts, source, submitted_at, started_at, finished_at, error, progress, output_folder"
+    /// A job's row and its headline results (NULL until it succeeded): select them `FROM jobs`.
+    static let jobColumns = """
+        id, name, owner_uid, priority, labels, state, attempts, source, submitted_at, started_at, finished_at, error, progress, output_folder,
+        (SELECT clean_accuracy FROM results WHERE results.job_id = jobs.id) AS clean_accuracy,
+        (SELECT worst_case_robust_accuracy FROM results WHERE results.job_id = jobs.id) AS worst_case_robust_accuracy,
+        (SELECT count(*) FROM warnings WHERE warnings.job_id = jobs.id) AS warning_count
+        """
 
     static func job(_ db: Database, id: Int64) throws -> JobInfo? {
         try Row.fetchOne(db, sql: "SELECT \(jobColumns) FROM jobs WHERE id = ?", arguments: [id]).map(jobInfo)
@@ -322,6 +334,9 @@ public final class JobStore: Sendable {
         job.finishedAt = (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:))
         job.error = row["error"]
         job.progress = decodeJSON(JobProgress.self, row["progress"])
+        if let clean = row["clean_accuracy"] as Double?, let worst = row["worst_case_robust_accuracy"] as Double? {
+            job.outcome = ResultOutcome(cleanAccuracy: clean, worstCaseRobustAccuracy: worst, warnings: row["warning_count"])
+        }
         return job
     }
 

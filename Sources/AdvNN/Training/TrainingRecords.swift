@@ -20,6 +20,18 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var seconds: Double
     /// Training throughput over the epoch.
     public var samplesPerSecond: Double
+
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validationAccuracy: Double?, heldOutRobustAccuracy: Double?,
+                learningRate: Float, seconds: Double, samplesPerSecond: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.validationAccuracy = validationAccuracy
+        self.heldOutRobustAccuracy = heldOutRobustAccuracy
+        self.learningRate = learningRate
+        self.seconds = seconds
+        self.samplesPerSecond = samplesPerSecond
+    }
 }
 
 extension EpochMetrics {

@@ -10,6 +10,7 @@
 ///   manifest.yaml                           the manifest normalised (every default filled in): `advd run` reads it as it is
 ///   metrics.json                            configuration echo, per-epoch metrics, results, warnings, timings
 ///   report.md                               the threat model as a reproducible claim, and the results
+///   report.html, examples/                  the same with charts and example images (HTMLReport, ExampleGrid)
 /// Run again on the same folder after an interruption and it resumes where it stopped — in training or
 /// in evaluation — and ends with bit-identical results.
 import AdvNN
@@ -100,19 +101,20 @@ public struct ExperimentRunner {
             try registries.defenses.make($0, context: recipe.defenseContext(name: manifest.dataset.name))
         }
         let target = EvaluationTarget(model: model, defense: defense, detector: detector)
-        let report = try evaluate(target, data: data, progress: progress)
+        let (report, examples) = try evaluate(target, data: data, progress: progress)
         let metrics = RunMetrics(
             advdVersion: AdvdVersion.current, manifest: manifest, model: prepared.spec,
             dataset: DatasetSummary(name: data.name, trainExamples: data.train.count,
                                     validationExamples: data.validation.count, testExamples: data.test.count,
                                     classes: data.classNames),
             epochs: prepared.history, trainingStoppedEarly: prepared.stoppedEarly, selfTraining: prepared.selfTraining,
-            evaluation: report,
+            evaluation: report, examples: examples,
             timings: Timings(trainingSeconds: prepared.trainingSeconds, evaluationSeconds: Date().timeIntervalSince(trained),
                              totalSeconds: Date().timeIntervalSince(started)),
             threads: compute.threads, machine: .current(threads: compute.threads))
         try AtomicFile.write(Array(metrics.json().utf8), to: outputFolder + "/metrics.json")
-        try AtomicFile.write(Array(ReportWriter(metrics: metrics).markdown().utf8), to: outputFolder + "/report.md")
+        try AtomicFile.write(Array(MarkdownReport(metrics: metrics).markdown().utf8), to: outputFolder + "/report.md")
+        try AtomicFile.write(Array(HTMLReport(metrics: metrics).html().utf8), to: outputFolder + "/report.html")
         return RunResult(metrics: metrics, outputFolder: outputFolder)
     }
 
@@ -207,7 +209,9 @@ public struct ExperimentRunner {
                                     skipping: keepHead ? [] : ModelCheckpoint.headTensorNames(of: model))
     }
 
-    private func evaluate(_ target: EvaluationTarget, data: Dataset, progress: (RunProgress) -> Void) throws -> EvaluationReport {
+    /// Evaluates, writes adversarial.safetensors and the example images.
+    private func evaluate(_ target: EvaluationTarget, data: Dataset, progress: (RunProgress) -> Void) throws
+        -> (EvaluationReport, [ExampleImage]) {
         let spec = manifest.evaluation
         let split = spec.examples.map { data.test.prefix($0) } ?? data.test
         let context = AttackContext(threatModel: manifest.threatModel, classes: data.classCount,
@@ -245,11 +249,14 @@ public struct ExperimentRunner {
             if shouldStop() { throw RunInterrupted(stage: "evaluation, after batch \(state.currentBatches) of \(evaluation.battery[attack].name)") }
         }, stage: { stage, text in progress(.phase(stage, text)) })
         progress(.phase(.writing, "writing adversarial.safetensors, metrics.json and the reports"))
-        let examples = AdversarialExamples.file(
-            split: split, state: state, broken: try log.read(), judged: evaluation.judged(target, attack: -1, batch: 0),
-            threatModel: manifest.threatModel, attackNames: evaluation.battery.map(\.name), batchSize: spec.batchSize)
-        try examples.write(to: adversarialPath)
-        return report
+        let judged = evaluation.judged(target, attack: -1, batch: 0), attackNames = evaluation.battery.map(\.name)
+        let adversarial = AdversarialExamples.file(
+            split: split, state: state, broken: try log.read(), judged: judged,
+            threatModel: manifest.threatModel, attackNames: attackNames, batchSize: spec.batchSize)
+        try adversarial.write(to: adversarialPath)
+        let images = try ExampleGrid.write(into: outputFolder, split: split, adversarial: adversarial, judged: judged,
+                                           classNames: data.classNames, threatModel: manifest.threatModel, attackNames: attackNames)
+        return (report, images)
     }
 
     /// The manifest as JSON: an evaluation state only resumes under the manifest that wrote it.

@@ -14,6 +14,8 @@ public struct RunMetrics: Codable, Sendable, Equatable {
     /// Robust self-training's pool and teacher, when the run used them.
     public var selfTraining: SelfTrainingSummary?
     public var evaluation: EvaluationReport
+    /// The example images report.html shows (empty when the inputs are not images).
+    public var examples: [ExampleImage]
     public var timings: Timings
     public var threads: Int
     /// The processor, BLAS library and kernel that produced these numbers.

@@ -2,7 +2,7 @@ import AdvNN
 import Foundation
 
 /// `report.md`: the threat model stated as a reproducible claim, the results, and the warnings.
-struct ReportWriter {
+struct MarkdownReport {
     let metrics: RunMetrics
 
     func markdown() -> String {
