@@ -4,10 +4,13 @@
 #               submit the Fashion-MNIST MLP example with advctl, follow it and print its results
 #   make test   install system packages, run the whole test suite (release build), verify the unit
 #   make install        binaries, systemd unit, sysusers/tmpfiles snippets and /etc/advd/advd.yaml
+#   make screenshots    the README's comparison of four training methods and its pictures (headless Chromium)
 #   make bench          speed benchmark of the numerics core
 #   make bench-compare  the same beside PyTorch (needs `pip install torch`), with ratios
 
 APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev libpng-dev pkg-config dataset-fashion-mnist systemd
+# The tests and `make screenshots` also render pages in a real browser.
+BROWSER_PACKAGES := chromium
 SWIFT ?= swift
 # Use every core for BLAS by default; override with `make run THREADS=1`.
 THREADS ?= $(shell nproc)
@@ -15,13 +18,19 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= /etc/systemd/system
 
-.PHONY: deps build run test verify-unit install bench bench-compare clean
+.PHONY: deps browser-deps build run test verify-unit install screenshots bench bench-compare clean
 
 # Installs the system libraries and the Fashion-MNIST package (as root, or through sudo).
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
+
+# The browser the page tests and the screenshots use (headless).
+browser-deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	command -v chromium > /dev/null || { $$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
 
 build: deps
 	$(SWIFT) build -c release
@@ -30,7 +39,7 @@ run: build
 	THREADS=$(THREADS) examples/serve-demo.sh
 
 # Release build: numerics tests run faster, and the allocation-free claim is about optimised code.
-test: deps
+test: deps browser-deps
 	$(SWIFT) test -c release
 	$(MAKE) verify-unit
 
@@ -55,6 +64,9 @@ install: build
 	systemd-sysusers /usr/lib/sysusers.d/advd.conf && systemd-tmpfiles --create /usr/lib/tmpfiles.d/advd.conf && \
 	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi && \
 	echo "installed: systemctl enable --now advd; add users to group advd to let them submit"; fi
+
+screenshots: build browser-deps
+	examples/compare-demo.sh
 
 # Benchmarks let OpenBLAS pick its kernel for this CPU: some machines here pin OPENBLAS_CORETYPE to an
 # older one for the sake of old builds, which halves sgemm on AVX-512 CPUs. advbench checks the chosen

@@ -113,7 +113,7 @@ let package = Package(
         // Runs the built executables as separate processes.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["advd", "advctl", "AdvNN", "AdvProtocol", "AdvTestSupport"]
+            dependencies: ["advd", "advctl", "AdvNN", "AdvRobust", "AdvProtocol", "AdvTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -13,3 +13,9 @@ public func expectError(containing fragments: [String], sourceLocation: SourceLo
         }
     }
 }
+
+/// A test's own failure with what went wrong, for a helper that cannot go on.
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -331,8 +331,3 @@ struct InProcessDaemonTests {
         return try Response.decode(Data(received[..<end]))
     }
 }
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

@@ -38,6 +38,9 @@ final class DaemonHarness {
     /// The group given the control socket (the daemon's own when it does not exist).
     var socketGroup = "advd"
 
+    /// Folders besides the harness's root that jobs may read (`--dataset-root`).
+    var extraDatasetRoots: [String] = []
+
     /// Workers and threads as flags (nil: from the configuration file).
     var workerFlags: [String]? = ["--workers", "2", "--threads-per-job", "1"]
 
@@ -46,7 +49,8 @@ final class DaemonHarness {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: AdvdProcess.path)
         process.arguments = ["serve", "--config", root + "/advd.yaml", "--state-folder", stateFolder, "--spool", spool,
-                             "--socket", socketPath, "--socket-group", socketGroup, "--dataset-root", root] + (workerFlags ?? [])
+                             "--socket", socketPath, "--socket-group", socketGroup, "--dataset-root", root]
+            + extraDatasetRoots.flatMap { ["--dataset-root", $0] } + (workerFlags ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = root + "/notify.sock"
         environment.removeValue(forKey: "JOURNAL_STREAM")
