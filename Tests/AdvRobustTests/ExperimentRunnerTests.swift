@@ -97,6 +97,40 @@ import Testing
         #expect(brokenPerAttack == report.attacks.map(\.newlyBroken))
     }
 
+    /// A model saved from PyTorch (its `state_dict` names, no advd metadata) is evaluated when the
+    /// manifest names its architecture, and gives the same results as the run that trained it; a file
+    /// of another shape is refused naming the first tensor that does not fit.
+    @Test func weightsSavedByPyTorchAreEvaluatedUnderTheNamedArchitecture() throws {
+        let trainedFolder = Self.folder(), evaluatedFolder = Self.folder()
+        defer {
+            try? FileManager.default.removeItem(atPath: trainedFolder)
+            try? FileManager.default.removeItem(atPath: evaluatedFolder)
+        }
+        let trained = try ExperimentRunner(manifest: try ExperimentManifest.parse(yaml: Self.manifestText, source: "tiny.yaml"),
+                                           outputFolder: trainedFolder).run()
+        // what safetensors.torch.save_file(model.state_dict(), path, metadata={"format": "pt"}) writes
+        let advdFile = try SafeTensors.read(from: trainedFolder + "/model.safetensors")
+        #expect(Set(advdFile.tensors.keys) == ["1.weight", "1.bias", "3.weight", "3.bias"])
+        let pytorchPath = trainedFolder + "/pytorch.safetensors"
+        try SafeTensors(tensors: advdFile.tensors, metadata: ["format": "pt"]).write(to: pytorchPath)
+
+        func evaluation(hidden: Int) -> String {
+            Self.manifestText.replacingOccurrences(of: "model: {architecture: mlp, hidden: [16]}",
+                                                   with: "model: {architecture: mlp, hidden: [\(hidden)], weights: \(pytorchPath)}")
+                .replacingOccurrences(of: "train: {epochs: 3, batch_size: 32, checkpoint_every: 5}\n", with: "")
+        }
+        let manifest = try ExperimentManifest.parse(yaml: evaluation(hidden: 16), source: "evaluate.yaml")
+        #expect(manifest.train == nil && manifest.model.architecture?.name == "mlp")
+        let evaluated = try ExperimentRunner(manifest: manifest, outputFolder: evaluatedFolder).run()
+        #expect(Self.timeless(evaluated.metrics).evaluation == Self.timeless(trained.metrics).evaluation)
+
+        let wrong = try ExperimentManifest.parse(yaml: evaluation(hidden: 32), source: "wrong.yaml")
+        expectError(containing: ["pytorch.safetensors: tensor 1.weight has shape [16, 8], expected [32, 8]", "mlp(hidden: [32])",
+                                 "PyTorch key layouts"]) {
+            _ = try ExperimentRunner(manifest: wrong, outputFolder: evaluatedFolder + "-wrong").run()
+        }
+    }
+
     @Test func interruptedRunsResumeToIdenticalResults() throws {
         let manifest = try ExperimentManifest.parse(yaml: Self.manifestText, source: "tiny.yaml")
         let straightFolder = Self.folder(), resumedFolder = Self.folder()

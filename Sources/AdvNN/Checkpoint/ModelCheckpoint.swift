@@ -83,7 +83,9 @@ public enum ModelCheckpoint {
             }
         }
         guard problems.isEmpty else {
-            throw CheckpointError("\(source): " + problems.joined(separator: "; "))
+            // the first few name the mismatch; a file of another architecture would list every tensor
+            let shown = problems.prefix(4).joined(separator: "; ")
+            throw CheckpointError("\(source): " + shown + (problems.count > 4 ? "; and \(problems.count - 4) more" : ""))
         }
     }
 }

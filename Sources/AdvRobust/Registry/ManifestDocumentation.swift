@@ -1,5 +1,7 @@
+import AdvNN
 /// The tables of `docs/manifest.md` that describe registry entries (datasets, architectures, optimisers,
-/// schedules, training methods, defenses, detectors, attacks), generated from the registries so
+/// schedules, training methods, defenses, detectors, attacks) and each architecture's PyTorch key
+/// layout, generated from the registries and the architectures so
 /// they cannot drift from what the decoder accepts. The file marks each generated block:
 ///
 ///     <!-- BEGIN GENERATED attacks: `advd manifest-docs` rewrites this block -->
@@ -18,7 +20,29 @@ public enum ManifestDocumentation {
          ("training-methods", table(registries.trainingMethods, keysCalled: "`train.attack` keys")),
          ("defenses", table(registries.defenses, keysCalled: "keys")),
          ("detectors", table(registries.detectors, keysCalled: "keys")),
-         ("attacks", table(registries.attacks, keysCalled: "keys"))]
+         ("attacks", table(registries.attacks, keysCalled: "keys")),
+         ("pytorch-layouts", pytorchLayouts())]
+    }
+
+    /// Each architecture's tensors as PyTorch's `state_dict` names them, with their shapes, for a typical
+    /// input: what a file saved from PyTorch must hold for a manifest that names the architecture.
+    static func pytorchLayouts() -> String {
+        let examples = [ModelSpec(architecture: "linear", inputShape: [1, 28, 28], classes: 10),
+                        ModelSpec(architecture: "mlp", inputShape: [1, 28, 28], classes: 10, hidden: [256, 256]),
+                        ModelSpec(architecture: "cnn-small", inputShape: [1, 28, 28], classes: 10),
+                        ModelSpec(architecture: "lenet", inputShape: [1, 28, 28], classes: 10),
+                        ModelSpec(architecture: "preact-resnet", inputShape: [3, 32, 32], classes: 10)]
+        var lines: [String] = []
+        for spec in examples {
+            var rng = RandomStream(seed: 0, purpose: "documentation")
+            guard let model = try? spec.build(rng: &rng) else { continue }
+            let layers = model.layers.enumerated().map { "\($0.offset): \(type(of: $0.element))" }.joined(separator: ", ")
+            lines += ["", "`\(spec.summary)` — layers \(layers):", "", "| key | shape |", "|---|---|"]
+            for (name, tensor) in ModelCheckpoint.stateTensors(of: model) {
+                lines.append("| `\(name)` | \(tensor.shape.dimensions) |")
+            }
+        }
+        return lines.dropFirst().joined(separator: "\n")
     }
 
     /// `text` with every generated block replaced by what the registries generate now.

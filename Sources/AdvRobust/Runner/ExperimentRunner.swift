@@ -134,7 +134,8 @@ public struct ExperimentRunner {
         guard let config = manifest.train else {
             let path = try resolveWeights(manifest.model.weights!)
             progress(.phase(.loading, "loading weights \(path)"))
-            let (model, spec) = try loadFittingModel(path, data: data)
+            let (model, spec) = try manifest.model.architecture.map { try loadNamedArchitecture($0, from: path, data: data) }
+                ?? loadFittingModel(path, data: data)
             try ModelCheckpoint.save(model, spec: spec, to: modelPath)
             return PreparedModel(classifier: ModelClassifier(model, classCount: spec.classes), spec: spec)
         }
@@ -187,6 +188,28 @@ public struct ExperimentRunner {
         model.compute = compute
         guard spec.inputShape == data.itemShape, spec.classes == data.classCount else {
             throw RunError("\(path): a \(spec.summary) model does not fit \(data.name) (\(data.itemShape) → \(data.classCount))")
+        }
+        return (model, spec)
+    }
+
+    /// Weights for the architecture the manifest names, from any safetensors file with its tensors
+    /// under PyTorch's `state_dict` names (one saved by PyTorch has no advd metadata): every tensor is
+    /// checked against the architecture, and an advd file's own specification must agree with it.
+    func loadNamedArchitecture(_ architecture: PartSpec, from path: String, data: Dataset) throws -> (Sequential, ModelSpec) {
+        let spec = try registries.architectures.make(architecture, context: NoContext())
+            .spec(inputShape: data.itemShape, classes: data.classCount)
+        let file = try SafeTensors.read(from: path)
+        if file.metadata[ModelCheckpoint.modelKey] != nil {
+            let saved = try ModelCheckpoint.spec(in: file, source: path)
+            guard saved == spec else {
+                throw RunError("\(path): holds a \(saved.summary) model; the manifest names \(spec.summary)")
+            }
+        }
+        var rng = RandomStream(seed: 0, purpose: "checkpoint.rebuild")
+        let model = try spec.build(rng: &rng)
+        model.compute = compute
+        do { try ModelCheckpoint.restore(model, from: file, source: path) } catch {
+            throw RunError("\(error) — the manifest names \(spec.summary), whose tensors docs/manifest.md lists under \"PyTorch key layouts\"")
         }
         return (model, spec)
     }
