@@ -49,6 +49,8 @@ let package = Package(
         ),
         // The socket protocol shared by the daemon and advctl: versioned, newline-delimited JSON.
         .target(name: "AdvProtocol"),
+        // Progress lines for the executables' output: redrawn in place on a terminal, plain in a pipe.
+        .target(name: "AdvTerminal"),
         // The service: configuration, spool watcher, job store, worker pool, control server, systemd.
         .target(
             name: "AdvDaemon",
@@ -67,6 +69,7 @@ let package = Package(
                 "AdvRobust",
                 "AdvDaemon",
                 "AdvProtocol",
+                "AdvTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -75,6 +78,7 @@ let package = Package(
             name: "advctl",
             dependencies: [
                 "AdvProtocol",
+                "AdvTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -100,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AdvProtocolTests",
-            dependencies: ["AdvProtocol"]
+            dependencies: ["AdvProtocol", "AdvTerminal"]
         ),
         .testTarget(
             name: "AdvDaemonTests",

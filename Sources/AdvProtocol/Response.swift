@@ -241,8 +241,11 @@ public struct JobProgress: Codable, Sendable, Equatable {
     public var loss: Double?
     public var accuracy: Double?
     public var samplesPerSecond: Double?
-    /// Fraction of the phase done, 0…1, and the estimated seconds left in it.
+    /// Fraction of the phase done, 0…1.
     public var fraction: Double?
+    /// Fraction of the whole job done (training and evaluation weighed by their work), 0…1.
+    public var jobFraction: Double?
+    /// Estimated seconds until the whole job ends, evaluation included, from this attempt's pace.
     public var etaSeconds: Double?
     public init(phase: JobPhase) { self.phase = phase }
 }

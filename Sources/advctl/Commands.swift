@@ -1,4 +1,5 @@
 import AdvProtocol
+import AdvTerminal
 import ArgumentParser
 import Foundation
 
@@ -151,20 +152,17 @@ struct WatchCommand: ParsableCommand {
     @Option(help: "Seconds between updates.") var interval: Double = 1
 
     func run() throws {
-        var lastLength = 0
+        let line = ProgressLine()
         while true {
             let info = try connection.perform(.show(JobReference(job: job.value))) { if case let .job(info) = $0 { info } else { nil } }
-            let line: String
             if info.state == .running, let progress = info.progress {
-                line = Format.bar(progress.fraction ?? 0) + " " + Format.progress(progress)
+                line.update(Format.bar(progress.jobFraction ?? progress.fraction ?? 0) + " " + Format.progress(progress))
             } else {
-                line = "job \(info.id) \(info.state.rawValue)"
+                line.update("job \(info.id) \(info.state.rawValue)")
             }
-            print("\r" + line.padding(toLength: max(line.count, lastLength), withPad: " ", startingAt: 0), terminator: "")
-            fflush(nil)
-            lastLength = line.count
             if info.state.isFinished {
-                print(info.error.map { "\n\($0)" } ?? "")
+                line.finish()
+                if let error = info.error { print(error) }
                 if info.state != .succeeded { throw ExitCode(1) }
                 return
             }

@@ -1,6 +1,7 @@
 import AdvDaemon
 import AdvNN
 import AdvRobust
+import AdvTerminal
 import ArgumentParser
 import Foundation
 
@@ -40,21 +41,34 @@ struct RunCommand: ParsableCommand {
             print("machine: \(ComputeProvenance.current(threads: compute.threads).summary)")
             var runner = ExperimentRunner(manifest: experiment, outputFolder: folder)
             runner.compute = compute
-            let result = try runner.run { Self.show($0) }
+            let line = ProgressLine()
+            let result = try runner.run { Self.show($0, on: line) }
+            line.finish()
             Self.summarize(result)
         }
     }
 
-    private static func show(_ progress: RunProgress) {
+    /// Stages and epochs as lines of their own; steps and batches as the progress line, redrawn in
+    /// place on a terminal (one line per update into a pipe, every 10th batch).
+    private static func show(_ progress: RunProgress, on line: ProgressLine) {
         switch progress {
+        case .plan:
+            break
         case let .phase(_, text):
-            print(text)
+            line.print(text)
         case let .training(training):
-            if case let .epochEnd(metrics) = training.event {
-                print("epoch \(metrics.epoch)/\(training.epochs)  " + metrics.summary(separator: "  "))
+            switch training.event {
+            case .step:
+                line.update(String(format: "epoch %d/%d step %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s", training.epoch, training.epochs,
+                                   training.stepInEpoch, training.stepsPerEpoch, training.loss, training.accuracy * 100,
+                                   training.samplesPerSecond))
+            case let .epochEnd(metrics):
+                line.print("epoch \(metrics.epoch)/\(training.epochs)  " + metrics.summary(separator: "  "))
+            case .checkpoint:
+                break
             }
         case let .evaluation(_, _, name, batch, batches):
-            if batch > 0 && (batch == batches || batch % 10 == 0) { print("  \(name): batch \(batch)/\(batches)") }
+            if batch > 0 && (batch == batches || batch % 10 == 0) { line.update("  \(name): batch \(batch)/\(batches)") }
         }
     }
 

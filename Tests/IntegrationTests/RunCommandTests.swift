@@ -45,6 +45,34 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(machine?["threads"] as? Int, 2)
     }
 
+    /// The progress line: in a pipe, plain lines and no carriage return; on a terminal (a pseudo-terminal
+    /// from `script`) redrawn in place and never wider than the terminal's 40 columns.
+    func testProgressFitsWhereItIsWritten() throws {
+        let manifest = root + "/progress.yaml"
+        try """
+            dataset: {name: blobs, classes: 3, dimensions: 16, train_examples: 3000, test_examples: 200}
+            model: {architecture: mlp, hidden: [32]}
+            train: {epochs: 2, batch_size: 20}
+            threat_model: {norm: linf, epsilon: 0.3}
+            evaluation: {batch_size: 10, attacks: [{name: pgd, steps: 3}], sanity_checks: false}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let piped = try advd(["run", manifest, "--out", root + "/piped"])
+        XCTAssertEqual(piped.status, 0, piped.output)
+        XCTAssertFalse(piped.output.contains("\r"), "a pipe got carriage returns")
+        XCTAssertTrue(piped.output.contains("epoch 1/2 step 50/"), piped.output)
+        XCTAssertTrue(piped.output.contains("batch 10/"), piped.output)
+
+        let command = "stty cols 40 rows 20; \(AdvdProcess.path) run \(manifest) --out \(root)/terminal"
+        let terminal = try AdvdProcess.run(executable: "/usr/bin/script", arguments: ["-q", "-e", "-c", command, "/dev/null"])
+        XCTAssertEqual(terminal.status, 0, terminal.output)
+        XCTAssertTrue(terminal.output.contains("\r"), "no redraw on a terminal: \(terminal.output.prefix(500))")
+        let segments = terminal.output.replacingOccurrences(of: "\u{1B}[K", with: "")
+            .split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" })
+        let progress = segments.filter { $0.hasPrefix("epoch ") && $0.contains(" step ") || $0.contains(": batch ") }
+        XCTAssertFalse(progress.isEmpty, terminal.output)
+        for segment in progress { XCTAssertLessThanOrEqual(segment.count, 40, String(segment)) }
+    }
+
     /// A kernel advd chose (as its re-execution sets it, with OpenBLAS's own choice as the fallback) is
     /// checked against the naive GEMM before it is trusted, and the run says so; a pinned one is kept.
     func testTheKernelIsCheckedAndRecorded() throws {

@@ -89,31 +89,43 @@ public enum SupervisedRun {
         return source
     }
 
-    /// Turns the runner's progress into stdout events and log lines.
+    /// Turns the runner's progress into stdout events and log lines, with the job's overall fraction
+    /// and ETA from its work plan.
     final class Reporter {
         private var phase = JobPhase.loading
-        private var phaseStarted = Date()
+        private var runPhase = RunPhase.loading
         private var lastStepReport = Date.distantPast
+        private var plan: WorkPlan?
+        /// This attempt's start and the job's fraction then: a resumed job's ETA comes from the pace of
+        /// the work done since it resumed, not from work an earlier attempt did.
+        private let attemptStarted = Date()
+        private var fractionAtStart: Double?
 
         func report(_ progress: RunProgress) {
             switch progress {
+            case let .plan(plan):
+                self.plan = plan
             case let .phase(stage, text):
                 log(text)
                 let next = JobPhase(stage)
-                if next != phase { phase = next; phaseStarted = Date() }
+                runPhase = stage
+                if next != phase { phase = next }
                 emit(.phase(phase, detail: text))
                 // what advctl shows: the phase names the attack's number; its batches come as progress
                 var state = JobProgress(phase: phase)
                 if case .evaluating = phase {} else { state.detail = text }
+                estimate(&state, phaseFraction: 0)
                 emit(.progress(state))
             case let .training(training):
                 report(training)
             case let .evaluation(attack, attacks, name, batch, batches):
                 var state = JobProgress(phase: .evaluating(attack: attack, of: attacks))
+                runPhase = .evaluating(attack: attack, of: attacks)
                 state.detail = "\(name): batch \(batch) of \(batches)"
                 state.step = batch
                 state.stepsPerEpoch = batches
                 state.fraction = batches > 0 ? Double(batch) / Double(batches) : nil
+                estimate(&state, phaseFraction: state.fraction ?? 0)
                 emit(.progress(state))
             }
         }
@@ -130,7 +142,7 @@ public enum SupervisedRun {
             let fraction = (Double(training.epoch - 1) + Double(training.stepInEpoch) / Double(max(training.stepsPerEpoch, 1)))
                 / Double(max(training.epochs, 1))
             state.fraction = fraction
-            state.etaSeconds = eta(fraction)
+            estimate(&state, phaseFraction: fraction)
             switch training.event {
             case .step:
                 // at most a few lines a second: the daemon keeps only the latest
@@ -151,9 +163,16 @@ public enum SupervisedRun {
             }
         }
 
-        private func eta(_ fraction: Double) -> Double? {
-            guard fraction > 0.001 else { return nil }
-            return Date().timeIntervalSince(phaseStarted) * (1 - fraction) / fraction
+        /// The job's fraction done and the seconds left: the work left at the pace of this attempt.
+        private func estimate(_ state: inout JobProgress, phaseFraction: Double) {
+            guard let plan else { return }
+            let done = plan.fractionDone(in: runPhase, fraction: phaseFraction)
+            state.jobFraction = done
+            let start = fractionAtStart ?? done
+            fractionAtStart = start
+            let elapsed = Date().timeIntervalSince(attemptStarted)
+            guard done - start > 0.001, elapsed > 1 else { return }
+            state.etaSeconds = elapsed * (1 - done) / (done - start)
         }
 
         func emit(_ event: JobEvent) {

@@ -4,6 +4,10 @@ public protocol TrainingMethod {
     /// A short name recorded in checkpoints (`standard`, `pgd-at`, …).
     var name: String { get }
 
+    /// Forward-backward passes through the model per training example and step (1 for standard
+    /// training, the attack's steps + 1 for PGD-AT): what a progress estimate weighs epochs by.
+    var passesPerExample: Int { get }
+
     /// Computes gradients for one batch and applies `optimizer.step()`.
     /// - Parameters:
     ///   - inputs: (N, item shape…); labels: N classes.
@@ -26,6 +30,7 @@ public protocol TrainingMethod {
 }
 
 extension TrainingMethod {
+    public var passesPerExample: Int { 1 }
     public var namedState: [(name: String, tensor: Tensor)] { [] }
     public mutating func endEpoch(_ epoch: Int, model: Sequential, heldOut: () -> (inputs: Tensor, labels: [Int]),
                                   rng: inout RandomStream) -> String? { nil }

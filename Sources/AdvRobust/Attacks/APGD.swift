@@ -19,6 +19,7 @@ public struct APGD: Attack, Codable, Sendable {
     public var threatModel: ThreatModel
     public var steps: Int
     public var restarts: Int
+    public var passesPerExample: Double { Double(steps * restarts) }
     public var loss: Loss
     public var goal: AttackGoal
     public var rho: Float = 0.75

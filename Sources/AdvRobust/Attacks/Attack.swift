@@ -63,6 +63,9 @@ public protocol Attack {
     /// convergence check; attacks that cannot be strengthened return themselves.
     func strengthened(by factor: Int) -> any Attack
 
+    /// Forward(-backward) passes through the model per attacked example, for progress estimates.
+    var passesPerExample: Double { get }
+
     /// Attacks `inputs` (N, …) with true `labels`, drawing any randomness from `rng`.
     func perturb(_ inputs: Tensor, labels: [Int], against classifier: any Classifier,
                  using rng: inout RandomStream) -> AttackResult
@@ -70,6 +73,7 @@ public protocol Attack {
 
 extension Attack {
     public var kind: AttackKind { .iterative }
+    public var passesPerExample: Double { 1 }
     public func strengthened(by factor: Int) -> any Attack { self }
 }
 

@@ -12,6 +12,7 @@ public struct PGD: Attack, Codable, Sendable {
     public var steps: Int
     public var randomStart: Bool
     public var restarts: Int
+    public var passesPerExample: Double { Double(steps * restarts) }
     public var loss: AttackLoss
     public var goal: AttackGoal
 

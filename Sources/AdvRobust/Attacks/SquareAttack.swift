@@ -15,6 +15,8 @@ import Foundation
 public struct SquareAttack: Attack, Codable, Sendable {
     public var threatModel: ThreatModel
     public var queries: Int
+    /// Forward passes only, each about a third of a forward-backward pass.
+    public var passesPerExample: Double { Double(queries) / 3 }
     public var initialFraction: Float
 
     public init(threatModel: ThreatModel, queries: Int = 5000, initialFraction: Float = 0.05) {

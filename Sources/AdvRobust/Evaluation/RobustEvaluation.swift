@@ -21,6 +21,9 @@ public struct BatteryEntry {
     }
 
     public var name: String { attack.name + gradients.label }
+
+    /// Passes through the model per attacked example: EOT multiplies each gradient by its samples.
+    public var passesPerExample: Double { attack.passesPerExample * Double(gradients.samplesPerGradient) }
 }
 
 /// What an evaluation attacks: the model, an optional defense in front of it, and an optional detector

@@ -23,6 +23,14 @@ public enum GradientEstimation: Codable, Sendable, Equatable {
         }
     }
 
+    /// Draws of the defense per gradient: EOT's samples, else 1.
+    public var samplesPerGradient: Int {
+        switch self {
+        case let .eot(samples), let .bpdaEOT(samples): return samples
+        case .direct, .bpda: return 1
+        }
+    }
+
     /// The classifier an attack should differentiate: `judged` itself, or BPDA/EOT wrappers around it.
     /// BPDA applies only to a defended classifier; on an undefended one it is the direct gradient.
     public func classifier(attacking judged: any Classifier) -> any Classifier {

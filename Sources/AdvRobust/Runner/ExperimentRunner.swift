@@ -38,6 +38,8 @@ public enum RunPhase: Sendable, Equatable {
 
 /// What a running experiment reports.
 public enum RunProgress {
+    /// The work each stage will take, sent once the data is loaded (before any other stage).
+    case plan(WorkPlan)
     /// A new stage begins (or resumes); the text says what it is doing, for people.
     case phase(RunPhase, String)
     case training(TrainingProgress)
@@ -88,6 +90,7 @@ public struct ExperimentRunner {
         let fullData = try recipe.loadUntrimmed(seed: manifest.seed,
                                                 trainingExamplesNeeded: manifest.selfTraining?.trainingExamplesNeeded ?? 0)
         let data = manifest.dataset.trimmed(fullData)
+        progress(.plan(try workPlan(data: data)))
         let prepared = try prepareModel(data: data, fullTraining: fullData.train, progress: progress)
         let model = prepared.classifier
         let trained = Date()
@@ -280,6 +283,28 @@ public struct ExperimentRunner {
         let images = try ExampleGrid.write(into: outputFolder, split: split, adversarial: adversarial, judged: judged,
                                            classNames: data.classNames, threatModel: manifest.threatModel, attackNames: attackNames)
         return (report, images)
+    }
+
+    /// The passes through the model each stage takes (see `WorkPlan`).
+    public func workPlan(data: Dataset) throws -> WorkPlan {
+        let examples = min(manifest.evaluation.examples ?? data.test.count, data.test.count)
+        let evaluation = RobustEvaluation(
+            battery: try manifest.evaluation.attacks.map {
+                try registries.attacks.make($0, context: AttackContext(threatModel: manifest.threatModel, classes: data.classCount, defense: nil))
+            },
+            batchSize: manifest.evaluation.batchSize, epsilonCurve: manifest.evaluation.epsilonCurve, checks: manifest.evaluation.sanityChecks)
+        let planned = evaluation.plannedPasses(examples: examples)
+        var plan = WorkPlan(teacherPasses: 0, trainingPasses: 0, attackPasses: planned.attacks,
+                            epsilonCurvePasses: planned.curve, sanityCheckPasses: planned.checks)
+        if let config = manifest.train {
+            let method = try registries.trainingMethods.make(manifest.trainingMethod, context: TrainingMethodContext(threatModel: manifest.threatModel))
+            let mixed = 1 + Double(config.pseudoLabeled?.ratio ?? 0)
+            plan.trainingPasses = Double(config.epochs * data.train.count * method.passesPerExample) * mixed
+            if let selfTraining = manifest.selfTraining, selfTraining.teacherWeights == nil {
+                plan.teacherPasses = Double(selfTraining.teacherEpochs * data.train.count)
+            }
+        }
+        return plan
     }
 
     /// The manifest as JSON: an evaluation state only resumes under the manifest that wrote it.

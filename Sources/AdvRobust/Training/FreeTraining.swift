@@ -9,6 +9,8 @@ public struct FreeTraining: TrainingMethod {
     public let name = "free-at"
     public var threatModel: ThreatModel
     public var replays: Int
+    /// Each step replays its batch `replays` times, one pass each.
+    public var passesPerExample: Int { replays }
     private let delta = Tensor(zeros: Shape(0))
     private let adversarial = Tensor(zeros: Shape(0))
     private let dLogits = Tensor(zeros: Shape(0, 0))

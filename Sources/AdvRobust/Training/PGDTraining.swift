@@ -10,6 +10,7 @@ public struct PGDTraining: TrainingMethod {
     public let name: String
     public var attack: PGD
     public var warmupEpochs: Double
+    public var passesPerExample: Int { attack.steps * attack.restarts + 1 }
     /// The outer minimisation: a standard step, on the adversarial batch.
     private var update = StandardTraining()
     /// Fast AT's guard against catastrophic overfitting; nil: none.

@@ -10,6 +10,8 @@ public struct TRADES: TrainingMethod {
     public var threatModel: ThreatModel
     public var beta: Float
     public var steps: Int
+    /// The KL attack's steps plus the update, each a pass of clean and adversarial inputs.
+    public var passesPerExample: Int { steps + 2 }
     public var stepSize: Float
     private var adversarialReplica: Sequential?
     private let cleanLogits = Tensor(zeros: Shape(0, 0))
