@@ -16,7 +16,7 @@ ROOT=$(cd "$ROOT" && pwd)
 export ADVD_SOCKET="$ROOT/advd.sock"
 
 "$BIN/advd" serve --config etc/advd/advd.yaml --state-folder "$ROOT/state" --spool "$ROOT/spool" \
-    --socket "$ADVD_SOCKET" --workers "$WORKERS" --threads-per-job 1 2> "$ROOT/advd.log" &
+    --socket "$ADVD_SOCKET" --socket-group "$(id -gn)" --dataset-root /usr/share/datasets --workers "$WORKERS" --threads-per-job 1 2> "$ROOT/advd.log" &
 DAEMON=$!
 trap 'kill -TERM $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null || true' EXIT
 for _ in $(seq 100); do "$BIN/advctl" status > /dev/null 2>&1 && break; sleep 0.1; done
@@ -32,5 +32,5 @@ for job in "${JOBS[@]}"; do "$BIN/advctl" watch "$job" > /dev/null; echo "job $j
 # Chromium refuses to run as root without --no-sandbox; the pages have no script, so nothing runs in it.
 shoot() { chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size="$2" --screenshot="$3" "file://$1" 2> /dev/null; }
 shoot "$ROOT/report-pgd-at.html" 1200,2600 docs/images/report-pgd-at.png
-shoot "$ROOT/compare.html" 1200,1100 docs/images/compare-fashion.png
+shoot "$ROOT/compare.html" 1200,1750 docs/images/compare-fashion.png
 echo "== wrote docs/compare-fashion.txt, docs/compare-fashion.csv, docs/images/report-pgd-at.png, docs/images/compare-fashion.png"

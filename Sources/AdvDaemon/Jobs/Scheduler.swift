@@ -212,16 +212,18 @@ public final class Scheduler: @unchecked Sendable {
                 try store.recordSuccess(job.id, evaluation: evaluation)
                 summary = ": clean \(Self.percent(evaluation.cleanAccuracy)), worst case \(Self.percent(evaluation.worstCaseRobustAccuracy))"
             } else {
+                if case let .fail(reason) = event {
+                    // written before the job reads failed, so whoever sees it failed finds its report
+                    do { try FailureReport.write(job: job.id, reason: reason, store: store) } catch {
+                        logger.warning("job \(job.id): could not write the failure report: \(error)", metadata: metadata)
+                    }
+                }
                 try store.apply(event, to: job.id)
             }
             let state = try store.job(job.id)?.state.rawValue ?? "?"
             metadata["job_state"] = "\(state)"
             switch event {
-            case .fail(let reason):
-                logger.error("job failed: \(reason)", metadata: metadata)
-                do { try FailureReport.write(job: job.id, store: store) } catch {
-                    logger.warning("job \(job.id): could not write the failure report: \(error)", metadata: metadata)
-                }
+            case .fail(let reason): logger.error("job failed: \(reason)", metadata: metadata)
             case .retryAfterCrash(let cause): logger.warning("job \(cause); queued again", metadata: metadata)
             case .requeue(let reason): logger.warning("job \(reason); queued again", metadata: metadata)
             default: logger.info("job \(state)\(summary)", metadata: metadata)

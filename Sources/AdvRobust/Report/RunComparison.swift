@@ -33,8 +33,11 @@ public struct RunComparison {
     /// case, the number of examples and the training and evaluation times.
     public var results: [Row] {
         var rows = [Row(name: "clean", values: runs.map { percent($0.metrics.evaluation.cleanAccuracy) })]
-        var attackNames: [String] = []
-        for run in runs { for attack in run.metrics.evaluation.attacks where !attackNames.contains(attack.name) { attackNames.append(attack.name) } }
+        // attacks in cascade order: by their mean position in the batteries that ran them
+        var positions: [String: [Int]] = [:]
+        for run in runs { for (position, attack) in run.metrics.evaluation.attacks.enumerated() { positions[attack.name, default: []].append(position) } }
+        func mean(_ name: String) -> Double { Double(positions[name]!.reduce(0, +)) / Double(positions[name]!.count) }
+        let attackNames = positions.keys.sorted { (mean($0), $0) < (mean($1), $1) }
         for name in attackNames {
             rows.append(Row(name: "after \(name)", values: runs.map { run in
                 run.metrics.evaluation.attacks.first { $0.name == name }.map { percent($0.robustAccuracyAfter) } ?? "—"
