@@ -43,9 +43,11 @@ let package = Package(
             name: "AdvNN",
             dependencies: ["COpenBLAS", "CZlib"]
         ),
+        // advd's release number, for every module and both executables.
+        .target(name: "AdvVersion"),
         .target(
             name: "AdvRobust",
-            dependencies: ["AdvNN", "CPNG", .product(name: "Yams", package: "Yams")]
+            dependencies: ["AdvNN", "AdvVersion", "CPNG", .product(name: "Yams", package: "Yams")]
         ),
         // The socket protocol shared by the daemon and advctl: versioned, newline-delimited JSON.
         .target(name: "AdvProtocol"),
@@ -57,6 +59,7 @@ let package = Package(
             dependencies: [
                 "AdvRobust",
                 "AdvProtocol",
+                "AdvVersion",
                 "CSystemd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -70,6 +73,7 @@ let package = Package(
                 "AdvDaemon",
                 "AdvProtocol",
                 "AdvTerminal",
+                "AdvVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,6 +83,7 @@ let package = Package(
             dependencies: [
                 "AdvProtocol",
                 "AdvTerminal",
+                "AdvVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -117,7 +122,7 @@ let package = Package(
         // Runs the built executables as separate processes.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["advd", "advctl", "AdvNN", "AdvRobust", "AdvProtocol", "AdvTestSupport"]
+            dependencies: ["advd", "advctl", "AdvNN", "AdvRobust", "AdvProtocol", "AdvTestSupport", "AdvVersion"]
         ),
     ],
     swiftLanguageModes: [.v6]

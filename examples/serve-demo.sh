@@ -14,7 +14,7 @@ export ADVD_SOCKET="$ROOT/advd.sock"
 
 echo "== advd serve: state $ROOT/state, spool $ROOT/spool, socket $ADVD_SOCKET (log: $ROOT/advd.log)"
 "$BIN/advd" serve --config etc/advd/advd.yaml --state-folder "$ROOT/state" --spool "$ROOT/spool" \
-    --socket "$ADVD_SOCKET" --workers 1 --threads-per-job "$THREADS" 2> "$ROOT/advd.log" &
+    --socket "$ADVD_SOCKET" --socket-group "$(id -gn)" --dataset-root /usr/share/datasets --workers 1 --threads-per-job "$THREADS" 2> "$ROOT/advd.log" &
 DAEMON=$!
 trap 'kill -TERM $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null || true' EXIT
 for _ in $(seq 100); do "$BIN/advctl" status > /dev/null 2>&1 && break; sleep 0.1; done

@@ -1,6 +1,7 @@
 import AdvNN
 import AdvProtocol
 import AdvRobust
+import AdvVersion
 import Dispatch
 import Foundation
 import Logging
@@ -96,6 +97,10 @@ public final class Daemon: @unchecked Sendable {
     /// - Throws: `DaemonError` when the state folder, database, spool or socket cannot be set up.
     public func start() throws {
         let configuration = state.configuration
+        let problems = configuration.problemsOnThisMachine()
+        guard problems.isEmpty else {
+            throw DaemonError("the configuration does not work on this machine:\n  " + problems.joined(separator: "\n  "))
+        }
         signal(SIGPIPE, SIG_IGN)
         for folder in [configuration.stateFolder, configuration.jobsFolder] {
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {

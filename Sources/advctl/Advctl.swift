@@ -1,4 +1,5 @@
 import AdvProtocol
+import AdvVersion
 import ArgumentParser
 import Foundation
 
@@ -12,6 +13,7 @@ struct Advctl: ParsableCommand {
             Exit status: 0 success, 1 the daemon refused the request, 3 the daemon is not running, \
             4 permission denied, 5 no such job, 64 usage error.
             """,
+        version: AdvdVersion.current,
         subcommands: [StatusCommand.self, SubmitCommand.self, ListCommand.self, ShowCommand.self, WatchCommand.self,
                       LogsCommand.self, ResultsCommand.self, ReportCommand.self, CompareCommand.self, CancelCommand.self, RetryCommand.self,
                       ArtifactsCommand.self])

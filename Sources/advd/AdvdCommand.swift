@@ -1,4 +1,5 @@
 import AdvNN
+import AdvVersion
 import ArgumentParser
 import Foundation
 
@@ -9,6 +10,7 @@ struct AdvdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "advd",
         abstract: "advd — a robustness lab for neural networks.",
+        version: AdvdVersion.current,
         subcommands: [ServeCommand.self, CheckConfigCommand.self, RunCommand.self, TrainCommand.self, ManifestDocsCommand.self])
 
     /// argument-parser answers `advd nosuch --help` with the top-level help and status 0; an unknown

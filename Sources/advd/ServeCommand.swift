@@ -102,6 +102,12 @@ struct CheckConfigCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try options.resolve()
+        let problems = configuration.problemsOnThisMachine()
+        guard problems.isEmpty else {
+            FileHandle.standardError.write(Data(("\(options.configurationPath ?? "built-in defaults"): valid as a file, but on this machine:\n  "
+                + problems.joined(separator: "\n  ") + "\n").utf8))
+            throw ExitCode(1)
+        }
         print("configuration: \(options.configurationPath ?? "built-in defaults") — valid")
         print("state_folder: \(configuration.stateFolder)")
         for spool in configuration.spools {

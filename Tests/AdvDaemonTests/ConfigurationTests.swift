@@ -3,6 +3,7 @@ import AdvProtocol
 import AdvRobust
 import AdvTestSupport
 import Foundation
+import Logging
 import Testing
 
 /// The daemon's configuration file: the shipped one is valid and documents every key, and mistakes
@@ -20,6 +21,34 @@ import Testing
                     "retention_days", "max_attempts", "log_level", "stop_timeout"] {
             #expect(text.contains("\n# \(key)") || text.contains("\n\(key):"), "\(key) is not in the shipped file")
         }
+    }
+
+    /// A file can be valid and still not work here: each such setting is named with what to do.
+    @Test func settingsThatCannotWorkOnThisMachineAreCaught() throws {
+        let folder = TemporaryFolder()
+        try Data("x".utf8).write(to: URL(fileURLWithPath: folder.file("a-file")))
+        var configuration = DaemonConfiguration()
+        configuration.socketGroup = "nosuchgroup"
+        configuration.datasetRoots = ["/nope", folder.file("a-file"), folder.path]
+        configuration.stateFolder = folder.file("missing/state")
+        configuration.spools = [SpoolFolder(path: folder.file("spool")), SpoolFolder(path: folder.file("a-file"))]
+        let problems = configuration.problemsOnThisMachine()
+        #expect(problems.count == 5, "\(problems)")
+        #expect(problems[0].hasPrefix("socket_group: the group \"nosuchgroup\" does not exist"))
+        #expect(problems[1] == "dataset_roots: /nope: does not exist")
+        #expect(problems[2] == "dataset_roots: \(folder.file("a-file")): is not a folder")
+        #expect(problems[3].hasPrefix("state_folder: \(folder.file("missing/state")): does not exist, nor does its parent"))
+        #expect(problems[4] == "spools: \(folder.file("a-file")): is not a folder")
+        // the daemon refuses to start on them, naming each, and touches nothing
+        let daemon = Daemon(configuration: configuration, reloadConfiguration: nil, executable: "/bin/false",
+                            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        expectError(containing: ["does not work on this machine", "nosuchgroup", "/nope"]) { try daemon.start() }
+        #expect(!FileManager.default.fileExists(atPath: folder.file("spool")))
+        configuration.socketGroup = "root"
+        configuration.datasetRoots = [folder.path]
+        configuration.stateFolder = folder.file("state")
+        configuration.spools = [SpoolFolder(path: folder.file("spool"))]
+        #expect(configuration.problemsOnThisMachine().isEmpty)
     }
 
     @Test func valuesAndErrors() throws {

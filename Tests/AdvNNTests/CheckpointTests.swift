@@ -21,6 +21,35 @@ import Testing
         #expect(data == [0x00, 0x00, 0x40, 0xC0, 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0x40])
         let parsed = try SafeTensors.parse(bytes, source: "memory")
         #expect(parsed.tensors["b"]!.scalars == [1, 2] && parsed.metadata == file.metadata)
+        // the checksum travels in the metadata: CRC-32 of the tensor index and the data
+        #expect((header["__metadata__"] as? [String: String])?[SafeTensors.checksumKey]?.count == 8)
+    }
+
+    /// Any changed byte of the data, or a changed shape in the index, fails the checksum; a file
+    /// without one (PyTorch's) is read unchecked.
+    @Test func theChecksumCatchesChangedDataAndIndex() throws {
+        let file = SafeTensors(tensors: ["w": Tensor(shape: Shape(2, 2), scalars: [1, 2, 3, 4])], integers: ["n": IntegerTensor([7])])
+        let bytes = file.serialized()
+        for position in [bytes.count - 1, bytes.count - 12] {
+            var flipped = bytes
+            flipped[position] ^= 0x01
+            expectError(containing: ["memory", "corrupt", "CRC-32"]) { _ = try SafeTensors.parse(flipped, source: "memory") }
+        }
+        // the header is ASCII: edit it in place, keeping its length, and keep the data as it is
+        let headerEnd = 8 + Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        func withHeader(_ edit: (String) -> String) -> [UInt8] {
+            let header = Array(edit(String(decoding: bytes[8..<headerEnd], as: UTF8.self)).utf8)
+            precondition(header.count == headerEnd - 8, "the edit changed the header's length")
+            return Array(bytes[0..<8]) + header + bytes[headerEnd...]
+        }
+        // [2,2] → [4,1] keeps the header valid JSON and the offsets consistent: only the checksum sees it
+        let reshaped = withHeader { $0.replacingOccurrences(of: "\"shape\":[2,2]", with: "\"shape\":[4,1]") }
+        expectError(containing: ["corrupt"]) { _ = try SafeTensors.parse(reshaped, source: "memory") }
+        // without a checksum (as PyTorch writes) the same bytes read as they are
+        let unchecked = withHeader { header in
+            header.replacingOccurrences(of: "\"advd.crc32\":\"[0-9a-f]{8}\"", with: "\"format\":\"pt__________\"", options: .regularExpression)
+        }
+        #expect(try SafeTensors.parse(unchecked, source: "memory").tensors["w"]?.scalars == [1, 2, 3, 4])
     }
 
     @Test func modelTensorsFollowPyTorchNames() throws {

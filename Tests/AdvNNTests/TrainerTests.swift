@@ -102,6 +102,28 @@ import Testing
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: newest))
         let resumed = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config, checkpointFolder: folder.path)
         #expect(try resumed.resumeFromLatestCheckpoint()?.hasSuffix(Trainer.checkpointName(step: 4)) == true)
+        #expect(resumed.skippedCheckpoints.map(\.path) == [newest] && resumed.skippedCheckpoints[0].reason.contains("truncated"))
+    }
+
+    /// One flipped bit in the newest checkpoint's data: its checksum fails, the trainer says so and
+    /// resumes from the one before, and the run still ends bit-identical to one never interrupted.
+    @Test func aFlippedBitInTheNewestCheckpointIsCaughtAndTheOlderOneUsed() throws {
+        let folder = TemporaryFolder()
+        let config = Self.config()
+        let straight = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config)
+        try straight.run()
+        let trainer = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config, checkpointFolder: folder.path)
+        try trainer.run(maximumSteps: 8)
+        let newest = Trainer.checkpoints(in: folder.path).last!
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: newest)))
+        bytes[bytes.count - 7] ^= 0x10   // a bit of the last tensor's data, the header untouched
+        try Data(bytes).write(to: URL(fileURLWithPath: newest))
+        expectError(containing: [newest, "corrupt", "checksum"]) { _ = try SafeTensors.read(from: newest) }
+        let resumed = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config, checkpointFolder: folder.path)
+        #expect(try resumed.resumeFromLatestCheckpoint()?.hasSuffix(Trainer.checkpointName(step: 4)) == true)
+        #expect(resumed.skippedCheckpoints.first?.reason.contains("corrupt") == true)
+        try resumed.run()
+        #expect(Self.state(resumed) == Self.state(straight))
     }
 
     @Test func resumingUnderAnotherConfigurationIsRefused() throws {

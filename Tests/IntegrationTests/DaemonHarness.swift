@@ -35,8 +35,8 @@ final class DaemonHarness {
         close(notifyDescriptor)
     }
 
-    /// The group given the control socket (the daemon's own when it does not exist).
-    var socketGroup = "advd"
+    /// The group given the control socket (it must exist: the daemon refuses a missing one).
+    var socketGroup = "root"
 
     /// Folders besides the harness's root that jobs may read (`--dataset-root`).
     var extraDatasetRoots: [String] = []

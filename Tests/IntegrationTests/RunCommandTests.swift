@@ -1,4 +1,5 @@
 import AdvNN
+import AdvVersion
 import AdvTestSupport
 import Foundation
 import XCTest
@@ -126,6 +127,26 @@ final class RunCommandTests: XCTestCase {
                 XCTAssertTrue(result.output.contains("Unexpected argument 'nosuch'"), "\(name) \(arguments): \(result.output)")
             }
             XCTAssertEqual(try AdvdProcess.run(executable: program, arguments: ["--help"]).status, 0, name)
+            let version = try AdvdProcess.run(executable: program, arguments: ["--version"])
+            XCTAssertEqual(version.status, 0, name)
+            XCTAssertEqual(version.output, AdvdVersion.current + "\n", name)
         }
+    }
+
+    /// `advd check-config` fails a configuration that cannot work here, naming each setting.
+    func testCheckConfigCatchesBrokenSetups() throws {
+        let config = root + "/advd.yaml"
+        try "# defaults, overridden by the flags\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let broken = try advd(["check-config", "--config", config, "--socket-group", "nosuchgroup", "--dataset-root", "/nope",
+                               "--state-folder", root + "/missing/state", "--spool", root + "/spool"])
+        XCTAssertEqual(broken.status, 1, broken.output)
+        XCTAssertTrue(broken.output.contains("valid as a file, but on this machine"), broken.output)
+        XCTAssertTrue(broken.output.contains("socket_group: the group \"nosuchgroup\" does not exist"), broken.output)
+        XCTAssertTrue(broken.output.contains("dataset_roots: /nope: does not exist"), broken.output)
+        XCTAssertTrue(broken.output.contains("state_folder: \(root)/missing/state: does not exist, nor does its parent"), broken.output)
+        let good = try advd(["check-config", "--config", config, "--socket-group", "root", "--dataset-root", root,
+                             "--state-folder", root + "/state", "--spool", root + "/spool"])
+        XCTAssertEqual(good.status, 0, good.output)
+        XCTAssertTrue(good.output.contains("— valid"), good.output)
     }
 }

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 
 /// The safetensors format (Hugging Face), which any Python user can open with `safetensors.torch.load_file`:
@@ -5,7 +6,12 @@ import Foundation
 ///     [8 bytes: header length L, little-endian u64][L bytes: JSON header][raw tensor data]
 ///
 /// The header maps each tensor name to `{"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}`
-/// (offsets into the data section) and may hold `"__metadata__"`, a string→string map. advd writes
+/// (offsets into the data section) and may hold `"__metadata__"`, a string→string map.
+///
+/// Integrity: advd records in `__metadata__["advd.crc32"]` a CRC-32 of the tensor index (every
+/// tensor's name, dtype, shape and offsets, as written) and of the whole data section, and `parse`
+/// verifies it, so one flipped bit in a checkpoint is an error, not a silently different model. Files
+/// without it (written by PyTorch or an older advd) are read unchecked. advd writes
 /// float32 tensors (and int64 ones for indices and labels), sorted by name, with the header padded by
 /// spaces to an 8-byte boundary.
 public struct SafeTensors {
@@ -22,6 +28,9 @@ public struct SafeTensors {
         self.metadata = metadata
     }
 
+    /// The metadata key of the checksum.
+    public static let checksumKey = "advd.crc32"
+
     /// The file's bytes.
     public func serialized() -> [UInt8] {
         let names = (Array(tensors.keys) + Array(integers.keys)).sorted()
@@ -35,28 +44,30 @@ public struct SafeTensors {
                 let integer = integers[name]!
                 (dtype, dimensions, size) = ("I64", integer.shape, integer.values.count * MemoryLayout<Int64>.size)
             }
-            let shape = dimensions.map(String.init).joined(separator: ",")
-            entries.append("\(Self.quoted(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}")
+            entries.append(Self.entry(name, dtype: dtype, shape: dimensions, offsets: (offset, offset + size)))
             offset += size
         }
-        if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(Self.quoted($0)):\(Self.quoted(metadata[$0]!))" }
-            entries.insert("\"__metadata__\":{\(pairs.joined(separator: ","))}", at: 0)
+        var data: [UInt8] = []
+        data.reserveCapacity(offset)
+        for name in names {
+            // little-endian on every platform Swift on Linux runs on; checked once at load time too
+            if let tensor = tensors[name] {
+                data += UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.size)
+            } else {
+                integers[name]!.values.withUnsafeBytes { data += $0 }
+            }
         }
+        var metadata = self.metadata
+        metadata[Self.checksumKey] = Self.checksum(index: entries, data: data)
+        let pairs = metadata.keys.sorted().map { "\(Self.quoted($0)):\(Self.quoted(metadata[$0]!))" }
+        entries.insert("\"__metadata__\":{\(pairs.joined(separator: ","))}", at: 0)
         var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
         while (8 + header.count) % 8 != 0 { header.append(0x20) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(8 + header.count + offset)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes += $0 }
         bytes += header
-        for name in names {
-            // little-endian on every platform Swift on Linux runs on; checked once at load time too
-            if let tensor = tensors[name] {
-                bytes += UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.size)
-            } else {
-                integers[name]!.values.withUnsafeBytes { bytes += $0 }
-            }
-        }
+        bytes += data
         return bytes
     }
 
@@ -91,6 +102,7 @@ public struct SafeTensors {
         }
         guard let header = headerObject as? [String: Any] else { throw CheckpointError("\(source): header is not a JSON object") }
         var result = SafeTensors()
+        var index: [(name: String, entry: String)] = []
         for (name, value) in header {
             if name == "__metadata__" {
                 guard let metadata = value as? [String: String] else {
@@ -112,6 +124,7 @@ public struct SafeTensors {
             guard offsets[0] >= 0, offsets[1] - offsets[0] == elementCount * elementSize, dataStart + offsets[1] <= bytes.count else {
                 throw CheckpointError("\(source): tensor \(name) \(shape) has data offsets \(offsets) that do not fit the file (truncated?)")
             }
+            index.append((name, Self.entry(name, dtype: dtype, shape: shape, offsets: (offsets[0], offsets[1]))))
             if dtype == "I64" {
                 var values = [Int64](repeating: 0, count: elementCount)
                 values.withUnsafeMutableBytes { target in
@@ -126,7 +139,30 @@ public struct SafeTensors {
             }
             result.tensors[name] = tensor
         }
+        if let recorded = result.metadata.removeValue(forKey: checksumKey) {
+            let actual = checksum(index: index.sorted { $0.name < $1.name }.map(\.entry), data: bytes[dataStart...])
+            guard actual == recorded else {
+                throw CheckpointError("\(source): corrupt: its contents do not match the checksum written with them (CRC-32 \(actual), recorded \(recorded))")
+            }
+        }
         return result
+    }
+
+    /// A tensor's entry in the header, exactly as `serialized` writes it.
+    private static func entry(_ name: String, dtype: String, shape: [Int], offsets: (Int, Int)) -> String {
+        "\(quoted(name)):{\"dtype\":\"\(dtype)\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offsets.0),\(offsets.1)]}"
+    }
+
+    /// CRC-32 (zlib's) of the tensor index and the data section, as 8 hex digits.
+    private static func checksum<Data: Collection>(index: [String], data: Data) -> String where Data.Element == UInt8 {
+        var crc = crc32(0, nil, 0)
+        for entry in index {
+            let bytes = Array(entry.utf8)
+            crc = bytes.withUnsafeBufferPointer { crc32(crc, $0.baseAddress, uInt($0.count)) }
+        }
+        crc = data.withContiguousStorageIfAvailable { crc32(crc, $0.baseAddress, uInt($0.count)) }
+            ?? Array(data).withUnsafeBufferPointer { crc32(crc, $0.baseAddress, uInt($0.count)) }
+        return String(format: "%08x", UInt32(crc))
     }
 
     /// A JSON string literal.

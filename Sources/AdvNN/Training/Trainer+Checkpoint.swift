@@ -55,9 +55,15 @@ extension Trainer {
     @discardableResult
     public func resumeFromLatestCheckpoint() throws -> String? {
         guard let folder = checkpointFolder else { return nil }
+        skippedCheckpoints = []
         for path in Self.checkpoints(in: folder).reversed() {
-            // a file that does not parse was never completed by AtomicFile; fall back to an older one
-            guard let file = try? SafeTensors.read(from: path) else { continue }
+            // a truncated file (a write that never completed) or a corrupt one (its checksum fails):
+            // fall back to the one before, and say so
+            let file: SafeTensors
+            do { file = try SafeTensors.read(from: path) } catch {
+                skippedCheckpoints.append((path, "\(error)"))
+                continue
+            }
             try restore(from: file, source: path)
             return path
         }

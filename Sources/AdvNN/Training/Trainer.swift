@@ -26,6 +26,8 @@ public final class Trainer {
     public var checkpointFolder: String?
     /// Steps between `.step` progress reports.
     public var progressInterval = 50
+    /// The checkpoints the last `resumeFromLatestCheckpoint` passed over (newest first), and why.
+    public internal(set) var skippedCheckpoints: [(path: String, reason: String)] = []
 
     private var trainingRandom: RandomStream
     private let batch = Tensor(zeros: Shape(0))

@@ -50,9 +50,9 @@ extension ExperimentRunner {
         teacherConfig.frozenLayers = nil
         let trainer = try Trainer(spec: spec, dataset: data, config: teacherConfig, method: StandardTraining(),
                                   checkpointFolder: teacherFolder + "/checkpoints", compute: compute)
-        if let resumed = try trainer.resumeFromLatestCheckpoint() {
-            progress(.phase(.teacher, "resumed the teacher from \(resumed)"))
-        }
+        let resumed = try trainer.resumeFromLatestCheckpoint()
+        reportSkippedCheckpoints(of: trainer, phase: .teacher, progress: progress)
+        if let resumed { progress(.phase(.teacher, "resumed the teacher from \(resumed)")) }
         progress(.phase(.teacher, "training the teacher: \(spec.summary), standard training for \(Wording.counted(teacherConfig.epochs, "epoch")) on \(Wording.counted(data.train.count, "labelled example"))"))
         try trainer.run(progress: { progress(.training($0)) }, shouldStop: shouldStop)
         guard trainer.isFinished else { throw RunInterrupted(stage: "the teacher's training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }

@@ -14,6 +14,7 @@
 /// Run again on the same folder after an interruption and it resumes where it stopped — in training or
 /// in evaluation — and ends with bit-identical results.
 import AdvNN
+import AdvVersion
 import Foundation
 
 /// The stages of a run, in order (a run without a teacher or a detector skips theirs).
@@ -157,7 +158,9 @@ public struct ExperimentRunner {
                                                                               context: TrainingMethodContext(threatModel: manifest.threatModel)),
                                   checkpointFolder: checkpointFolder, pool: pool, compute: compute)
         trainer.heldOutProbe = pgdHeldOutProbe(threatModel: manifest.threatModel, seed: manifest.seed)
-        if let resumed = try trainer.resumeFromLatestCheckpoint() {
+        let resumed = try trainer.resumeFromLatestCheckpoint()
+        reportSkippedCheckpoints(of: trainer, progress: progress)
+        if let resumed {
             progress(.phase(.training, "resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
         } else if let weights = manifest.model.weights {
             try initialise(trainer.model, spec: spec, from: try resolveWeights(weights), progress: progress)
@@ -173,6 +176,13 @@ public struct ExperimentRunner {
                              history: trainer.cursor.history,
                              trainingSeconds: trainer.cursor.history.reduce(0) { $0 + $1.seconds },
                              stoppedEarly: trainer.cursor.stoppedEarly, selfTraining: selfTraining)
+    }
+
+    /// Says which checkpoints a resume passed over and why (truncated, or corrupt by its checksum).
+    func reportSkippedCheckpoints(of trainer: Trainer, phase: RunPhase = .training, progress: (RunProgress) -> Void) {
+        for (path, reason) in trainer.skippedCheckpoints {
+            progress(.phase(phase, "skipped checkpoint \(path): \(reason); falling back to the one before"))
+        }
     }
 
     /// The file a `weights` value names: a path, or `job:<id>` for a daemon job's trained model.
@@ -363,7 +373,3 @@ public struct RunError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-/// advd's version, recorded in every metrics file.
-public enum AdvdVersion {
-    public static let current = "0.2.0"
-}
