@@ -17,6 +17,8 @@ THREADS ?= $(shell nproc)
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= /etc/systemd/system
+# The highest `systemd-analyze security` exposure the unit may have, in tenths (15: 1.5).
+UNIT_EXPOSURE_LIMIT ?= 15
 
 .PHONY: deps browser-deps build run test verify-unit install screenshots bench bench-compare clean
 
@@ -43,11 +45,14 @@ test: deps browser-deps
 	$(SWIFT) test -c release
 	$(MAKE) verify-unit
 
-# systemd-analyze checks the unit as systemd would load it, with ExecStart pointing at the build.
+# systemd-analyze checks the unit as systemd would load it, with ExecStart pointing at the build, and
+# rates its sandboxing: the exposure must stay at 1.5 or below (the threshold counts tenths).
 verify-unit:
 	@dir=$$(mktemp -d) && sed 's|@BINDIR@|$(CURDIR)/.build/release|g' systemd/advd.service.in > $$dir/advd.service && \
-	systemd-analyze verify $$dir/advd.service && echo "systemd-analyze verify: advd.service OK"; \
-	status=$$?; rm -rf $$dir; exit $$status
+	systemd-analyze verify $$dir/advd.service && echo "systemd-analyze verify: advd.service OK" && \
+	rating=$$(systemd-analyze security --offline=true --threshold=$(UNIT_EXPOSURE_LIMIT) --no-pager $$dir/advd.service); \
+	status=$$?; echo "$$rating" | tail -1; rm -rf $$dir; \
+	[ $$status = 0 ] || echo "the unit's exposure is above $(UNIT_EXPOSURE_LIMIT)/10"; exit $$status
 
 # DESTDIR stages the files for a package; without it the user, group and spool are created and
 # systemd reloads. The configuration file is installed only if none exists.
