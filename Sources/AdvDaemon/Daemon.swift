@@ -133,7 +133,8 @@ public final class Daemon: @unchecked Sendable {
 
         let handler = RequestHandler(store: store, scheduler: scheduler, daemon: state)
         self.handler = handler
-        server = ControlServer(path: configuration.socketPath, group: configuration.socketGroup, logger: logger) { request, peer in
+        server = ControlServer(path: configuration.socketPath, group: configuration.socketGroup, limits: configuration.connectionLimits,
+                               logger: logger) { request, peer in
             handler.handle(request, peer: peer)
         }
         try server.start()

@@ -161,6 +161,8 @@ public struct ProtocolError: Codable, Sendable, Error, CustomStringConvertible {
         case conflict
         /// The daemon is shutting down and accepts no new work.
         case unavailable
+        /// The daemon refused the connection: too many are open (from this user, or overall).
+        case tooManyConnections = "too-many-connections"
         /// Something went wrong inside the daemon; its log has the details.
         case `internal`
         /// (Client side) the daemon's answer could not be read.

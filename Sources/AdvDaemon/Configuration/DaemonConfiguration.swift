@@ -33,6 +33,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     public var logLevel = "info"
     /// Seconds to wait for running jobs to checkpoint on shutdown before they are killed.
     public var stopTimeoutSeconds = 60
+    /// Bounds on the control socket's connections (`connections`).
+    public var connectionLimits = ConnectionLimits()
 
     public init() {}
 
@@ -69,7 +71,8 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
         }
         let root = try ManifestNode.document(yaml: yaml, source: source)
         let map = try root.mapping(allowed: ["state_folder", "spools", "socket", "socket_group", "workers", "threads_per_job",
-                                             "dataset_roots", "retention_days", "max_attempts", "log_level", "stop_timeout"])
+                                             "dataset_roots", "retention_days", "max_attempts", "log_level", "stop_timeout",
+                                             "connections"])
         func absolutePath(_ node: ManifestNode) throws -> String {
             let path = try node.string()
             guard path.hasPrefix("/") else { throw node.error("expected an absolute path, got \"\(path)\"") }
@@ -102,6 +105,16 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
         configuration.maxAttempts = try map["max_attempts"]?.int(in: 1...100) ?? configuration.maxAttempts
         configuration.logLevel = try map["log_level"]?.string(oneOf: logLevels) ?? configuration.logLevel
         configuration.stopTimeoutSeconds = try map["stop_timeout"]?.int(in: 1...3600) ?? configuration.stopTimeoutSeconds
+        if let node = map["connections"] {
+            let limits = try node.mapping(allowed: ["maximum", "per_user", "first_request_seconds", "idle_seconds"])
+            var parsed = ConnectionLimits()
+            parsed.maximum = try limits["maximum"]?.int(in: 1...1_000_000) ?? parsed.maximum
+            parsed.perUID = try limits["per_user"]?.int(in: 1...1_000_000) ?? parsed.perUID
+            parsed.firstRequestSeconds = Double(try limits["first_request_seconds"]?.float(in: 0...3600, lowerIsOpen: true)
+                                                ?? Float(parsed.firstRequestSeconds))
+            parsed.idleSeconds = Double(try limits["idle_seconds"]?.float(in: 0...86_400, lowerIsOpen: true) ?? Float(parsed.idleSeconds))
+            configuration.connectionLimits = parsed
+        }
         if let problem = configuration.oversubscription {
             throw (map["workers"] ?? map["threads_per_job"])!.error(problem)
         }
