@@ -3,7 +3,8 @@
 #   make run    install system packages, build (release), start advd serve on a local state folder,
 #               submit the Fashion-MNIST MLP example with advctl, follow it and print its results
 #   make test   install system packages, run the whole test suite (release build), verify the unit
-#   make install        binaries, systemd unit, sysusers/tmpfiles snippets and /etc/advd/advd.yaml
+#   make install        (after make build) binaries, unit, sysusers/tmpfiles snippets, completions, /etc/advd/advd.yaml
+#   make uninstall      removes what install wrote (PURGE=1: the configuration and state too)
 #   make screenshots    the README's comparison of four training methods and its pictures (headless Chromium)
 #   make bench          speed benchmark of the numerics core
 #   make bench-compare  the same beside PyTorch (needs `pip install torch`), with ratios
@@ -20,7 +21,7 @@ UNITDIR ?= /etc/systemd/system
 # The highest `systemd-analyze security` exposure the unit may have, in tenths (15: 1.5).
 UNIT_EXPOSURE_LIMIT ?= 15
 
-.PHONY: deps browser-deps build run test verify-unit install screenshots bench bench-compare clean
+.PHONY: deps browser-deps build run test verify-unit install uninstall screenshots bench bench-compare clean
 
 # Installs the system libraries and the Fashion-MNIST package (as root, or through sudo).
 deps:
@@ -34,15 +35,16 @@ browser-deps:
 	command -v chromium > /dev/null || { $$SUDO apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
 
+# One release build, tests included, for `make run`, `make test` and `make install` alike.
 build: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --build-tests
 
 run: build
 	THREADS=$(THREADS) examples/serve-demo.sh
 
 # Release build: numerics tests run faster, and the allocation-free claim is about optimised code.
-test: deps browser-deps
-	$(SWIFT) test -c release
+test: build browser-deps
+	$(SWIFT) test -c release --skip-build
 	$(MAKE) verify-unit
 
 # systemd-analyze checks the unit as systemd would load it, with ExecStart pointing at the build, and
@@ -54,21 +56,47 @@ verify-unit:
 	status=$$?; echo "$$rating" | tail -1; rm -rf $$dir; \
 	[ $$status = 0 ] || echo "the unit's exposure is above $(UNIT_EXPOSURE_LIMIT)/10"; exit $$status
 
-# DESTDIR stages the files for a package; without it the user, group and spool are created and
-# systemd reloads. The configuration file is installed only if none exists.
-install: build
-	install -D -m 0755 .build/release/advd $(DESTDIR)$(BINDIR)/advd
-	install -D -m 0755 .build/release/advctl $(DESTDIR)$(BINDIR)/advctl
+# `make install` only installs what `make build` built (no apt-get, no compiler: a package build runs it
+# as a plain copy). Every path follows PREFIX and DESTDIR; without DESTDIR it also creates the advd user,
+# group and folders and reloads systemd. The configuration file is installed only if none exists.
+# `make uninstall` removes exactly what install wrote, keeping /etc/advd/advd.yaml and the state in
+# /var/lib/advd unless PURGE=1.
+SYSCONFDIR ?= /etc
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+BUILDDIR ?= .build/release
+INSTALLED = $(BINDIR)/advd $(BINDIR)/advctl $(UNITDIR)/advd.service $(SYSUSERSDIR)/advd.conf $(TMPFILESDIR)/advd.conf \
+	$(BASHCOMPDIR)/advd $(BASHCOMPDIR)/advctl $(ZSHCOMPDIR)/_advd $(ZSHCOMPDIR)/_advctl \
+	$(FISHCOMPDIR)/advd.fish $(FISHCOMPDIR)/advctl.fish
+
+install:
+	@test -x $(BUILDDIR)/advd -a -x $(BUILDDIR)/advctl || { echo "no build in $(BUILDDIR): run make build first"; exit 1; }
+	install -D -m 0755 $(BUILDDIR)/advd $(DESTDIR)$(BINDIR)/advd
+	install -D -m 0755 $(BUILDDIR)/advctl $(DESTDIR)$(BINDIR)/advctl
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/advd.service.in > $(DESTDIR)$(UNITDIR)/advd.service
-	install -D -m 0644 systemd/advd.sysusers $(DESTDIR)/usr/lib/sysusers.d/advd.conf
-	install -D -m 0644 systemd/advd.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/advd.conf
-	@if [ ! -e $(DESTDIR)/etc/advd/advd.yaml ]; then install -D -m 0644 etc/advd/advd.yaml $(DESTDIR)/etc/advd/advd.yaml; \
-	else echo "kept the existing /etc/advd/advd.yaml (the shipped one is etc/advd/advd.yaml)"; fi
+	install -D -m 0644 systemd/advd.sysusers $(DESTDIR)$(SYSUSERSDIR)/advd.conf
+	install -D -m 0644 systemd/advd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/advd.conf
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	for tool in advd advctl; do \
+	$(BUILDDIR)/$$tool --generate-completion-script bash > $(DESTDIR)$(BASHCOMPDIR)/$$tool && \
+	$(BUILDDIR)/$$tool --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_$$tool && \
+	$(BUILDDIR)/$$tool --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/$$tool.fish || exit 1; done
+	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/advd/advd.yaml ]; then install -D -m 0644 etc/advd/advd.yaml $(DESTDIR)$(SYSCONFDIR)/advd/advd.yaml; \
+	else echo "kept the existing $(SYSCONFDIR)/advd/advd.yaml (the shipped one is etc/advd/advd.yaml)"; fi
 	@if [ -z "$(DESTDIR)" ]; then \
-	systemd-sysusers /usr/lib/sysusers.d/advd.conf && systemd-tmpfiles --create /usr/lib/tmpfiles.d/advd.conf && \
+	systemd-sysusers $(SYSUSERSDIR)/advd.conf && systemd-tmpfiles --create $(TMPFILESDIR)/advd.conf && \
 	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi && \
 	echo "installed: systemctl enable --now advd; add users to group advd to let them submit"; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@if [ -n "$(PURGE)" ]; then rm -rf $(DESTDIR)$(SYSCONFDIR)/advd $(DESTDIR)/var/lib/advd $(DESTDIR)/var/spool/advd; \
+	else echo "kept $(SYSCONFDIR)/advd/advd.yaml and /var/lib/advd (PURGE=1 removes them)"; fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 screenshots: build browser-deps
 	examples/compare-demo.sh
