@@ -15,8 +15,11 @@ final class DaemonHarness {
     var stateFolder: String { root + "/state" }
     private(set) var process: Process?
     private var notifyDescriptor: Int32 = -1
-    /// Every notification received so far.
+    /// Every notification received so far, and when it arrived.
     private(set) var notifications: [String] = []
+    private(set) var notificationTimes: [Date] = []
+    /// Variables added to the daemon's environment (WATCHDOG_USEC, …).
+    var extraEnvironment: [String: String] = [:]
 
     static let advctlPath = URL(fileURLWithPath: AdvdProcess.path).deletingLastPathComponent().appendingPathComponent("advctl").path
 
@@ -53,6 +56,7 @@ final class DaemonHarness {
             + extraDatasetRoots.flatMap { ["--dataset-root", $0] } + (workerFlags ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = root + "/notify.sock"
+        environment.merge(extraEnvironment) { $1 }
         environment.removeValue(forKey: "JOURNAL_STREAM")
         process.environment = environment
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -68,7 +72,10 @@ final class DaemonHarness {
             if notifications.contains(where: { $0.contains(text) }) { return true }
             var buffer = [UInt8](repeating: 0, count: 4096)
             let count = recv(notifyDescriptor, &buffer, buffer.count, 0)
-            if count > 0 { notifications.append(String(decoding: buffer[0..<count], as: UTF8.self)) }
+            if count > 0 {
+                notifications.append(String(decoding: buffer[0..<count], as: UTF8.self))
+                notificationTimes.append(Date())
+            }
         }
         return notifications.contains { $0.contains(text) }
     }

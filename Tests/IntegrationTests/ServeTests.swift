@@ -38,6 +38,23 @@ final class ServeTests: XCTestCase {
           sanity_checks: false
         """
 
+    /// Under a watchdog (WATCHDOG_USEC, as systemd sets it) the daemon sends WATCHDOG=1 at half the
+    /// interval, read here from the fake NOTIFY_SOCKET.
+    func testWatchdogKeepAlivesComeAtHalfTheInterval() throws {
+        let daemon = try DaemonHarness()
+        daemon.extraEnvironment = ["WATCHDOG_USEC": "400000"]
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        _ = daemon.waitForNotification("never sent", seconds: 2.5)
+        let times = zip(daemon.notifications, daemon.notificationTimes).filter { $0.0.contains("WATCHDOG=1") }.map(\.1)
+        XCTAssertGreaterThanOrEqual(times.count, 8, "\(daemon.notifications)")
+        let gaps = zip(times.dropFirst(), times).map { $0.timeIntervalSince($1) }.sorted()
+        // half of 0.4 s; scheduling moves single keep-alives a little, the median not much
+        XCTAssertEqual(gaps[gaps.count / 2], 0.2, accuracy: 0.08, "\(gaps)")
+        XCTAssertLessThan(gaps.last!, 0.4, "a keep-alive came later than the watchdog interval: \(gaps)")
+        XCTAssertEqual(daemon.stop(SIGTERM), 0)
+    }
+
     func testASpooledManifestBecomesAJobThatSucceedsAndAdvctlReportsIt() throws {
         let daemon = try DaemonHarness()
         try daemon.start()
