@@ -257,6 +257,7 @@ enum HTMLPage {
         tr.failed td { background: #fde8e8; } tr.not-applicable td { color: #777; } .advice { margin-top: 0.4em; }
         .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(30em, 1fr)); gap: 1em; }
         figure { margin: 0; } svg.chart { width: 100%; height: auto; font-size: 12px; } .chart-title { font-weight: bold; font-size: 14px; }
+        figure.wide { max-width: 48em; }
         figcaption { font-size: 0.85em; color: #444; }
         .examples { display: grid; grid-template-columns: repeat(auto-fill, minmax(20em, 1fr)); gap: 1em; }
         .example { border: 1px solid #ddd; padding: 0.5em; } .example .images { display: flex; gap: 0.5em; }

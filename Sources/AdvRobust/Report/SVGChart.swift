@@ -40,7 +40,9 @@ struct LineChart {
             return ChartText.empty(title: title, note: "no data")
         }
         let xTicks = ChartText.ticks(xMin, xMax == xMin ? xMin + 1 : xMax)
-        let yTicks = yRange.map { ChartText.ticks($0.lowerBound, $0.upperBound) } ?? ChartText.ticks(yMin, yMax == yMin ? yMin + 1 : yMax)
+        // a constant series (a constant learning rate) gets an axis from 0 to twice its value
+        let (dataLow, dataHigh) = yMin == yMax ? (min(0, yMin), yMax == 0 ? 1 : yMax + abs(yMax)) : (yMin, yMax)
+        let yTicks = yRange.map { ChartText.ticks($0.lowerBound, $0.upperBound) } ?? ChartText.ticks(dataLow, dataHigh)
         let xLow = xTicks.first!, xHigh = xTicks.last!, yLow = yRange?.lowerBound ?? yTicks.first!, yHigh = yRange?.upperBound ?? yTicks.last!
         func px(_ x: Double) -> Double { ChartFrame.left + (x - xLow) / (xHigh - xLow) * frame.plotWidth }
         func py(_ y: Double) -> Double { ChartFrame.top + frame.plotHeight - (y - yLow) / (yHigh - yLow) * frame.plotHeight }
