@@ -27,11 +27,14 @@ struct RunCommand: ParsableCommand {
     var supervised = false
     @Option(help: "With --supervised: the daemon's job folders, where job:<id> weights are found.")
     var jobsFolder: String?
+    @Option(name: .customLong("read-root"),
+            help: "With --supervised: a folder the job may read (repeatable); with any, it reads nothing else but its own folder and other jobs' models.")
+    var readRoots: [String] = []
 
     func run() throws {
         if supervised {
             let status = SupervisedRun.run(manifestPath: manifest, outputFolder: out ?? "runs/supervised", jobsFolder: jobsFolder,
-                                           compute: try computeContext(threads: threads))
+                                           readRoots: readRoots, compute: try computeContext(threads: threads))
             throw ExitCode(status.rawValue)
         }
         try runWithComputeThreads(threads) { compute in

@@ -170,4 +170,21 @@ import Testing
         // never every training example: one always trains
         #expect(data.holdingOutValidation(500).train.count == 1)
     }
+
+    /// What a daemon's job may read: beneath its roots, and from the job folders only other jobs'
+    /// trained models; paths are compared after every link is resolved.
+    @Test func theReadPolicyAllowsOnlyTheRootsAndOtherJobsModels() throws {
+        let folder = TemporaryFolder()
+        try FileManager.default.createDirectory(atPath: folder.file("data"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder.file("state/jobs/7"), withIntermediateDirectories: true)
+        let policy = ReadPolicy(roots: [folder.file("data"), folder.file("state/jobs/9")], jobsFolder: folder.file("state/jobs"))
+        let real = ReadPolicy.resolved(folder.path)
+        #expect(policy.allows(resolvedPath: real + "/data/train-images-idx3-ubyte.gz"))
+        #expect(policy.allows(resolvedPath: real + "/state/jobs/7/model.safetensors"))
+        #expect(policy.allows(resolvedPath: real + "/state/jobs/9/checkpoints/step-00000010.safetensors"))   // its own folder
+        #expect(!policy.allows(resolvedPath: real + "/state/jobs/7/checkpoints/step-00000010.safetensors"))
+        #expect(!policy.allows(resolvedPath: real + "/state/advd.sqlite"))
+        #expect(!policy.allows(resolvedPath: real + "/database"))   // a sibling whose name starts like a root
+        #expect(!policy.allows(resolvedPath: "/etc/shadow"))
+    }
 }

@@ -41,7 +41,8 @@ final class DaemonHarness {
     /// The group given the control socket (it must exist: the daemon refuses a missing one).
     var socketGroup = "root"
 
-    /// Folders besides the harness's root that jobs may read (`--dataset-root`).
+    /// The folder jobs may read (`--dataset-root`; default: the harness's root), and others besides it.
+    var datasetRoot: String?
     var extraDatasetRoots: [String] = []
 
     /// Workers and threads as flags (nil: from the configuration file).
@@ -52,7 +53,7 @@ final class DaemonHarness {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: AdvdProcess.path)
         process.arguments = ["serve", "--config", root + "/advd.yaml", "--state-folder", stateFolder, "--spool", spool,
-                             "--socket", socketPath, "--socket-group", socketGroup, "--dataset-root", root]
+                             "--socket", socketPath, "--socket-group", socketGroup, "--dataset-root", datasetRoot ?? root]
             + extraDatasetRoots.flatMap { ["--dataset-root", $0] } + (workerFlags ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = root + "/notify.sock"

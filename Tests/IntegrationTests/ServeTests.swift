@@ -38,6 +38,67 @@ final class ServeTests: XCTestCase {
           sanity_checks: false
         """
 
+    /// Writes a tiny CIFAR-10 folder (5 training batches and a test batch of `records` random records).
+    static func writeCIFAR(_ folder: String, records: Int = 20) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var generator = SystemRandomNumberGenerator()
+        for name in (1...5).map({ "data_batch_\($0).bin" }) + ["test_batch.bin"] {
+            var bytes: [UInt8] = []
+            for _ in 0..<records { bytes.append(UInt8.random(in: 0..<10, using: &generator)); bytes += (0..<3072).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+            try Data(bytes).write(to: URL(fileURLWithPath: folder + "/" + name))
+        }
+    }
+
+    /// Paths are checked where the job opens them: a data folder swapped for a link out of the dataset
+    /// roots after the job was admitted is refused when the job opens it; and from the state folder a
+    /// manifest may name only a job's model, not the database.
+    func testFilesAreCheckedWhereTheJobOpensThem() throws {
+        let daemon = try DaemonHarness()
+        daemon.workerFlags = ["--workers", "1", "--threads-per-job", "1"]
+        // the state folder lies outside the dataset root, as in a real installation
+        daemon.datasetRoot = daemon.root + "/datasets"
+        let data = daemon.root + "/datasets/data"
+        try Self.writeCIFAR(data)
+        let outside = TemporaryFolder(prefix: "advd-outside-")
+        try Self.writeCIFAR(outside.path)
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        // the one worker is busy while the next job waits in the queue
+        try daemon.drop(Self.longManifest, as: "long.yaml")   // blobs: no files to read
+        _ = try daemon.waitForJob(1, in: ["running"])
+        try """
+            name: swapped
+            dataset: {name: cifar10, path: \(data)}
+            model: {architecture: linear}
+            train: {epochs: 1, batch_size: 20}
+            threat_model: {norm: linf, epsilon: 0.03}
+            evaluation: {attacks: [{name: fgsm}], sanity_checks: false}
+            """.write(toFile: daemon.root + "/swapped.yaml", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try daemon.advctl(["submit", daemon.root + "/swapped.yaml"]).status, 0)
+        try FileManager.default.removeItem(atPath: data)
+        try FileManager.default.createSymbolicLink(atPath: data, withDestinationPath: outside.path)
+        XCTAssertEqual(try daemon.advctl(["cancel", "1"]).status, 0)
+        let job = try daemon.waitForJob(2, in: ["succeeded", "failed"])
+        XCTAssertEqual(job["state"] as? String, "failed", "\(job)")
+        let error = job["error"] as? String ?? ""
+        XCTAssertTrue(error.contains("it leads to \(outside.path)") && error.contains("outside the folders this job may read"), error)
+
+        // (a link out of the roots is refused at submission too; the data is back for the next check)
+        try FileManager.default.removeItem(atPath: data)
+        try Self.writeCIFAR(data)
+        // the database is in the state folder, but not a model: refused at submission, without its bytes
+        try """
+            dataset: {name: cifar10, path: \(data), test_examples: 5}
+            model: {weights: \(daemon.stateFolder)/advd.sqlite}
+            threat_model: {norm: linf, epsilon: 0.03}
+            evaluation: {attacks: [{name: fgsm}]}
+            """.write(toFile: daemon.root + "/database.yaml", atomically: true, encoding: .utf8)
+        let refused = try daemon.advctl(["submit", daemon.root + "/database.yaml"])
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("advd.sqlite is outside the folders the daemon may read"), refused.output)
+        XCTAssertFalse(refused.output.contains("SQLite format"), refused.output)
+    }
+
     /// Under a watchdog (WATCHDOG_USEC, as systemd sets it) the daemon sends WATCHDOG=1 at half the
     /// interval, read here from the fake NOTIFY_SOCKET.
     func testWatchdogKeepAlivesComeAtHalfTheInterval() throws {

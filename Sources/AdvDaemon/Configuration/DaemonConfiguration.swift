@@ -1,3 +1,4 @@
+import AdvNN
 import AdvRobust
 import Foundation
 
@@ -128,12 +129,13 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
         return "\(resolvedWorkers) workers × \(resolvedThreadsPerJob) threads = \(total) threads on \(Self.cores) cores: the jobs would slow each other down; lower workers or threads_per_job"
     }
 
-    /// Whether a manifest may read `path`: under a dataset root or the state folder (no `..` escapes).
+    /// Whether a manifest may read `path`: under a dataset root, or a job's trained model in the state
+    /// folder (`jobs/<id>/model.safetensors`, nothing else there: not the database, not another job's
+    /// checkpoints), with no `..` escapes. The job checks again where it opens each file (`FileAccess`).
     public func allowsReading(_ path: String) -> Bool {
         guard !datasetRoots.isEmpty else { return true }
-        let standardized = (path as NSString).standardizingPath
-        return (datasetRoots + [stateFolder]).contains { root in
-            standardized == root || standardized.hasPrefix(root.hasSuffix("/") ? root : root + "/")
-        }
+        let resolved = ReadPolicy.resolved(path)
+        let policy = ReadPolicy(roots: datasetRoots, jobsFolder: jobsFolder)
+        return policy.allows(resolvedPath: resolved) || policy.roots.contains(resolved)
     }
 }

@@ -39,7 +39,7 @@ public struct JobAdmission: Sendable {
             }
             guard configuration.allowsReading(path) else {
                 throw ManifestError(source: source, path: key, line: nil,
-                                    message: "\(path) is outside the folders the daemon may read (dataset_roots: \(configuration.datasetRoots.joined(separator: ", ")), and its state folder)")
+                                    message: "\(path) is outside the folders the daemon may read (dataset_roots: \(configuration.datasetRoots.joined(separator: ", ")), and the jobs' model.safetensors in its state folder)")
             }
             guard FileManager.default.fileExists(atPath: path) else {
                 let installHint = key == "dataset.path" ? (try? Registries.standard.datasets.make(manifest.dataset, context: NoContext()))?.installHint : nil

@@ -131,7 +131,7 @@ public final class Scheduler: @unchecked Sendable {
             let process = try JobProcess.launch(
                 executable: executable,
                 arguments: ["run", manifestPath, "--out", folder, "--threads", String(configuration.resolvedThreadsPerJob), "--supervised",
-                            "--jobs-folder", configuration.jobsFolder],
+                            "--jobs-folder", configuration.jobsFolder] + configuration.datasetRoots.flatMap { ["--read-root", $0] },
                 logPath: folder + "/job.log", queue: queue,
                 onEvent: { [weak self] in self?.handle($0, of: job.id) },
                 onExit: { [weak self] in self?.finished(job.id, status: $0) })

@@ -26,7 +26,14 @@ public enum SupervisedRun {
     /// - Parameters:
     ///   - jobsFolder: where `job:<id>` weights are found.
     ///   - compute: the threads the job computes on.
-    public static func run(manifestPath: String, outputFolder: String, jobsFolder: String?, compute: ComputeContext) -> ExitStatus {
+    /// - Parameter readRoots: the daemon's dataset roots; when given, every file the job reads is
+    ///   checked where it is opened (`FileAccess`): beneath a root, in the job's own folder, or another
+    ///   job's `model.safetensors`.
+    public static func run(manifestPath: String, outputFolder: String, jobsFolder: String?, readRoots: [String] = [],
+                           compute: ComputeContext) -> ExitStatus {
+        if !readRoots.isEmpty {
+            FileAccess.confine(to: ReadPolicy(roots: readRoots + [outputFolder], jobsFolder: jobsFolder))
+        }
         let stop = StopFlag()
         let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
             signal(number, SIG_IGN)

@@ -80,10 +80,9 @@ public struct SafeTensors {
     /// - Throws: `CheckpointError` naming the file for a truncated file, a malformed header, an
     ///   unsupported dtype or offsets outside the data.
     public static func read(from path: String) throws -> SafeTensors {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CheckpointError("\(path): no such file or not readable")
-        }
-        return try parse([UInt8](data), source: path)
+        let bytes: [UInt8]
+        do { bytes = try FileAccess.readAll(path) } catch { throw CheckpointError("\(error)") }
+        return try parse(bytes, source: path)
     }
 
     /// Parses safetensors bytes; `source` names them in errors.
@@ -91,14 +90,15 @@ public struct SafeTensors {
         guard bytes.count >= 8 else { throw CheckpointError("\(source): truncated (\(bytes.count) bytes, no header length)") }
         let headerLength = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
         guard headerLength <= UInt64(bytes.count - 8) else {
-            throw CheckpointError("\(source): truncated: header length \(headerLength) exceeds the file (\(bytes.count) bytes)")
+            // the length is the file's first 8 bytes: it is not shown (the file may not be a safetensors file at all)
+            throw CheckpointError("\(source): not a safetensors file, or truncated: its header length exceeds the file (\(bytes.count) bytes)")
         }
         let dataStart = 8 + Int(headerLength)
         let headerObject: Any
         do {
             headerObject = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart]))
         } catch {
-            throw CheckpointError("\(source): header is not valid JSON (\(error.localizedDescription))")
+            throw CheckpointError("\(source): not a safetensors file: its header is not valid JSON")
         }
         guard let header = headerObject as? [String: Any] else { throw CheckpointError("\(source): header is not a JSON object") }
         var result = SafeTensors()

@@ -12,9 +12,8 @@ public enum CIFAR10Reader {
     /// - Throws: `DatasetError` for a missing file, a size that is not a whole number of records, or a
     ///   label outside 0..<classes.
     public static func readBatch(_ path: String, classes: Int = 10) throws -> (inputs: [Float], labels: [Int]) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DatasetError("\(path): no such file or not readable")
-        }
+        let data: [UInt8]
+        do { data = try FileAccess.readAll(path) } catch { throw DatasetError("\(error)") }
         guard !data.isEmpty, data.count % recordSize == 0 else {
             throw DatasetError("\(path): \(data.count) bytes is not a whole number of \(recordSize)-byte CIFAR-10 records (truncated?)")
         }
@@ -26,7 +25,7 @@ public enum CIFAR10Reader {
                 let start = record * recordSize
                 let label = Int(raw[start])
                 guard label < classes else {
-                    throw DatasetError("\(path): record \(record) has label \(label), outside 0..<\(classes)")
+                    throw DatasetError("\(path): record \(record) has a label outside 0..<\(classes)")
                 }
                 labels[record] = label
                 for i in 0..<(recordSize - 1) { inputs[record * (recordSize - 1) + i] = Float(raw[start + 1 + i]) / 255 }
@@ -49,7 +48,8 @@ extension Dataset {
             throw DatasetError("dataset folder \(folder) does not exist (expected the cifar-10-batches-bin folder)")
         }
         var classNames = cifar10ClassNames
-        if let text = try? String(contentsOfFile: folder + "/batches.meta.txt", encoding: .utf8) {
+        if let bytes = try? FileAccess.readAll(folder + "/batches.meta.txt") {
+            let text = String(decoding: bytes, as: UTF8.self)
             let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }
             if names.count >= 2 { classNames = names }

@@ -7,8 +7,13 @@ enum GzipFile {
     /// The decompressed bytes of the file at `path`.
     /// - Throws: `DatasetError` when the file is missing, unreadable or a corrupt/truncated gzip stream.
     static func readAll(_ path: String) throws -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: path) else { throw DatasetError("\(path): no such file") }
-        guard let file = gzopen(path, "rb") else { throw DatasetError("\(path): cannot open (\(String(cString: strerror(errno))))") }
+        let descriptor: Int32
+        do { descriptor = try FileAccess.openForReading(path) } catch { throw DatasetError("\(error)") }
+        // zlib owns the descriptor from here and closes it with the file
+        guard let file = gzdopen(descriptor, "rb") else {
+            close(descriptor)
+            throw DatasetError("\(path): cannot open (\(String(cString: strerror(errno))))")
+        }
         defer { gzclose(file) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)

@@ -10,16 +10,16 @@ public enum IDXReader {
     public static func read(_ path: String, expectedRank: Int) throws -> (dimensions: [Int], bytes: ArraySlice<UInt8>) {
         let bytes = try GzipFile.readAll(path)
         guard bytes.count >= 4 else { throw DatasetError("\(path): truncated IDX file (\(bytes.count) bytes, no header)") }
+        // the messages describe what is wrong without quoting the file's bytes
         guard bytes[0] == 0, bytes[1] == 0 else {
-            let magic = bytes[0..<4].map { String(format: "%02x", $0) }.joined()
-            throw DatasetError("\(path): wrong magic number 0x\(magic); an IDX file starts with two zero bytes")
+            throw DatasetError("\(path): wrong magic number: not an IDX file (an IDX file starts with two zero bytes)")
         }
         guard bytes[2] == 0x08 else {
-            throw DatasetError("\(path): IDX data type 0x\(String(bytes[2], radix: 16)) is not supported (only 0x08, unsigned byte)")
+            throw DatasetError("\(path): not an IDX file of unsigned bytes (data type 0x08), the only type advd reads")
         }
         let rank = Int(bytes[3])
         guard rank == expectedRank else {
-            throw DatasetError("\(path): wrong magic number: \(rank) dimensions, expected \(expectedRank) (magic 0x0000080\(expectedRank))")
+            throw DatasetError("\(path): wrong magic number: not an IDX file of \(expectedRank) dimensions (magic 0x0000080\(expectedRank))")
         }
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else { throw DatasetError("\(path): truncated IDX header") }
