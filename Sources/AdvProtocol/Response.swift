@@ -195,9 +195,12 @@ public struct DaemonStatus: Codable, Sendable {
     public var machine: String?
     /// A quick single-threaded sgemm 512³ at start, in GFLOP/s: a gauge of the kernel.
     public var sgemmGflops: Double?
+    /// What needs an administrator's attention: a nearly full state file system, job ends waiting to
+    /// be recorded.
+    public var warnings: [String]?
     public init(version: String, protocolVersion: Int, pid: Int32, startedAt: Date, uptimeSeconds: Double, workers: Int,
                 busyWorkers: Int, threadsPerJob: Int, queued: Int, running: Int, stateFolder: String, spools: [String],
-                machine: String? = nil, sgemmGflops: Double? = nil) {
+                machine: String? = nil, sgemmGflops: Double? = nil, warnings: [String]? = nil) {
         self.version = version
         self.protocolVersion = protocolVersion
         self.pid = pid
@@ -212,6 +215,7 @@ public struct DaemonStatus: Codable, Sendable {
         self.spools = spools
         self.machine = machine
         self.sgemmGflops = sgemmGflops
+        self.warnings = warnings
     }
 }
 

@@ -18,6 +18,7 @@ struct StatusCommand: ParsableCommand {
         print("spool: \(status.spools.joined(separator: ", "))")
         if let machine = status.machine { print("machine: \(machine)") }
         if let rate = status.sgemmGflops { print(String(format: "sgemm 512³ at start: %.1f GFLOP/s on 1 thread", rate)) }
+        for warning in status.warnings ?? [] { print("WARNING: \(warning)") }
     }
 }
 

@@ -38,6 +38,59 @@ final class ServeTests: XCTestCase {
           sanity_checks: false
         """
 
+    /// Fills the file system of `folder` with one file until a write fails; returns the file.
+    static func fill(_ folder: String) -> String {
+        let path = folder + "/filler"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: path) else { return path }
+        let chunk = Data(count: 1 << 20)
+        while (try? handle.write(contentsOf: chunk)) != nil {}
+        let small = Data(count: 4096)
+        while (try? handle.write(contentsOf: small)) != nil {}
+        try? handle.close()
+        return path
+    }
+
+    /// A full disk under the state folder (a small tmpfs): the job that cannot write ends, is never left
+    /// running, and its end is recorded once space returns; a spool file that arrived meanwhile is
+    /// taken without a restart; `advctl status` says the file system is nearly full.
+    func testAFullDiskLeavesNoJobRunningAndLosesNothing() throws {
+        let daemon = try DaemonHarness()
+        try FileManager.default.createDirectory(atPath: daemon.stateFolder, withIntermediateDirectories: true)
+        let mount = try AdvdProcess.run(executable: "/bin/mount", arguments: ["-t", "tmpfs", "-o", "size=48m", "tmpfs", daemon.stateFolder])
+        try XCTSkipUnless(mount.status == 0, "needs root and tmpfs mounts to fill a disk: \(mount.output)")
+        defer {
+            daemon.stop(SIGKILL)
+            _ = try? AdvdProcess.run(executable: "/bin/umount", arguments: ["-l", daemon.stateFolder])
+        }
+        daemon.workerFlags = ["--workers", "1", "--threads-per-job", "1"]
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        try daemon.drop(Self.longManifest, as: "long.yaml")
+        _ = try daemon.waitForJob(1, in: ["running"])
+        Thread.sleep(forTimeInterval: 1)
+        let filler = Self.fill(daemon.stateFolder)
+
+        // the job cannot write its next checkpoint: it ends, and is not shown running without a process
+        let ended = try daemon.waitForJob(1, in: ["failed", "recording-failed"], seconds: 60)
+        XCTAssertNotEqual(ended["state"] as? String, "running", "\(ended)")
+        let status = try daemon.advctl(["status"]).output
+        XCTAssertTrue(status.contains("nearly full"), status)
+        // a manifest that arrives now cannot be recorded: it waits in the spool
+        try daemon.drop(Self.tinyManifest.replacingOccurrences(of: "name: tiny", with: "name: later"), as: "later.yaml")
+        Thread.sleep(forTimeInterval: 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: daemon.spool + "/later.yaml"))
+
+        // space returns: the end is recorded, the spool file becomes a job, both without a restart
+        try FileManager.default.removeItem(atPath: filler)
+        let recorded = try daemon.waitForJob(1, in: ["failed"], seconds: 30)
+        XCTAssertEqual(recorded["state"] as? String, "failed", "\(recorded)")
+        XCTAssertTrue((recorded["error"] as? String ?? "").contains("space"), "\(recorded)")
+        let later = try daemon.waitForJob(2, in: ["succeeded", "failed"], seconds: 60)
+        XCTAssertEqual(later["state"] as? String, "succeeded", "\(later)")
+        XCTAssertFalse(try daemon.advctl(["status"]).output.contains("WARNING"))
+    }
+
     /// Writes a tiny CIFAR-10 folder (5 training batches and a test batch of `records` random records).
     static func writeCIFAR(_ folder: String, records: Int = 20) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -72,7 +72,25 @@ final class RequestHandler: @unchecked Sendable {
             uptimeSeconds: Date().timeIntervalSince(daemon.startedAt), workers: configuration.resolvedWorkers,
             busyWorkers: scheduler.busyWorkers, threadsPerJob: configuration.resolvedThreadsPerJob,
             queued: counts[.queued] ?? 0, running: counts[.running] ?? 0, stateFolder: configuration.stateFolder,
-            spools: configuration.spools.map(\.path), machine: machine.summary, sgemmGflops: daemon.sgemmGflops))
+            spools: configuration.spools.map(\.path), machine: machine.summary, sgemmGflops: daemon.sgemmGflops,
+            warnings: warnings(configuration)))
+    }
+
+    /// What `advctl status` should say needs attention.
+    private func warnings(_ configuration: DaemonConfiguration) -> [String]? {
+        var warnings: [String] = []
+        var space = statvfs()
+        if statvfs(configuration.stateFolder, &space) == 0, space.f_blocks > 0 {
+            let free = Double(space.f_bavail) * Double(space.f_frsize), total = Double(space.f_blocks) * Double(space.f_frsize)
+            // under 5% free, or under 512 MiB and a quarter of a small file system
+            if free < 0.05 * total || (free < 512 * 1_048_576 && free < 0.25 * total) {
+                warnings.append(String(format: "the state folder's file system is nearly full: %.0f MiB free of %.0f MiB (%@); jobs cannot checkpoint and their ends may wait to be recorded",
+                                       free / 1_048_576, total / 1_048_576, configuration.stateFolder))
+            }
+        }
+        let waiting = scheduler.unrecordedCount
+        if waiting > 0 { warnings.append("\(waiting) ended job(s) wait for their end to be recorded (see the daemon's log)") }
+        return warnings.isEmpty ? nil : warnings
     }
 
     /// Every manifest is checked before any is queued, and all are recorded in one transaction: a
@@ -113,10 +131,19 @@ final class RequestHandler: @unchecked Sendable {
         return .jobs(try store.list(filter).map(withLiveProgress))
     }
 
+    /// The job as it is now: a running job's latest progress, and a job whose process has ended but whose
+    /// end the store could not take yet (a full disk) shown as recording-failed with the reason, never
+    /// as running.
     private func withLiveProgress(_ job: JobInfo) -> JobInfo {
-        guard job.state == .running, let live = scheduler.progress(of: job.id) else { return job }
+        guard job.state == .running else { return job }
         var copy = job
-        copy.progress = live
+        if let why = scheduler.unrecordedEnd(of: job.id) {
+            copy.state = .recordingFailed
+            copy.error = why
+            copy.progress = nil
+        } else if let live = scheduler.progress(of: job.id) {
+            copy.progress = live
+        }
         return copy
     }
 

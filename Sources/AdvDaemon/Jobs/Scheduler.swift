@@ -31,6 +31,11 @@ public final class Scheduler: @unchecked Sendable {
     let logger: Logger
     let queue = DispatchQueue(label: "advd.scheduler")
     private var running: [Int64: RunningJob] = [:]
+    /// Ends that could not be written (a full disk, say), by job: retried every few seconds until they
+    /// are, so that no job stays `running` in the store once its process is gone, and nothing it
+    /// reported is lost.
+    private var unrecorded: [Int64: (event: JobLifecycle.Event, info: JobInfo, evaluation: EvaluationSummary?, error: String)] = [:]
+    private var retryScheduled = false
     private var accepting = true
     /// Called on the scheduler's queue whenever the number of running or queued jobs may have changed.
     var onChange: () -> Void = {}
@@ -65,9 +70,24 @@ public final class Scheduler: @unchecked Sendable {
     /// The latest progress of a running job, fresher than the database's copy.
     func progress(of id: Int64) -> JobProgress? { queue.sync { running[id]?.progress } }
 
+    /// Why job `id`'s end is not in the store yet (its process has ended), or nil.
+    func unrecordedEnd(of id: Int64) -> String? {
+        queue.sync { unrecorded[id].map { "ended (\($0.event.name)) but could not be recorded yet: \($0.error); retried every 5 s" } }
+    }
+
+    /// How many ended jobs wait for their end to be recorded.
+    var unrecordedCount: Int { queue.sync { unrecorded.count } }
+
     /// Cancels a queued job at once, or asks a running one to stop after its current step.
     /// - Throws: `ProtocolError` when the job is unknown, `JobLifecycle.IllegalTransition` when it has ended.
     func cancel(_ id: Int64) throws {
+        // a job whose process has ended but whose end is not recorded: the cancellation replaces that end
+        let pending: Bool = queue.sync {
+            guard let end = unrecorded[id] else { return false }
+            unrecorded[id] = (.cancel, end.info, nil, end.error)
+            return true
+        }
+        if pending { queue.async { self.retryUnrecorded() }; return }
         if try store.cancelIfQueued(id) { queue.async { self.onChange() }; return }
         let found: Bool = queue.sync {
             guard var job = running[id] else { return false }
@@ -203,12 +223,13 @@ public final class Scheduler: @unchecked Sendable {
 
     /// Applies `event` to the job in the store (with its results, for a success) and logs it; an end
     /// that cannot be written leaves the job recording-failed, with the reason.
-    private func record(_ event: JobLifecycle.Event, for job: JobInfo, evaluation: EvaluationSummary? = nil) {
+    private func record(_ reported: JobLifecycle.Event, for job: JobInfo, evaluation: EvaluationSummary? = nil) {
         var metadata: Logger.Metadata = ["job_id": "\(job.id)"]
+        let event: JobLifecycle.Event = reported == .succeed && evaluation == nil
+            ? .fail(reason: "the run exited successfully but reported no results") : reported
         do {
             var summary = ""
-            if event == .succeed {
-                guard let evaluation else { throw DaemonError("the run exited successfully but reported no results") }
+            if event == .succeed, let evaluation {
                 try store.recordSuccess(job.id, evaluation: evaluation)
                 summary = ": clean \(Self.percent(evaluation.cleanAccuracy)), worst case \(Self.percent(evaluation.worstCaseRobustAccuracy))"
             } else {
@@ -228,12 +249,37 @@ public final class Scheduler: @unchecked Sendable {
             case .requeue(let reason): logger.warning("job \(reason); queued again", metadata: metadata)
             default: logger.info("job \(state)\(summary)", metadata: metadata)
             }
+        } catch let error as JobLifecycle.IllegalTransition {
+            logger.error("job \(job.id) ended (\(event.name)), which its state does not allow: \(error)", metadata: metadata)
         } catch {
-            logger.error("job \(job.id) ended (\(event.name)) but could not be recorded: \(error)", metadata: metadata)
-            do { try store.apply(.recordingFailed(reason: "\(error)"), to: job.id) } catch {
-                logger.critical("job \(job.id): not even its failure to record could be written: \(error)", metadata: metadata)
+            // kept and retried: the end is written as soon as the store takes it again
+            let first = unrecorded[job.id] == nil
+            unrecorded[job.id] = (event, job, evaluation, "\(error)")
+            if first { logger.error("job \(job.id) ended (\(event.name)) but could not be recorded: \(error); retrying every 5 s", metadata: metadata) }
+            scheduleRetry()
+        }
+    }
+
+    private func scheduleRetry() {
+        guard !retryScheduled, !unrecorded.isEmpty else { return }
+        retryScheduled = true
+        queue.asyncAfter(deadline: .now() + 5) {
+            self.retryScheduled = false
+            self.retryUnrecorded()
+        }
+    }
+
+    /// Records every end that could not be written before (each once, in job order).
+    private func retryUnrecorded() {
+        for id in unrecorded.keys.sorted() {
+            guard let end = unrecorded.removeValue(forKey: id) else { continue }
+            record(end.event, for: end.info, evaluation: end.evaluation)
+            if unrecorded[id] == nil {
+                logger.notice("job \(id): its end (\(end.event.name)) is recorded now", metadata: ["job_id": "\(id)"])
             }
         }
+        scheduleRetry()
+        onChange()
     }
 
     static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }

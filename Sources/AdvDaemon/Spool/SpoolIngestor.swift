@@ -48,7 +48,7 @@ public final class SpoolIngestor: @unchecked Sendable {
         } catch let error as ManifestError {
             reject(name, in: folder, reason: error.description)
         } catch {
-            // the database or the file system failed: leave the file for the next start's scan
+            // the database or the file system failed (a full disk): leave the file for the next rescan
             onRejected(name, "not recorded yet: \(error)")
         }
     }

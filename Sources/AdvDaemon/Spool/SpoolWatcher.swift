@@ -18,6 +18,9 @@ public final class SpoolWatcher: @unchecked Sendable {
     private var descriptor: Int32 = -1
     private var watches: [Int32: SpoolFolder] = [:]
     private var source: DispatchSourceRead?
+    private var rescanTimer: DispatchSourceTimer?
+    /// Seconds between rescans of every folder.
+    public var rescanSeconds = 5.0
 
     /// - Parameters:
     ///   - queue: a serial queue; `handler` runs on it, one file at a time.
@@ -52,11 +55,20 @@ public final class SpoolWatcher: @unchecked Sendable {
         // watching first, scanning second: a file arriving in between is reported twice, never missed
         // (the ingestor recognises a file it already recorded)
         queue.async { self.scanAll() }
+        // and a rescan every few seconds: a file that arrived when it could not be recorded (a full
+        // disk) is taken once it can be, without a restart
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + rescanSeconds, repeating: rescanSeconds)
+        timer.setEventHandler { [weak self] in self?.scanAll() }
+        timer.resume()
+        rescanTimer = timer
     }
 
     public func stop() {
         source?.cancel()
         source = nil
+        rescanTimer?.cancel()
+        rescanTimer = nil
     }
 
     /// Whether a name is a temporary or hidden file that must never become a job.
