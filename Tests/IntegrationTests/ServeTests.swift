@@ -68,6 +68,10 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue(daemon.waitForNotification("READY=1"))
         try daemon.drop(Self.longManifest, as: "long.yaml")
         _ = try daemon.waitForJob(1, in: ["running"])
+        // job 2 waits in the queue for the one worker, and will have to start on a full disk
+        try Self.tinyManifest.replacingOccurrences(of: "name: tiny", with: "name: queued")
+            .write(toFile: daemon.root + "/queued.yaml", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try daemon.advctl(["submit", daemon.root + "/queued.yaml"]).status, 0)
         Thread.sleep(forTimeInterval: 1)
         let filler = Self.fill(daemon.stateFolder)
 
@@ -76,6 +80,14 @@ final class ServeTests: XCTestCase {
         XCTAssertNotEqual(ended["state"] as? String, "running", "\(ended)")
         let status = try daemon.advctl(["status"]).output
         XCTAssertTrue(status.contains("nearly full"), status)
+        // a submission now is refused with the reason, and queues nothing
+        let refused = try daemon.advctl(["submit", daemon.root + "/queued.yaml"])
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("disk is full") && refused.output.contains("nothing was queued"), refused.output)
+        // the queued job could not start: it is still waiting, not failed
+        Thread.sleep(forTimeInterval: 1)
+        let waiting = try daemon.job(2)
+        XCTAssertTrue(["queued", "recording-failed"].contains(waiting["state"] as? String ?? ""), "\(waiting)")
         // a manifest that arrives now cannot be recorded: it waits in the spool
         try daemon.drop(Self.tinyManifest.replacingOccurrences(of: "name: tiny", with: "name: later"), as: "later.yaml")
         Thread.sleep(forTimeInterval: 1)
@@ -86,8 +98,11 @@ final class ServeTests: XCTestCase {
         let recorded = try daemon.waitForJob(1, in: ["failed"], seconds: 30)
         XCTAssertEqual(recorded["state"] as? String, "failed", "\(recorded)")
         XCTAssertTrue((recorded["error"] as? String ?? "").contains("space"), "\(recorded)")
-        let later = try daemon.waitForJob(2, in: ["succeeded", "failed"], seconds: 60)
-        XCTAssertEqual(later["state"] as? String, "succeeded", "\(later)")
+        for id in [2, 3] {
+            let job = try daemon.waitForJob(id, in: ["succeeded", "failed"], seconds: 60)
+            XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")
+        }
+        XCTAssertEqual(try daemon.job(3)["name"] as? String, "later")
         XCTAssertFalse(try daemon.advctl(["status"]).output.contains("WARNING"))
     }
 

@@ -113,7 +113,10 @@ final class RequestHandler: @unchecked Sendable {
                                        labels: submission.labels, manifest: submission.manifest,
                                        source: "advctl submit \(submission.manifestName) (uid \(peer.uid))", spoolKey: nil)
         }
-        let ids = try store.submitAll(records, outputFolder: daemon.outputFolder)
+        let ids: [Int64]
+        do { ids = try store.submitAll(records, outputFolder: daemon.outputFolder) } catch where Scheduler.isOutOfSpace(error) {
+            throw ProtocolError(code: .unavailable, message: "the daemon's disk is full (state folder \(daemon.configuration.stateFolder)): nothing was queued; submit again when space is freed")
+        }
         for id in ids {
             daemon.logger.info("job queued from advctl", metadata: ["job_id": "\(id)", "job_state": "queued", "uid": "\(peer.uid)"])
         }

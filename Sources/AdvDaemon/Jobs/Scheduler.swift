@@ -3,6 +3,7 @@ import AdvProtocol
 import AdvRobust
 import Dispatch
 import Foundation
+import GRDB
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -36,6 +37,8 @@ public final class Scheduler: @unchecked Sendable {
     /// reported is lost.
     private var unrecorded: [Int64: (event: JobLifecycle.Event, info: JobInfo, evaluation: EvaluationSummary?, error: String)] = [:]
     private var retryScheduled = false
+    /// After a start failed for want of space, no job starts before this time.
+    private var startsPausedUntil = Date.distantPast
     private var accepting = true
     /// Called on the scheduler's queue whenever the number of running or queued jobs may have changed.
     var onChange: () -> Void = {}
@@ -127,10 +130,12 @@ public final class Scheduler: @unchecked Sendable {
     // MARK: On the queue
 
     private func fill() {
-        while accepting && running.count < configuration.resolvedWorkers {
+        while accepting && running.count < configuration.resolvedWorkers && Date() >= startsPausedUntil {
             let claimed: JobInfo?
             do { claimed = try store.claimNext() } catch {
                 logger.error("cannot read the job queue: \(error)")
+                // a full disk passes: look again later rather than wait for the next event
+                if Self.isOutOfSpace(error) { queue.asyncAfter(deadline: .now() + 10) { self.fill() } }
                 return
             }
             guard let job = claimed else { break }
@@ -158,9 +163,23 @@ public final class Scheduler: @unchecked Sendable {
             running[job.id] = RunningJob(info: job, process: process)
             logger.info("job started", metadata: ["job_id": "\(job.id)", "job_state": "running", "pid": "\(process.pid)",
                                                   "attempt": "\(job.attempts)"])
+        } catch where Self.isOutOfSpace(error) {
+            // not the job's fault: it waits in the queue, and starts pause until space may have returned
+            record(.requeue(reason: "could not start: the state folder's disk is full (\(error))"), for: job)
+            startsPausedUntil = Date().addingTimeInterval(10)
+            queue.asyncAfter(deadline: .now() + 10) { self.fill() }
         } catch {
             record(.fail(reason: "could not start: \(error)"), for: job)
         }
+    }
+
+    /// Whether `error` says the disk is full (a file write, or SQLite's SQLITE_FULL).
+    static func isOutOfSpace(_ error: any Error) -> Bool {
+        if let database = error as? DatabaseError, database.resultCode == .SQLITE_FULL { return true }
+        let nsError = error as NSError
+        if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileWriteOutOfSpaceError { return true }
+        if nsError.domain == NSPOSIXErrorDomain && nsError.code == Int(ENOSPC) { return true }
+        return "\(error)".contains("No space left on device")
     }
 
     /// The job folder's manifest name: the job name with anything but letters, digits, `-`, `_` and `.` replaced.
