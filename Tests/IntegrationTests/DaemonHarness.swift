@@ -57,8 +57,9 @@ final class DaemonHarness {
             + extraDatasetRoots.flatMap { ["--dataset-root", $0] } + (workerFlags ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = root + "/notify.sock"
-        environment.merge(extraEnvironment) { $1 }
+        // the journal only when a test asks for it (JOURNAL_STREAM in extraEnvironment)
         environment.removeValue(forKey: "JOURNAL_STREAM")
+        environment.merge(extraEnvironment) { $1 }
         process.environment = environment
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
