@@ -38,6 +38,7 @@ browser-deps:
 # One release build, tests included, for `make run`, `make test` and `make install` alike.
 build: deps
 	$(SWIFT) build -c release --build-tests
+	.build/release/advd manual --output .build/release/man
 
 run: build
 	THREADS=$(THREADS) examples/serve-demo.sh
@@ -68,14 +69,18 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 BUILDDIR ?= .build/release
-INSTALLED = $(BINDIR)/advd $(BINDIR)/advctl $(UNITDIR)/advd.service $(SYSUSERSDIR)/advd.conf $(TMPFILESDIR)/advd.conf \
+MANDIR ?= $(PREFIX)/share/man/man1
+INSTALLED = $(BINDIR)/advd $(BINDIR)/advctl $(MANDIR)/advd.1 $(MANDIR)/advctl.1 $(UNITDIR)/advd.service \
+	$(SYSUSERSDIR)/advd.conf $(TMPFILESDIR)/advd.conf \
 	$(BASHCOMPDIR)/advd $(BASHCOMPDIR)/advctl $(ZSHCOMPDIR)/_advd $(ZSHCOMPDIR)/_advctl \
 	$(FISHCOMPDIR)/advd.fish $(FISHCOMPDIR)/advctl.fish
 
 install:
-	@test -x $(BUILDDIR)/advd -a -x $(BUILDDIR)/advctl || { echo "no build in $(BUILDDIR): run make build first"; exit 1; }
+	@test -x $(BUILDDIR)/advd -a -x $(BUILDDIR)/advctl -a -f $(BUILDDIR)/man/advd.1 || { echo "no build in $(BUILDDIR): run make build first"; exit 1; }
 	install -D -m 0755 $(BUILDDIR)/advd $(DESTDIR)$(BINDIR)/advd
 	install -D -m 0755 $(BUILDDIR)/advctl $(DESTDIR)$(BINDIR)/advctl
+	install -D -m 0644 $(BUILDDIR)/man/advd.1 $(DESTDIR)$(MANDIR)/advd.1
+	install -D -m 0644 $(BUILDDIR)/man/advctl.1 $(DESTDIR)$(MANDIR)/advctl.1
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|@BINDIR@|$(BINDIR)|g' systemd/advd.service.in > $(DESTDIR)$(UNITDIR)/advd.service
 	install -D -m 0644 systemd/advd.sysusers $(DESTDIR)$(SYSUSERSDIR)/advd.conf

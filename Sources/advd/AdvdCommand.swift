@@ -11,7 +11,8 @@ struct AdvdCommand: ParsableCommand {
         commandName: "advd",
         abstract: "advd — a robustness lab for neural networks.",
         version: AdvdVersion.current,
-        subcommands: [ServeCommand.self, CheckConfigCommand.self, RunCommand.self, TrainCommand.self, ManifestDocsCommand.self])
+        subcommands: [ServeCommand.self, CheckConfigCommand.self, RunCommand.self, TrainCommand.self, ManifestDocsCommand.self,
+                      ManualCommand.self])
 
     /// argument-parser answers `advd nosuch --help` with the top-level help and status 0; an unknown
     /// subcommand is an error whatever follows it, the same as `advd nosuch`.

@@ -27,6 +27,9 @@ final class InstallTests: XCTestCase {
             try AdvdProcess.run(executable: "/usr/bin/make", arguments: ["-C", Self.repository, target, "DESTDIR=\(stage.path)",
                                                                         "BUILDDIR=\(build)", "PREFIX=/opt/advd"] + extra)
         }
+        // what make build does after compiling: the man pages beside the binaries
+        let manual = try AdvdProcess.run(["manual", "--output", build + "/man"])
+        XCTAssertEqual(manual.status, 0, manual.output)
         let installed = try make("install", [])
         XCTAssertEqual(installed.status, 0, installed.output)
         XCTAssertFalse(installed.output.contains("apt-get") || installed.output.contains("swift build"), installed.output)
@@ -36,6 +39,7 @@ final class InstallTests: XCTestCase {
             "opt/advd/lib/sysusers.d/advd.conf", "opt/advd/lib/tmpfiles.d/advd.conf",
             "opt/advd/share/bash-completion/completions/advctl", "opt/advd/share/bash-completion/completions/advd",
             "opt/advd/share/fish/vendor_completions.d/advctl.fish", "opt/advd/share/fish/vendor_completions.d/advd.fish",
+            "opt/advd/share/man/man1/advctl.1", "opt/advd/share/man/man1/advd.1",
             "opt/advd/share/zsh/site-functions/_advctl", "opt/advd/share/zsh/site-functions/_advd",
         ])
         // the unit runs the installed binary, and the completions know the commands
@@ -43,6 +47,8 @@ final class InstallTests: XCTestCase {
         XCTAssertTrue(unit.contains("ExecStart=/opt/advd/bin/advd serve"), unit)
         let completion = try String(contentsOfFile: stage.file("opt/advd/share/bash-completion/completions/advctl"), encoding: .utf8)
         XCTAssertTrue(completion.contains("compare") && completion.contains("report"), "the bash completion lacks advctl's commands")
+        let page = try String(contentsOfFile: stage.file("opt/advd/share/man/man1/advctl.1"), encoding: .utf8)
+        XCTAssertTrue(page.hasPrefix(".TH ADVCTL 1") && page.contains(".SS \"advctl compare") && page.contains("\\-\\-csv"), page)
         // a second install keeps a configuration that is already there
         try "# edited\n".write(toFile: stage.file("etc/advd/advd.yaml"), atomically: true, encoding: .utf8)
         XCTAssertTrue(try make("install", []).output.contains("kept the existing /etc/advd/advd.yaml"))
