@@ -38,6 +38,16 @@ final class ServeTests: XCTestCase {
           sanity_checks: false
         """
 
+    /// Busy for minutes in a release build unless something stops it: PGD-AT on 50,000 examples.
+    static let slowManifest = """
+        name: slow
+        dataset: {name: blobs, classes: 4, dimensions: 64, train_examples: 50000, test_examples: 100}
+        model: {architecture: mlp, hidden: [128, 128]}
+        train: {method: pgd-at, attack: {steps: 10}, epochs: 20, batch_size: 64, checkpoint_every: 20}
+        threat_model: {norm: linf, epsilon: 0.2}
+        evaluation: {attacks: [{name: pgd, steps: 10}]}
+        """
+
     /// Fills the file system of `folder` with one file until a write fails; returns the file.
     static func fill(_ folder: String) -> String {
         let path = folder + "/filler"
@@ -66,7 +76,7 @@ final class ServeTests: XCTestCase {
         daemon.workerFlags = ["--workers", "1", "--threads-per-job", "1"]
         try daemon.start()
         XCTAssertTrue(daemon.waitForNotification("READY=1"))
-        try daemon.drop(Self.longManifest, as: "long.yaml")
+        try daemon.drop(Self.slowManifest, as: "slow.yaml")
         _ = try daemon.waitForJob(1, in: ["running"])
         // job 2 waits in the queue for the one worker, and will have to start on a full disk
         try Self.tinyManifest.replacingOccurrences(of: "name: tiny", with: "name: queued")
