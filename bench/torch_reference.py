@@ -4,7 +4,8 @@
 Optional (needs `pip install torch`); CI never runs it. Writes the same JSON shape as
 `advbench --json`, so bench/compare.sh can print advd/PyTorch ratios.
 
-Rows: the MLP 784-256-256-10 and cnn-small (Madry et al.'s MNIST CNN) on 1x28x28 inputs, batch 128;
+Rows: the MLP 784-256-256-10, the wide MLP 784-1024-1024-10, cnn-small (Madry et al.'s MNIST CNN), LeNet-5
+and a small pre-activation ResNet, built as advd builds them, on 1x28x28 inputs, batches 32, 128 and 512;
 "training" is one clean step (zero_grad, forward, cross-entropy, backward, SGD with momentum 0.9);
 "inference" is a forward pass in eval mode under torch.inference_mode(); "PGD-20" attacks the batch
 in eval mode (L-inf eps 0.1, step 0.01, uniform random start, cross-entropy, 20 steps, then one forward
@@ -18,9 +19,9 @@ import torch
 import torch.nn as nn
 
 
-def mlp():
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                         nn.Linear(256, 10))
+def mlp(width=256):
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
+                         nn.Linear(width, 10))
 
 
 def cnn_small():
@@ -29,27 +30,54 @@ def cnn_small():
                          nn.Linear(64 * 7 * 7, 1024), nn.ReLU(), nn.Linear(1024, 10))
 
 
-MODELS = {"mlp": mlp, "cnn-small": cnn_small}
+def lenet():
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+class PreActBlock(nn.Module):
+    """advd's PreActivationBlock: BN, ReLU, conv 3x3 (stride), BN, ReLU, conv 3x3, plus a 1x1 shortcut
+    on the activated input where the width or stride changes (else the input itself)."""
+    def __init__(self, inputs, outputs, stride):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(inputs), nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(outputs), nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
+        self.shortcut = nn.Conv2d(inputs, outputs, 1, stride, bias=False) if stride != 1 or inputs != outputs else None
+
+    def forward(self, x):
+        activated = torch.relu(self.bn1(x))
+        residual = self.conv2(torch.relu(self.bn2(self.conv1(activated))))
+        return residual + (self.shortcut(activated) if self.shortcut is not None else x)
+
+
+def preact_resnet():
+    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), PreActBlock(16, 16, 1), PreActBlock(16, 32, 2),
+                         PreActBlock(32, 64, 2), nn.BatchNorm2d(64), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(64, 10))
+
+
+MODELS = {"mlp": mlp, "mlp-wide": lambda: mlp(1024), "cnn-small": cnn_small, "lenet": lenet, "preact-resnet": preact_resnet}
 
 
 def flops(model, batch):
-    """2 per multiply-add of Linear and Conv2d; training skips the first layer's input gradient."""
-    forward = training = 0.0
-    seen_parameters = False
-    x = torch.zeros(batch, 1, 28, 28)
+    """2 per multiply-add of every Linear and Conv2d (nested ones too); training skips the first such
+    layer's input gradient."""
+    counts = []
+
+    def hook(layer, inputs, output):
+        if isinstance(layer, nn.Linear):
+            counts.append(batch * layer.in_features * layer.out_features)
+        else:
+            counts.append(output.numel() * layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1])
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     with torch.no_grad():
-        for layer in model:
-            y = layer(x)
-            if isinstance(layer, nn.Linear):
-                macs = batch * layer.in_features * layer.out_features
-            elif isinstance(layer, nn.Conv2d):
-                macs = y.numel() * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
-            else:
-                macs = 0
-            forward += 2 * macs
-            training += 2 * macs * (3 if seen_parameters else 2)
-            seen_parameters = seen_parameters or macs > 0
-            x = y
+        model.eval()
+        model(torch.zeros(batch, 1, 28, 28))
+    for handle in handles:
+        handle.remove()
+    forward = sum(2 * macs for macs in counts)
+    training = sum(2 * macs * (2 if index == 0 else 3) for index, macs in enumerate(counts))
     return forward, training
 
 
@@ -141,29 +169,31 @@ def measure(name, mode, threads, batch):
                 model(x)
         seconds = seconds_per_call(infer)
         work = forward_flops
-    return {"model": name, "threads": threads, "mode": mode,
+    return {"model": name, "threads": threads, "batchSize": batch, "mode": mode,
             "samplesPerSecond": batch / seconds, "gflops": work / seconds / 1e9}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--models", default="mlp,cnn-small")
+    parser.add_argument("--batch-sizes", default="32,128,512")
+    parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--json")
     args = parser.parse_args()
     rows = []
-    print(f"torch {torch.__version__}, batch {args.batch_size}")
+    batches = [int(b) for b in args.batch_sizes.split(",")]
+    print(f"torch {torch.__version__}, batches {batches}")
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
         for name in args.models.split(","):
-            for mode in ["training", "inference", "PGD-20", "PGD-10 AT"]:
-                row = measure(name, mode, threads, args.batch_size)
-                rows.append(row)
-                print(f"{name:10} {threads:7d}  {mode:10} {row['samplesPerSecond']:11.0f} {row['gflops']:11.1f}")
+            for batch in batches:
+                for mode in ["training", "inference", "PGD-20", "PGD-10 AT"]:
+                    row = measure(name, mode, threads, batch)
+                    rows.append(row)
+                    print(f"{name:14} {threads:7d} {batch:6d}  {mode:10} {row['samplesPerSecond']:11.0f} {row['gflops']:11.1f}")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"torch": torch.__version__, "batchSize": args.batch_size, "rows": rows}, out, indent=2)
+            json.dump({"torch": torch.__version__, "batchSizes": batches, "rows": rows}, out, indent=2)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ import Foundation
 
 /// `advbench`: throughput of the numerics core, the numbers the README's speed table reports.
 ///
-/// For each model (the MLP 784-256-256-10 and `cnn-small`, both on 1×28×28 inputs, batch 128) and each
+/// For each model (the MLP 784-256-256-10, the wide MLP 784-1024-1024-10, `cnn-small`, `lenet` and
+/// `preact-resnet`, all on 1×28×28 inputs), each batch size (32, 128 and 512 by default) and each
 /// thread count it measures a clean training step (zero grads, forward, cross-entropy, backward, SGD with
 /// momentum), plain inference (forward in evaluation mode) and a PGD-20 attack of the batch (L∞,
 /// ε = 0.1, step 0.01, random start), as samples/s and achieved GFLOP/s, beside
@@ -24,55 +25,66 @@ struct AdvBench: ParsableCommand {
 
     @Option(help: "Comma-separated BLAS thread counts.")
     var threads = "1,2"
-    @Option(help: "Batch size.")
-    var batchSize = 128
-    @Option(help: "Comma-separated models: mlp, cnn-small.")
-    var models = "mlp,cnn-small"
+    @Option(help: "Comma-separated batch sizes.")
+    var batchSizes = "32,128,512"
+    @Option(help: "Comma-separated models: \(Self.modelNames.joined(separator: ", ")).")
+    var models = Self.modelNames.joined(separator: ",")
+
+    /// The benchmark's models: architectures, and the wide MLP.
+    static let modelNames = ["mlp", "mlp-wide", "cnn-small", "lenet", "preact-resnet"]
     @Option(help: "Also write the results as JSON to this path.")
     var json: String?
     @Flag(help: "Print per-layer times of a training step instead of the throughput table.")
     var profile = false
 
     struct Row: Codable {
-        var model: String, threads: Int, mode: String, samplesPerSecond: Double, gflops: Double
+        var model: String, threads: Int, batchSize: Int, mode: String, samplesPerSecond: Double, gflops: Double
     }
 
     struct Report: Codable {
-        var machine: String, blasCore: String, batchSize: Int
+        var machine: String, blasCore: String, batchSizes: [Int]
         var sgemmGflops: [String: Double]
         var rows: [Row]
     }
 
     func run() throws {
         let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
+        let batches = batchSizes.split(separator: ",").compactMap { Int($0) }
         let modelNames = models.split(separator: ",").map(String.init)
+        if let unknown = modelNames.first(where: { !Self.modelNames.contains($0) }) {
+            throw ValidationError("unknown model \(unknown); expected \(Self.modelNames.joined(separator: ", "))")
+        }
         if profile {
             for threadCount in threadCounts {
                 let compute = ComputeContext(threads: threadCount)
                 for name in modelNames {
-                    print("\(name), \(threadCount) threads, batch \(batchSize):")
-                    let (model, input, labels) = try Self.benchmarkSetup(model: name, batchSize: batchSize, compute: compute)
-                    LayerProfile.run(model: model, input: input, labels: labels)
+                    for batchSize in batches {
+                        print("\(name), \(threadCount) threads, batch \(batchSize):")
+                        let (model, input, labels) = try Self.benchmarkSetup(model: name, batchSize: batchSize, compute: compute)
+                        LayerProfile.run(model: model, input: input, labels: labels)
+                    }
                 }
             }
             return
         }
         try Self.verifyGEMM()
-        var report = Report(machine: Self.machineDescription(), blasCore: BLAS.coreName, batchSize: batchSize,
+        var report = Report(machine: Self.machineDescription(), blasCore: BLAS.coreName, batchSizes: batches,
                             sgemmGflops: [:], rows: [])
-        print("advbench: \(report.machine), OpenBLAS core \(report.blasCore), batch \(batchSize)")
-        print("model      threads  mode        samples/s     GFLOP/s   (sgemm 2048³ GFLOP/s)")
+        print("advbench: \(report.machine), OpenBLAS core \(report.blasCore)")
+        print("model          threads  batch  mode        samples/s     GFLOP/s   (sgemm 2048³ GFLOP/s)")
         for threadCount in threadCounts {
             let compute = ComputeContext(threads: threadCount)
             let sgemm = Self.sgemmGflops(on: compute)
             report.sgemmGflops[String(threadCount)] = sgemm
             for name in modelNames {
-                for mode in ["train", "infer", "pgd20", "pgd-at"] {
-                    let row = try Self.measure(model: name, mode: mode, compute: compute, batchSize: batchSize)
-                    report.rows.append(row)
-                    print(name.padding(toLength: 10, withPad: " ", startingAt: 0)
-                          + String(format: " %7d  ", threadCount) + row.mode.padding(toLength: 10, withPad: " ", startingAt: 0)
-                          + String(format: " %11.0f %11.1f   (%.1f)", row.samplesPerSecond, row.gflops, sgemm))
+                for batchSize in batches {
+                    for mode in ["train", "infer", "pgd20", "pgd-at"] {
+                        let row = try Self.measure(model: name, mode: mode, compute: compute, batchSize: batchSize)
+                        report.rows.append(row)
+                        print(name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                              + String(format: " %7d  %5d  ", threadCount, batchSize) + row.mode.padding(toLength: 10, withPad: " ", startingAt: 0)
+                              + String(format: " %11.0f %11.1f   (%.1f)", row.samplesPerSecond, row.gflops, sgemm))
+                    }
                 }
             }
         }
@@ -86,8 +98,8 @@ struct AdvBench: ParsableCommand {
     /// The model, a random input batch in [0, 1) and labels, as both the table and the profile use them.
     static func benchmarkSetup(model name: String, batchSize: Int, compute: ComputeContext) throws -> (Sequential, Tensor, [Int]) {
         var rng = RandomStream(seed: 0, purpose: "bench")
-        let spec = ModelSpec(architecture: name, inputShape: [1, 28, 28], classes: 10,
-                             hidden: name == "mlp" ? [256, 256] : nil)
+        let hidden: [Int]? = ["mlp": [256, 256], "mlp-wide": [1024, 1024]][name]
+        let spec = ModelSpec(architecture: name == "mlp-wide" ? "mlp" : name, inputShape: [1, 28, 28], classes: 10, hidden: hidden)
         let model = try spec.build(rng: &rng)
         model.compute = compute
         let input = Tensor(zeros: Shape(batchSize, 1, 28, 28))
@@ -137,7 +149,7 @@ struct AdvBench: ParsableCommand {
         default: work = flops.forward
         }
         let modeName = ["train": "training", "infer": "inference", "pgd20": "PGD-20", "pgd-at": "PGD-10 AT"][mode]!
-        return Row(model: name, threads: compute.threads, mode: modeName, samplesPerSecond: Double(batchSize) / seconds,
+        return Row(model: name, threads: compute.threads, batchSize: batchSize, mode: modeName, samplesPerSecond: Double(batchSize) / seconds,
                    gflops: work / seconds / 1e9)
     }
 
