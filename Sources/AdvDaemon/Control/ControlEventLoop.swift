@@ -96,6 +96,9 @@ final class ControlEventLoop: @unchecked Sendable {
             descriptors.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
             var earliest = UInt64.max
             for (id, connection) in connections {
+                // a client that hung up while its request is with the pool: nothing to poll (poll would
+                // report the hang-up again and again) until the answer arrives and the connection closes
+                if connection.busy && connection.closing { continue }
                 var events: Int16 = 0
                 if !connection.busy && !connection.closing { events |= Int16(POLLIN) }
                 if connection.sent < connection.output.count { events |= Int16(POLLOUT) }
