@@ -62,9 +62,7 @@ struct RunCommand: ParsableCommand {
         case let .training(training):
             switch training.event {
             case .step:
-                line.update(String(format: "epoch %d/%d step %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s", training.epoch, training.epochs,
-                                   training.stepInEpoch, training.stepsPerEpoch, training.loss, training.accuracy * 100,
-                                   training.samplesPerSecond))
+                line.update(training.stepSummary)
             case let .epochEnd(metrics):
                 line.print("epoch \(metrics.epoch)/\(training.epochs)  " + metrics.summary(separator: "  "))
             case .checkpoint:

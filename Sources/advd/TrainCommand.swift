@@ -98,9 +98,7 @@ struct TrainCommand: ParsableCommand {
     private func printProgress(_ progress: TrainingProgress) {
         switch progress.event {
         case .step:
-            print(String(format: "epoch %d/%d step %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  lr %.4g",
-                         progress.epoch, progress.epochs, progress.stepInEpoch, progress.stepsPerEpoch,
-                         progress.loss, progress.accuracy * 100, progress.samplesPerSecond, progress.learningRate))
+            print(progress.stepSummary + String(format: "  lr %.4g", progress.learningRate))
         case let .epochEnd(metrics):
             print("epoch \(metrics.epoch)/\(progress.epochs) done  " + metrics.summary(separator: "  ")
                   + String(format: "  %.0f samples/s", metrics.samplesPerSecond))

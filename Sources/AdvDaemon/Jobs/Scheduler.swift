@@ -135,7 +135,7 @@ public final class Scheduler: @unchecked Sendable {
             do { claimed = try store.claimNext() } catch {
                 logger.error("cannot read the job queue: \(error)")
                 // a full disk passes: look again later rather than wait for the next event
-                if Self.isOutOfSpace(error) { queue.asyncAfter(deadline: .now() + 10) { self.fill() } }
+                if Self.isOutOfSpace(error) { pauseStarts() }
                 return
             }
             guard let job = claimed else { break }
@@ -166,11 +166,16 @@ public final class Scheduler: @unchecked Sendable {
         } catch where Self.isOutOfSpace(error) {
             // not the job's fault: it waits in the queue, and starts pause until space may have returned
             record(.requeue(reason: "could not start: the state folder's disk is full (\(error))"), for: job)
-            startsPausedUntil = Date().addingTimeInterval(10)
-            queue.asyncAfter(deadline: .now() + 10) { self.fill() }
+            pauseStarts()
         } catch {
             record(.fail(reason: "could not start: \(error)"), for: job)
         }
+    }
+
+    /// No job starts for 10 s (a full disk), then the queue is looked at again.
+    private func pauseStarts() {
+        startsPausedUntil = Date().addingTimeInterval(10)
+        queue.asyncAfter(deadline: .now() + 10) { self.fill() }
     }
 
     /// Whether `error` says the disk is full (a file write, or SQLite's SQLITE_FULL).
@@ -241,7 +246,7 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// Applies `event` to the job in the store (with its results, for a success) and logs it; an end
-    /// that cannot be written leaves the job recording-failed, with the reason.
+    /// that cannot be written is kept in `unrecorded` and retried until it is.
     private func record(_ reported: JobLifecycle.Event, for job: JobInfo, evaluation: EvaluationSummary? = nil) {
         var metadata: Logger.Metadata = ["job_id": "\(job.id)"]
         let event: JobLifecycle.Event = reported == .succeed && evaluation == nil

@@ -90,3 +90,11 @@ public struct TrainingProgress: Sendable {
     public var samplesPerSecond: Double
     public var learningRate: Float
 }
+
+extension TrainingProgress {
+    /// One line for terminals: `epoch 2/10 step 120/469  loss 0.4312  acc 84.20%  2310 samples/s`.
+    public var stepSummary: String {
+        String(format: "epoch %d/%d step %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s", epoch, epochs, stepInEpoch, stepsPerEpoch,
+               loss, accuracy * 100, samplesPerSecond)
+    }
+}

@@ -25,8 +25,9 @@ struct AdversarialLog {
     /// Cuts the log to its first `records` records: those the saved evaluation state counts. What a
     /// crash left after them belongs to a batch that will run again.
     func truncate(toRecords records: Int) throws {
-        if records == 0 && !FileManager.default.fileExists(atPath: path) { return }
-        guard FileManager.default.fileExists(atPath: path) || records == 0 else {
+        let exists = FileManager.default.fileExists(atPath: path)
+        if records == 0 && !exists { return }
+        guard exists else {
             throw RunError("\(path): missing, but the saved evaluation state counts \(records) adversarial examples in it; delete evaluation-state.json to evaluate from the start")
         }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)

@@ -55,6 +55,9 @@ public struct ConfidenceInterval: Codable, Sendable, Equatable {
         // at 0% and 100% the ends are exactly 0 and 1; rounding would leave them a hair inside
         return ConfidenceInterval(lower: accuracy <= 0 ? 0 : max(0, centre - half), upper: accuracy >= 1 ? 1 : min(1, centre + half))
     }
+
+    /// `80.3%–81.8%`, as the reports print it.
+    var percentRange: String { "\(percent(lower))–\(percent(upper))" }
 }
 
 /// One attack's part in the cascade.

@@ -65,7 +65,7 @@ public struct HTMLReport {
         func row(_ name: String, attacked: String, broken: String, accuracy: Double, strong: Bool = false) -> String {
             let interval = ConfidenceInterval.wilson(accuracy, examples: report.examples)
             let value = strong ? "<strong>\(percent(accuracy))</strong>" : percent(accuracy)
-            return "<tr><td>\(HTMLPage.escape(name))</td><td class=\"num\">\(attacked)</td><td class=\"num\">\(broken)</td><td class=\"num\">\(value)</td><td class=\"num\">\(percent(interval.lower))–\(percent(interval.upper))</td></tr>"
+            return "<tr><td>\(HTMLPage.escape(name))</td><td class=\"num\">\(attacked)</td><td class=\"num\">\(broken)</td><td class=\"num\">\(value)</td><td class=\"num\">\(interval.percentRange)</td></tr>"
         }
         var rows = [row("clean", attacked: "", broken: "", accuracy: report.cleanAccuracy)]
         for outcome in report.attacks {

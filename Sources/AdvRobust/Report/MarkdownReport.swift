@@ -26,12 +26,12 @@ struct MarkdownReport {
                   "On \(Wording.counted(report.examples, "test example")); the interval is a 95% Wilson interval.", "",
                   "| attack | attacked | newly broken |\(hasDetector ? " caught by the detector |" : "") robust accuracy after | 95% interval |",
                   "|---|---:|---:|\(hasDetector ? "---:|" : "")---:|---:|"]
-        lines.append("| clean | | |\(hasDetector ? " |" : "") \(percent(report.cleanAccuracy)) | \(interval(report.cleanAccuracyInterval)) |")
+        lines.append("| clean | | |\(hasDetector ? " |" : "") \(percent(report.cleanAccuracy)) | \(report.cleanAccuracyInterval.percentRange) |")
         for outcome in report.attacks {
             let caught = hasDetector ? " \(outcome.rejectedByDetector ?? 0) |" : ""
-            lines.append("| \(outcome.name) | \(outcome.attackedExamples) | \(outcome.newlyBroken) |\(caught) \(percent(outcome.robustAccuracyAfter)) | \(interval(.wilson(outcome.robustAccuracyAfter, examples: report.examples))) |")
+            lines.append("| \(outcome.name) | \(outcome.attackedExamples) | \(outcome.newlyBroken) |\(caught) \(percent(outcome.robustAccuracyAfter)) | \(ConfidenceInterval.wilson(outcome.robustAccuracyAfter, examples: report.examples).percentRange) |")
         }
-        lines.append("| **worst case** | | |\(hasDetector ? " |" : "") **\(percent(report.worstCaseRobustAccuracy))** | \(interval(report.worstCaseInterval)) |")
+        lines.append("| **worst case** | | |\(hasDetector ? " |" : "") **\(percent(report.worstCaseRobustAccuracy))** | \(report.worstCaseInterval.percentRange) |")
         if !report.epsilonCurve.isEmpty {
             lines += ["", "Robust accuracy over ε (\(report.attacks.first?.name ?? "") alone, on every correctly classified example; at the threat model's ε the battery's own result, elsewhere the attack run again at that radius):",
                       "", "| ε | robust accuracy | source |", "|---:|---:|---|"]
@@ -77,9 +77,6 @@ struct MarkdownReport {
         return lines
     }
 
-    private func interval(_ interval: ConfidenceInterval) -> String {
-        "\(percent(interval.lower))–\(percent(interval.upper))"
-    }
 
     private func selfTrainingParagraph(_ summary: SelfTrainingSummary) -> String {
         let agreement = summary.pseudoLabelAccuracy.map { ", \(percent($0)) of them equal to the true labels" } ?? ""

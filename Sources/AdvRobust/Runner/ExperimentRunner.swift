@@ -250,11 +250,7 @@ public struct ExperimentRunner {
         -> (EvaluationReport, [ExampleImage]) {
         let spec = manifest.evaluation
         let split = spec.examples.map { data.test.prefix($0) } ?? data.test
-        let context = AttackContext(threatModel: manifest.threatModel, classes: data.classCount,
-                                    defense: target.defense.map { DefenseTraits($0, name: $0.name) })
-        let evaluation = RobustEvaluation(
-            battery: try spec.attacks.map { try registries.attacks.make($0, context: context) }, batchSize: spec.batchSize,
-            seed: manifest.seed, epsilonCurve: spec.epsilonCurve, checks: spec.sanityChecks)
+        let evaluation = try robustEvaluation(classes: data.classCount, defense: target.defense.map { DefenseTraits($0, name: $0.name) })
         let fingerprint = manifestFingerprint()
         let saved = try loadEvaluationState(fingerprint: fingerprint)
         let log = AdversarialLog(path: outputFolder + "/adversarial-log.bin", itemSize: split.itemSize)
@@ -295,15 +291,20 @@ public struct ExperimentRunner {
         return (report, images)
     }
 
+    /// The manifest's evaluation: its battery built from the registries, with its settings.
+    private func robustEvaluation(classes: Int, defense: DefenseTraits?) throws -> RobustEvaluation {
+        let spec = manifest.evaluation
+        let context = AttackContext(threatModel: manifest.threatModel, classes: classes, defense: defense)
+        return RobustEvaluation(battery: try spec.attacks.map { try registries.attacks.make($0, context: context) },
+                                batchSize: spec.batchSize, seed: manifest.seed, epsilonCurve: spec.epsilonCurve,
+                                checks: spec.sanityChecks)
+    }
+
     /// The passes through the model each stage takes (see `WorkPlan`).
     public func workPlan(data: Dataset) throws -> WorkPlan {
         let examples = min(manifest.evaluation.examples ?? data.test.count, data.test.count)
-        let evaluation = RobustEvaluation(
-            battery: try manifest.evaluation.attacks.map {
-                try registries.attacks.make($0, context: AttackContext(threatModel: manifest.threatModel, classes: data.classCount, defense: nil))
-            },
-            batchSize: manifest.evaluation.batchSize, epsilonCurve: manifest.evaluation.epsilonCurve, checks: manifest.evaluation.sanityChecks)
-        let planned = evaluation.plannedPasses(examples: examples)
+        // the defense changes no attack's cost, and is not built yet when the plan is made
+        let planned = try robustEvaluation(classes: data.classCount, defense: nil).plannedPasses(examples: examples)
         var plan = WorkPlan(teacherPasses: 0, trainingPasses: 0, attackPasses: planned.attacks,
                             epsilonCurvePasses: planned.curve, sanityCheckPasses: planned.checks)
         if let config = manifest.train {
