@@ -12,6 +12,8 @@
 APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev libpng-dev pkg-config dataset-fashion-mnist systemd
 # The tests and `make screenshots` also render pages in a real browser.
 BROWSER_PACKAGES := chromium
+# The Slurm executor's tests run a one-node cluster (examples/slurm/local-cluster.sh).
+SLURM_PACKAGES := slurmctld slurmd slurm-client munge
 SWIFT ?= swift
 # Use every core for BLAS by default; override with `make run THREADS=1`.
 THREADS ?= $(shell nproc)
@@ -21,7 +23,7 @@ UNITDIR ?= /etc/systemd/system
 # The highest `systemd-analyze security` exposure the unit may have, in tenths (15: 1.5).
 UNIT_EXPOSURE_LIMIT ?= 15
 
-.PHONY: deps browser-deps build run test verify-unit install uninstall screenshots bench bench-compare clean
+.PHONY: deps browser-deps slurm-deps build run test verify-unit install uninstall screenshots bench bench-compare clean
 
 # Installs the system libraries and the Fashion-MNIST package (as root, or through sudo).
 deps:
@@ -35,6 +37,13 @@ browser-deps:
 	command -v chromium > /dev/null || { $$SUDO apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
 
+# Slurm's controller, node daemon, client commands and munge, for the Slurm executor's tests (the
+# packages' own services are not used: the tests start their own cluster in a temporary folder).
+slurm-deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	command -v slurmctld > /dev/null && command -v slurmd > /dev/null && command -v sbatch > /dev/null && command -v munged > /dev/null || \
+	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SLURM_PACKAGES); }
+
 # One release build, tests included, for `make run`, `make test` and `make install` alike.
 build: deps
 	$(SWIFT) build -c release --build-tests
@@ -44,8 +53,9 @@ run: build
 	THREADS=$(THREADS) examples/serve-demo.sh
 
 # Release build: numerics tests run faster, and the allocation-free claim is about optimised code.
-test: build browser-deps
-	$(SWIFT) test -c release --skip-build
+# ADVD_REQUIRE_SLURM: the Slurm tests fail, rather than skip, if the cluster cannot run.
+test: build browser-deps slurm-deps
+	ADVD_REQUIRE_SLURM=1 $(SWIFT) test -c release --skip-build
 	$(MAKE) verify-unit
 
 # systemd-analyze checks the unit as systemd would load it, with ExecStart pointing at the build, and

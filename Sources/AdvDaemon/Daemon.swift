@@ -103,18 +103,26 @@ public final class Daemon: @unchecked Sendable {
         }
         signal(SIGPIPE, SIG_IGN)
         for folder in [configuration.stateFolder, configuration.jobsFolder] {
+            // (for Slurm the jobs folder is on the shared folder, readable by the nodes)
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
                 throw DaemonError("\(folder): cannot create the state folder: \(error.localizedDescription)")
             }
         }
         lock = try StateFolderLock(stateFolder: configuration.stateFolder)
         store = try JobStore(path: configuration.databasePath)
-        let requeued = try store.requeueInterrupted()
+        let clusterExecutor = configuration.executor == .slurm ? DaemonConfiguration.ExecutorKind.slurm.rawValue : nil
+        let requeued = try store.requeueInterrupted(keepingJobsOf: clusterExecutor)
         if !requeued.isEmpty {
             logger.notice("queued again \(requeued.count) job(s) interrupted by the last stop: \(requeued.map(String.init).joined(separator: ", "))")
         }
 
-        scheduler = Scheduler(store: store, configuration: configuration, executable: executable, logger: logger)
+        let executable = self.executable, logger = self.logger
+        scheduler = Scheduler(store: store, configuration: configuration, logger: logger) { queue -> any JobExecutor in
+            if configuration.executor == .slurm, let slurm = configuration.slurm {
+                return SlurmExecutor(settings: slurm, advdPath: slurm.advdPath ?? executable, schedulerQueue: queue, logger: logger)
+            }
+            return LocalExecutor(executable: executable, queue: queue)
+        }
         scheduler.onChange = { [weak self] in self?.publishStatus() }
         ingestor = SpoolIngestor(store: store, admission: state.admission, outputFolder: state.outputFolder)
         ingestor.onAccepted = { [weak self] id, name in
@@ -141,9 +149,19 @@ public final class Daemon: @unchecked Sendable {
         scheduleRetention()
         scheduler.start()
         notifier.startWatchdog(on: mainQueue)
-        logger.notice("advd \(state.version) ready: \(Wording.counted(configuration.resolvedWorkers, "worker")) × \(Wording.counted(configuration.resolvedThreadsPerJob, "thread")), socket \(configuration.socketPath), spool \(configuration.spools.map(\.path).joined(separator: ", "))")
+        logger.notice("advd \(state.version) ready: \(Self.executorSummary(configuration)), socket \(configuration.socketPath), spool \(configuration.spools.map(\.path).joined(separator: ", "))")
         logger.notice("machine: \(state.machine.summary) per job; sgemm 512³ \(String(format: "%.1f", state.sgemmGflops)) GFLOP/s on 1 thread")
         notifier.ready(status: statusLine())
+    }
+
+    /// `2 workers × 1 thread`, or `Slurm: up to 100 jobs submitted, 2 CPUs each, partition debug`.
+    static func executorSummary(_ configuration: DaemonConfiguration) -> String {
+        guard configuration.executor == .slurm, let slurm = configuration.slurm else {
+            return "\(Wording.counted(configuration.resolvedWorkers, "worker")) × \(Wording.counted(configuration.resolvedThreadsPerJob, "thread"))"
+        }
+        let cpus = slurm.cpusPerJob ?? configuration.threadsPerJob ?? 1
+        return "Slurm: up to \(slurm.maxSubmitted) jobs submitted, \(Wording.counted(cpus, "CPU")) each"
+            + (slurm.partition.map { ", partition \($0)" } ?? "") + ", job folders in \(configuration.jobsFolder)"
     }
 
     private func statusLine() -> String {
@@ -213,11 +231,14 @@ public final class Daemon: @unchecked Sendable {
         }
         let old = state.configuration
         var applied = fresh
-        if fresh.stateFolder != old.stateFolder || fresh.socketPath != old.socketPath || fresh.spools != old.spools {
-            logger.warning("SIGHUP: state_folder, socket and spools change only with a restart")
+        if fresh.stateFolder != old.stateFolder || fresh.socketPath != old.socketPath || fresh.spools != old.spools
+            || fresh.executor != old.executor || fresh.slurm != old.slurm {
+            logger.warning("SIGHUP: state_folder, socket, spools, executor and slurm change only with a restart")
             applied.stateFolder = old.stateFolder
             applied.socketPath = old.socketPath
             applied.spools = old.spools
+            applied.executor = old.executor
+            applied.slurm = old.slurm
         }
         state.configuration = applied
         let admission = state.admission

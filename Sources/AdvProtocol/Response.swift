@@ -198,9 +198,16 @@ public struct DaemonStatus: Codable, Sendable {
     /// What needs an administrator's attention: a nearly full state file system, job ends waiting to
     /// be recorded.
     public var warnings: [String]?
+    /// Where jobs run: `local`, or `slurm` with what the daemon last heard from the cluster.
+    public var executor: String?
+    /// Jobs a cluster holds before they start (Slurm's PENDING).
+    public var submitted: Int?
     public init(version: String, protocolVersion: Int, pid: Int32, startedAt: Date, uptimeSeconds: Double, workers: Int,
                 busyWorkers: Int, threadsPerJob: Int, queued: Int, running: Int, stateFolder: String, spools: [String],
-                machine: String? = nil, sgemmGflops: Double? = nil, warnings: [String]? = nil) {
+                machine: String? = nil, sgemmGflops: Double? = nil, warnings: [String]? = nil, executor: String? = nil,
+                submitted: Int? = nil) {
+        self.executor = executor
+        self.submitted = submitted
         self.version = version
         self.protocolVersion = protocolVersion
         self.pid = pid
@@ -284,6 +291,10 @@ public struct JobInfo: Codable, Sendable {
     public var error: String?
     public var progress: JobProgress?
     public var outputFolder: String
+    /// Where a cluster executor placed the job (Slurm's job id, partition and node); nil for local jobs.
+    public var placement: ClusterPlacement?
+    /// The sweep the job belongs to (all the points of one manifest's `sweep:` grid share it).
+    public var group: String?
     /// A succeeded job's headline results (in `list` and `show`).
     public var outcome: ResultOutcome?
     /// Present in `show`: the manifest text, the epochs so far and the job's events.
@@ -303,6 +314,35 @@ public struct JobInfo: Codable, Sendable {
         self.source = source
         self.submittedAt = submittedAt
         self.outputFolder = outputFolder
+    }
+}
+
+/// A job's place in a cluster's scheduler: what an administrator looks up in `squeue`.
+public struct ClusterPlacement: Codable, Sendable, Equatable {
+    /// The executor that holds it: `slurm`.
+    public var executor: String
+    /// The cluster's job id (Slurm's `JOBID`).
+    public var clusterJobID: String
+    public var partition: String?
+    /// The node it runs (or last ran) on.
+    public var node: String?
+    /// The cluster's own state and reason, as last seen (`PENDING (Priority)`).
+    public var clusterState: String?
+
+    public init(executor: String, clusterJobID: String, partition: String? = nil, node: String? = nil, clusterState: String? = nil) {
+        self.executor = executor
+        self.clusterJobID = clusterJobID
+        self.partition = partition
+        self.node = node
+        self.clusterState = clusterState
+    }
+
+    /// `slurm 1234 on debug/node7`: how advctl shows it.
+    public var summary: String {
+        var text = "\(executor) \(clusterJobID)"
+        if let partition { text += " on \(partition)" + (node.map { "/\($0)" } ?? "") } else if let node { text += " on \(node)" }
+        if let clusterState { text += " (\(clusterState))" }
+        return text
     }
 }
 

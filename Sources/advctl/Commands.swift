@@ -12,8 +12,13 @@ struct StatusCommand: ParsableCommand {
         let status = try connection.perform(.status) { if case let .status(status) = $0 { status } else { nil } }
         if output.json { return printJSON(status) }
         print("advd \(status.version) (protocol \(status.protocolVersion)), pid \(status.pid), up \(Format.duration(status.uptimeSeconds))")
-        print("workers: \(status.busyWorkers) busy, \(status.workers - status.busyWorkers) idle, \(Format.counted(status.threadsPerJob, "thread")) per job")
-        print("jobs: \(status.running) running, \(status.queued) queued")
+        if let executor = status.executor, executor.hasPrefix("Slurm") {
+            print("executor: \(executor)")
+            print("jobs: \(status.running) running, \(status.submitted ?? 0) submitted (in Slurm's queue), \(status.queued) queued")
+        } else {
+            print("workers: \(status.busyWorkers) busy, \(status.workers - status.busyWorkers) idle, \(Format.counted(status.threadsPerJob, "thread")) per job")
+            print("jobs: \(status.running) running, \(status.queued) queued")
+        }
         print("state: \(status.stateFolder)")
         print("spool: \(status.spools.joined(separator: ", "))")
         if let machine = status.machine { print("machine: \(machine)") }
@@ -100,14 +105,22 @@ struct ListCommand: ParsableCommand {
         let query = ListQuery(states: states, nameContains: name, label: label, limit: limit, since: since.flatMap { Self.date($0) })
         let jobs = try connection.perform(.list(query)) { if case let .jobs(jobs) = $0 { jobs } else { nil } }
         if output.json { return printJSON(jobs) }
-        var rows = [["ID", "NAME", "STATE", "CLEAN", "WORST", "WARNINGS", "PRI", "OWNER", "PROGRESS", "SUBMITTED", "LABELS"]]
+        // a cluster's jobs say where they are, as squeue would: id, partition, node
+        let clustered = jobs.contains { $0.placement != nil }
+        var rows = [["ID", "NAME", "STATE", "CLEAN", "WORST", "WARNINGS", "PRI", "OWNER", "PROGRESS", "SUBMITTED", "LABELS"]
+                    + (clustered ? ["CLUSTER JOB", "PARTITION", "NODE"] : [])]
         for job in jobs {
             let outcome = job.outcome
-            rows.append(["\(job.id)", job.name, job.state.rawValue, outcome.map { Format.percent($0.cleanAccuracy) } ?? "",
+            var row: [String] = ["\(job.id)", job.name, job.state.rawValue, outcome.map { Format.percent($0.cleanAccuracy) } ?? "",
                          outcome.map { Format.percent($0.worstCaseRobustAccuracy) } ?? "", outcome.map { "\($0.warnings)" } ?? "",
                          "\(job.priority)", "\(job.ownerUID)",
                          job.state == .running ? Format.progress(job.progress) : "", Format.date(job.submittedAt),
-                         job.labels.joined(separator: ",")])
+                         job.labels.joined(separator: ",")]
+            if clustered {
+                let placement = job.placement
+                row += [placement.map { "\($0.executor) \($0.clusterJobID)" } ?? "", placement?.partition ?? "", placement?.node ?? ""]
+            }
+            rows.append(row)
         }
         print(Format.table(rows))
     }
@@ -129,6 +142,7 @@ struct ShowCommand: ParsableCommand {
         print("submitted \(Format.date(info.submittedAt))" + (info.startedAt.map { ", started \(Format.date($0))" } ?? "")
               + (info.finishedAt.map { ", finished \(Format.date($0))" } ?? ""))
         if info.state == .running, let progress = info.progress { print("progress: \(Format.progress(progress))") }
+        if let placement = info.placement { print("cluster: \(placement.summary)") }
         print("output: \(info.outputFolder)")
         if let epochs = info.epochs, !epochs.isEmpty {
             var rows = [["EPOCH", "LOSS", "TRAIN", "VALIDATION", "VALIDATION PGD-10", "LR", "SECONDS"]]

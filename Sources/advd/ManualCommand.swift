@@ -16,7 +16,7 @@ struct ManualCommand: ParsableCommand {
         let here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         for (tool, path) in [("advd", here.appendingPathComponent("advd").path), ("advctl", advctl ?? here.appendingPathComponent("advctl").path)] {
-            let page = try ManualPage(tool: tool, help: try Self.dumpHelp(path)).roff()
+            let page = ManualPage(tool: tool, help: try Self.dumpHelp(path)).roff()
             try Data(page.utf8).write(to: URL(fileURLWithPath: output + "/\(tool).1"), options: .atomic)
             print("wrote \(output)/\(tool).1")
         }

@@ -30,11 +30,17 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("read-root"),
             help: "With --supervised: a folder the job may read (repeatable); with any, it reads nothing else but its own folder and other jobs' models.")
     var readRoots: [String] = []
+    @Option(help: "With --supervised: append the job's events to this file instead of stdout, and keep running without a daemon (a cluster's job).")
+    var eventsFile: String?
+
+    func validate() throws {
+        if eventsFile != nil && !supervised { throw ValidationError("--events-file needs --supervised") }
+    }
 
     func run() throws {
         if supervised {
             let status = SupervisedRun.run(manifestPath: manifest, outputFolder: out ?? "runs/supervised", jobsFolder: jobsFolder,
-                                           readRoots: readRoots, compute: try computeContext(threads: threads))
+                                           readRoots: readRoots, eventsPath: eventsFile, compute: try computeContext(threads: threads))
             throw ExitCode(status.rawValue)
         }
         try runWithComputeThreads(threads) { compute in

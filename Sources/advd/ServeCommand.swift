@@ -115,10 +115,18 @@ struct CheckConfigCommand: ParsableCommand {
             print("spool: \(spool.path) (priority \(spool.priority)\(labels))")
         }
         print("socket: \(configuration.socketPath) (group \(configuration.socketGroup ?? "the daemon's"))")
-        print("workers: \(configuration.resolvedWorkers) × \(Wording.counted(configuration.resolvedThreadsPerJob, "thread")) on \(Wording.counted(DaemonConfiguration.cores, "core"))")
+        if configuration.executor == .local { print("workers: \(configuration.resolvedWorkers) × \(Wording.counted(configuration.resolvedThreadsPerJob, "thread")) on \(Wording.counted(DaemonConfiguration.cores, "core"))") }
         print("dataset_roots: \(configuration.datasetRoots.isEmpty ? "any" : configuration.datasetRoots.joined(separator: ", "))")
         let retention = configuration.retentionDays.map(String.init) ?? "forever"
         print("retention_days: \(retention), max_attempts: \(configuration.maxAttempts), log_level: \(configuration.logLevel)")
         print("stop_timeout: \(configuration.stopTimeoutSeconds) s")
+        guard configuration.executor == .slurm, let slurm = configuration.slurm else { return print("executor: local") }
+        print("executor: slurm, job folders in \(configuration.jobsFolder), advd on the nodes: \(slurm.advdPath ?? CommandLine.arguments[0])")
+        do {
+            for line in try slurm.describeCluster() { print("slurm: \(line)") }
+        } catch {
+            FileHandle.standardError.write(Data("\(options.configurationPath ?? "built-in defaults"): executor slurm, but Slurm cannot be used from here: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }

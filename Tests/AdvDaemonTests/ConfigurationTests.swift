@@ -18,8 +18,8 @@ import Testing
         #expect(shipped == DaemonConfiguration())
         let text = try String(contentsOfFile: Self.shippedPath, encoding: .utf8)
         for key in ["state_folder", "spools", "socket", "socket_group", "workers", "threads_per_job", "dataset_roots",
-                    "retention_days", "max_attempts", "log_level", "stop_timeout", "connections"] {
-            #expect(text.contains("\n# \(key)") || text.contains("\n\(key):"), "\(key) is not in the shipped file")
+                    "retention_days", "max_attempts", "log_level", "stop_timeout", "connections", "executor", "slurm"] + SlurmSettings.keys.map { "  " + $0 } {
+            #expect(text.contains("\n# \(key)") || text.contains("\n\(key):") || text.contains("\n#\(key):"), "\(key) is not in the shipped file")
         }
     }
 

@@ -9,17 +9,19 @@ import Testing
 
     /// Every event once, with a payload where it takes one.
     static let events: [Event] = [.claim, .handOver, .start, .succeed, .fail(reason: "r"), .cancel, .interrupt, .resume,
-                                  .retryAfterCrash(cause: "c"), .requeue(reason: "q"), .recordingFailed(reason: "w"), .retry]
+                                  .retryAfterCrash(cause: "c"), .requeue(reason: "q"), .recordingFailed(reason: "w"), .retry,
+                                  .waitAgain(reason: "p")]
 
     /// The whole table: (from, event) → to. Any pair not listed must be refused.
     static let allowed: [(JobState, Event, JobState)] = [
-        (.queued, .claim, .running), (.queued, .handOver, .submitted), (.queued, .cancel, .cancelled),
+        (.queued, .claim, .running), (.queued, .handOver, .submitted), (.queued, .cancel, .cancelled), (.queued, .fail(reason: "r"), .failed),
         (.submitted, .start, .running), (.submitted, .fail(reason: "r"), .failed), (.submitted, .cancel, .cancelled),
         (.submitted, .interrupt, .interrupted), (.submitted, .retryAfterCrash(cause: "c"), .queued),
         (.submitted, .requeue(reason: "q"), .queued), (.submitted, .recordingFailed(reason: "w"), .recordingFailed),
         (.running, .succeed, .succeeded), (.running, .fail(reason: "r"), .failed), (.running, .cancel, .cancelled),
         (.running, .interrupt, .interrupted), (.running, .retryAfterCrash(cause: "c"), .queued),
         (.running, .requeue(reason: "q"), .queued), (.running, .recordingFailed(reason: "w"), .recordingFailed),
+        (.running, .waitAgain(reason: "p"), .submitted),
         (.interrupted, .resume, .queued),
         (.failed, .retry, .queued), (.cancelled, .retry, .queued), (.recordingFailed, .retry, .queued),
     ]
@@ -49,6 +51,7 @@ import Testing
         #expect(try JobLifecycle.transition(from: .queued, on: .claim).attempts == .begin)
         #expect(try JobLifecycle.transition(from: .queued, on: .handOver).attempts == .begin)
         #expect(try JobLifecycle.transition(from: .submitted, on: .start).attempts == .keep)   // same attempt, now running
+        #expect(try JobLifecycle.transition(from: .running, on: .waitAgain(reason: "p")).attempts == .keep)   // the cluster requeued the same attempt
         #expect(try JobLifecycle.transition(from: .running, on: .interrupt).attempts == .giveBack)
         #expect(try JobLifecycle.transition(from: .running, on: .requeue(reason: "q")).attempts == .giveBack)
         #expect(try JobLifecycle.transition(from: .running, on: .retryAfterCrash(cause: "c")).attempts == .keep)

@@ -43,6 +43,13 @@ import Testing
                                                   daemonStopping: false) == .fail(reason: "c, 1 time"))
     }
 
+    @Test func aClusterStopResumesUntilTheAttemptsRunOutAndAnOutsideCancelCancels() {
+        let cause = "reached its Slurm time limit"
+        #expect(event(.stoppedByCluster(cause: cause), attempts: 2) == .retryAfterCrash(cause: "\(cause); attempt 2 of 3"))
+        #expect(event(.stoppedByCluster(cause: cause), attempts: 3) == .fail(reason: "\(cause), 3 times"))
+        #expect(event(.cancelledInCluster(reason: "scancel")) == .cancel)
+    }
+
     @Test func exitStatusesAndSignalsDecodeToOutcomes() {
         #expect(JobOutcome(waitStatus: .exited(0), reportedFailure: nil) == .succeeded)
         #expect(JobOutcome(waitStatus: .exited(75), reportedFailure: nil) == .stoppedWithProgressSaved)

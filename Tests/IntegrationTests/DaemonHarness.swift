@@ -1,6 +1,7 @@
 import AdvProtocol
 import AdvTestSupport
 import Foundation
+import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -124,6 +125,28 @@ final class DaemonHarness {
         try text.write(toFile: staging, atomically: false, encoding: .utf8)
         try FileManager.default.moveItem(atPath: staging, toPath: spool + "/" + name)
     }
+}
+
+/// The uninterrupted reference for a job that gets interrupted: the same manifest through `advd run` in
+/// the foreground on one thread, as the jobs compute; returns its output folder.
+func uninterruptedRun(_ manifest: String, in folder: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    let path = folder + "/reference.yaml", out = folder + "/reference"
+    try manifest.write(toFile: path, atomically: true, encoding: .utf8)
+    let run = try AdvdProcess.run(["run", path, "--out", out, "--threads", "1"])
+    XCTAssertEqual(run.status, 0, run.output, file: file, line: line)
+    return out
+}
+
+/// Waits until the job whose folder is `jobFolder` has checkpointed beyond training step 80 (in the
+/// middle of the long manifests' first epochs); false after two minutes without.
+func waitForTrainingCheckpoint(in jobFolder: String) -> Bool {
+    let deadline = Date().addingTimeInterval(120)
+    while Date() < deadline {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: jobFolder + "/checkpoints")) ?? []
+        if names.contains(where: { $0.hasPrefix("step-") && $0 >= "step-00000080" }) { return true }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return false
 }
 
 /// metrics.json without wall-clock fields, which legitimately differ between runs.

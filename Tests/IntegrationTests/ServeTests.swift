@@ -361,34 +361,13 @@ final class ServeTests: XCTestCase {
         return String(decoding: received, as: UTF8.self)
     }
 
-    /// The uninterrupted reference: the same manifest through `advd run`.
-    private func referenceRun(_ manifest: String, in folder: String) throws -> String {
-        let path = folder + "/long.yaml", out = folder + "/reference"
-        try manifest.write(toFile: path, atomically: true, encoding: .utf8)
-        let run = try AdvdProcess.run(["run", path, "--out", out, "--threads", "1"])
-        XCTAssertEqual(run.status, 0, run.output)
-        return out
-    }
-
-    /// Waits until the job has written a checkpoint beyond the first epoch's start.
-    private func waitForTrainingCheckpoint(_ daemon: DaemonHarness, job: Int) -> Bool {
-        let folder = daemon.stateFolder + "/jobs/\(job)/checkpoints"
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            if names.contains(where: { $0.hasPrefix("step-") && $0 >= "step-00000080" }) { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return false
-    }
-
     private func assertInterruptionIsInvisible(signal: Int32) throws {
         let daemon = try DaemonHarness()
-        let reference = try referenceRun(Self.longManifest, in: daemon.root)
+        let reference = try uninterruptedRun(Self.longManifest, in: daemon.root)
         try daemon.start()
         XCTAssertTrue(daemon.waitForNotification("READY=1"))
         try daemon.drop(Self.longManifest, as: "long.yaml")
-        XCTAssertTrue(waitForTrainingCheckpoint(daemon, job: 1), "training never reached step 80")
+        XCTAssertTrue(waitForTrainingCheckpoint(in: daemon.stateFolder + "/jobs/1"), "training never reached step 80")
         let status = daemon.stop(signal)
         if signal == SIGTERM { XCTAssertEqual(status, 0, "a SIGTERM stop exits 0") }
         let jobFolder = daemon.stateFolder + "/jobs/1"

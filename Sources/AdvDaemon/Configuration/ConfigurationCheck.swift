@@ -21,6 +21,17 @@ extension DaemonConfiguration {
         for spool in spools {
             if let problem = Self.writableFolderProblem(spool.path) { problems.append("spools: \(spool.path): \(problem)") }
         }
+        if executor == .slurm, let slurm {
+            if let problem = Self.writableFolderProblem(slurm.sharedFolder) {
+                problems.append("slurm.shared_folder: \(slurm.sharedFolder): \(problem)")
+            }
+            if let path = slurm.advdPath, !FileManager.default.isExecutableFile(atPath: path) {
+                problems.append("slurm.advd_path: \(path) is not an executable file on this machine (the nodes need it at the same path)")
+            }
+            if let conf = slurm.slurmConf, !FileManager.default.isReadableFile(atPath: conf) {
+                problems.append("slurm.slurm_conf: \(conf) does not exist or is not readable")
+            }
+        }
         return problems
     }
 

@@ -36,6 +36,13 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     public var stopTimeoutSeconds = 60
     /// Bounds on the control socket's connections (`connections`).
     public var connectionLimits = ConnectionLimits()
+    /// Where jobs run: child processes here, or batch jobs on a Slurm cluster (the `slurm` section).
+    public var executor = ExecutorKind.local
+    public var slurm: SlurmSettings?
+
+    public enum ExecutorKind: String, Codable, Sendable, Equatable, CaseIterable {
+        case local, slurm
+    }
 
     public init() {}
 
@@ -54,7 +61,11 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     }
 
     public var databasePath: String { stateFolder + "/advd.sqlite" }
-    public var jobsFolder: String { stateFolder + "/jobs" }
+    /// Job folders: in the state folder, or, for Slurm, in the folder every node sees.
+    public var jobsFolder: String {
+        if executor == .slurm, let slurm { return slurm.sharedFolder + "/jobs" }
+        return stateFolder + "/jobs"
+    }
 
     /// Reads a configuration file.
     /// - Throws: `ManifestError` naming the file, key path and line.
@@ -73,7 +84,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
         let root = try ManifestNode.document(yaml: yaml, source: source)
         let map = try root.mapping(allowed: ["state_folder", "spools", "socket", "socket_group", "workers", "threads_per_job",
                                              "dataset_roots", "retention_days", "max_attempts", "log_level", "stop_timeout",
-                                             "connections"])
+                                             "connections", "executor", "slurm"])
         func absolutePath(_ node: ManifestNode) throws -> String {
             let path = try node.string()
             guard path.hasPrefix("/") else { throw node.error("expected an absolute path, got \"\(path)\"") }
@@ -116,7 +127,15 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
             parsed.idleSeconds = Double(try limits["idle_seconds"]?.float(in: 0...86_400, lowerIsOpen: true) ?? Float(parsed.idleSeconds))
             configuration.connectionLimits = parsed
         }
-        if let problem = configuration.oversubscription {
+        if let node = map["executor"] {
+            configuration.executor = ExecutorKind(rawValue: try node.string(oneOf: ExecutorKind.allCases.map(\.rawValue)))!
+        }
+        configuration.slurm = try map["slurm"].map(SlurmSettings.parse)
+        if configuration.executor == .slurm && configuration.slurm == nil {
+            throw map["executor"]!.error("executor: slurm needs a slurm section (at least slurm.shared_folder)")
+        }
+        // Slurm places jobs on its nodes: this machine's cores do not bound them
+        if configuration.executor == .local, let problem = configuration.oversubscription {
             throw (map["workers"] ?? map["threads_per_job"])!.error(problem)
         }
         return configuration

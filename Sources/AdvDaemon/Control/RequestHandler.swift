@@ -73,7 +73,7 @@ final class RequestHandler: @unchecked Sendable {
             busyWorkers: scheduler.busyWorkers, threadsPerJob: configuration.resolvedThreadsPerJob,
             queued: counts[.queued] ?? 0, running: counts[.running] ?? 0, stateFolder: configuration.stateFolder,
             spools: configuration.spools.map(\.path), machine: machine.summary, sgemmGflops: daemon.sgemmGflops,
-            warnings: warnings(configuration)))
+            warnings: warnings(configuration), executor: Daemon.executorSummary(configuration), submitted: counts[.submitted] ?? 0))
     }
 
     /// What `advctl status` should say needs attention.
@@ -88,6 +88,7 @@ final class RequestHandler: @unchecked Sendable {
                                        free / 1_048_576, total / 1_048_576, configuration.stateFolder))
             }
         }
+        if let problem = scheduler.executor.problem { warnings.append(problem) }
         let waiting = scheduler.unrecordedCount
         if waiting > 0 { warnings.append("\(waiting) ended job(s) wait for their end to be recorded (see the daemon's log)") }
         return warnings.isEmpty ? nil : warnings

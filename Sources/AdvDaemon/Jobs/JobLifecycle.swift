@@ -5,12 +5,13 @@ import AdvProtocol
 /// applies a transition inside the transaction that reads the job's state, and the scheduler decides
 /// which event to send (`RetryPolicy`); nothing else writes a job's state.
 ///
-///     queued ──claim──▶ running ──succeed──▶ succeeded
-///       │  └─handOver─▶ submitted ─start─▲   ├──fail──▶ failed
-///       │                                    ├──cancel──▶ cancelled  (also from queued, submitted)
-///       │                                    ├──interrupt──▶ interrupted ──resume──▶ queued
-///       │                                    ├──retryAfterCrash / requeue──▶ queued
-///       │                                    └──recordingFailed──▶ recording-failed
+///     queued ──claim──────────────────────────▶ running ──succeed──▶ succeeded
+///       │                                       ▲   │  ├──fail──▶ failed
+///       └──handOver──▶ submitted ──start───────┘   │  ├──cancel──▶ cancelled  (also from queued, submitted)
+///                          ▲─────────waitAgain──────┘  ├──interrupt──▶ interrupted ──resume──▶ queued
+///                                                      ├──retryAfterCrash / requeue──▶ queued
+///                                                      └──recordingFailed──▶ recording-failed
+///     queued ──fail──▶ failed  (its folder cannot be prepared)
 ///     failed, cancelled, recording-failed ──retry──▶ queued
 public enum JobLifecycle {
     /// What happened to a job.
@@ -21,6 +22,9 @@ public enum JobLifecycle {
         case handOver
         /// A handed-over job starts running.
         case start
+        /// The cluster put a running job back in its own queue (a preemption, `scontrol requeue`): it
+        /// waits there to resume from its last checkpoint, in the same attempt.
+        case waitAgain(reason: String)
         /// The run ended with results, recorded in the same transaction.
         case succeed
         /// The run cannot succeed as it is (its experiment is wrong, or it crashed too often).
@@ -47,6 +51,7 @@ public enum JobLifecycle {
             case .claim: return "start"
             case .handOver: return "hand over to the executor"
             case .start: return "start"
+            case .waitAgain: return "put back in the cluster's queue"
             case .succeed: return "succeed"
             case .fail: return "fail"
             case .cancel: return "cancel"
@@ -127,8 +132,10 @@ public enum JobLifecycle {
         case (.queued, .claim): return to(.running, attempts: .begin, error: .clear, marksStart: true, "running")
         case (.queued, .handOver): return to(.submitted, attempts: .begin, error: .clear, "submitted to the executor")
         case (.submitted, .start): return to(.running, marksStart: true, "running")
+        case (.running, .waitAgain(let reason)):
+            return to(.submitted, "\(reason); waits in the cluster's queue to resume from its last checkpoint")
         case (.running, .succeed): return to(.succeeded, error: .clear, "succeeded")
-        case (.running, .fail(let reason)), (.submitted, .fail(let reason)):
+        case (.running, .fail(let reason)), (.submitted, .fail(let reason)), (.queued, .fail(let reason)):
             return to(.failed, error: .set(reason), "failed: \(reason)")
         case (.queued, .cancel): return to(.cancelled, error: .set("cancelled while queued"), "cancelled while queued")
         case (.submitted, .cancel), (.running, .cancel):

@@ -28,7 +28,9 @@ final class JobProcess: @unchecked Sendable {
                        onEvent: @escaping @Sendable (Result<JobEvent, JobEventError>) -> Void,
                        onExit: @escaping @Sendable (Int32) -> Void) throws -> JobProcess {
         var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
-        // only the scheduler's serial queue spawns, so marking close-on-exec right after pipe() races with no other spawn
+        // only the scheduler's serial queue spawns job processes (and the Slurm executor, which spawns
+        // Slurm's commands on a queue of its own, never runs beside local jobs), so marking
+        // close-on-exec right after pipe() races with no other spawn (Glibc's module has no pipe2)
         guard pipe(&input) == 0, pipe(&output) == 0 else {
             throw DaemonError("cannot create pipes for a job: \(String(cString: strerror(errno)))")
         }
@@ -44,23 +46,12 @@ final class JobProcess: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, input[0], STDIN_FILENO)
         posix_spawn_file_actions_adddup2(&actions, output[1], STDOUT_FILENO)
         posix_spawn_file_actions_adddup2(&actions, log, STDERR_FILENO)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // the daemon ignores SIGTERM, SIGINT, SIGHUP and SIGPIPE to handle them itself; ignored
-        // dispositions survive exec, so restore the defaults and an empty mask in the child
-        var defaults = sigset_t(), empty = sigset_t()
-        sigemptyset(&defaults)
-        sigemptyset(&empty)
-        for number in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, number) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let spawn = ChildSpawnAttributes()
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, &spawn.attributes, argv, environ)
         close(input[0])
         close(output[1])
         close(log)

@@ -14,6 +14,11 @@ public enum JobOutcome: Equatable, Sendable {
     case failed(reason: String)
     /// It died without saying why: a signal, or an exit status of no meaning to advd.
     case crashed(cause: String)
+    /// The cluster ended it through no fault of the experiment (its time limit, a preemption, a node
+    /// failure); it resumes from its last checkpoint, and the attempt counts.
+    case stoppedByCluster(cause: String)
+    /// Someone cancelled it in the cluster (`scancel`), not through advd.
+    case cancelledInCluster(reason: String)
 
     /// The outcome of a supervised run from its wait status and the failure reason it reported (its
     /// `failed` event; nil when it sent none).
@@ -66,9 +71,11 @@ public struct RetryPolicy: Equatable, Sendable {
             return .requeue(reason: "stopped by a signal from outside the daemon, with its progress saved")
         case .orphaned:
             return .requeue(reason: "lost its daemon")
-        case .crashed(let cause) where attempts < maxAttempts:
+        case .cancelledInCluster:
+            return .cancel
+        case .crashed(let cause) where attempts < maxAttempts, .stoppedByCluster(let cause) where attempts < maxAttempts:
             return .retryAfterCrash(cause: "\(cause); attempt \(attempts) of \(maxAttempts)")
-        case .crashed(let cause):
+        case .crashed(let cause), .stoppedByCluster(let cause):
             return .fail(reason: "\(cause), \(attempts) \(attempts == 1 ? "time" : "times")")
         }
     }

@@ -9,13 +9,16 @@ import Logging
 import Glibc
 #endif
 
-/// The worker pool: up to `workers` jobs at once, the most urgent first (priority, then age), each
-/// in its own `advd run --supervised` process. Everything here runs on one serial Dispatch queue and
-/// only reacts — to a new job, a child's progress line or exit, a cancel — so nothing waits busily.
+/// The scheduler decides what runs next — the most urgent first (priority, then age), up to what its
+/// executor may hold at once — and records every life-cycle transition; the executor runs the jobs
+/// (`LocalExecutor`: child processes here; `SlurmExecutor`: batch jobs on a cluster) and reports back.
+/// Everything here runs on one serial Dispatch queue and only reacts — to a new job, an executor's
+/// report, a cancel — so nothing waits busily.
 public final class Scheduler: @unchecked Sendable {
     struct RunningJob {
-        let info: JobInfo
-        let process: JobProcess
+        /// The job as the store last returned it (its attempts count included).
+        var info: JobInfo
+        let run: any ExecutorRun
         var cancelRequested = false
         var lastProgressWrite = Date.distantPast
         var progress: JobProgress?
@@ -28,30 +31,51 @@ public final class Scheduler: @unchecked Sendable {
 
     let store: JobStore
     private(set) var configuration: DaemonConfiguration
-    let executable: String
+    let executor: any JobExecutor
     let logger: Logger
-    let queue = DispatchQueue(label: "advd.scheduler")
+    let queue: DispatchQueue
+    /// Jobs the executor holds (for a cluster, also those whose submission is under way).
     private var running: [Int64: RunningJob] = [:]
     /// Ends that could not be written (a full disk, say), by job: retried every few seconds until they
     /// are, so that no job stays `running` in the store once its process is gone, and nothing it
     /// reported is lost.
     private var unrecorded: [Int64: (event: JobLifecycle.Event, info: JobInfo, evaluation: EvaluationSummary?, error: String)] = [:]
     private var retryScheduled = false
-    /// After a start failed for want of space, no job starts before this time.
+    /// After a start failed for want of space, or the cluster refused a job, no job starts before this time.
     private var startsPausedUntil = Date.distantPast
     private var accepting = true
+    /// Why the executor last refused a job, so that a cluster that stays down is logged once, not at every try.
+    private var lastRefusal: String?
     /// Called on the scheduler's queue whenever the number of running or queued jobs may have changed.
     var onChange: () -> Void = {}
 
-    init(store: JobStore, configuration: DaemonConfiguration, executable: String, logger: Logger) {
+    /// - Parameter makeExecutor: the executor, given the queue its reports must arrive on.
+    init(store: JobStore, configuration: DaemonConfiguration, logger: Logger,
+         makeExecutor: (DispatchQueue) -> any JobExecutor) {
         self.store = store
         self.configuration = configuration
-        self.executable = executable
         self.logger = logger
+        let queue = DispatchQueue(label: "advd.scheduler")
+        self.queue = queue
+        executor = makeExecutor(queue)
     }
 
+    /// Tracks again the jobs the executor held when the daemon last stopped (a cluster's), then starts
+    /// queued jobs.
     func start() {
-        wake()
+        queue.async {
+            do {
+                for job in try self.store.jobsHeldByCluster(self.executor.name) {
+                    guard let run = self.executor.adopt(job, report: { [weak self] in self?.handle($0, of: job.id) }) else { continue }
+                    self.running[job.id] = RunningJob(info: job, run: run)
+                    self.logger.notice("job adopted from \(self.executor.name): \(job.placement?.summary ?? "")",
+                                       metadata: ["job_id": "\(job.id)", "job_state": "\(job.state.rawValue)"])
+                }
+            } catch {
+                self.logger.error("cannot read the jobs \(self.executor.name) holds: \(error)")
+            }
+            self.fill()
+        }
     }
 
     /// A reloaded configuration: worker count and threads apply to jobs started from now on.
@@ -67,7 +91,7 @@ public final class Scheduler: @unchecked Sendable {
         queue.async { self.fill() }
     }
 
-    /// Workers busy now (read from any thread: a snapshot from the queue).
+    /// Jobs the executor holds now (read from any thread: a snapshot from the queue).
     var busyWorkers: Int { queue.sync { running.count } }
 
     /// The latest progress of a running job, fresher than the database's copy.
@@ -81,7 +105,8 @@ public final class Scheduler: @unchecked Sendable {
     /// How many ended jobs wait for their end to be recorded.
     var unrecordedCount: Int { queue.sync { unrecorded.count } }
 
-    /// Cancels a queued job at once, or asks a running one to stop after its current step.
+    /// Cancels a queued job at once, or asks the executor to stop a job it holds (a running job stops
+    /// after its current step; a cluster's is cancelled there).
     /// - Throws: `ProtocolError` when the job is unknown, `JobLifecycle.IllegalTransition` when it has ended.
     func cancel(_ id: Int64) throws {
         // a job whose process has ended but whose end is not recorded: the cancellation replaces that end
@@ -91,29 +116,36 @@ public final class Scheduler: @unchecked Sendable {
             return true
         }
         if pending { queue.async { self.retryUnrecorded() }; return }
-        if try store.cancelIfQueued(id) { queue.async { self.onChange() }; return }
+        // the executor's jobs first: a cluster's job whose submission is under way is still queued in the store
         let found: Bool = queue.sync {
             guard var job = running[id] else { return false }
             job.cancelRequested = true
             running[id] = job
-            job.process.terminate()
+            job.run.cancel()
             return true
         }
-        guard found else {
-            guard let job = try store.job(id) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
-            throw JobLifecycle.IllegalTransition(job: id, state: job.state, event: .cancel)
+        if found {
+            try? store.addEvent(id, kind: "info", message: "cancellation requested")
+            return
         }
-        try? store.addEvent(id, kind: "info", message: "cancellation requested")
+        if try store.cancelIfQueued(id) { queue.async { self.onChange() }; return }
+        guard let job = try store.job(id) else { throw ProtocolError(code: .notFound, message: "no job \(id)") }
+        throw JobLifecycle.IllegalTransition(job: id, state: job.state, event: .cancel)
     }
 
     /// Stops taking jobs, asks every running job to checkpoint and stop, and calls `completion` when
     /// all have exited (those still running after `timeout` seconds are killed: they resume from their
     /// last checkpoint). Their jobs are left interrupted, to be queued again at the next start.
+    /// A cluster's jobs are left running: the next start adopts them.
     func shutdown(timeout: Double, completion: @escaping @Sendable () -> Void) {
         queue.async {
             self.accepting = false
+            if self.executor.runsOutliveTheDaemon {
+                self.executor.shutdown()
+                self.running.removeAll()
+            }
             if self.running.isEmpty { return completion() }
-            for job in self.running.values { job.process.terminate() }
+            for job in self.running.values { job.run.stop() }
             self.awaitExits(deadline: DispatchTime.now() + timeout, timeout: timeout, completion: completion)
         }
     }
@@ -122,7 +154,7 @@ public final class Scheduler: @unchecked Sendable {
         if running.isEmpty { return completion() }
         if DispatchTime.now() >= deadline {
             logger.warning("jobs still running after \(timeout) s: killing them; they resume from their last checkpoint")
-            for job in running.values { job.process.forceKill() }
+            for job in running.values { job.run.kill() }
         }
         queue.asyncAfter(deadline: .now() + 0.1) { self.awaitExits(deadline: deadline, timeout: timeout, completion: completion) }
     }
@@ -130,18 +162,29 @@ public final class Scheduler: @unchecked Sendable {
     // MARK: On the queue
 
     private func fill() {
-        while accepting && running.count < configuration.resolvedWorkers && Date() >= startsPausedUntil {
-            let claimed: JobInfo?
-            do { claimed = try store.claimNext() } catch {
+        while accepting && running.count < executor.capacity(under: configuration) && Date() >= startsPausedUntil {
+            let next: JobInfo?
+            do {
+                // a local worker claims the job (running); a cluster is handed it (queued until it takes it)
+                next = executor.startsJobsAtOnce ? try store.claimNext() : try store.nextQueued(excluding: Array(running.keys))
+            } catch {
                 logger.error("cannot read the job queue: \(error)")
                 // a full disk passes: look again later rather than wait for the next event
                 if Self.isOutOfSpace(error) { pauseStarts() }
                 return
             }
-            guard let job = claimed else { break }
+            guard let job = next else { break }
             launch(job)
         }
         onChange()
+    }
+
+    /// Compute threads per job: the cluster's CPUs per job, or this machine's share.
+    private var threadsPerJob: Int {
+        if configuration.executor == .slurm, let slurm = configuration.slurm {
+            return slurm.cpusPerJob ?? configuration.threadsPerJob ?? 1
+        }
+        return configuration.resolvedThreadsPerJob
     }
 
     private func launch(_ job: JobInfo) {
@@ -153,29 +196,27 @@ public final class Scheduler: @unchecked Sendable {
                 let text = try store.manifest(job.id) ?? ""
                 try Data(text.utf8).write(to: URL(fileURLWithPath: manifestPath), options: .atomic)
             }
-            let process = try JobProcess.launch(
-                executable: executable,
-                arguments: ["run", manifestPath, "--out", folder, "--threads", String(configuration.resolvedThreadsPerJob), "--supervised",
-                            "--jobs-folder", configuration.jobsFolder] + configuration.datasetRoots.flatMap { ["--read-root", $0] },
-                logPath: folder + "/job.log", queue: queue,
-                onEvent: { [weak self] in self?.handle($0, of: job.id) },
-                onExit: { [weak self] in self?.finished(job.id, status: $0) })
-            running[job.id] = RunningJob(info: job, process: process)
-            logger.info("job started", metadata: ["job_id": "\(job.id)", "job_state": "running", "pid": "\(process.pid)",
-                                                  "attempt": "\(job.attempts)"])
+            let request = RunRequest(job: job, manifestPath: manifestPath, folder: folder, threads: threadsPerJob,
+                                     jobsFolder: configuration.jobsFolder, readRoots: configuration.datasetRoots)
+            let run = try executor.start(request) { [weak self] in self?.handle($0, of: job.id) }
+            running[job.id] = RunningJob(info: job, run: run)
+            let metadata: Logger.Metadata = ["job_id": "\(job.id)", "job_state": "\(job.state.rawValue)", "attempt": "\(job.attempts)"]
+            if executor.startsJobsAtOnce { logger.info("job started", metadata: metadata) } else {
+                logger.debug("job being submitted to \(executor.name)", metadata: metadata)
+            }
         } catch where Self.isOutOfSpace(error) {
             // not the job's fault: it waits in the queue, and starts pause until space may have returned
-            record(.requeue(reason: "could not start: the state folder's disk is full (\(error))"), for: job)
+            if executor.startsJobsAtOnce { record(.requeue(reason: "could not start: the state folder's disk is full (\(error))"), for: job) }
             pauseStarts()
         } catch {
             record(.fail(reason: "could not start: \(error)"), for: job)
         }
     }
 
-    /// No job starts for 10 s (a full disk), then the queue is looked at again.
-    private func pauseStarts() {
-        startsPausedUntil = Date().addingTimeInterval(10)
-        queue.asyncAfter(deadline: .now() + 10) { self.fill() }
+    /// No job starts for `seconds` (a full disk, a cluster that refuses jobs), then the queue is looked at again.
+    private func pauseStarts(seconds: Double = 10) {
+        startsPausedUntil = Date().addingTimeInterval(seconds)
+        queue.asyncAfter(deadline: .now() + seconds) { self.fill() }
     }
 
     /// Whether `error` says the disk is full (a file write, or SQLite's SQLITE_FULL).
@@ -191,6 +232,60 @@ public final class Scheduler: @unchecked Sendable {
     static func fileName(for name: String) -> String {
         let cleaned = String(name.map { $0.isLetter || $0.isNumber || "-_.".contains($0) ? $0 : "_" })
         return cleaned.isEmpty || cleaned.hasPrefix(".") ? "manifest" : cleaned
+    }
+
+    /// One report from the executor about job `id`.
+    private func handle(_ report: ExecutorReport, of id: Int64) {
+        guard var job = running[id] else { return }
+        let metadata: Logger.Metadata = ["job_id": "\(id)"]
+        switch report {
+        case .event(let event):
+            handle(event, of: id)
+        case .submitted(let placement):
+            do {
+                job.info = try store.handOver(id, to: placement)
+                running[id] = job
+                lastRefusal = nil
+                logger.info("job submitted: \(placement.summary)", metadata: metadata.merging(["job_state": "submitted"]) { $1 })
+            } catch {
+                // the cluster holds it but the store could not say so: the next start finds it by its name
+                logger.error("job \(id) was submitted as \(placement.summary) but that could not be recorded: \(error)", metadata: metadata)
+            }
+        case .notSubmitted(let reason):
+            running[id] = nil
+            if job.cancelRequested { _ = try? store.cancelIfQueued(id) }
+            if reason != lastRefusal { logger.warning("job \(id) stays queued: \(reason)", metadata: metadata) }
+            lastRefusal = reason
+            // the cluster is likely down: try again a while later, not at once
+            pauseStarts(seconds: Double(max(configuration.slurm?.pollSeconds ?? 10, 10)))
+            onChange()
+        case .started(let node):
+            apply(.start, to: id, metadata: metadata)
+            try? store.updatePlacement(id, node: node, partition: nil, clusterState: "RUNNING")
+            logger.info("job running\(node.map { " on \($0)" } ?? "")", metadata: metadata.merging(["job_state": "running"]) { $1 })
+            onChange()
+        case let .waiting(reason, state):
+            apply(.waitAgain(reason: reason), to: id, metadata: metadata)
+            try? store.updatePlacement(id, node: nil, partition: nil, clusterState: state)
+            logger.warning("job \(reason); it resumes from its last checkpoint", metadata: metadata.merging(["job_state": "submitted"]) { $1 })
+            onChange()
+        case let .clusterState(node, partition, state):
+            do { try store.updatePlacement(id, node: node, partition: partition, clusterState: state) } catch {
+                logger.error("job \(id): cannot record its cluster state: \(error)", metadata: metadata)
+            }
+        case .ended(let end):
+            finished(id, end: end)
+        }
+    }
+
+    /// Applies a transition the executor reported, keeping the job's copy in step.
+    private func apply(_ event: JobLifecycle.Event, to id: Int64, metadata: Logger.Metadata) {
+        do {
+            try store.apply(event, to: id)
+            if let info = try store.job(id) { running[id]?.info = info }
+        } catch {
+            logger.error("job \(id): cannot \(event.name) it: \(error)", metadata: metadata)
+        }
     }
 
     /// One typed event from a running job: progress is kept in memory (and written to the database a
@@ -235,10 +330,14 @@ public final class Scheduler: @unchecked Sendable {
         job.lastProgressWrite = Date()
     }
 
-    /// A job's process exited: the retry policy turns its outcome into a life-cycle event, recorded here.
-    private func finished(_ id: Int64, status: Int32) {
+    /// A job's run ended: the retry policy turns its outcome into a life-cycle event, recorded here.
+    private func finished(_ id: Int64, end: RunEnd) {
         guard let job = running.removeValue(forKey: id) else { return }
-        let outcome = JobOutcome(waitStatus: WaitStatus(status), reportedFailure: job.failureReason)
+        let outcome: JobOutcome
+        switch end {
+        case .exited(let status): outcome = JobOutcome(waitStatus: status, reportedFailure: job.failureReason)
+        case .decided(let decided): outcome = decided
+        }
         let event = RetryPolicy(maxAttempts: configuration.maxAttempts)
             .event(after: outcome, attempts: job.info.attempts, cancelRequested: job.cancelRequested, daemonStopping: !accepting)
         record(event, for: job.info, evaluation: job.evaluation)

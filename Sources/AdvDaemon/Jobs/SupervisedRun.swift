@@ -10,6 +10,8 @@ import Foundation
 /// job's log file); SIGTERM or SIGINT stops it after the current training step or evaluation batch
 /// with its progress saved; and when its stdin reaches end of file — the daemon died, even by SIGKILL
 /// — it exits at once, so a restarted daemon never finds an orphan still writing the job's folder.
+/// A cluster's job (`--events-file`) writes the same lines to a file in its folder instead, and outlives
+/// the daemon on purpose: the cluster, not the daemon, owns its process.
 public enum SupervisedRun {
     /// Exit statuses the daemon tells apart.
     public enum ExitStatus: Int32 {
@@ -29,8 +31,10 @@ public enum SupervisedRun {
     /// - Parameter readRoots: the daemon's dataset roots; when given, every file the job reads is
     ///   checked where it is opened (`FileAccess`): beneath a root, in the job's own folder, or another
     ///   job's `model.safetensors`.
+    /// - Parameter eventsPath: where a cluster's job appends its events (`events.jsonl` in its folder)
+    ///   instead of stdout; such a job has no daemon holding its stdin, so it does not watch for one.
     public static func run(manifestPath: String, outputFolder: String, jobsFolder: String?, readRoots: [String] = [],
-                           compute: ComputeContext) -> ExitStatus {
+                           eventsPath: String? = nil, compute: ComputeContext) -> ExitStatus {
         if !readRoots.isEmpty {
             FileAccess.confine(to: ReadPolicy(roots: readRoots + [outputFolder], jobsFolder: jobsFolder))
         }
@@ -42,10 +46,20 @@ public enum SupervisedRun {
             source.resume()
             return source
         }
-        let orphanWatch = watchForOrphaning()
-        defer { signals.forEach { $0.cancel() }; orphanWatch.cancel() }
+        let orphanWatch = eventsPath == nil ? watchForOrphaning() : nil
+        defer { signals.forEach { $0.cancel() }; orphanWatch?.cancel() }
 
-        let reporter = Reporter()
+        let reporter: Reporter
+        if let eventsPath {
+            let descriptor = open(eventsPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                log("error: \(eventsPath): cannot open the events file: \(String(cString: strerror(errno)))")
+                return .failed
+            }
+            reporter = Reporter(sink: FileHandle(fileDescriptor: descriptor, closeOnDealloc: true))
+        } else {
+            reporter = Reporter(sink: .standardOutput)
+        }
         // one writer per job folder: a child orphaned by a daemon that died is exiting (its stdin
         // closed), and a resumed run waits here until it has, so the two never write together
         try? FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
@@ -99,6 +113,8 @@ public enum SupervisedRun {
     /// Turns the runner's progress into stdout events and log lines, with the job's overall fraction
     /// and ETA from its work plan.
     final class Reporter {
+        /// Where event lines go: stdout (the daemon's pipe) or a cluster job's events file.
+        private let sink: FileHandle
         private var phase = JobPhase.loading
         private var runPhase = RunPhase.loading
         private var lastStepReport = Date.distantPast
@@ -107,6 +123,10 @@ public enum SupervisedRun {
         /// the work done since it resumed, not from work an earlier attempt did.
         private let attemptStarted = Date()
         private var fractionAtStart: Double?
+
+        init(sink: FileHandle) {
+            self.sink = sink
+        }
 
         func report(_ progress: RunProgress) {
             switch progress {
@@ -183,7 +203,8 @@ public enum SupervisedRun {
         }
 
         func emit(_ event: JobEvent) {
-            do { FileHandle.standardOutput.write(try Wire.encodeLine(JobEventLine(event))) } catch {
+            // one write(2) per line: appends of whole lines never interleave in the events file
+            do { sink.write(try Wire.encodeLine(JobEventLine(event))) } catch {
                 log("error: cannot encode a job event for the daemon: \(error)")
             }
         }

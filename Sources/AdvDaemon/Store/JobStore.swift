@@ -100,12 +100,66 @@ public final class JobStore: Sendable {
         try database.write { db in try Self.apply(event, to: id, in: db).from }
     }
 
-    /// At start: every job a previous daemon left running was cut off by a crash, and every job it left
-    /// interrupted saved its progress; both go back to the queue to resume from their checkpoints.
-    /// - Returns: their ids.
-    public func requeueInterrupted() throws -> [Int64] {
+    /// The most urgent queued job (highest priority, then oldest), left queued: a cluster executor
+    /// submits it first and then records the hand-over (`handOver`).
+    /// - Parameter excluding: jobs whose submission is under way already.
+    public func nextQueued(excluding: [Int64] = []) throws -> JobInfo? {
+        try database.read { db in
+            let skipped = excluding.isEmpty ? "" : "AND id NOT IN (\(excluding.map(String.init).joined(separator: ", ")))"
+            return try Row.fetchOne(db, sql: """
+                SELECT \(Self.jobColumns) FROM jobs WHERE state = 'queued' \(skipped) ORDER BY priority DESC, id ASC LIMIT 1
+                """).map(Self.jobInfo)
+        }
+    }
+
+    /// A cluster took the queued job `id`: it becomes submitted, with where the cluster holds it, in one
+    /// transaction.
+    /// - Returns: the job as it is now.
+    @discardableResult
+    public func handOver(_ id: Int64, to placement: ClusterPlacement) throws -> JobInfo {
         try database.write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT id, state FROM jobs WHERE state IN ('running', 'submitted', 'interrupted') ORDER BY id")
+            try Self.apply(.handOver, to: id, in: db)
+            try db.execute(sql: """
+                UPDATE jobs SET cluster_executor = ?, cluster_job_id = ?, cluster_partition = ?, cluster_node = ?, cluster_state = ?
+                WHERE id = ?
+                """, arguments: [placement.executor, placement.clusterJobID, placement.partition, placement.node,
+                                 placement.clusterState, id])
+            try Self.addEvent(db, job: id, kind: "info", message: "submitted as \(placement.summary)")
+            return try Self.job(db, id: id)!
+        }
+    }
+
+    /// What the cluster last said of job `id`: its node, partition and its own state.
+    public func updatePlacement(_ id: Int64, node: String?, partition: String?, clusterState: String?) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET cluster_node = coalesce(?, cluster_node), cluster_partition = coalesce(?, cluster_partition),
+                    cluster_state = ? WHERE id = ?
+                """, arguments: [node, partition, clusterState, id])
+        }
+    }
+
+    /// Jobs a cluster executor holds (submitted or running there): a restarted daemon tracks them again
+    /// rather than queueing them a second time.
+    public func jobsHeldByCluster(_ executor: String) throws -> [JobInfo] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.jobColumns) FROM jobs WHERE state IN ('submitted', 'running') AND cluster_executor = ? ORDER BY id
+                """, arguments: [executor]).map(Self.jobInfo)
+        }
+    }
+
+    /// At start: every job a previous daemon left running was cut off by a crash, and every job it left
+    /// interrupted saved its progress; both go back to the queue to resume from their checkpoints. Jobs
+    /// that `clusterExecutor` holds are left as they are: the cluster runs them still, and the daemon
+    /// adopts them.
+    /// - Returns: their ids.
+    public func requeueInterrupted(keepingJobsOf clusterExecutor: String? = nil) throws -> [Int64] {
+        try database.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, state FROM jobs WHERE (state = 'interrupted' OR (state IN ('running', 'submitted')
+                    AND (cluster_executor IS NULL OR cluster_executor IS NOT ?))) ORDER BY id
+                """, arguments: [clusterExecutor])
             for row in rows {
                 let id: Int64 = row["id"]
                 let event: JobLifecycle.Event = row["state"] == JobState.interrupted.rawValue
@@ -312,6 +366,7 @@ public final class JobStore: Sendable {
     /// A job's row and its headline results (NULL until it succeeded): select them `FROM jobs`.
     static let jobColumns = """
         id, name, owner_uid, priority, labels, state, attempts, source, submitted_at, started_at, finished_at, error, progress, output_folder,
+        cluster_executor, cluster_job_id, cluster_partition, cluster_node, cluster_state, sweep_group,
         (SELECT clean_accuracy FROM results WHERE results.job_id = jobs.id) AS clean_accuracy,
         (SELECT worst_case_robust_accuracy FROM results WHERE results.job_id = jobs.id) AS worst_case_robust_accuracy,
         (SELECT count(*) FROM warnings WHERE warnings.job_id = jobs.id) AS warning_count
@@ -334,6 +389,11 @@ public final class JobStore: Sendable {
         job.finishedAt = (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:))
         job.error = row["error"]
         job.progress = decodeJSON(JobProgress.self, row["progress"])
+        if let executor = row["cluster_executor"] as String?, let clusterID = row["cluster_job_id"] as String? {
+            job.placement = ClusterPlacement(executor: executor, clusterJobID: clusterID, partition: row["cluster_partition"],
+                                             node: row["cluster_node"], clusterState: row["cluster_state"])
+        }
+        job.group = row["sweep_group"]
         if let clean = row["clean_accuracy"] as Double?, let worst = row["worst_case_robust_accuracy"] as Double? {
             job.outcome = ResultOutcome(cleanAccuracy: clean, worstCaseRobustAccuracy: worst, warnings: row["warning_count"])
         }

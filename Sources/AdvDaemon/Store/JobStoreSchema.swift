@@ -135,6 +135,20 @@ enum JobStoreSchema {
                 ALTER TABLE epochs_v4 RENAME TO epochs;
                 """)
         }
+        // A cluster executor (Slurm) holds jobs: its job id, partition, node and last-seen state are
+        // kept with the job, so a restarted daemon adopts them and `advctl show` names them. A sweep's
+        // jobs share a group.
+        migrator.registerMigration("v5: cluster placement and sweep groups") { db in
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN cluster_executor TEXT;
+                ALTER TABLE jobs ADD COLUMN cluster_job_id TEXT;
+                ALTER TABLE jobs ADD COLUMN cluster_partition TEXT;
+                ALTER TABLE jobs ADD COLUMN cluster_node TEXT;
+                ALTER TABLE jobs ADD COLUMN cluster_state TEXT;
+                ALTER TABLE jobs ADD COLUMN sweep_group TEXT;
+                CREATE INDEX jobs_group ON jobs (sweep_group) WHERE sweep_group IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

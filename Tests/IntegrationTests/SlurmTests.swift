@@ -1,0 +1,200 @@
+import AdvProtocol
+import AdvTestSupport
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// advd's Slurm executor against a real one-node Slurm cluster on loopback (started once for these
+/// tests by examples/slurm/local-cluster.sh): jobs submitted with advctl and through the spool, a
+/// requeue in the middle of training, a cancellation, a daemon killed while Slurm runs its jobs, the
+/// early signal before a time limit, and a controller that goes away and comes back.
+final class SlurmTests: XCTestCase {
+    nonisolated(unsafe) static var cluster: SlurmCluster?
+    nonisolated(unsafe) static var clusterError: String?
+
+    override class func setUp() {
+        guard SlurmCluster.isAvailable else { return }
+        do { cluster = try SlurmCluster() } catch { clusterError = "\(error)" }
+    }
+
+    override class func tearDown() {
+        cluster = nil
+    }
+
+    var cluster: SlurmCluster { Self.cluster! }
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(AdvdProcess.isBuilt && FileManager.default.isExecutableFile(atPath: DaemonHarness.advctlPath),
+                          "needs the advd and advctl executables beside the tests")
+        try SlurmCluster.skipUnlessAvailable()
+        if let error = Self.clusterError { throw SlurmCluster.ClusterError(description: error) }
+    }
+
+    /// A daemon whose jobs go to the cluster, their folders in `<root>/shared/jobs`.
+    private func slurmDaemon(extra: String = "") throws -> DaemonHarness {
+        let daemon = try DaemonHarness()
+        let shared = daemon.root + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        try cluster.advdConfiguration(sharedFolder: shared, extra: extra).write(toFile: daemon.root + "/advd.yaml", atomically: true, encoding: .utf8)
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        return daemon
+    }
+
+    private func jobFolder(_ daemon: DaemonHarness, _ id: Int) -> String { daemon.root + "/shared/jobs/\(id)" }
+
+    /// The Slurm job id the daemon recorded for job `id`.
+    private func clusterID(_ daemon: DaemonHarness, _ id: Int) throws -> String? {
+        (try daemon.job(id)["placement"] as? [String: Any])?["clusterJobID"] as? String
+    }
+
+    private func waitUntil(seconds: Double = 120, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return try condition()
+    }
+
+    private func eventMessages(_ job: [String: Any]) -> [String] {
+        (job["events"] as? [[String: Any]])?.compactMap { $0["message"] as? String } ?? []
+    }
+
+    private func results(_ daemon: DaemonHarness, _ id: Int) throws -> NSDictionary? {
+        let shown = try daemon.advctl(["results", String(id), "--json"])
+        XCTAssertEqual(shown.status, 0, shown.output)
+        let object = try JSONSerialization.jsonObject(with: Data(shown.output.utf8)) as? [String: Any]
+        return object?["evaluation"] as? NSDictionary
+    }
+
+    func testJobsFromAdvctlAndTheSpoolSucceedWithTheLocalExecutorsResults() throws {
+        let daemon = try slurmDaemon()
+        try ServeTests.tinyManifest.write(toFile: daemon.root + "/tiny.yaml", atomically: true, encoding: .utf8)
+        let submitted = try daemon.advctl(["submit", daemon.root + "/tiny.yaml"])
+        XCTAssertEqual(submitted.status, 0, submitted.output)
+        try daemon.drop(ServeTests.tinyManifest.replacingOccurrences(of: "name: tiny", with: "name: spooled"), as: "spooled.yaml")
+        for id in [1, 2] {
+            let job = try daemon.waitForJob(id, in: ["succeeded", "failed", "cancelled"], seconds: 180)
+            XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")
+            XCTAssertEqual(job["attempts"] as? Int, 1)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: jobFolder(daemon, id) + "/events.jsonl"), "the job wrote its events on the shared folder")
+        }
+        // squeue names each job by its advd id and attempt; advctl names the Slurm job, partition and node
+        let names = try cluster.jobs(under: daemon.root).map { "\($0.name) \($0.state)" }.sorted()
+        XCTAssertEqual(names, ["advd-1-1 COMPLETED", "advd-2-1 COMPLETED"])
+        let shown = try daemon.advctl(["show", "1"])
+        XCTAssertTrue(shown.output.contains("cluster: slurm \(try clusterID(daemon, 1) ?? "?") on debug/localhost (COMPLETED)"), shown.output)
+        let listed = try daemon.advctl(["list"])
+        XCTAssertTrue(listed.output.contains("CLUSTER JOB") && listed.output.contains("localhost"), listed.output)
+
+        // the same manifest through the local executor: the same results, the same weights
+        let local = try DaemonHarness()
+        try local.start()
+        XCTAssertTrue(local.waitForNotification("READY=1"))
+        XCTAssertEqual(try local.advctl(["submit", daemon.root + "/tiny.yaml"]).status, 0)
+        XCTAssertEqual(try local.waitForJob(1, in: ["succeeded", "failed"], seconds: 180)["state"] as? String, "succeeded")
+        XCTAssertEqual(try results(daemon, 1), try results(local, 1))
+        XCTAssertNotNil(try results(daemon, 1))
+        XCTAssertEqual(FileManager.default.contents(atPath: jobFolder(daemon, 1) + "/model.safetensors"),
+                       FileManager.default.contents(atPath: local.stateFolder + "/jobs/1/model.safetensors"))
+    }
+
+    func testARequeueInTheMiddleOfAnEpochResumesToAByteIdenticalModel() throws {
+        let daemon = try slurmDaemon()
+        let reference = try uninterruptedRun(ServeTests.longManifest, in: daemon.root)
+        try daemon.drop(ServeTests.longManifest, as: "long.yaml")
+        XCTAssertTrue(waitForTrainingCheckpoint(in: jobFolder(daemon, 1)), "training never reached step 80")
+        let slurmID = try XCTUnwrap(try clusterID(daemon, 1))
+        let requeue = try cluster.run("scontrol", ["requeue", slurmID])
+        XCTAssertEqual(requeue.status, 0, requeue.output)
+        // the daemon sees it back in Slurm's queue (held there by BeginTime), then it may start again at once
+        XCTAssertEqual(try daemon.waitForJob(1, in: ["submitted"], seconds: 60)["state"] as? String, "submitted")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: jobFolder(daemon, 1) + "/model.safetensors"), "the job finished before the requeue")
+        try cluster.run("scontrol", ["update", "jobid=\(slurmID)", "StartTime=now"])
+        let job = try daemon.waitForJob(1, in: ["succeeded", "failed", "cancelled"], seconds: 240)
+        XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")
+        XCTAssertEqual(job["attempts"] as? Int, 1, "Slurm's requeue is the same attempt")
+        let events = eventMessages(job)
+        XCTAssertTrue(events.contains { $0.contains("Slurm put it back in its queue") && $0.contains("waits in the cluster's queue") }, "\(events)")
+        XCTAssertEqual(events.filter { $0 == "running" }.count, 2, "\(events)")
+        XCTAssertEqual(try cluster.jobs(under: daemon.root).map(\.id), [slurmID], "one Slurm job, run twice")
+        XCTAssertEqual(FileManager.default.contents(atPath: jobFolder(daemon, 1) + "/model.safetensors"),
+                       FileManager.default.contents(atPath: reference + "/model.safetensors"), "weights differ from an uninterrupted run")
+        XCTAssertEqual(timelessMetrics(jobFolder(daemon, 1) + "/metrics.json"), timelessMetrics(reference + "/metrics.json"))
+    }
+
+    func testCancellingAJobCancelsItInSlurm() throws {
+        let daemon = try slurmDaemon()
+        try ServeTests.slowManifest.write(toFile: daemon.root + "/slow.yaml", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try daemon.advctl(["submit", daemon.root + "/slow.yaml"]).status, 0)
+        XCTAssertEqual(try daemon.waitForJob(1, in: ["running"], seconds: 60)["state"] as? String, "running")
+        let cancel = try daemon.advctl(["cancel", "1"])
+        XCTAssertEqual(cancel.status, 0, cancel.output)
+        let job = try daemon.waitForJob(1, in: ["cancelled", "failed", "succeeded"], seconds: 60)
+        XCTAssertEqual(job["state"] as? String, "cancelled", "\(job)")
+        XCTAssertEqual(try cluster.jobs(under: daemon.root).map(\.state), ["CANCELLED"])
+    }
+
+    func testADaemonKilledWhileSlurmRunsItsJobsAdoptsThemAndRunsNoneTwice() throws {
+        let daemon = try slurmDaemon()
+        for name in ["first", "second"] {
+            try daemon.drop(ServeTests.longManifest.replacingOccurrences(of: "name: long", with: "name: \(name)"), as: "\(name).yaml")
+        }
+        XCTAssertTrue(waitForTrainingCheckpoint(in: jobFolder(daemon, 1)), "training never reached step 80")
+        daemon.stop(SIGKILL)
+        // Slurm runs them on without the daemon
+        XCTAssertTrue(try cluster.jobs(under: daemon.root).contains { $0.state == "RUNNING" })
+        Thread.sleep(forTimeInterval: 2)
+        try daemon.start()
+        XCTAssertTrue(daemon.waitForNotification("READY=1"))
+        for id in [1, 2] {
+            let job = try daemon.waitForJob(id, in: ["succeeded", "failed", "cancelled"], seconds: 240)
+            XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")
+            XCTAssertEqual(job["attempts"] as? Int, 1)
+            XCTAssertEqual(eventMessages(job).filter { $0 == "running" }.count, 1, "\(eventMessages(job))")
+            XCTAssertEqual(try daemon.job(id)["epochs"].map { ($0 as? [Any])?.count }, 4, "every epoch recorded, those run while the daemon was down too")
+        }
+        let names = try cluster.jobs(under: daemon.root).map { "\($0.name) \($0.state)" }.sorted()
+        XCTAssertEqual(names, ["advd-1-1 COMPLETED", "advd-2-1 COMPLETED"], "each job submitted once")
+    }
+
+    func testAJobNearItsTimeLimitCheckpointsOnTheEarlySignalAndIsSubmittedAgain() throws {
+        // a one-minute limit and SIGTERM 50 s before it: each attempt computes for about 10 s
+        let daemon = try slurmDaemon(extra: "  time_limit: \"1\"\n  signal_seconds: 50\nmax_attempts: 20")
+        let manifest = ServeTests.longManifest.replacingOccurrences(of: "epochs: 4", with: "epochs: 8")
+        let reference = try uninterruptedRun(manifest, in: daemon.root)
+        try daemon.drop(manifest, as: "long.yaml")
+        let job = try daemon.waitForJob(1, in: ["succeeded", "failed", "cancelled"], seconds: 400)
+        XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")
+        let attempts = job["attempts"] as? Int ?? 0
+        XCTAssertGreaterThanOrEqual(attempts, 2, "the job should have needed more than one ten-second window")
+        XCTAssertTrue(eventMessages(job).contains { $0.contains("stopped on Slurm's warning signal") }, "\(eventMessages(job))")
+        let submissions = try cluster.jobs(under: daemon.root).map(\.name)
+        XCTAssertEqual(Set(submissions), Set((1...attempts).map { "advd-1-\($0)" }), "one sbatch per attempt")
+        XCTAssertEqual(FileManager.default.contents(atPath: jobFolder(daemon, 1) + "/model.safetensors"),
+                       FileManager.default.contents(atPath: reference + "/model.safetensors"), "weights differ from an uninterrupted run")
+    }
+
+    func testWhileTheControllerIsDownJobsWaitAndStatusSaysWhy() throws {
+        let daemon = try slurmDaemon()
+        try cluster.stopController()
+        var restarted = false
+        defer { if !restarted { try? cluster.startController() } }
+        try ServeTests.tinyManifest.write(toFile: daemon.root + "/tiny.yaml", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try daemon.advctl(["submit", daemon.root + "/tiny.yaml"]).status, 0, "the daemon takes jobs while Slurm is away")
+        var status = ""
+        XCTAssertTrue(try waitUntil(seconds: 60) {
+            status = try daemon.advctl(["status"]).output
+            return status.contains("WARNING: Slurm")
+        }, status)
+        XCTAssertEqual(try daemon.job(1)["state"] as? String, "queued")
+        try cluster.startController()
+        restarted = true
+        let job = try daemon.waitForJob(1, in: ["succeeded", "failed", "cancelled"], seconds: 180)
+        XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")
+        XCTAssertTrue(try waitUntil(seconds: 30) { !(try daemon.advctl(["status"]).output.contains("WARNING: Slurm")) })
+    }
+}
