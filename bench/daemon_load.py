@@ -16,7 +16,7 @@ import argparse, json, os, resource, shutil, signal, socket, statistics, subproc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("ADVD_BIN", os.path.join(ROOT, ".build", "release"))
-VERSION = 2
+VERSION = 3
 
 TINY = """dataset: {name: blobs, classes: 3, dimensions: 8, train_examples: 240, test_examples: 60}
 model: {architecture: mlp, hidden: [16]}

@@ -66,6 +66,9 @@ public final class Daemon: @unchecked Sendable {
     private var ingestor: SpoolIngestor!
     private let ingestQueue = DispatchQueue(label: "advd.spool")
     private let mainQueue = DispatchQueue(label: "advd.main")
+    private let notifyQueue = DispatchQueue(label: "advd.notify")
+    /// The last STATUS= sent (on `notifyQueue`).
+    private var lastPublishedStatus: String?
     private var signalSources: [DispatchSourceSignal] = []
     private var retentionTimer: DispatchSourceTimer?
     private var handler: RequestHandler!
@@ -166,11 +169,19 @@ public final class Daemon: @unchecked Sendable {
 
     private func statusLine() -> String {
         let counts = (try? store.counts()) ?? [:]
-        return "\(counts[.running] ?? 0) running, \(counts[.queued] ?? 0) queued"
+        let submitted = counts[.submitted].map { ", \($0) submitted" } ?? ""
+        return "\(counts[.running] ?? 0) running\(submitted), \(counts[.queued] ?? 0) queued"
     }
 
+    /// STATUS= when it changed, sent from a queue of its own: a service manager slow to read its
+    /// socket (sd_notify blocks on a full one) never holds up the scheduler that reports a change.
     private func publishStatus() {
-        notifier.status(statusLine())
+        let line = statusLine()
+        notifyQueue.async {
+            guard line != self.lastPublishedStatus else { return }
+            self.lastPublishedStatus = line
+            self.notifier.status(line)
+        }
     }
 
     private func installSignalHandlers() {

@@ -69,8 +69,12 @@ public struct ListQuery: Codable, Sendable, Equatable {
     public var limit: Int?
     /// Only jobs submitted at or after this time.
     public var since: Date?
+    /// Only the jobs of this sweep group.
+    public var group: String?
 
-    public init(states: [JobState] = [], nameContains: String? = nil, label: String? = nil, limit: Int? = nil, since: Date? = nil) {
+    public init(states: [JobState] = [], nameContains: String? = nil, label: String? = nil, limit: Int? = nil, since: Date? = nil,
+                group: String? = nil) {
+        self.group = group
         self.states = states
         self.nameContains = nameContains
         self.label = label

@@ -8,8 +8,8 @@ import Foundation
 /// keeps the shape of version 1, so an older client still shows why it was refused.
 public enum Response: Sendable {
     case status(DaemonStatus)
-    /// `submit`: the new jobs' ids.
-    case submitted([Int64])
+    /// `submit`: each manifest's new jobs (one, or a sweep's points and their group).
+    case submitted([SubmittedManifest])
     case jobs([JobInfo])
     case job(JobInfo)
     case logs(LogChunk)
@@ -52,7 +52,7 @@ public enum Response: Sendable {
     public func encodedLine() throws -> Data {
         switch self {
         case let .status(status): return try Wire.encodeLine(Envelope(reply: .status, payload: status))
-        case let .submitted(ids): return try Wire.encodeLine(Envelope(reply: .submitted, payload: ids))
+        case let .submitted(manifests): return try Wire.encodeLine(Envelope(reply: .submitted, payload: manifests))
         case let .jobs(jobs): return try Wire.encodeLine(Envelope(reply: .jobs, payload: jobs))
         case let .job(job): return try Wire.encodeLine(Envelope(reply: .job, payload: job))
         case let .logs(chunk): return try Wire.encodeLine(Envelope(reply: .logs, payload: chunk))
@@ -96,7 +96,7 @@ public enum Response: Sendable {
         }
         switch reply {
         case .status: return .status(try payload(DaemonStatus.self))
-        case .submitted: return .submitted(try payload([Int64].self))
+        case .submitted: return .submitted(try payload([SubmittedManifest].self))
         case .jobs: return .jobs(try payload([JobInfo].self))
         case .job: return .job(try payload(JobInfo.self))
         case .logs: return .logs(try payload(LogChunk.self))
@@ -295,6 +295,8 @@ public struct JobInfo: Codable, Sendable {
     public var placement: ClusterPlacement?
     /// The sweep the job belongs to (all the points of one manifest's `sweep:` grid share it).
     public var group: String?
+    /// Where the job lies in its sweep's grid: the swept key paths' values, then its seed.
+    public var sweepPoint: [SweepCoordinate]?
     /// A succeeded job's headline results (in `list` and `show`).
     public var outcome: ResultOutcome?
     /// Present in `show`: the manifest text, the epochs so far and the job's events.
@@ -314,6 +316,32 @@ public struct JobInfo: Codable, Sendable {
         self.source = source
         self.submittedAt = submittedAt
         self.outputFolder = outputFolder
+    }
+}
+
+/// One submitted manifest's jobs: one job, or one per point of its sweep, in their group.
+public struct SubmittedManifest: Codable, Sendable, Equatable {
+    public var manifestName: String
+    public var ids: [Int64]
+    /// The sweep's group (`advctl list --group`), nil for a single experiment.
+    public var group: String?
+
+    public init(manifestName: String, ids: [Int64], group: String? = nil) {
+        self.manifestName = manifestName
+        self.ids = ids
+        self.group = group
+    }
+}
+
+/// One value of a sweep's grid at one job: `train.method = pgd-at`, or `seed = 2`.
+public struct SweepCoordinate: Codable, Sendable, Equatable, Hashable {
+    /// A key path of the manifest (`train.method`), or `seed`.
+    public var key: String
+    public var value: String
+
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
     }
 }
 

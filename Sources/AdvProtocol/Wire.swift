@@ -6,7 +6,7 @@ import Foundation
 public enum Wire {
     /// The protocol version this build speaks.
     /// 2: requests and responses are enums with a payload per command (1 was one flat structure).
-    public static let version = 2
+    public static let version = 3
     /// The longest request line the daemon reads (a manifest travels inside a submit request).
     public static let maximumRequestBytes = 1 << 20
     /// The socket path when neither `--socket` nor `ADVD_SOCKET` says otherwise.

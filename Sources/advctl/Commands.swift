@@ -48,9 +48,17 @@ struct SubmitCommand: ParsableCommand {
             return Submission(manifest: text, manifestName: path == "-" ? "stdin.yaml" : (path as NSString).lastPathComponent,
                               priority: priority ?? 0, labels: labels)
         }
-        let ids = try connection.perform(.submit(submissions)) { if case let .submitted(ids) = $0 { ids } else { nil } }
-        if output.json { return printJSON(ids) }
-        for (id, path) in zip(ids, manifests) { print("\(id)\t\(path)") }
+        let submitted = try connection.perform(.submit(submissions)) { if case let .submitted(manifests) = $0 { manifests } else { nil } }
+        if output.json { return printJSON(submitted) }
+        for (manifest, path) in zip(submitted, manifests) {
+            guard let group = manifest.group else {
+                for id in manifest.ids { print("\(id)\t\(path)") }
+                continue
+            }
+            // a sweep: its group, then its jobs
+            print("group \(group)\t\(Format.counted(manifest.ids.count, "job"))\t\(path)")
+            for id in manifest.ids { print("\(id)\t\(path)") }
+        }
     }
 }
 
@@ -61,6 +69,7 @@ struct ListCommand: ParsableCommand {
     @Option(help: "Only jobs in these states (comma-separated: \(JobState.allCases.map(\.rawValue).joined(separator: ", "))).")
     var state: String?
     @Option(help: "Only jobs whose name contains this text.") var name: String?
+    @Option(help: "Only the jobs of this sweep group (advctl submit prints it).") var group: String?
     @Option(help: "Only jobs with this label.") var label: String?
     @Option(help: "At most this many jobs, the newest.") var limit: Int?
     @Option(help: "Only jobs submitted since this time: a date (2026-11-30), a date and time (2026-11-30T14:00) or an age (90m, 12h, 7d).")
@@ -102,7 +111,8 @@ struct ListCommand: ParsableCommand {
 
     func run() throws {
         let states = try states()
-        let query = ListQuery(states: states, nameContains: name, label: label, limit: limit, since: since.flatMap { Self.date($0) })
+        let query = ListQuery(states: states, nameContains: name, label: label, limit: limit, since: since.flatMap { Self.date($0) },
+                              group: group)
         let jobs = try connection.perform(.list(query)) { if case let .jobs(jobs) = $0 { jobs } else { nil } }
         if output.json { return printJSON(jobs) }
         // a cluster's jobs say where they are, as squeue would: id, partition, node
@@ -212,9 +222,16 @@ struct ResultsCommand: ParsableCommand {
         commandName: "results", abstract: "Clean, per-attack and worst-case robust accuracy, the ε-curve and warnings of a finished job.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: OutputOptions
-    @Argument(help: "The job id.") var job: JobID
+    @Argument(help: "The job id.") var job: JobID?
+    @Option(help: "A sweep's group instead of a job: its grid, with mean ± standard deviation over seeds.") var group: String?
+
+    func validate() throws {
+        guard (job == nil) != (group == nil) else { throw ValidationError("give a job id or --group, not both and not neither") }
+    }
 
     func run() throws {
+        if let group { return try showGroup(group) }
+        guard let job else { return }
         let results = try connection.perform(.results(JobReference(job: job.value))) { if case let .results(results) = $0 { results } else { nil } }
         if output.json { return printJSON(results) }
         let evaluation = results.evaluation
@@ -233,6 +250,45 @@ struct ResultsCommand: ParsableCommand {
                 print("  - \(warning.check): \(warning.message)\n    evidence: \(warning.evidence)\n    try: \(warning.suggestion)")
             }
         }
+    }
+}
+
+extension ResultsCommand {
+    /// The sweep's grid: one row per point, accuracies as mean ± standard deviation over its seeds.
+    func showGroup(_ group: String) throws {
+        let jobs = try connection.perform(.list(ListQuery(group: group))) { if case let .jobs(jobs) = $0 { jobs } else { nil } }
+        guard !jobs.isEmpty else {
+            FileHandle.standardError.write(Data("advctl: no job in group \(group) (advctl list shows the groups of sweeps)\n".utf8))
+            throw ExitCode(1)
+        }
+        let summary = SweepSummary(jobs: jobs)
+        if output.json {
+            return printJSON(summary.rows.map { row in
+                GroupRow(point: Dictionary(uniqueKeysWithValues: zip(summary.keys, row.values)), jobs: row.jobs, seeds: row.seeds,
+                         succeeded: row.clean?.count ?? 0, cleanMean: row.clean?.mean, cleanStandardDeviation: row.clean?.standardDeviation,
+                         worstCaseMean: row.worstCase?.mean, worstCaseStandardDeviation: row.worstCase?.standardDeviation)
+            })
+        }
+        print("group \(group): \(Format.counted(jobs.count, "job")), \(Format.counted(summary.rows.count, "point")); mean ± standard deviation over seeds")
+        var rows = [summary.keys.map { $0.uppercased() } + ["SEEDS", "CLEAN", "WORST CASE", "JOBS", "NOT DONE"]]
+        for row in summary.rows {
+            let pending = row.unfinished.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }
+            rows.append(row.values + [row.seeds.joined(separator: ","), row.clean?.percentText ?? "—", row.worstCase?.percentText ?? "—",
+                                      row.jobs.map(String.init).joined(separator: ","), pending.joined(separator: ", ")])
+        }
+        print(Format.table(rows))
+    }
+
+    /// One row of `results --group --json`.
+    struct GroupRow: Encodable {
+        var point: [String: String]
+        var jobs: [Int64]
+        var seeds: [String]
+        var succeeded: Int
+        var cleanMean: Double?
+        var cleanStandardDeviation: Double?
+        var worstCaseMean: Double?
+        var worstCaseStandardDeviation: Double?
     }
 }
 

@@ -11,11 +11,11 @@ import Glibc
 /// The control socket's event loop against idle, slow and greedy clients: none of them keeps it from
 /// answering the others, deadlines close silent connections, and the caps refuse with a reason.
 @Suite struct ControlServerTests {
-    /// A server whose every answer is `submitted([7])`, on a socket in `folder`.
+    /// A server whose every answer is job 7 submitted, on a socket in `folder`.
     static func server(in folder: TemporaryFolder, limits: ConnectionLimits) throws -> (ControlServer, String) {
         let path = folder.file("control.sock")
         let server = ControlServer(path: path, group: nil, limits: limits,
-                                   logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) { _, _ in .submitted([7]) }
+                                   logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) { _, _ in .submitted([SubmittedManifest(manifestName: "a.yaml", ids: [7])]) }
         try server.start()
         return (server, path)
     }

@@ -58,7 +58,7 @@ struct InProcessDaemonTests {
 
     static func submit(_ text: String, to daemon: Daemon, as peer: PeerCredentials) throws -> Int64 {
         let response = daemon.respond(to: .submit([Submission(manifest: text, manifestName: "\(peer.uid).yaml")]), from: peer)
-        guard case let .submitted(ids) = response, let id = ids.first else { throw TestFailure("submit answered \(response)") }
+        guard case let .submitted(manifests) = response, let id = manifests.first?.ids.first else { throw TestFailure("submit answered \(response)") }
         return id
     }
 
@@ -252,6 +252,32 @@ struct InProcessDaemonTests {
 
     /// The scheduler: never more jobs at once than workers, and a freed worker takes the most urgent
     /// queued job (priority, then age).
+    /// A sweep under the local executor: one job per point in one group, its summary over seeds; a
+    /// point that is not a valid manifest refuses the whole sweep and is named.
+    @Test func aSweepBecomesAGroupOfJobsWithMeansOverSeeds() throws {
+        let folder = TemporaryFolder()
+        let daemon = Self.daemon(in: folder)
+        try daemon.start()
+        defer { daemon.stopAndWait(seconds: 30) }
+        let grid = Self.quick + "\nsweep:\n  grid: {model.architecture: [linear, mlp]}\n  seeds: [1, 2]\n"
+        let broken = grid.replacingOccurrences(of: "[linear, mlp]", with: "[linear, perceptron]")
+        let refusal = Self.failure(daemon.respond(to: .submit([Submission(manifest: broken, manifestName: "grid.yaml")]), from: Self.alice))
+        #expect(refusal?.message.hasPrefix("grid.yaml [model.architecture=perceptron, seed=1]: model.architecture: expected one of") == true,
+                "\(refusal?.message ?? "accepted")")
+
+        let response = daemon.respond(to: .submit([Submission(manifest: grid, manifestName: "grid.yaml")]), from: Self.alice)
+        guard case let .submitted(manifests) = response, let sweep = manifests.first, let group = sweep.group else {
+            throw TestFailure("submit answered \(response)")
+        }
+        #expect(sweep.ids.count == 4 && group == "quick-\(sweep.ids[0])")
+        for id in sweep.ids { #expect(try Self.wait(for: id, of: daemon, in: [.succeeded, .failed]).state == .succeeded) }
+        guard case let .jobs(jobs) = daemon.respond(to: .list(ListQuery(group: group)), from: Self.alice) else { throw TestFailure("list") }
+        #expect(jobs.map(\.name) == ["quick-linear-seed1", "quick-linear-seed2", "quick-mlp-seed1", "quick-mlp-seed2"])
+        let summary = SweepSummary(jobs: jobs)
+        #expect(summary.keys == ["model.architecture"] && summary.rows.map(\.values) == [["linear"], ["mlp"]])
+        #expect(summary.rows.allSatisfy { $0.clean?.count == 2 && $0.clean?.standardDeviation != nil && $0.seeds == ["1", "2"] })
+    }
+
     @Test func theSchedulerRunsAtMostItsWorkersAndTheMostUrgentFirst() throws {
         let folder = TemporaryFolder()
         let daemon = Self.daemon(in: folder)
@@ -262,7 +288,7 @@ struct InProcessDaemonTests {
         func submit(priority: Int) throws -> Int64 {
             let response = daemon.respond(to: .submit([Submission(manifest: Self.quick, manifestName: "p\(priority).yaml", priority: priority)]),
                                           from: Self.alice)
-            guard case let .submitted(ids) = response, let id = ids.first else { throw TestFailure("submit answered \(response)") }
+            guard case let .submitted(manifests) = response, let id = manifests.first?.ids.first else { throw TestFailure("submit answered \(response)") }
             return id
         }
         let older = try submit(priority: 0), urgent = try submit(priority: 5)

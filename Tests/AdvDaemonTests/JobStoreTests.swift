@@ -28,6 +28,34 @@ import Testing
         #expect(order == ["b", "d", "a", "c"])
     }
 
+    /// A sweep's jobs share a group named after the sweep and its first job; from the spool, the whole
+    /// sweep is found again by the file's key.
+    @Test func aSweepsJobsShareAGroupAndItsPoints() throws {
+        let folder = TemporaryFolder()
+        let store = try JobStore(path: folder.file("jobs.sqlite"))
+        _ = try store.submit(Self.submission("before"), outputFolder: { "/jobs/\($0)" })
+        func point(_ seed: Int, key: String? = nil) -> JobStore.Submission {
+            var job = Self.submission("grid-seed\(seed)", spoolKey: key)
+            job.sweepPoint = [SweepCoordinate(key: "seed", value: String(seed))]
+            return job
+        }
+        let recorded = try store.submitAll([JobStore.ManifestJobs(jobs: [Self.submission("single")], sweepName: nil),
+                                            JobStore.ManifestJobs(jobs: [point(1), point(2)], sweepName: "grid")],
+                                           outputFolder: { "/jobs/\($0)" })
+        #expect(recorded.map(\.ids) == [[2], [3, 4]] && recorded.map(\.group) == [nil, "grid-3"])
+        var filter = JobStore.Filter()
+        filter.group = "grid-3"
+        let members = try store.list(filter)
+        #expect(members.map(\.id) == [3, 4] && members.allSatisfy { $0.group == "grid-3" })
+        #expect(members.map { $0.sweepPoint?.first?.value } == ["1", "2"])
+        #expect(try store.job(2)?.group == nil && store.job(2)?.sweepPoint == nil)
+
+        let spooled = JobStore.ManifestJobs(jobs: [point(1, key: "7:7:7:7:g.yaml"), point(2)], sweepName: "g")
+        let first = try store.submit(spooled, outputFolder: { "/jobs/\($0)" })
+        let again = try store.submit(spooled, outputFolder: { "/jobs/\($0)" })
+        #expect(first.isNew && !again.isNew && again.ids == first.ids && again.group == first.group && first.ids.count == 2)
+    }
+
     @Test func lifeCycleAndInterruption() throws {
         let folder = TemporaryFolder()
         let path = folder.file("jobs.sqlite")

@@ -33,20 +33,20 @@ import Testing
 
     @Test func theWireFormIsAnEnvelopeWithVersionCommandAndArguments() throws {
         let line = String(decoding: try Request.show(JobReference(job: 7)).encodedLine(), as: UTF8.self)
-        #expect(line == #"{"arguments":{"job":7},"command":"show","version":2}"# + "\n")
-        #expect(String(decoding: try Request.status.encodedLine(), as: UTF8.self) == #"{"command":"status","version":2}"# + "\n")
+        #expect(line == #"{"arguments":{"job":7},"command":"show","version":3}"# + "\n")
+        #expect(String(decoding: try Request.status.encodedLine(), as: UTF8.self) == #"{"command":"status","version":3}"# + "\n")
     }
 
     @Test(arguments: [
         ("not json", ProtocolError.Code.badRequest, "not a valid request: not JSON"),
         (#"{"command": "status"}"#, .badRequest, "not a valid request: missing field version"),
-        (#"{"version": 1, "command": "status"}"#, .badRequest, "protocol version 1 is not supported; this daemon speaks version 2"),
-        (#"{"version": 2, "command": "reboot"}"#, .unknownCommand,
+        (#"{"version": 1, "command": "status"}"#, .badRequest, "protocol version 1 is not supported; this daemon speaks version 3"),
+        (#"{"version": 3, "command": "reboot"}"#, .unknownCommand,
          "unknown command \"reboot\"; expected one of status, submit, list, show, logs, results, cancel, retry, artifacts"),
-        (#"{"version": 2, "command": "show"}"#, .badRequest, "show: missing field arguments"),
-        (#"{"version": 2, "command": "logs", "arguments": {"job": 1}}"#, .badRequest, "logs: missing field arguments.offset"),
-        (#"{"version": 2, "command": "submit", "arguments": [{"manifest": 3}]}"#, .badRequest, "submit: wrong type at arguments[0].manifest"),
-        (#"{"version": 2, "command": "list", "arguments": {"states": ["sleeping"]}}"#, .badRequest, "list: invalid value at arguments.states"),
+        (#"{"version": 3, "command": "show"}"#, .badRequest, "show: missing field arguments"),
+        (#"{"version": 3, "command": "logs", "arguments": {"job": 1}}"#, .badRequest, "logs: missing field arguments.offset"),
+        (#"{"version": 3, "command": "submit", "arguments": [{"manifest": 3}]}"#, .badRequest, "submit: wrong type at arguments[0].manifest"),
+        (#"{"version": 3, "command": "list", "arguments": {"states": ["sleeping"]}}"#, .badRequest, "list: invalid value at arguments.states"),
     ])
     func aBadLineGetsAnErrorSayingWhatIsWrong(line: String, code: ProtocolError.Code, message: String) {
         do {

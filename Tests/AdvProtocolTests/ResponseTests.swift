@@ -26,7 +26,7 @@ import Testing
         .status(DaemonStatus(version: "0.2.0", protocolVersion: 2, pid: 42, startedAt: Date(timeIntervalSince1970: 1_700_000_000),
                              uptimeSeconds: 5, workers: 2, busyWorkers: 1, threadsPerJob: 1, queued: 3, running: 1,
                              stateFolder: "/var/lib/advd", spools: ["/var/spool/advd"])),
-        .submitted([7, 8]),
+        .submitted([SubmittedManifest(manifestName: "a.yaml", ids: [7]), SubmittedManifest(manifestName: "grid.yaml", ids: [8, 9], group: "grid-8")]),
         .jobs([job]),
         .job(job),
         .logs(LogChunk(text: "epoch 1/3\n", nextOffset: 10, finished: false)),
@@ -69,10 +69,10 @@ import Testing
 
     @Test(arguments: [
         ("garbage", "unreadable answer from the daemon: not JSON"),
-        (#"{"ok":true,"version":1}"#, "unreadable answer from the daemon: it speaks protocol version 1, this client 2"),
-        (#"{"ok":true,"version":2,"reply":"weather"}"#, "unreadable answer from the daemon: unknown reply \"weather\""),
-        (#"{"ok":true,"version":2,"reply":"job"}"#, "unreadable answer from the daemon: job without a payload"),
-        (#"{"ok":true,"version":2,"reply":"submitted","payload":"seven"}"#, "unreadable answer from the daemon: submitted: wrong type at payload"),
+        (#"{"ok":true,"version":1}"#, "unreadable answer from the daemon: it speaks protocol version 1, this client 3"),
+        (#"{"ok":true,"version":3,"reply":"weather"}"#, "unreadable answer from the daemon: unknown reply \"weather\""),
+        (#"{"ok":true,"version":3,"reply":"job"}"#, "unreadable answer from the daemon: job without a payload"),
+        (#"{"ok":true,"version":3,"reply":"submitted","payload":"seven"}"#, "unreadable answer from the daemon: submitted: wrong type at payload"),
     ])
     func anUnreadableAnswerIsAnError(line: String, message: String) {
         do {

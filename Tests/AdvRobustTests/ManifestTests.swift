@@ -203,19 +203,26 @@ import Testing
         #expect(try ExperimentManifest.parse(yaml: Self.complete, source: "q.yaml").name == "quantised-mlp")
     }
 
-    @Test func everyExampleManifestIsValid() throws {
+    /// Every manifest of examples/, in name order; a sweep gives each of its points.
+    static func exampleManifests() throws -> [ExperimentManifest] {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples").standardized
-        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
-        #expect(names.count >= 10)
-        for name in names { _ = try ExperimentManifest.load(path: folder.appendingPathComponent(name).path) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        return try names.flatMap { name -> [ExperimentManifest] in
+            let path = folder.appendingPathComponent(name).path
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            guard let sweep = try ManifestSweep.expand(yaml: text, source: name) else { return [try ExperimentManifest.load(path: path)] }
+            return try sweep.points.map { try ExperimentManifest.parse(yaml: $0.manifest, source: name) }
+        }
+    }
+
+    @Test func everyExampleManifestIsValid() throws {
+        #expect(try Self.exampleManifests().count >= 10)
     }
 
     /// The normalised manifest a run folder keeps reads back to the same manifest: every example, the
     /// complete one of this suite, and the test manifests with self-training and weights.
     @Test func normalisedManifestsReadBackUnchanged() throws {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples").standardized
-        var manifests = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
-            .map { try ExperimentManifest.load(path: folder.appendingPathComponent($0).path) }
+        var manifests = try Self.exampleManifests()
         manifests.append(try ExperimentManifest.parse(yaml: Self.complete, source: "q.yaml"))
         manifests.append(try ExperimentManifest.parse(yaml: ExperimentRunnerTests.selfTrainingManifest, source: "rst.yaml"))
         for manifest in manifests {

@@ -331,12 +331,12 @@ final class ServeTests: XCTestCase {
         try daemon.start()
         XCTAssertTrue(daemon.waitForNotification("READY=1"))
         let cases = [("not json", "not a valid request: not JSON"),
-                     ("{\"version\": 2}", "not a valid request: missing field command"),
-                     ("{\"version\": 2, \"command\": \"reboot\"}", "unknown command \\\"reboot\\\"; expected one of status, submit"),
-                     ("{\"version\": 1, \"command\": \"status\"}", "protocol version 1 is not supported; this daemon speaks version 2"),
-                     ("{\"version\": 2, \"command\": \"show\"}", "show: missing field arguments"),
-                     ("{\"version\": 2, \"command\": \"show\", \"arguments\": {}}", "show: missing field arguments.job"),
-                     ("{\"version\": 2, \"command\": \"cancel\", \"arguments\": {\"job\": \"x\"}}", "cancel: wrong type at arguments.job"),
+                     ("{\"version\": 3}", "not a valid request: missing field command"),
+                     ("{\"version\": 3, \"command\": \"reboot\"}", "unknown command \\\"reboot\\\"; expected one of status, submit"),
+                     ("{\"version\": 1, \"command\": \"status\"}", "protocol version 1 is not supported; this daemon speaks version 3"),
+                     ("{\"version\": 3, \"command\": \"show\"}", "show: missing field arguments"),
+                     ("{\"version\": 3, \"command\": \"show\", \"arguments\": {}}", "show: missing field arguments.job"),
+                     ("{\"version\": 3, \"command\": \"cancel\", \"arguments\": {\"job\": \"x\"}}", "cancel: wrong type at arguments.job"),
                      (String(repeating: "x", count: 1_100_000), "request longer than")]
         for (request, expected) in cases {
             let answer = try rawRequest(request, socket: daemon.socketPath)

@@ -197,4 +197,35 @@ final class SlurmTests: XCTestCase {
         XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")
         XCTAssertTrue(try waitUntil(seconds: 30) { !(try daemon.advctl(["status"]).output.contains("WARNING: Slurm")) })
     }
+
+    /// A sweep of 3 training methods × 2 seeds: one group of six jobs, never more than
+    /// `max_submitted` of them in Slurm's queue at once, and its grid with mean ± std over seeds.
+    func testASweepRunsOnTheClusterWithinMaxSubmittedAndShowsItsGrid() throws {
+        let daemon = try slurmDaemon(extra: "  max_submitted: 2")
+        let sweep = ServeTests.tinyManifest.replacingOccurrences(of: "name: tiny", with: "name: methods")
+            + "\nsweep:\n  grid: {train.method: [standard, fast-at, pgd-at]}\n  seeds: [1, 2]\n"
+        try sweep.write(toFile: daemon.root + "/methods.yaml", atomically: true, encoding: .utf8)
+        let submitted = try daemon.advctl(["submit", daemon.root + "/methods.yaml"])
+        XCTAssertEqual(submitted.status, 0, submitted.output)
+        XCTAssertTrue(submitted.output.hasPrefix("group methods-1\t6 jobs\t"), submitted.output)
+        var most = 0
+        let done = try waitUntil(seconds: 300) {
+            let live = try cluster.jobs(under: daemon.root).filter { ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING"].contains($0.state) }
+            most = max(most, live.count)
+            let listed = try daemon.advctl(["list", "--group", "methods-1", "--json"]).output
+            let jobs = (try? JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [[String: Any]]) ?? []
+            return jobs.count == 6 && jobs.allSatisfy { ["succeeded", "failed", "cancelled"].contains($0["state"] as? String ?? "") }
+        }
+        XCTAssertTrue(done, "the sweep did not finish")
+        XCTAssertLessThanOrEqual(most, 2, "more than max_submitted jobs were in Slurm's queue")
+        XCTAssertEqual(try cluster.jobs(under: daemon.root).filter { $0.state == "COMPLETED" }.count, 6)
+        let grid = try daemon.advctl(["results", "--group", "methods-1"])
+        XCTAssertEqual(grid.status, 0, grid.output)
+        let lines = grid.output.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "group methods-1: 6 jobs, 3 points; mean ± standard deviation over seeds", grid.output)
+        XCTAssertTrue(lines[1].hasPrefix("TRAIN.METHOD  SEEDS  CLEAN"), grid.output)
+        for (line, method) in zip(lines.dropFirst(2), ["standard", "fast-at", "pgd-at"]) {
+            XCTAssertTrue(line.hasPrefix(method) && line.contains(" 1,2 ") && line.contains(" ± "), line)
+        }
+    }
 }

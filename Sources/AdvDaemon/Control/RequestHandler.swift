@@ -106,23 +106,33 @@ final class RequestHandler: @unchecked Sendable {
                 ?? JobLimits.problem(manifestBytes: submission.manifest.utf8.count) {
                 throw ProtocolError(code: .badRequest, message: "\(submission.manifestName): \(problem)")
             }
-            let manifest: ExperimentManifest
-            do { manifest = try daemon.admission.admit(text: submission.manifest, source: submission.manifestName) } catch {
+            let admitted: JobAdmission.Admitted
+            do { admitted = try daemon.admission.admitAll(text: submission.manifest, source: submission.manifestName) } catch {
                 throw ProtocolError(code: .invalidManifest, message: "\(error)")
             }
-            return JobStore.Submission(name: manifest.name, ownerUID: peer.uid, priority: submission.priority,
-                                       labels: submission.labels, manifest: submission.manifest,
-                                       source: "advctl submit \(submission.manifestName) (uid \(peer.uid))", spoolKey: nil)
+            let jobs = admitted.jobs.map { job in
+                JobStore.Submission(name: job.name, ownerUID: peer.uid, priority: submission.priority, labels: submission.labels,
+                                    manifest: job.text, source: "advctl submit \(submission.manifestName) (uid \(peer.uid))", spoolKey: nil,
+                                    sweepPoint: job.sweepPoint)
+            }
+            return JobStore.ManifestJobs(jobs: jobs, sweepName: admitted.sweepName)
         }
-        let ids: [Int64]
-        do { ids = try store.submitAll(records, outputFolder: daemon.outputFolder) } catch where Scheduler.isOutOfSpace(error) {
+        let total = records.reduce(0) { $0 + $1.jobs.count }
+        guard total <= JobLimits.maximumJobsPerSubmission else {
+            throw ProtocolError(code: .badRequest, message: "these manifests make \(total) jobs; at most \(JobLimits.maximumJobsPerSubmission) are queued at once")
+        }
+        let recorded: [(ids: [Int64], group: String?)]
+        do { recorded = try store.submitAll(records, outputFolder: daemon.outputFolder) } catch where Scheduler.isOutOfSpace(error) {
             throw ProtocolError(code: .unavailable, message: "the daemon's disk is full (state folder \(daemon.configuration.stateFolder)): nothing was queued; submit again when space is freed")
         }
-        for id in ids {
-            daemon.logger.info("job queued from advctl", metadata: ["job_id": "\(id)", "job_state": "queued", "uid": "\(peer.uid)"])
+        for jobs in recorded {
+            for id in jobs.ids {
+                daemon.logger.info("job queued from advctl", metadata: ["job_id": "\(id)", "job_state": "queued", "uid": "\(peer.uid)"]
+                                   .merging(jobs.group.map { ["group": "\($0)"] } ?? [:]) { $1 })
+            }
         }
         scheduler.wake()
-        return .submitted(ids)
+        return .submitted(zip(submissions, recorded).map { SubmittedManifest(manifestName: $0.manifestName, ids: $1.ids, group: $1.group) })
     }
 
     private func list(_ query: ListQuery) throws -> Response {
@@ -131,6 +141,7 @@ final class RequestHandler: @unchecked Sendable {
         filter.nameContains = query.nameContains
         filter.label = query.label
         filter.since = query.since
+        filter.group = query.group
         filter.limit = min(max(query.limit ?? 10_000, 1), 100_000)
         return .jobs(try store.list(filter).map(withLiveProgress))
     }

@@ -1,4 +1,5 @@
 import AdvNN
+import AdvProtocol
 import AdvRobust
 import Foundation
 
@@ -10,6 +11,31 @@ public struct JobAdmission: Sendable {
 
     public init(configuration: DaemonConfiguration) {
         self.configuration = configuration
+    }
+
+    /// A manifest's jobs as they are admitted: one experiment, or every point of its sweep.
+    public struct Admitted: Sendable {
+        /// Each job's name, manifest text and place in the sweep's grid (nil without a sweep).
+        public var jobs: [(name: String, text: String, sweepPoint: [SweepCoordinate]?)]
+        /// The sweep's name; nil for a single experiment.
+        public var sweepName: String?
+    }
+
+    /// Admits the manifest, or, when it holds a `sweep:` block, every point of its grid: all of them
+    /// or none, an error naming the point (`tiny.yaml [train.method=fgsm-at, seed=2]`).
+    /// - Throws: `ManifestError` naming the source, key path and line.
+    public func admitAll(text: String, source: String) throws -> Admitted {
+        guard let sweep = try ManifestSweep.expand(yaml: text, source: source) else {
+            let manifest = try admit(text: text, source: source)
+            return Admitted(jobs: [(manifest.name, text, nil)], sweepName: nil)
+        }
+        let jobs = try sweep.points.map { point in
+            let coordinates = zip(sweep.keys, point.values).map { SweepCoordinate(key: $0, value: $1) }
+            let label = coordinates.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            let manifest = try admit(text: point.manifest, source: "\(source) [\(label)]")
+            return (name: manifest.name, text: point.manifest, sweepPoint: Optional(coordinates))
+        }
+        return Admitted(jobs: jobs, sweepName: sweep.name)
     }
 
     /// The parsed manifest.

@@ -8,6 +8,8 @@ public enum JobLimits {
     public static let maximumLabelLength = 64
     /// Manifests one `advctl submit` may queue together (all or none).
     public static let maximumManifestsPerSubmission = 100
+    /// Jobs one `advctl submit` may queue together, sweeps expanded.
+    public static let maximumJobsPerSubmission = 1000
     /// The largest manifest accepted (a spool file; a socket request is bounded by `Wire.maximumRequestBytes`).
     public static let maximumManifestBytes = 256 * 1024
 

@@ -39,12 +39,15 @@ public final class SpoolIngestor: @unchecked Sendable {
             return reject(name, in: folder, reason: "\(name): not UTF-8 text; a manifest is YAML or JSON")
         }
         do {
-            let manifest = try admission.admit(text: text, source: name)
-            let submission = JobStore.Submission(name: manifest.name, ownerUID: info.st_uid, priority: folder.priority,
-                                                 labels: folder.labels, manifest: text, source: path, spoolKey: key)
-            let (id, isNew) = try store.submit(submission, outputFolder: outputFolder)
-            try move(path, to: folder.path + "/accepted/\(id)-\(name)")
-            if isNew { onAccepted(id, name) }
+            let admitted = try admission.admitAll(text: text, source: name)
+            // a sweep's jobs share the file's key through its first job
+            let jobs = admitted.jobs.enumerated().map { index, job in
+                JobStore.Submission(name: job.name, ownerUID: info.st_uid, priority: folder.priority, labels: folder.labels,
+                                    manifest: job.text, source: path, spoolKey: index == 0 ? key : nil, sweepPoint: job.sweepPoint)
+            }
+            let (ids, _, isNew) = try store.submit(JobStore.ManifestJobs(jobs: jobs, sweepName: admitted.sweepName), outputFolder: outputFolder)
+            try move(path, to: folder.path + "/accepted/\(ids[0])-\(name)")
+            if isNew { for id in ids { onAccepted(id, name) } }
         } catch let error as ManifestError {
             reject(name, in: folder, reason: error.description)
         } catch {

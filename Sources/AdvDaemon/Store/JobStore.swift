@@ -37,9 +37,12 @@ public final class JobStore: Sendable {
         /// For spool files: the file's identity, so that a file recorded just before a crash (and not
         /// yet moved out of the spool) is recognised at the next start instead of becoming a second job.
         public var spoolKey: String?
+        /// Where the job lies in its sweep's grid; nil for a single experiment.
+        public var sweepPoint: [SweepCoordinate]?
 
         public init(name: String, ownerUID: UInt32, priority: Int, labels: [String], manifest: String, source: String,
-                    spoolKey: String?) {
+                    spoolKey: String?, sweepPoint: [SweepCoordinate]? = nil) {
+            self.sweepPoint = sweepPoint
             self.name = name
             self.ownerUID = ownerUID
             self.priority = priority
@@ -56,10 +59,45 @@ public final class JobStore: Sendable {
         try database.write { db in try Self.insert(submission, in: db, outputFolder: outputFolder) }
     }
 
-    /// Records several queued jobs in one transaction: all of them, or none.
-    /// - Returns: their ids, in order.
-    public func submitAll(_ submissions: [Submission], outputFolder: (Int64) -> String) throws -> [Int64] {
-        try database.write { db in try submissions.map { try Self.insert($0, in: db, outputFolder: outputFolder).id } }
+    /// One manifest's jobs: a single experiment, or a sweep's points, which share a group named after
+    /// the sweep and its first job (`pgd-grid-12`).
+    public struct ManifestJobs: Sendable {
+        public var jobs: [Submission]
+        public var sweepName: String?
+        public init(jobs: [Submission], sweepName: String?) {
+            self.jobs = jobs
+            self.sweepName = sweepName
+        }
+    }
+
+    /// Records the jobs of several manifests in one transaction: all of them, or none.
+    /// - Returns: each manifest's job ids, in order, and its sweep's group.
+    public func submitAll(_ manifests: [ManifestJobs], outputFolder: (Int64) -> String) throws -> [(ids: [Int64], group: String?)] {
+        try database.write { db in try manifests.map { try Self.insert($0, in: db, outputFolder: outputFolder) } }
+    }
+
+    /// Records one manifest's jobs (from the spool: the first job carries the file's key, so a file
+    /// recorded just before a crash is found again, all its jobs with it).
+    /// - Returns: the job ids, the sweep's group, and whether they are new.
+    public func submit(_ manifest: ManifestJobs, outputFolder: (Int64) -> String) throws -> (ids: [Int64], group: String?, isNew: Bool) {
+        try database.write { db in
+            if let key = manifest.jobs.first?.spoolKey,
+               let existing = try Row.fetchOne(db, sql: "SELECT id, sweep_group FROM jobs WHERE spool_key = ?", arguments: [key]) {
+                let group: String? = existing["sweep_group"]
+                let ids = try group.map { try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE sweep_group = ? ORDER BY id", arguments: [$0]) }
+                return (ids ?? [existing["id"]], group, false)
+            }
+            let (ids, group) = try Self.insert(manifest, in: db, outputFolder: outputFolder)
+            return (ids, group, true)
+        }
+    }
+
+    private static func insert(_ manifest: ManifestJobs, in db: Database, outputFolder: (Int64) -> String) throws -> (ids: [Int64], group: String?) {
+        let ids = try manifest.jobs.map { try insert($0, in: db, outputFolder: outputFolder).id }
+        guard let name = manifest.sweepName, let first = ids.first else { return (ids, nil) }
+        let group = "\(name)-\(first)"
+        try db.execute(sql: "UPDATE jobs SET sweep_group = ? WHERE id IN (\(ids.map(String.init).joined(separator: ", ")))", arguments: [group])
+        return (ids, group)
     }
 
     private static func insert(_ submission: Submission, in db: Database, outputFolder: (Int64) -> String) throws -> (id: Int64, isNew: Bool) {
@@ -68,10 +106,12 @@ public final class JobStore: Sendable {
                 return (existing, false)
             }
             try db.execute(sql: """
-                INSERT INTO jobs (name, owner_uid, priority, labels, state, manifest, source, spool_key, attempts, submitted_at, output_folder)
-                VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, '')
+                INSERT INTO jobs (name, owner_uid, priority, labels, state, manifest, source, spool_key, attempts, submitted_at, output_folder,
+                                  sweep_point)
+                VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, '', ?)
                 """, arguments: [submission.name, submission.ownerUID, submission.priority, try json(submission.labels),
-                                 submission.manifest, submission.source, submission.spoolKey, Date().timeIntervalSince1970])
+                                 submission.manifest, submission.source, submission.spoolKey, Date().timeIntervalSince1970,
+                                 try submission.sweepPoint.map { try json($0) }])
             let id = db.lastInsertedRowID
             try db.execute(sql: "UPDATE jobs SET output_folder = ? WHERE id = ?", arguments: [outputFolder(id), id])
             try addEvent(db, job: id, kind: "state", message: "queued (from \(submission.source))")
@@ -298,6 +338,8 @@ public final class JobStore: Sendable {
         public var label: String?
         /// Only jobs submitted at or after this time.
         public var since: Date?
+        /// Only the jobs of this sweep group.
+        public var group: String?
         /// At most this many jobs: the newest.
         public var limit = 1000
         public init() {}
@@ -316,6 +358,7 @@ public final class JobStore: Sendable {
                 arguments.append(label)
             }
             if let since = filter.since { conditions.append("submitted_at >= ?"); arguments.append(since.timeIntervalSince1970) }
+            if let group = filter.group { conditions.append("sweep_group = ?"); arguments.append(group) }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             // the newest `limit` jobs, listed oldest first
             let rows = try Row.fetchAll(db, sql: """
@@ -366,7 +409,7 @@ public final class JobStore: Sendable {
     /// A job's row and its headline results (NULL until it succeeded): select them `FROM jobs`.
     static let jobColumns = """
         id, name, owner_uid, priority, labels, state, attempts, source, submitted_at, started_at, finished_at, error, progress, output_folder,
-        cluster_executor, cluster_job_id, cluster_partition, cluster_node, cluster_state, sweep_group,
+        cluster_executor, cluster_job_id, cluster_partition, cluster_node, cluster_state, sweep_group, sweep_point,
         (SELECT clean_accuracy FROM results WHERE results.job_id = jobs.id) AS clean_accuracy,
         (SELECT worst_case_robust_accuracy FROM results WHERE results.job_id = jobs.id) AS worst_case_robust_accuracy,
         (SELECT count(*) FROM warnings WHERE warnings.job_id = jobs.id) AS warning_count
@@ -394,6 +437,7 @@ public final class JobStore: Sendable {
                                              node: row["cluster_node"], clusterState: row["cluster_state"])
         }
         job.group = row["sweep_group"]
+        job.sweepPoint = decodeJSON([SweepCoordinate].self, row["sweep_point"])
         if let clean = row["clean_accuracy"] as Double?, let worst = row["worst_case_robust_accuracy"] as Double? {
             job.outcome = ResultOutcome(cleanAccuracy: clean, worstCaseRobustAccuracy: worst, warnings: row["warning_count"])
         }

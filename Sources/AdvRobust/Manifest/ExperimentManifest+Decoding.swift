@@ -21,7 +21,10 @@ extension ExperimentManifest {
                              registries: Registries = .standard) throws -> ExperimentManifest {
         let root = try ManifestNode.document(yaml: yaml, source: source)
         let top = try root.mapping(allowed: ["name", "seed", "dataset", "model", "train", "threat_model", "defense", "detector",
-                                             "evaluation"])
+                                             "evaluation", "sweep"])
+        if let sweep = top["sweep"] {
+            throw sweep.error("this manifest is a sweep (one experiment per point of its grid); submit it to the daemon with advctl submit or the spool, or remove the sweep block to run one experiment")
+        }
         let seed = try top["seed"].map { UInt64(try $0.int(in: 0...Int.max)) } ?? 0
         let dataset = try registries.datasets.decode(try top.required("dataset"), context: NoContext())
         let data = try registries.datasets.make(dataset, context: NoContext())
