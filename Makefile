@@ -6,6 +6,7 @@
 #   make install        (after make build) binaries, unit, sysusers/tmpfiles snippets, completions, /etc/advd/advd.yaml
 #   make uninstall      removes what install wrote (PURGE=1: the configuration and state too)
 #   make screenshots    the README's comparison of four training methods and its pictures (headless Chromium)
+#   make sweep-demo     the README's sweep table: 3 methods × 2 seeds on a one-node Slurm cluster (as root)
 #   make bench          speed benchmark of the numerics core
 #   make bench-compare  the same beside PyTorch (needs `pip install torch`), with ratios
 
@@ -23,7 +24,7 @@ UNITDIR ?= /etc/systemd/system
 # The highest `systemd-analyze security` exposure the unit may have, in tenths (15: 1.5).
 UNIT_EXPOSURE_LIMIT ?= 15
 
-.PHONY: deps browser-deps slurm-deps build run test verify-unit install uninstall screenshots bench bench-compare clean
+.PHONY: deps browser-deps slurm-deps sweep-demo build run test verify-unit install uninstall screenshots bench bench-compare clean
 
 # Installs the system libraries and the Fashion-MNIST package (as root, or through sudo).
 deps:
@@ -53,6 +54,9 @@ run: build
 	THREADS=$(THREADS) examples/serve-demo.sh
 
 # Release build: numerics tests run faster, and the allocation-free claim is about optimised code.
+sweep-demo: build slurm-deps
+	examples/slurm/sweep-demo.sh
+
 # ADVD_REQUIRE_SLURM: the Slurm tests fail, rather than skip, if the cluster cannot run.
 test: build browser-deps slurm-deps
 	ADVD_REQUIRE_SLURM=1 $(SWIFT) test -c release --skip-build

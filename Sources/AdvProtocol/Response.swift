@@ -356,8 +356,13 @@ public struct ClusterPlacement: Codable, Sendable, Equatable {
     public var node: String?
     /// The cluster's own state and reason, as last seen (`PENDING (Priority)`).
     public var clusterState: String?
+    /// Which of the job's submissions this is (1, 2, …), counted over the job's whole life: a retry
+    /// by hand does not start again at 1, so no two of a job's cluster jobs share a name.
+    public var submission: Int
 
-    public init(executor: String, clusterJobID: String, partition: String? = nil, node: String? = nil, clusterState: String? = nil) {
+    public init(executor: String, clusterJobID: String, partition: String? = nil, node: String? = nil, clusterState: String? = nil,
+                submission: Int = 1) {
+        self.submission = submission
         self.executor = executor
         self.clusterJobID = clusterJobID
         self.partition = partition

@@ -62,13 +62,13 @@ import Testing
         for invalid in ["", "4h", "1:2:3:4", "-1", "1-", "a-1"] { #expect(!SlurmSettings.isTimeLimit(invalid), "\(invalid)") }
     }
 
-    @Test func aSubmissionNamesTheAttemptRunsAdvdInTheJobFolderAndAsksForAnEarlySignal() {
+    @Test func aSubmissionIsNumberedRunsAdvdInTheJobFolderAndAsksForAnEarlySignal() {
         var settings = SlurmSettings(sharedFolder: "/srv/advd")
         settings.partition = "cpu"
         settings.timeLimit = "2:00:00"
         settings.memoryPerJob = "8G"
         settings.extraSbatchArguments = ["--constraint=avx512"]
-        let submission = SlurmSubmission(request: Self.request, attempt: 2, settings: settings, advdPath: "/opt/advd", unsetKernelChoice: true)
+        let submission = SlurmSubmission(request: Self.request, submission: 2, settings: settings, advdPath: "/opt/advd", unsetKernelChoice: true)
         #expect(submission.jobName == "advd-42-2")
         #expect(submission.arguments == [
             "--parsable", "--job-name=advd-42-2", "--chdir=/srv/advd/jobs/42", "--output=/srv/advd/jobs/42/job.log", "--open-mode=append",
@@ -80,7 +80,7 @@ import Testing
         // exec: advd is the batch shell itself, so Slurm's SIGTERM reaches it
         #expect(lines.last == "exec '/opt/advd' 'run' '/srv/advd/jobs/42/pgd-at.yaml' '--out' '/srv/advd/jobs/42' '--threads' '4' '--supervised' "
                 + "'--jobs-folder' '/srv/advd/jobs' '--read-root' '/data/it'\\''s' '--events-file' '/srv/advd/jobs/42/events.jsonl'")
-        let pinned = SlurmSubmission(request: Self.request, attempt: 1, settings: settings, advdPath: "/opt/advd", unsetKernelChoice: false)
+        let pinned = SlurmSubmission(request: Self.request, submission: 1, settings: settings, advdPath: "/opt/advd", unsetKernelChoice: false)
         #expect(!pinned.script.contains("unset"))
     }
 

@@ -160,10 +160,11 @@ public final class JobStore: Sendable {
         try database.write { db in
             try Self.apply(.handOver, to: id, in: db)
             try db.execute(sql: """
-                UPDATE jobs SET cluster_executor = ?, cluster_job_id = ?, cluster_partition = ?, cluster_node = ?, cluster_state = ?
+                UPDATE jobs SET cluster_executor = ?, cluster_job_id = ?, cluster_partition = ?, cluster_node = ?, cluster_state = ?,
+                    cluster_submissions = ?
                 WHERE id = ?
                 """, arguments: [placement.executor, placement.clusterJobID, placement.partition, placement.node,
-                                 placement.clusterState, id])
+                                 placement.clusterState, placement.submission, id])
             try Self.addEvent(db, job: id, kind: "info", message: "submitted as \(placement.summary)")
             return try Self.job(db, id: id)!
         }
@@ -409,7 +410,7 @@ public final class JobStore: Sendable {
     /// A job's row and its headline results (NULL until it succeeded): select them `FROM jobs`.
     static let jobColumns = """
         id, name, owner_uid, priority, labels, state, attempts, source, submitted_at, started_at, finished_at, error, progress, output_folder,
-        cluster_executor, cluster_job_id, cluster_partition, cluster_node, cluster_state, sweep_group, sweep_point,
+        cluster_executor, cluster_job_id, cluster_partition, cluster_node, cluster_state, cluster_submissions, sweep_group, sweep_point,
         (SELECT clean_accuracy FROM results WHERE results.job_id = jobs.id) AS clean_accuracy,
         (SELECT worst_case_robust_accuracy FROM results WHERE results.job_id = jobs.id) AS worst_case_robust_accuracy,
         (SELECT count(*) FROM warnings WHERE warnings.job_id = jobs.id) AS warning_count
@@ -434,7 +435,8 @@ public final class JobStore: Sendable {
         job.progress = decodeJSON(JobProgress.self, row["progress"])
         if let executor = row["cluster_executor"] as String?, let clusterID = row["cluster_job_id"] as String? {
             job.placement = ClusterPlacement(executor: executor, clusterJobID: clusterID, partition: row["cluster_partition"],
-                                             node: row["cluster_node"], clusterState: row["cluster_state"])
+                                             node: row["cluster_node"], clusterState: row["cluster_state"],
+                                             submission: row["cluster_submissions"])
         }
         job.group = row["sweep_group"]
         job.sweepPoint = decodeJSON([SweepCoordinate].self, row["sweep_point"])

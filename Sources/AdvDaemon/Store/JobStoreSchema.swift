@@ -145,6 +145,7 @@ enum JobStoreSchema {
                 ALTER TABLE jobs ADD COLUMN cluster_partition TEXT;
                 ALTER TABLE jobs ADD COLUMN cluster_node TEXT;
                 ALTER TABLE jobs ADD COLUMN cluster_state TEXT;
+                ALTER TABLE jobs ADD COLUMN cluster_submissions INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE jobs ADD COLUMN sweep_group TEXT;
                 ALTER TABLE jobs ADD COLUMN sweep_point TEXT;                -- JSON [{key, value}], the job's values in its sweep's grid
                 CREATE INDEX jobs_group ON jobs (sweep_group) WHERE sweep_group IS NOT NULL;

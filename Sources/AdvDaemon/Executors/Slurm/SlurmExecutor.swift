@@ -96,22 +96,21 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
     }
 
     private func submit(_ run: SlurmRun, _ request: RunRequest) {
-        let attempt = request.job.attempts + 1
+        let number = (request.job.placement?.submission ?? 0) + 1
         let unsetKernel = ProcessInfo.processInfo.environment[KernelSelection.fallbackVariable] != nil
-        let submission = SlurmSubmission(request: request, attempt: attempt, settings: settings, advdPath: advdPath,
+        let submission = SlurmSubmission(request: request, submission: number, settings: settings, advdPath: advdPath,
                                          unsetKernelChoice: unsetKernel)
         do {
             // a daemon that stopped between sbatch and recording it left the job in Slurm's queue: take it back
             let queue = try listQueue()
-            // (an ended one with this name is an earlier submission's, from before a retry reset the attempts)
-            if let existing = queue.jobs.first(where: { $0.name == submission.jobName && $0.workingDirectory == request.folder
-                                                        && !Self.hasEnded($0) }) {
+            // (a job's names never repeat, so one that has ended since is this very submission, done)
+            if let existing = queue.jobs.first(where: { $0.name == submission.jobName && $0.workingDirectory == request.folder }) {
                 logger.notice("job \(request.job.id): found in Slurm's queue as \(existing.jobID) (\(existing.stateText)); adopted, not submitted again",
                               metadata: ["job_id": "\(request.job.id)"])
                 run.clusterID = String(existing.jobID)
                 tracked[run.clusterID!] = run
                 run.report(.submitted(ClusterPlacement(executor: name, clusterJobID: String(existing.jobID), partition: existing.partition,
-                                                       node: existing.nodes, clusterState: existing.stateText)))
+                                                       node: existing.nodes, clusterState: existing.stateText, submission: number)))
                 update(run, with: existing)
                 return
             }
@@ -125,17 +124,13 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
             noteProblem(nil)
             run.clusterID = id
             tracked[id] = run
-            run.report(.submitted(ClusterPlacement(executor: name, clusterJobID: id, partition: settings.partition, clusterState: "PENDING")))
+            run.report(.submitted(ClusterPlacement(executor: name, clusterJobID: id, partition: settings.partition, clusterState: "PENDING",
+                                                   submission: number)))
             if run.cancelRequested { scancel(run) }
         } catch {
             noteProblem("\(error)")
             run.report(.notSubmitted(reason: "\(error)"))
         }
-    }
-
-    private static func hasEnded(_ job: SlurmJob) -> Bool {
-        if case .ended = job.phase { return true }
-        return false
     }
 
     private func listQueue() throws -> SlurmQueue {
@@ -180,15 +175,25 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
 
     private func update(_ run: SlurmRun, with job: SlurmJob) {
         let state = job.stateText
+        // Slurm counts its requeues: one since the last look means the job ran and went back to the
+        // queue in between, even if no poll saw it running
+        let restarts = job.restarts ?? 0
+        let requeuedUnseen = run.lastRestarts.map { restarts > $0 } ?? false
+        run.lastRestarts = restarts
+        func putBack() {
+            if !run.isRunning { run.report(.started(node: job.nodes)) }
+            run.isRunning = false
+            run.report(.waiting(reason: "Slurm put it back in its queue (\(state), restart \(restarts))", clusterState: state))
+        }
         switch job.phase {
         case .waiting:
-            if run.isRunning {
-                run.isRunning = false
-                run.report(.waiting(reason: "Slurm put it back in its queue (\(state), restart \(job.restarts ?? 0))", clusterState: state))
+            if run.isRunning || requeuedUnseen {
+                putBack()
             } else if run.lastState != state {
                 run.report(.clusterState(node: job.nodes, partition: job.partition, state: state))
             }
         case .running:
+            if requeuedUnseen { putBack() }   // ran, went back, and runs again since the last look
             if !run.isRunning {
                 run.isRunning = true
                 run.report(.started(node: job.nodes))
@@ -255,6 +260,8 @@ final class SlurmRun: ExecutorRun, @unchecked Sendable {
     var isRunning = false
     var cancelRequested = false
     var lastState: String?
+    /// Slurm's requeue count when last looked at (nil before the first look).
+    var lastRestarts: Int?
     var tail: EventsFileTail
     let report: @Sendable (ExecutorReport) -> Void
     private weak var executor: SlurmExecutor?

@@ -1,28 +1,29 @@
 import AdvNN
 import Foundation
 
-/// One `sbatch` of one attempt of one job: its batch script and arguments, a pure function of the
+/// One `sbatch` of one job (once per attempt): its batch script and arguments, a pure function of the
 /// request and the settings (tested as such).
 public struct SlurmSubmission: Equatable, Sendable {
-    /// `advd-<job id>-<attempt>`: what `squeue` shows, and how a daemon that crashed right after
+    /// `advd-<job id>-<n>`, n counting the job's submissions over its whole life (its attempts, unless
+    /// a retry by hand reset them): what `squeue` shows, and how a daemon that crashed right after
     /// `sbatch` finds the job instead of submitting it twice.
     public let jobName: String
     public let script: String
     public let arguments: [String]
 
-    public static func jobName(job: Int64, attempt: Int) -> String { "advd-\(job)-\(attempt)" }
+    public static func jobName(job: Int64, submission: Int) -> String { "advd-\(job)-\(submission)" }
 
     /// - Parameters:
-    ///   - attempt: the attempt this submission begins (the job's attempts so far, plus one).
+    ///   - submission: which of the job's submissions this is (its earlier ones, plus one).
     ///   - advdPath: the advd binary on the nodes.
     ///   - unsetKernelChoice: the daemon's own kernel was chosen by advd for its CPU, not pinned by an
     ///     administrator: the job's node chooses for its own CPU instead of inheriting the daemon's.
-    public init(request: RunRequest, attempt: Int, settings: SlurmSettings, advdPath: String, unsetKernelChoice: Bool) {
-        jobName = Self.jobName(job: request.job.id, attempt: attempt)
+    public init(request: RunRequest, submission: Int, settings: SlurmSettings, advdPath: String, unsetKernelChoice: Bool) {
+        jobName = Self.jobName(job: request.job.id, submission: submission)
         let command = ([advdPath] + request.runArguments + ["--events-file", request.folder + "/events.jsonl"])
             .map(Self.shellQuoted).joined(separator: " ")
         var lines = ["#!/bin/sh",
-                     "# advd job \(request.job.id) (\(request.job.name)), attempt \(attempt): written by advd for sbatch.",
+                     "# advd job \(request.job.id) (\(request.job.name)), submission \(submission): written by advd for sbatch.",
                      "# SIGTERM (Slurm's warning before the time limit or a preemption, scancel, scontrol requeue)",
                      "# makes advd checkpoint and exit 75; run again, it resumes from its last checkpoint."]
         if unsetKernelChoice { lines.append("unset \(KernelSelection.variable) \(KernelSelection.fallbackVariable)") }
