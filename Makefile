@@ -6,14 +6,14 @@
 #   make install        (after make build) binaries, unit, sysusers/tmpfiles snippets, completions, /etc/advd/advd.yaml
 #   make uninstall      removes what install wrote (PURGE=1: the configuration and state too)
 #   make screenshots    the README's comparison of four training methods and its pictures (headless Chromium)
-#   make sweep-demo     the README's sweep table: 3 methods × 2 seeds on a one-node Slurm cluster (as root)
+#   make sweep-demo     the README's sweep table: 3 methods × 2 seeds on a two-node Slurm cluster (as root)
 #   make bench          speed benchmark of the numerics core
 #   make bench-compare  the same beside PyTorch (needs `pip install torch`), with ratios
 
 APT_PACKAGES := libopenblas-dev libsqlite3-dev libsystemd-dev zlib1g-dev libpng-dev pkg-config dataset-fashion-mnist systemd
 # The tests and `make screenshots` also render pages in a real browser.
 BROWSER_PACKAGES := chromium
-# The Slurm executor's tests run a one-node cluster (examples/slurm/local-cluster.sh).
+# The Slurm executor's tests run a two-node cluster (examples/slurm/local-cluster.sh).
 SLURM_PACKAGES := slurmctld slurmd slurm-client munge
 SWIFT ?= swift
 # Use every core for BLAS by default; override with `make run THREADS=1`.

@@ -2,8 +2,8 @@ import AdvTestSupport
 import Foundation
 import XCTest
 
-/// The one-node Slurm cluster on loopback that `examples/slurm/local-cluster.sh` starts in a temporary
-/// folder (munge, slurmctld and slurmd as root, private ports), and the Slurm commands pointed at it.
+/// The two-node Slurm cluster on loopback that `examples/slurm/local-cluster.sh` starts in a temporary
+/// folder (munge, slurmctld and two slurmd as root, private ports), and the Slurm commands pointed at it.
 final class SlurmCluster {
     static let script = InstallTests.repository + "/examples/slurm/local-cluster.sh"
     let folder = TemporaryFolder(prefix: "advd-slurm-")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster on loopback, entirely inside one folder: its own munge key and socket, its
-# own slurm.conf with private ports, slurmctld and slurmd as root. The tests run advd's Slurm executor
-# against it, and it lets anyone try `executor: slurm` on one machine.
+# A two-node Slurm cluster on loopback, entirely inside one folder: its own munge key and socket, its
+# own slurm.conf with private ports, slurmctld and two slurmd (nodes node1 and node2, each with half of
+# this machine's CPUs) as root. The tests run advd's Slurm executor against it, and it lets anyone try
+# `executor: slurm` on one machine.
 #
 #   examples/slurm/local-cluster.sh start DIR   start it (prints the SLURM_CONF to export), wait until the node is idle
 #   examples/slurm/local-cluster.sh stop DIR    stop the daemons started in DIR
@@ -42,10 +43,11 @@ start_controller() {
 
 wait_until_idle() {
     for _ in $(seq 150); do
-        if SLURM_CONF=$conf sinfo -h -N -o '%t' 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then return 0; fi
+        up=$(SLURM_CONF=$conf sinfo -h -N -o '%t' 2>/dev/null | grep -cE '^(idle|mix|alloc)' || true)
+        if [ "$up" -ge 2 ]; then return 0; fi
         sleep 0.2
     done
-    echo "the Slurm node did not come up in 30 s; see $dir/log" >&2
+    echo "the two Slurm nodes did not come up in 30 s; see $dir/log" >&2
     tail -n 20 "$dir"/log/*.log >&2 || true
     return 1
 }
@@ -62,8 +64,9 @@ start)
         --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed" --force </dev/null >>"$dir/log/munged.stderr" 2>&1
     # private ports, different for each folder so that two clusters (two test runs) never collide
     base=$(( 20000 + $(printf '%s' "$dir" | cksum | cut -d' ' -f1) % 20000 ))
-    cpus=$(nproc)
-    memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) * 8 / 10 / 1024 ))
+    # two nodes on this one host (Debian's slurmd runs several per host, each on its own port)
+    cpus=$(( $(nproc) / 2 )); [ "$cpus" -ge 1 ] || cpus=1
+    memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) * 4 / 10 / 1024 ))
     cat > "$conf" <<CONF
 ClusterName=advdlocal
 SlurmctldHost=localhost
@@ -74,11 +77,11 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$dir/munge/munge.sock
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmdPidFile=$dir/slurmd-%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
-SlurmdLogFile=$dir/log/slurmd.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -92,16 +95,21 @@ SchedulerType=sched/backfill
 # finished jobs stay visible to squeue for 10 minutes (there is no accounting database here)
 MinJobAge=600
 KillWait=10
-NodeName=localhost CPUs=$cpus RealMemory=$memory State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+NodeName=node1 NodeHostname=localhost Port=$(( base + 1 )) CPUs=$cpus RealMemory=$memory State=UNKNOWN
+NodeName=node2 NodeHostname=localhost Port=$(( base + 2 )) CPUs=$cpus RealMemory=$memory State=UNKNOWN
+PartitionName=debug Nodes=node1,node2 Default=YES MaxTime=INFINITE State=UP
 CONF
+    mkdir -p "$dir/spool/node1" "$dir/spool/node2"
     start_controller
-    slurmd -f "$conf" </dev/null >>"$dir/log/slurmd.stderr" 2>&1
+    for node in node1 node2; do
+        slurmd -f "$conf" -N "$node" </dev/null >>"$dir/log/slurmd-$node.stderr" 2>&1
+    done
     wait_until_idle
     echo "SLURM_CONF=$conf"
     ;;
 stop)
-    stop_pid_file "$dir/slurmd.pid"
+    stop_pid_file "$dir/slurmd-node1.pid"
+    stop_pid_file "$dir/slurmd-node2.pid"
     stop_pid_file "$dir/slurmctld.pid"
     stop_pid_file "$dir/munge/munged.pid"
     ;;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make sweep-demo`: the README's sweep table. Starts the one-node Slurm cluster of local-cluster.sh
+# `make sweep-demo`: the README's sweep table. Starts the two-node Slurm cluster of local-cluster.sh
 # and advd serve with `executor: slurm`, submits examples/sweep-fashion-methods.yaml (3 training
 # methods × 2 seeds), waits for the six jobs and prints `advctl results --group` (kept in
 # docs/sweep-fashion-methods.txt). Needs root (the cluster's daemons) and a release build.

@@ -155,9 +155,10 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
         return run
     }
 
-    /// One look at Slurm's queue: new events, state changes and ends of every tracked job.
+    /// One look at Slurm's queue: new events, state changes and ends of every tracked job. With no job
+    /// tracked it still looks while Slurm is said to be unreachable, so that the warning clears when it answers.
     private func poll() {
-        guard !tracked.isEmpty else { return }
+        guard !tracked.isEmpty || lock.withLock({ currentProblem != nil }) else { return }
         let listed: SlurmQueue
         do { listed = try listQueue() } catch {
             noteProblem("\(error)")
