@@ -114,6 +114,14 @@ public final class Daemon: @unchecked Sendable {
         lock = try StateFolderLock(stateFolder: configuration.stateFolder)
         store = try JobStore(path: configuration.databasePath)
         let clusterExecutor = configuration.executor == .slurm ? DaemonConfiguration.ExecutorKind.slurm.rawValue : nil
+        if clusterExecutor == nil {
+            // the executor was switched back to local while Slurm held jobs: they are queued here, and
+            // their Slurm jobs, if they still run, are the administrator's to cancel
+            for job in try store.jobsHeldByCluster(DaemonConfiguration.ExecutorKind.slurm.rawValue) {
+                logger.warning("job \(job.id) was held by Slurm (\(job.placement?.summary ?? "?")); with executor local it runs here: cancel its Slurm job (scancel \(job.placement?.clusterJobID ?? "?")) if it still runs",
+                               metadata: ["job_id": "\(job.id)"])
+            }
+        }
         let requeued = try store.requeueInterrupted(keepingJobsOf: clusterExecutor)
         if !requeued.isEmpty {
             logger.notice("queued again \(requeued.count) job(s) interrupted by the last stop: \(requeued.map(String.init).joined(separator: ", "))")
