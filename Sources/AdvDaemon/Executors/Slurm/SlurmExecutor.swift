@@ -55,7 +55,8 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
     var problem: String? {
         lock.withLock {
             if let currentProblem {
-                return "Slurm cannot be reached (since \(Self.clock.string(from: currentProblem.since))): \(currentProblem.text); jobs wait and resume when it answers"
+                // unreachable, or refusing (a wrong account): either way nothing goes to Slurm until it answers
+                return "Slurm does not take advd's jobs (since \(Self.clock.string(from: currentProblem.since))): \(currentProblem.text); jobs wait and go when it does"
             }
             if let inFlight, Date().timeIntervalSince(inFlight.since) >= 5 {
                 return "Slurm has not answered \(inFlight.tool) for \(Int(Date().timeIntervalSince(inFlight.since))) s (is slurmctld up?); jobs wait"
