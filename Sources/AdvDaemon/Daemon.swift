@@ -170,8 +170,7 @@ public final class Daemon: @unchecked Sendable {
         guard configuration.executor == .slurm, let slurm = configuration.slurm else {
             return "\(Wording.counted(configuration.resolvedWorkers, "worker")) × \(Wording.counted(configuration.resolvedThreadsPerJob, "thread"))"
         }
-        let cpus = slurm.cpusPerJob ?? configuration.threadsPerJob ?? 1
-        return "Slurm: up to \(slurm.maxSubmitted) jobs submitted, \(Wording.counted(cpus, "CPU")) each"
+        return "Slurm: up to \(slurm.maxSubmitted) jobs submitted, \(Wording.counted(configuration.resolvedThreadsPerJob, "CPU")) each"
             + (slurm.partition.map { ", partition \($0)" } ?? "") + ", job folders in \(configuration.jobsFolder)"
     }
 

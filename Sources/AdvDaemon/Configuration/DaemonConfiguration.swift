@@ -56,8 +56,10 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
     public var resolvedWorkers: Int {
         workers ?? max(1, min(2, Self.cores / (threadsPerJob ?? 1)))
     }
+    /// Under Slurm, a job's threads are the CPUs it asks its node for, not a share of this machine's.
     public var resolvedThreadsPerJob: Int {
-        threadsPerJob ?? max(1, Self.cores / resolvedWorkers)
+        if executor == .slurm, let slurm { return slurm.cpusPerJob ?? threadsPerJob ?? 1 }
+        return threadsPerJob ?? max(1, Self.cores / resolvedWorkers)
     }
 
     public var databasePath: String { stateFolder + "/advd.sqlite" }

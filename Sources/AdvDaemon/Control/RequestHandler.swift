@@ -110,12 +110,8 @@ final class RequestHandler: @unchecked Sendable {
             do { admitted = try daemon.admission.admitAll(text: submission.manifest, source: submission.manifestName) } catch {
                 throw ProtocolError(code: .invalidManifest, message: "\(error)")
             }
-            let jobs = admitted.jobs.map { job in
-                JobStore.Submission(name: job.name, ownerUID: peer.uid, priority: submission.priority, labels: submission.labels,
-                                    manifest: job.text, source: "advctl submit \(submission.manifestName) (uid \(peer.uid))", spoolKey: nil,
-                                    sweepPoint: job.sweepPoint)
-            }
-            return JobStore.ManifestJobs(jobs: jobs, sweepName: admitted.sweepName)
+            return admitted.recorded(ownerUID: peer.uid, priority: submission.priority, labels: submission.labels,
+                                     source: "advctl submit \(submission.manifestName) (uid \(peer.uid))", spoolKey: nil)
         }
         let total = records.reduce(0) { $0 + $1.jobs.count }
         guard total <= JobLimits.maximumJobsPerSubmission else {

@@ -19,6 +19,16 @@ public struct JobAdmission: Sendable {
         public var jobs: [(name: String, text: String, sweepPoint: [SweepCoordinate]?)]
         /// The sweep's name; nil for a single experiment.
         public var sweepName: String?
+
+        /// The jobs as the store records them, all from `source`; a spool file's key goes with the first
+        /// job, by which the store finds the whole manifest again.
+        func recorded(ownerUID: UInt32, priority: Int, labels: [String], source: String, spoolKey: String?) -> JobStore.ManifestJobs {
+            let submissions = jobs.enumerated().map { index, job in
+                JobStore.Submission(name: job.name, ownerUID: ownerUID, priority: priority, labels: labels, manifest: job.text,
+                                    source: source, spoolKey: index == 0 ? spoolKey : nil, sweepPoint: job.sweepPoint)
+            }
+            return JobStore.ManifestJobs(jobs: submissions, sweepName: sweepName)
+        }
     }
 
     /// Admits the manifest, or, when it holds a `sweep:` block, every point of its grid: all of them

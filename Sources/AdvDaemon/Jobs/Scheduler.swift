@@ -179,14 +179,6 @@ public final class Scheduler: @unchecked Sendable {
         onChange()
     }
 
-    /// Compute threads per job: the cluster's CPUs per job, or this machine's share.
-    private var threadsPerJob: Int {
-        if configuration.executor == .slurm, let slurm = configuration.slurm {
-            return slurm.cpusPerJob ?? configuration.threadsPerJob ?? 1
-        }
-        return configuration.resolvedThreadsPerJob
-    }
-
     private func launch(_ job: JobInfo) {
         let folder = job.outputFolder
         let manifestPath = folder + "/" + Self.fileName(for: job.name) + ".yaml"
@@ -196,7 +188,7 @@ public final class Scheduler: @unchecked Sendable {
                 let text = try store.manifest(job.id) ?? ""
                 try Data(text.utf8).write(to: URL(fileURLWithPath: manifestPath), options: .atomic)
             }
-            let request = RunRequest(job: job, manifestPath: manifestPath, folder: folder, threads: threadsPerJob,
+            let request = RunRequest(job: job, manifestPath: manifestPath, folder: folder, threads: configuration.resolvedThreadsPerJob,
                                      jobsFolder: configuration.jobsFolder, readRoots: configuration.datasetRoots)
             let run = try executor.start(request) { [weak self] in self?.handle($0, of: job.id) }
             running[job.id] = RunningJob(info: job, run: run)

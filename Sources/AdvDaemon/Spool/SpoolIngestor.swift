@@ -39,13 +39,9 @@ public final class SpoolIngestor: @unchecked Sendable {
             return reject(name, in: folder, reason: "\(name): not UTF-8 text; a manifest is YAML or JSON")
         }
         do {
-            let admitted = try admission.admitAll(text: text, source: name)
-            // a sweep's jobs share the file's key through its first job
-            let jobs = admitted.jobs.enumerated().map { index, job in
-                JobStore.Submission(name: job.name, ownerUID: info.st_uid, priority: folder.priority, labels: folder.labels,
-                                    manifest: job.text, source: path, spoolKey: index == 0 ? key : nil, sweepPoint: job.sweepPoint)
-            }
-            let (ids, _, isNew) = try store.submit(JobStore.ManifestJobs(jobs: jobs, sweepName: admitted.sweepName), outputFolder: outputFolder)
+            let jobs = try admission.admitAll(text: text, source: name)
+                .recorded(ownerUID: info.st_uid, priority: folder.priority, labels: folder.labels, source: path, spoolKey: key)
+            let (ids, _, isNew) = try store.submit(jobs, outputFolder: outputFolder)
             try move(path, to: folder.path + "/accepted/\(ids[0])-\(name)")
             if isNew { for id in ids { onAccepted(id, name) } }
         } catch let error as ManifestError {

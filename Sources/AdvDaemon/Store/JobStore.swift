@@ -56,7 +56,8 @@ public final class JobStore: Sendable {
     /// Records a queued job, or finds the job already recorded for the same spool file.
     /// - Returns: the job id and whether it was new.
     public func submit(_ submission: Submission, outputFolder: (Int64) -> String) throws -> (id: Int64, isNew: Bool) {
-        try database.write { db in try Self.insert(submission, in: db, outputFolder: outputFolder) }
+        let recorded = try submit(ManifestJobs(jobs: [submission], sweepName: nil), outputFolder: outputFolder)
+        return (recorded.ids[0], recorded.isNew)
     }
 
     /// One manifest's jobs: a single experiment, or a sweep's points, which share a group named after
@@ -93,29 +94,25 @@ public final class JobStore: Sendable {
     }
 
     private static func insert(_ manifest: ManifestJobs, in db: Database, outputFolder: (Int64) -> String) throws -> (ids: [Int64], group: String?) {
-        let ids = try manifest.jobs.map { try insert($0, in: db, outputFolder: outputFolder).id }
+        let ids = try manifest.jobs.map { try insert($0, in: db, outputFolder: outputFolder) }
         guard let name = manifest.sweepName, let first = ids.first else { return (ids, nil) }
         let group = "\(name)-\(first)"
         try db.execute(sql: "UPDATE jobs SET sweep_group = ? WHERE id IN (\(ids.map(String.init).joined(separator: ", ")))", arguments: [group])
         return (ids, group)
     }
 
-    private static func insert(_ submission: Submission, in db: Database, outputFolder: (Int64) -> String) throws -> (id: Int64, isNew: Bool) {
-            if let key = submission.spoolKey,
-               let existing = try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE spool_key = ?", arguments: [key]) {
-                return (existing, false)
-            }
-            try db.execute(sql: """
-                INSERT INTO jobs (name, owner_uid, priority, labels, state, manifest, source, spool_key, attempts, submitted_at, output_folder,
-                                  sweep_point)
-                VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, '', ?)
-                """, arguments: [submission.name, submission.ownerUID, submission.priority, try json(submission.labels),
-                                 submission.manifest, submission.source, submission.spoolKey, Date().timeIntervalSince1970,
-                                 try submission.sweepPoint.map { try json($0) }])
-            let id = db.lastInsertedRowID
-            try db.execute(sql: "UPDATE jobs SET output_folder = ? WHERE id = ?", arguments: [outputFolder(id), id])
-            try addEvent(db, job: id, kind: "state", message: "queued (from \(submission.source))")
-            return (id, true)
+    private static func insert(_ submission: Submission, in db: Database, outputFolder: (Int64) -> String) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO jobs (name, owner_uid, priority, labels, state, manifest, source, spool_key, attempts, submitted_at, output_folder,
+                              sweep_point)
+            VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, '', ?)
+            """, arguments: [submission.name, submission.ownerUID, submission.priority, try json(submission.labels),
+                             submission.manifest, submission.source, submission.spoolKey, Date().timeIntervalSince1970,
+                             try submission.sweepPoint.map { try json($0) }])
+        let id = db.lastInsertedRowID
+        try db.execute(sql: "UPDATE jobs SET output_folder = ? WHERE id = ?", arguments: [outputFolder(id), id])
+        try addEvent(db, job: id, kind: "state", message: "queued (from \(submission.source))")
+        return id
     }
 
     // MARK: The life cycle

@@ -79,7 +79,7 @@ public enum ManifestSweep {
             if !seeds.isEmpty {
                 let seed = seeds[remainder % seeds.count]
                 remainder /= seeds.count
-                mapping = setting(Node(String(seed)), at: ["seed"], in: mapping)
+                mapping = setting(Node(String(seed)), at: ["seed"], in: mapping)!
                 seedValue = String(seed)
             }
             var picked: [(String, Node)] = []
@@ -89,7 +89,7 @@ public enum ManifestSweep {
             }
             for (key, value) in picked {
                 let path = key.split(separator: ".").map(String.init)
-                guard let updated = try settingChecked(value, at: path, in: mapping) else {
+                guard let updated = setting(value, at: path, in: mapping) else {
                     throw ManifestError(source: source, path: "sweep.grid.\(key)", line: sweepNode.mark?.line,
                                         message: "\(key) goes through a value that is not a mapping in the manifest")
                 }
@@ -98,7 +98,7 @@ public enum ManifestSweep {
             }
             let name = pointName(base: baseName, values: values, seed: seedValue)
             if let seedValue { values.append(seedValue) }
-            mapping = setting(Node(name), at: ["name"], in: mapping)
+            mapping = setting(Node(name), at: ["name"], in: mapping)!
             let text = try Yams.serialize(node: .mapping(mapping))
             points.append(SweepPoint(name: name, manifest: text, values: values))
         }
@@ -125,13 +125,9 @@ public enum ManifestSweep {
         return String(cleaned.prefix(100))
     }
 
-    /// `mapping` with `value` at `path`, creating mappings on the way.
-    private static func setting(_ value: Node, at path: [String], in mapping: Node.Mapping) -> Node.Mapping {
-        (try? settingChecked(value, at: path, in: mapping)) ?? mapping
-    }
-
-    /// `mapping` with `value` at `path`, or nil when the path goes through a value that is not a mapping.
-    private static func settingChecked(_ value: Node, at path: [String], in mapping: Node.Mapping) throws -> Node.Mapping? {
+    /// `mapping` with `value` at `path`, creating mappings on the way; nil when the path goes through a
+    /// value that is not a mapping (never for a top-level key).
+    private static func setting(_ value: Node, at path: [String], in mapping: Node.Mapping) -> Node.Mapping? {
         guard let key = path.first else { return mapping }
         var pairs = mapping.map { ($0.key, $0.value) }
         let index = pairs.firstIndex { $0.0.string == key }
@@ -145,7 +141,7 @@ public enum ManifestSweep {
             case .some(.mapping(let existing)): child = existing
             case .some: return nil
             }
-            guard let updated = try settingChecked(value, at: Array(path.dropFirst()), in: child) else { return nil }
+            guard let updated = setting(value, at: Array(path.dropFirst()), in: child) else { return nil }
             replacement = .mapping(updated)
         }
         if let index { pairs[index].1 = replacement } else { pairs.append((Node(key), replacement)) }

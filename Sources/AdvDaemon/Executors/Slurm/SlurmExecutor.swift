@@ -112,6 +112,7 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
                 tracked[run.clusterID!] = run
                 run.report(.submitted(ClusterPlacement(executor: name, clusterJobID: String(existing.jobID), partition: existing.partition,
                                                        node: existing.nodes, clusterState: existing.stateText, submission: number)))
+                run.deliverNewEvents()
                 update(run, with: existing)
                 return
             }
@@ -175,6 +176,7 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
         }
     }
 
+    /// What Slurm says of `run`'s job now; the job's events up to this look are delivered already.
     private func update(_ run: SlurmRun, with job: SlurmJob) {
         let state = job.stateText
         // Slurm counts its requeues: one since the last look means the job ran and went back to the
@@ -202,7 +204,7 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
             }
             if run.lastState != state { run.report(.clusterState(node: job.nodes, partition: job.partition, state: state)) }
         case .ended(let end):
-            run.deliverNewEvents()
+            // (its last events were read just before: it wrote them before Slurm saw it end)
             if !run.isRunning && !(end == .cancelled && job.nodes == nil) { run.report(.started(node: job.nodes)) }
             run.report(.clusterState(node: job.nodes, partition: job.partition, state: state))
             run.report(.ended(end.runEnd(exitCode: job.exitCode ?? 0, cancelRequested: run.cancelRequested)))
