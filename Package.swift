@@ -39,9 +39,11 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // Direct convolution kernels (AVX2 + FMA, with portable twins) for AdvNN's Conv2D.
+        .target(name: "CConvolution"),
         .target(
             name: "AdvNN",
-            dependencies: ["COpenBLAS", "CZlib"]
+            dependencies: ["COpenBLAS", "CZlib", "CConvolution"]
         ),
         // advd's release number, for every module and both executables.
         .target(name: "AdvVersion"),
@@ -101,7 +103,7 @@ let package = Package(
         .target(name: "AdvTestSupport", dependencies: ["AdvNN"]),
         .testTarget(
             name: "AdvNNTests",
-            dependencies: ["AdvNN", "AdvTestSupport", "CAllocationCounter", "CZlib"]
+            dependencies: ["AdvNN", "AdvTestSupport", "CAllocationCounter", "CConvolution", "CZlib"]
         ),
         .testTarget(
             name: "AdvRobustTests",

@@ -36,6 +36,8 @@ struct AdvBench: ParsableCommand {
     var json: String?
     @Flag(help: "Print per-layer times of a training step instead of the throughput table.")
     var profile = false
+    @Option(help: "How convolutions compute: auto (each layer's preferred algorithm), unrolled, or direct (where the stride is 1).")
+    var convolution = "auto"
 
     struct Row: Codable {
         var model: String, threads: Int, batchSize: Int, mode: String, samplesPerSecond: Double, gflops: Double
@@ -54,13 +56,18 @@ struct AdvBench: ParsableCommand {
         if let unknown = modelNames.first(where: { !Self.modelNames.contains($0) }) {
             throw ValidationError("unknown model \(unknown); expected \(Self.modelNames.joined(separator: ", "))")
         }
+        guard convolution == "auto" || ConvolutionAlgorithm(rawValue: convolution) != nil else {
+            throw ValidationError("unknown convolution \(convolution); expected auto, unrolled or direct")
+        }
+        let algorithm = ConvolutionAlgorithm(rawValue: convolution)
         if profile {
             for threadCount in threadCounts {
                 let compute = ComputeContext(threads: threadCount)
                 for name in modelNames {
                     for batchSize in batches {
                         print("\(name), \(threadCount) threads, batch \(batchSize):")
-                        let (model, input, labels) = try Self.benchmarkSetup(model: name, batchSize: batchSize, compute: compute)
+                        let (model, input, labels) = try Self.benchmarkSetup(model: name, batchSize: batchSize, compute: compute,
+                                                                             convolution: algorithm)
                         LayerProfile.run(model: model, input: input, labels: labels)
                     }
                 }
@@ -79,7 +86,8 @@ struct AdvBench: ParsableCommand {
             for name in modelNames {
                 for batchSize in batches {
                     for mode in ["train", "infer", "pgd20", "pgd-at"] {
-                        let row = try Self.measure(model: name, mode: mode, compute: compute, batchSize: batchSize)
+                        let row = try Self.measure(model: name, mode: mode, compute: compute, batchSize: batchSize,
+                                                   convolution: algorithm)
                         report.rows.append(row)
                         print(name.padding(toLength: 14, withPad: " ", startingAt: 0)
                               + String(format: " %7d  %5d  ", threadCount, batchSize) + row.mode.padding(toLength: 10, withPad: " ", startingAt: 0)
@@ -96,20 +104,39 @@ struct AdvBench: ParsableCommand {
     }
 
     /// The model, a random input batch in [0, 1) and labels, as both the table and the profile use them.
-    static func benchmarkSetup(model name: String, batchSize: Int, compute: ComputeContext) throws -> (Sequential, Tensor, [Int]) {
+    /// `convolution` nil: each convolution's preferred algorithm.
+    static func benchmarkSetup(model name: String, batchSize: Int, compute: ComputeContext,
+                               convolution: ConvolutionAlgorithm?) throws -> (Sequential, Tensor, [Int]) {
         var rng = RandomStream(seed: 0, purpose: "bench")
         let hidden: [Int]? = ["mlp": [256, 256], "mlp-wide": [1024, 1024]][name]
         let spec = ModelSpec(architecture: name == "mlp-wide" ? "mlp" : name, inputShape: [1, 28, 28], classes: 10, hidden: hidden)
         let model = try spec.build(rng: &rng)
         model.compute = compute
+        if let convolution {
+            for layer in convolutions(in: model) where convolution == .unrolled || layer.geometry.stride == 1 {
+                layer.algorithm = convolution
+            }
+        }
         let input = Tensor(zeros: Shape(batchSize, 1, 28, 28))
         for i in 0..<input.count { input[i] = rng.nextUnitFloat() }
         return (model, input, (0..<batchSize).map { $0 % 10 })
     }
 
-    static func measure(model name: String, mode: String, compute: ComputeContext, batchSize: Int) throws -> Row {
+    /// Every convolution in a benchmark model.
+    static func convolutions(in layer: any Layer) -> [Conv2D] {
+        switch layer {
+        case let convolution as Conv2D: [convolution]
+        case let sequential as Sequential: sequential.layers.flatMap(convolutions(in:))
+        case let block as PreActivationBlock: [block.conv1, block.conv2] + (block.shortcut.map { [$0] } ?? [])
+        default: []
+        }
+    }
+
+    static func measure(model name: String, mode: String, compute: ComputeContext, batchSize: Int,
+                        convolution: ConvolutionAlgorithm?) throws -> Row {
         var rng = RandomStream(seed: 1, purpose: "bench.steps")
-        let (model, input, labels) = try benchmarkSetup(model: name, batchSize: batchSize, compute: compute)
+        let (model, input, labels) = try benchmarkSetup(model: name, batchSize: batchSize, compute: compute,
+                                                        convolution: convolution)
         let flops = FlopCount(model: model, batchShape: input.shape)
         let seconds: Double
         if mode == "train" {

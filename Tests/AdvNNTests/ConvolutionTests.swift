@@ -1,7 +1,7 @@
 import AdvNN
 import Testing
 
-/// The im2col convolution against a direct, naive convolution (its twin), and im2col/col2im adjointness.
+/// Both convolution algorithms against a naive convolution (their twin), and im2col/col2im adjointness.
 @Suite struct ConvolutionTests {
     /// Direct cross-correlation with zero padding: the definition, one output at a time.
     static func naiveConvolution(_ input: Tensor, _ layer: Conv2D) -> Tensor {
@@ -25,10 +25,14 @@ import Testing
     /// Widths 8, 14 and 20 of stride-1 outputs exercise the vector row copies: a row of exactly one
     /// vector, one with an overlapping last vector, and one with a full vector before it.
     @Test(arguments: [(1, 0, 3, 8), (1, 2, 5, 8), (1, 2, 5, 14), (1, 1, 3, 20), (1, 0, 3, 5), (2, 1, 3, 8),
-                      (3, 1, 4, 8), (1, 0, 1, 8)])
-    func matchesDirectConvolution(stride: Int, padding: Int, kernel: Int, width: Int) {
+                      (3, 1, 4, 8), (1, 0, 1, 8)], ConvolutionAlgorithm.allCases)
+    func matchesNaiveConvolution(shape: (stride: Int, padding: Int, kernel: Int, width: Int),
+                                 algorithm: ConvolutionAlgorithm) {
+        let (stride, padding, kernel, width) = shape
         var rng = RandomStream(seed: 21)
         let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: kernel, stride: stride, padding: padding, rng: &rng)
+        guard algorithm == .unrolled || stride == 1 else { return }   // direct is stride 1 only
+        layer.algorithm = algorithm
         let input = Tensor(zeros: Shape(2, 3, 9, width))
         GradientCheck.fill(input, rng: &rng)
         let fast = layer.forward(input), naive = Self.naiveConvolution(input, layer)
@@ -100,10 +104,11 @@ import Testing
 
     /// The weight gradient summed over groups of images equals the direct sum over all images, and
     /// backward adds to the gradient already there rather than overwriting it.
-    @Test(arguments: [2, 12])   // unrolling by columns, and channels last
-    func weightGradientAccumulatesOverGroupsAndCalls(channels C: Int) {
+    @Test(arguments: [(2, .unrolled), (12, .unrolled), (2, .direct), (12, .direct)] as [(Int, ConvolutionAlgorithm)])
+    func weightGradientAccumulatesOverGroupsAndCalls(channels C: Int, algorithm: ConvolutionAlgorithm) {
         var rng = RandomStream(seed: 24)
         let layer = Conv2D(inChannels: C, outChannels: 3, kernelSize: 3, padding: 1, rng: &rng)
+        layer.algorithm = algorithm   // unrolled: by columns (2 channels), channels last (12)
         let input = Tensor(zeros: Shape(10, C, 6, 6)), dOutput = Tensor(zeros: Shape(10, 3, 6, 6))
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.fill(dOutput, rng: &rng)
@@ -128,13 +133,14 @@ import Testing
     /// The convolution spreads groups of images over the threads and sums the groups' weight gradients
     /// in a fixed order: outputs and every gradient are bit-identical for 1, 2 and 3 threads, also when
     /// the groups do not divide evenly among them (11 images).
-    @Test(arguments: [3, 12])   // unrolling by columns, and channels last
-    func resultsDoNotDependOnTheThreadCount(channels: Int) {
+    @Test(arguments: [(3, .unrolled), (12, .unrolled), (3, .direct), (12, .direct)] as [(Int, ConvolutionAlgorithm)])
+    func resultsDoNotDependOnTheThreadCount(channels: Int, algorithm: ConvolutionAlgorithm) {
         var outcomes: [[[Float]]] = []
         for threads in [1, 2, 3] {
             var rng = RandomStream(seed: 23)
             let layer = Conv2D(inChannels: channels, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
             layer.compute = ComputeContext(threads: threads)
+            layer.algorithm = algorithm   // unrolled: by columns (3 channels), channels last (12)
             let input = Tensor(zeros: Shape(11, channels, 10, 10)), dOutput = Tensor(zeros: Shape(11, 5, 10, 10))
             GradientCheck.fill(input, rng: &rng)
             GradientCheck.fill(dOutput, rng: &rng)

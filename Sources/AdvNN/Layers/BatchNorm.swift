@@ -76,14 +76,15 @@ public final class BatchNorm: Layer {
                 compute.forEachChunk(of: C) { range in
                     for c in range {
                         if training {
-                            // batch statistics in Double: one pass for the mean, one for the variance
+                            // batch statistics: each plane summed in SIMD lanes, the planes in Double;
+                            // one pass for the mean, one for the variance
                             var sum = 0.0
-                            for n in 0..<N { let x = X + (n * C + c) * S; for s in 0..<S { sum += Double(x[s]) } }
+                            for n in 0..<N { sum += Double(Elementwise.sum(X + (n * C + c) * S, count: S)) }
                             let mu = sum / Double(M)
                             var squares = 0.0
                             for n in 0..<N {
-                                let x = X + (n * C + c) * S
-                                for s in 0..<S { let d = Double(x[s]) - mu; squares += d * d }
+                                squares += Double(Elementwise.sumOfSquaredDeviations(X + (n * C + c) * S, from: Float(mu),
+                                                                                     count: S))
                             }
                             let variance = squares / Double(M)
                             MEAN[c] = Float(mu)
@@ -98,8 +99,8 @@ public final class BatchNorm: Layer {
                         // y = γ·(x − μ)·rstd + β
                         let scale = gamma[c] * RSTD[c], shift = beta[c] - MEAN[c] * scale
                         for n in 0..<N {
-                            let x = X + (n * C + c) * S, y = Y + (n * C + c) * S
-                            for s in 0..<S { y[s] = x[s] * scale + shift }
+                            Elementwise.affine(X + (n * C + c) * S, scale: scale, shift: shift, into: Y + (n * C + c) * S,
+                                               count: S)
                         }
                     }
                 }
@@ -122,12 +123,15 @@ public final class BatchNorm: Layer {
                 compute.forEachChunk(of: C) { range in
                     for c in range {
                         let mu = MEAN[c], rstd = RSTD[c]
-                        // (1) Σ dy and Σ dy·x̂, x̂ = (x − μ)·rstd
-                        var sumDy: Float = 0, sumDyXhat: Float = 0
+                        // (1) Σ dy and Σ dy·x̂, x̂ = (x − μ)·rstd: each plane in SIMD lanes, the planes in Double
+                        var sumDyTotal = 0.0, sumDyDeviation = 0.0
                         for n in 0..<N {
-                            let x = X + (n * C + c) * S, dy = dY + (n * C + c) * S
-                            for s in 0..<S { sumDy += dy[s]; sumDyXhat += dy[s] * (x[s] - mu) * rstd }
+                            let plane = Elementwise.sumAndDeviationProduct(dY + (n * C + c) * S, X + (n * C + c) * S,
+                                                                           from: mu, count: S)
+                            sumDyTotal += Double(plane.sum)
+                            sumDyDeviation += Double(plane.product)
                         }
+                        let sumDy = Float(sumDyTotal), sumDyXhat = Float(sumDyDeviation) * rstd
                         // (2) dβ += Σ dy, dγ += Σ dy·x̂
                         if wantsParameters { dBeta[c] += sumDy; dGamma[c] += sumDyXhat }
                         guard wantsInput else { continue }
@@ -135,12 +139,13 @@ public final class BatchNorm: Layer {
                             let x = X + (n * C + c) * S, dy = dY + (n * C + c) * S, dx = dX + (n * C + c) * S
                             if training {
                                 // (3) batch statistics depend on x: dx = γ·rstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
+                                //     = γ·rstd·dy − γ·rstd²·Σ(dy·x̂)/M · (x − μ) − γ·rstd·Σdy/M
                                 let k = gamma[c] * rstd / M
-                                for s in 0..<S { dx[s] = k * (M * dy[s] - sumDy - (x[s] - mu) * rstd * sumDyXhat) }
+                                Elementwise.combine(dy, times: k * M, x, from: mu, times: -k * rstd * sumDyXhat,
+                                                    plus: -k * sumDy, into: dx, count: S)
                             } else {
                                 // (3') fixed statistics: dx = γ·rstd·dy
-                                let k = gamma[c] * rstd
-                                for s in 0..<S { dx[s] = k * dy[s] }
+                                Elementwise.scale(dy, by: gamma[c] * rstd, into: dx, count: S)
                             }
                         }
                     }

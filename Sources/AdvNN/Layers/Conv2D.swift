@@ -21,6 +21,14 @@ public final class Conv2D: Layer {
     public let weight: Parameter
     public let bias: Parameter?
     public var isTraining = true
+    /// How the layer computes: `ConvolutionAlgorithm.preferred(for:)` unless set (a benchmark compares
+    /// the two; results agree to rounding).
+    public var algorithm: ConvolutionAlgorithm {
+        didSet {
+            precondition(algorithm == .unrolled || DirectConvolution.applies(to: geometry),
+                         "direct convolution needs stride 1 and padding below the kernel size, got \(geometry)")
+        }
+    }
     /// Floats of column matrix per chunk: 2.5 MB, four of cnn-small's second-layer images. Measured
     /// on cnn-small, 1.2–10 MB: smaller chunks keep the columns closer to the core, larger ones make
     /// larger GEMMs; 2.5–4 MB balanced the two best, on one thread and on two.
@@ -29,7 +37,7 @@ public final class Conv2D: Layer {
     public static let groupCount = 8
 
     /// One compute thread's scratch for a chunk.
-    private final class Scratch {
+    final class Scratch {
         let columns = Tensor(zeros: Shape(0))      // (K, chunk·OHW), K = C·KH·KW; or the rows (chunk·OHW, K)
         let product = Tensor(zeros: Shape(0))      // (OC, chunk·OHW): the GEMM's output, or dOutput in its layout
         let dColumns = Tensor(zeros: Shape(0))     // (K, chunk·OHW), or (chunk·OHW, K) when unrolling by rows
@@ -37,13 +45,17 @@ public final class Conv2D: Layer {
     }
 
     private var scratch: [Scratch] = []
+    /// The weights as the direct kernels read them, for the forward and for the input gradient.
+    let packedWeights = Tensor(zeros: Shape(0))
+    let packedGradientWeights = Tensor(zeros: Shape(0))
     /// Each group's weight gradient: (groups, K, OC), dWᵀ, when the backward unrolls by columns;
     /// (groups, OC, K) with K channels last when it unrolls by rows (see `ConvolutionGeometry.im2row`).
-    private let weightGradientParts = Tensor(zeros: Shape(0))
+    /// (groups, OC, K) when it runs direct.
+    let weightGradientParts = Tensor(zeros: Shape(0))
     private let weightChannelsLast = Tensor(zeros: Shape(0)) // (OC, K), K channels last: the rows' weights
-    private let biasGradientParts = Tensor(zeros: Shape(0))   // (groups, OC)
-    private let output = Tensor(zeros: Shape(0))
-    private let dInput = Tensor(zeros: Shape(0))
+    let biasGradientParts = Tensor(zeros: Shape(0))   // (groups, OC)
+    let output = Tensor(zeros: Shape(0))
+    let dInput = Tensor(zeros: Shape(0))
     private var input: Tensor?
 
     /// A convolution initialised as PyTorch's `nn.Conv2d` by default: uniform in ±1/√(C·KH·KW).
@@ -55,6 +67,7 @@ public final class Conv2D: Layer {
         weight = Parameter(Initialization.uniform(
             Shape(outChannels, inChannels, kernelSize, kernelSize), bound: bound, rng: &rng))
         bias = hasBias ? Parameter(Initialization.uniform(Shape(outChannels), bound: bound, rng: &rng)) : nil
+        algorithm = .preferred(for: geometry)
     }
 
     private init(sharing other: Conv2D) {
@@ -62,6 +75,7 @@ public final class Conv2D: Layer {
         weight = other.weight
         bias = other.bias
         isTraining = other.isTraining
+        algorithm = other.algorithm
     }
 
     public func replica() -> Conv2D { Conv2D(sharing: self).computing(like: self) }
@@ -77,14 +91,13 @@ public final class Conv2D: Layer {
     // MARK: dividing the batch
 
     /// How many groups a batch of `images` images is cut into: contiguous, as equal as they can be.
-    private func groupCount(images: Int) -> Int { min(images, Self.groupCount) }
+    func groupCount(images: Int) -> Int { min(images, Self.groupCount) }
 
-    /// Runs `body(images, group, scratch)` for every chunk of every group — consecutive image ranges
-    /// whose column matrices fit `columnBudget` — with groups spread over the compute threads.
-    private func forEachChunk(images: Int, positions: Int,
-                              _ body: (_ images: Range<Int>, _ group: Int, _ scratch: Scratch) -> Void) {
+    /// Runs `body(images, group, scratch)` for every chunk of every group — consecutive ranges of at
+    /// most `perChunk` images — with groups spread over the compute threads.
+    func forEachChunk(images: Int, perChunk: Int,
+                      _ body: (_ images: Range<Int>, _ group: Int, _ scratch: Scratch) -> Void) {
         let groups = groupCount(images: images), threads = min(compute.threads, groups)
-        let perChunk = max(1, Self.columnBudget / max(geometry.patchSize * positions, 1))
         while scratch.count < threads { scratch.append(Scratch()) }
         compute.forEachChunk(of: groups, maximumParts: threads) { groupRange, part in
             for index in groupRange {
@@ -96,6 +109,11 @@ public final class Conv2D: Layer {
         }
     }
 
+    /// Images per chunk on the unrolled path: as many as fit their column matrices in `columnBudget`.
+    private func unrolledImagesPerChunk(positions: Int) -> Int {
+        max(1, Self.columnBudget / max(geometry.patchSize * positions, 1))
+    }
+
     // MARK: forward
 
     public func forward(_ input: Tensor) -> Tensor {
@@ -103,7 +121,11 @@ public final class Conv2D: Layer {
         self.input = input
         output.resize(to: outShape)
         let N = input.shape[0], OHW = outShape[2] * outShape[3]
-        forEachChunk(images: N, positions: OHW) { images, _, scratch in
+        if algorithm == .direct {
+            directForward(input)
+            return output
+        }
+        forEachChunk(images: N, perChunk: unrolledImagesPerChunk(positions: OHW)) { images, _, scratch in
             forward(input, images: images, positions: OHW, scratch: scratch)
         }
         return output
@@ -136,6 +158,10 @@ public final class Conv2D: Layer {
         precondition(dOutput.shape == output.shape, "Conv2D dOutput \(dOutput.shape), output \(output.shape)")
         let N = input.shape[0], OC = geometry.outChannels, K = geometry.patchSize
         let OHW = output.shape[2] * output.shape[3], groups = groupCount(images: N)
+        if algorithm == .direct {
+            directBackward(dOutput, input: input, request: request)
+            return request.input ? dInput : nil
+        }
         if request.input {
             dInput.resize(to: input.shape)
             if geometry.unrollsChannelsLast { permuteWeightsChannelsLast() }
@@ -146,7 +172,7 @@ public final class Conv2D: Layer {
             biasGradientParts.resize(to: Shape(groups, OC))
             biasGradientParts.zero()
         }
-        forEachChunk(images: N, positions: OHW) { images, group, scratch in
+        forEachChunk(images: N, perChunk: unrolledImagesPerChunk(positions: OHW)) { images, group, scratch in
             backward(dOutput, input: input, images: images, positions: OHW, group: group, request: request,
                      scratch: scratch)
         }
@@ -224,17 +250,19 @@ public final class Conv2D: Layer {
     }
 
     /// dW[oc, c, kh, kw] += Σ over groups, in group order, of their parts' entries for it; likewise the bias.
-    private func addGroupGradients(groups: Int) {
+    func addGroupGradients(groups: Int) {
         let OC = geometry.outChannels, C = geometry.inChannels, KS = geometry.kernelSize, K = geometry.patchSize
-        let parts = weightGradientParts.data, dW = weight.gradient.data, byRows = geometry.unrollsChannelsLast
+        let parts = weightGradientParts.data, dW = weight.gradient.data
+        let direct = algorithm == .direct, byRows = geometry.unrollsChannelsLast
         compute.forEachChunk(of: OC) { channels in
             for oc in channels {
                 for c in 0..<C {
                     for kh in 0..<KS {
                         for kw in 0..<KS {
                             let k = (c * KS + kh) * KS + kw
-                            // where the parts keep it: dW channels last, or dWᵀ
-                            let entry = byRows ? oc * K + geometry.channelsLastIndex(channel: c, row: kh, column: kw)
+                            // where the parts keep it: dW as it is (direct), channels last, or dWᵀ
+                            let entry = direct ? oc * K + k
+                                : byRows ? oc * K + geometry.channelsLastIndex(channel: c, row: kh, column: kw)
                                 : k * OC + oc
                             var sum = parts[entry]
                             for group in 1..<groups { sum += parts[group * K * OC + entry] }

@@ -101,4 +101,76 @@ public enum Elementwise {
         }
         storeShort(lastSum, t + last)
     }
+
+    // Per-channel statistics and affine maps (batch normalisation): each call covers one contiguous
+    // plane of a channel, its reductions accumulated in 16 Float lanes; callers add the planes' results
+    // in Double, so a sum over a whole batch keeps its precision.
+
+    /// Σ (x[i] − mean)²
+    public static func sumOfSquaredDeviations(_ x: UnsafePointer<Float>, from mean: Float, count: Int) -> Float {
+        var lanes = Vector()
+        let center = Vector(repeating: mean)
+        var i = 0
+        while i + width <= count {
+            let d = load(x + i) - center
+            lanes += d * d   // not addProduct: without FMA in the target it calls fmaf per lane
+            i += width
+        }
+        var total = lanes.sum()
+        while i < count { let d = x[i] - mean; total += d * d; i += 1 }
+        return total
+    }
+
+    /// (Σ g[i], Σ g[i]·(x[i] − mean))
+    public static func sumAndDeviationProduct(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, from mean: Float,
+                                              count: Int) -> (sum: Float, product: Float) {
+        var sumLanes = Vector(), productLanes = Vector()
+        let center = Vector(repeating: mean)
+        var i = 0
+        while i + width <= count {
+            let gv = load(g + i)
+            sumLanes += gv
+            productLanes += gv * (load(x + i) - center)
+            i += width
+        }
+        var sum = sumLanes.sum(), product = productLanes.sum()
+        while i < count { sum += g[i]; product += g[i] * (x[i] - mean); i += 1 }
+        return (sum, product)
+    }
+
+    /// y[i] = x[i]·scale + shift
+    public static func affine(_ x: UnsafePointer<Float>, scale: Float, shift: Float, into y: UnsafeMutablePointer<Float>,
+                              count: Int) {
+        let a = Vector(repeating: scale), b = Vector(repeating: shift)
+        var i = 0
+        while i + width <= count {
+            store(load(x + i) * a + b, y + i)
+            i += width
+        }
+        while i < count { y[i] = x[i] * scale + shift; i += 1 }
+    }
+
+    /// d[i] = α·g[i] + β·(x[i] − mean) + γ
+    public static func combine(_ g: UnsafePointer<Float>, times alpha: Float, _ x: UnsafePointer<Float>, from mean: Float,
+                               times beta: Float, plus gamma: Float, into d: UnsafeMutablePointer<Float>, count: Int) {
+        let a = Vector(repeating: alpha), b = Vector(repeating: beta), c = Vector(repeating: gamma)
+        let center = Vector(repeating: mean)
+        var i = 0
+        while i + width <= count {
+            store(load(g + i) * a + (load(x + i) - center) * b + c, d + i)
+            i += width
+        }
+        while i < count { d[i] = alpha * g[i] + beta * (x[i] - mean) + gamma; i += 1 }
+    }
+
+    /// d[i] = g[i]·scale
+    public static func scale(_ g: UnsafePointer<Float>, by scale: Float, into d: UnsafeMutablePointer<Float>, count: Int) {
+        let a = Vector(repeating: scale)
+        var i = 0
+        while i + width <= count {
+            store(load(g + i) * a, d + i)
+            i += width
+        }
+        while i < count { d[i] = g[i] * scale; i += 1 }
+    }
 }

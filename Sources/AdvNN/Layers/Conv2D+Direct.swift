@@ -1,0 +1,107 @@
+/// The direct path of `Conv2D` (`ConvolutionAlgorithm.direct`): each chunk of images is zero-padded once
+/// and read in place by the kernels of `DirectConvolution`, with no unrolled copy. The batch is divided
+/// as on the unrolled path (groups of images spread over the threads, chunks within a group, each
+/// group's weight gradient summed in its own part and the parts added in group order), so results are
+/// bit-identical for any number of threads.
+extension Conv2D {
+    func directForward(_ input: Tensor) {
+        let C = geometry.inChannels, OC = geometry.outChannels, H = input.shape[2], W = input.shape[3]
+        let whole = DirectConvolution(geometry, height: H, width: W, images: 1)
+        let OH = whole.outputHeight, OW = whole.outputWidth
+        packedWeights.resize(to: Shape(whole.packedWeightCount(outputs: OC, inputs: C)))
+        whole.packWeights(weight.value.data, into: packedWeights.data, forInputGradient: false)
+        let X = input.data, Y = output.data, B = bias?.value.data, packed = packedWeights.data
+        let perChunk = DirectConvolution.imagesPerChunk(geometry, height: H, width: W)
+        forEachChunk(images: input.shape[0], perChunk: perChunk) { images, _, scratch in
+            let layout = DirectConvolution(geometry, height: H, width: W, images: images.count)
+            scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
+            scratch.product.resize(to: Shape(OC, layout.length))
+            let padded = scratch.paddedPlanes.data, flat = scratch.product.data
+            DirectConvolution.pad(X, images: images, channels: C, height: H, width: W, padding: geometry.padding,
+                                  rowStride: layout.paddedWidth, planeStride: layout.planeStride, into: padded,
+                                  total: layout.inputFloats)
+            layout.correlate(padded: padded, packed: packed, into: flat)
+            // out[n, oc, oh, :] = the first OW of flat row (oc, image, oh) + b[oc]; the rest are unused
+            for (local, n) in images.enumerated() {
+                for oc in 0..<OC {
+                    let b = B?[oc] ?? 0
+                    for oh in 0..<OH {
+                        let source = flat + oc * layout.length + layout.outputOffset(image: local, row: oh)
+                        let target = Y + ((n * OC + oc) * OH + oh) * OW
+                        for ow in 0..<OW { target[ow] = source[ow] + b }
+                    }
+                }
+            }
+        }
+    }
+
+    func directBackward(_ dOutput: Tensor, input: Tensor, request: GradientRequest) {
+        let N = input.shape[0], C = geometry.inChannels, OC = geometry.outChannels, K = geometry.patchSize
+        let H = input.shape[2], W = input.shape[3], groups = groupCount(images: N)
+        let whole = DirectConvolution(geometry, height: H, width: W, images: 1)
+        let OH = whole.outputHeight, OW = whole.outputWidth
+        if request.input {
+            dInput.resize(to: input.shape)
+            packedGradientWeights.resize(to: Shape(whole.packedWeightCount(outputs: C, inputs: OC)))
+            whole.packWeights(weight.value.data, into: packedGradientWeights.data, forInputGradient: true)
+        }
+        if request.parameters {
+            weightGradientParts.resize(to: Shape(groups, OC, K))
+            weightGradientParts.zero()
+            biasGradientParts.resize(to: Shape(groups, OC))
+            biasGradientParts.zero()
+        }
+        let X = input.data, dY = dOutput.data, dX = dInput.data, packed = packedGradientWeights.data
+        let perChunk = DirectConvolution.imagesPerChunk(geometry, height: H, width: W)
+        forEachChunk(images: N, perChunk: perChunk) { images, group, scratch in
+            let layout = DirectConvolution(geometry, height: H, width: W, images: images.count)
+            if request.parameters {
+                // (1) dW += the padded inputs correlated with dOutput in the flat layout, zero between rows
+                scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
+                DirectConvolution.pad(X, images: images, channels: C, height: H, width: W, padding: geometry.padding,
+                                      rowStride: layout.paddedWidth, planeStride: layout.planeStride,
+                                      into: scratch.paddedPlanes.data, total: layout.inputFloats)
+                scratch.product.resize(to: Shape(DirectConvolution.blockedRows(OC), layout.length))
+                scratch.product.zero()
+                let flat = scratch.product.data
+                for (local, n) in images.enumerated() {
+                    for oc in 0..<OC {
+                        for oh in 0..<OH {
+                            Elementwise.copyRow(dY + ((n * OC + oc) * OH + oh) * OW,
+                                                to: flat + oc * layout.length + layout.outputOffset(image: local, row: oh),
+                                                count: OW)
+                        }
+                    }
+                }
+                layout.addWeightGradient(padded: scratch.paddedPlanes.data, flatGradient: flat,
+                                         into: weightGradientParts.data + group * OC * K)
+                // (2) db[oc] += Σ dOutput[n, oc]
+                if bias != nil {
+                    let dBias = biasGradientParts.data + group * OC
+                    for n in images {
+                        for oc in 0..<OC { dBias[oc] += Elementwise.sum(dY + (n * OC + oc) * OH * OW, count: OH * OW) }
+                    }
+                }
+            }
+            guard request.input else { return }
+            // (3) dInput = dOutput, padded by KS − 1 − padding, correlated with the flipped weights
+            scratch.columns.resize(to: Shape(layout.gradientInputFloats))
+            DirectConvolution.pad(dY, images: images, channels: OC, height: OH, width: OW,
+                                  padding: layout.gradientPadding, rowStride: layout.gradientPaddedWidth,
+                                  planeStride: layout.gradientPlaneStride, into: scratch.columns.data,
+                                  total: layout.gradientInputFloats)
+            scratch.dColumns.resize(to: Shape(C, layout.gradientLength))
+            layout.correlateGradient(padded: scratch.columns.data, packed: packed, into: scratch.dColumns.data)
+            let flat = scratch.dColumns.data
+            for (local, n) in images.enumerated() {
+                for c in 0..<C {
+                    for h in 0..<H {
+                        Elementwise.copyRow(flat + c * layout.gradientLength + layout.inputGradientOffset(image: local, row: h),
+                                            to: dX + ((n * C + c) * H + h) * W, count: W)
+                    }
+                }
+            }
+        }
+        if request.parameters && groups > 0 { addGroupGradients(groups: groups) }
+    }
+}

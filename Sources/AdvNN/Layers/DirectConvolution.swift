@@ -1,0 +1,199 @@
+import CConvolution
+
+/// How a `Conv2D` computes.
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+    /// im2col (or im2row) and one GEMM per chunk of images: any stride, any CPU.
+    case unrolled
+    /// The direct kernels of `CConvolution` (stride 1, AVX2 and FMA): no unrolled copy. Layers with small
+    /// patches (the ResNet's 16-channel 3×3 layers, LeNet's) spend more time unrolling and packing than
+    /// multiplying; the direct kernels read the padded images in place.
+    case direct
+
+    /// Whether this CPU runs the direct kernels.
+    public static let directIsAvailable = adv_direct_has_avx2_fma() != 0
+
+    /// What a layer of `geometry` uses unless told otherwise: direct for stride-1 layers with patches of
+    /// at most `directPatchLimit` elements, where the CPU runs the kernels; unrolled otherwise.
+    public static func preferred(for geometry: ConvolutionGeometry) -> ConvolutionAlgorithm {
+        directIsAvailable && DirectConvolution.applies(to: geometry) && geometry.patchSize <= directPatchLimit
+            ? .direct : .unrolled
+    }
+
+    /// The largest patch (C·KS²) that runs direct. Measured with `advbench --profile --convolution` on
+    /// the 2-core AMD EPYC (Zen, AVX2), batch 128, one thread: direct is faster for patches of 25
+    /// (cnn-small's and LeNet's first layers), 150 (LeNet's second) and 144 (the ResNet's first stage,
+    /// a training step's blocks 108 → 65 ms), even at 288 (its second stage), and slower at 576 (its
+    /// third) and 800 (cnn-small's second layer, 138 → 176 ms), whose GEMMs are wide enough for
+    /// OpenBLAS to run near its peak.
+    public static let directPatchLimit = 288
+}
+
+/// The flat layout the direct kernels read and write, for one convolution, one input size and a chunk
+/// of images (see `direct_convolution.h`). Each channel's zero-padded planes of Hp × Wp floats, one per
+/// image of the chunk, lie end to end and are read as one long row: output position
+/// q = image·Hp·Wp + oh·Wp + ow reads q + kh·Wp + kw. The kernels compute every q below `length`; the
+/// positions past each output row (KS − 1 of them) and past each image's OH rows are unused, and in a
+/// weight gradient's input they are zero. Long rows amortise the kernels' per-row work over images.
+struct DirectConvolution {
+    let geometry: ConvolutionGeometry
+    let images: Int
+    let height: Int, width: Int                    // the input's
+    let paddedHeight: Int, paddedWidth: Int
+    let outputHeight: Int, outputWidth: Int
+    /// Positions the forward kernel computes per output channel.
+    let length: Int
+    /// The input gradient is the correlation of dOutput, padded by KS − 1 − padding, with the flipped
+    /// weights: its padded planes and flat length.
+    let gradientPadding: Int
+    let gradientPaddedHeight: Int, gradientPaddedWidth: Int
+    let gradientLength: Int
+
+    /// Floats of a chunk's padded input planes (128 KB). Longer rows spare the weight gradient's kernel
+    /// its per-row sums (on 7×7 planes, 37 GFLOP/s for one image a row, 47 for four), but add the unused
+    /// rows between images to every kernel's work: in the kernels' benchmark, one to four images a row
+    /// on 14×14 and 28×28 planes ran within 10% of each other.
+    static let chunkBudget = 1 << 15
+
+    /// Stride 1, and padding below the kernel size (so the input gradient's padding is not negative).
+    static func applies(to geometry: ConvolutionGeometry) -> Bool {
+        geometry.stride == 1 && geometry.padding < geometry.kernelSize
+    }
+
+    /// Images per chunk for inputs of height × width: as many as keep the padded planes in `chunkBudget`.
+    static func imagesPerChunk(_ geometry: ConvolutionGeometry, height: Int, width: Int) -> Int {
+        let plane = (height + 2 * geometry.padding) * (width + 2 * geometry.padding)
+        return max(1, chunkBudget / max(geometry.inChannels * plane, 1))
+    }
+
+    init(_ geometry: ConvolutionGeometry, height: Int, width: Int, images: Int) {
+        precondition(Self.applies(to: geometry), "direct convolution needs stride 1, got \(geometry)")
+        self.geometry = geometry
+        self.images = images
+        self.height = height
+        self.width = width
+        let KS = geometry.kernelSize
+        paddedHeight = height + 2 * geometry.padding
+        paddedWidth = width + 2 * geometry.padding
+        outputHeight = paddedHeight - KS + 1
+        outputWidth = paddedWidth - KS + 1
+        length = Self.roundedUp((images - 1) * paddedHeight * paddedWidth + outputHeight * paddedWidth)
+        gradientPadding = KS - 1 - geometry.padding
+        gradientPaddedHeight = outputHeight + 2 * gradientPadding
+        gradientPaddedWidth = outputWidth + 2 * gradientPadding
+        gradientLength = Self.roundedUp((images - 1) * gradientPaddedHeight * gradientPaddedWidth
+                                        + height * gradientPaddedWidth)
+    }
+
+    private static func roundedUp(_ count: Int) -> Int { (count + 7) / 8 * 8 }
+
+    /// Output channels rounded up to the kernels' block of four: rows of the flat gradient.
+    static func blockedRows(_ channels: Int) -> Int {
+        (channels + Int(ADV_DIRECT_BLOCK) - 1) / Int(ADV_DIRECT_BLOCK) * Int(ADV_DIRECT_BLOCK)
+    }
+
+    /// Floats of packed weights for `outputs` outputs from `inputs` inputs.
+    func packedWeightCount(outputs: Int, inputs: Int) -> Int {
+        Self.blockedRows(outputs) * inputs * geometry.kernelSize * geometry.kernelSize
+    }
+
+    /// Floats between one channel's planes and the next's: the input's, and dOutput's padded ones.
+    var planeStride: Int { images * paddedHeight * paddedWidth }
+    var gradientPlaneStride: Int { images * gradientPaddedHeight * gradientPaddedWidth }
+
+    /// Where image `image`, row `row` of a channel's flat output (or flat weight-gradient input) starts.
+    func outputOffset(image: Int, row: Int) -> Int { image * paddedHeight * paddedWidth + row * paddedWidth }
+    /// Where image `image`, row `row` of a channel's flat input gradient starts.
+    func inputGradientOffset(image: Int, row: Int) -> Int {
+        image * gradientPaddedHeight * gradientPaddedWidth + row * gradientPaddedWidth
+    }
+
+    /// Floats of the padded input planes (the kernels read a little past the last one).
+    var inputFloats: Int {
+        adv_direct_input_floats(geometry.inChannels, planeStride, paddedWidth, geometry.kernelSize, length)
+    }
+
+    /// Floats of dOutput's padded planes, the input gradient's correlation input.
+    var gradientInputFloats: Int {
+        adv_direct_input_floats(geometry.outChannels, gradientPlaneStride, gradientPaddedWidth, geometry.kernelSize,
+                                gradientLength)
+    }
+
+    /// Copies images `images` of `source` (N, channels, height, width) into `target`, each channel's planes
+    /// end to end (`planeStride` apart), each plane inside a zero border of `padding` with rows
+    /// `rowStride` long; zeroes the `total` floats around them first.
+    static func pad(_ source: UnsafePointer<Float>, images: Range<Int>, channels: Int, height: Int, width: Int,
+                    padding: Int, rowStride: Int, planeStride: Int, into target: UnsafeMutablePointer<Float>, total: Int) {
+        target.update(repeating: 0, count: total)
+        let paddedPlane = (height + 2 * padding) * rowStride
+        for (local, n) in images.enumerated() {
+            for c in 0..<channels {
+                let plane = target + c * planeStride + local * paddedPlane + padding * rowStride + padding
+                for h in 0..<height {
+                    Elementwise.copyRow(source + ((n * channels + c) * height + h) * width, to: plane + h * rowStride,
+                                        count: width)
+                }
+            }
+        }
+    }
+
+    /// Packs W (OC, C, KS, KS) for the forward correlation, or flipped and transposed for the input gradient's.
+    func packWeights(_ weights: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, forInputGradient: Bool) {
+        adv_direct_pack_weights(weights, geometry.outChannels, geometry.inChannels, geometry.kernelSize,
+                                forInputGradient ? 1 : 0, packed)
+    }
+
+    /// flat (OC, length) = the correlation of the padded input planes with the packed weights.
+    func correlate(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>, into flat: UnsafeMutablePointer<Float>,
+                   kernel: Kernel = .fastest) {
+        kernel.correlate(padded, geometry.inChannels, planeStride, paddedWidth, geometry.kernelSize,
+                         packed, geometry.outChannels, flat, length)
+    }
+
+    /// flat (C, gradientLength) = the correlation of dOutput's padded planes with the flipped weights.
+    func correlateGradient(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>,
+                           into flat: UnsafeMutablePointer<Float>, kernel: Kernel = .fastest) {
+        kernel.correlate(padded, geometry.outChannels, gradientPlaneStride, gradientPaddedWidth, geometry.kernelSize,
+                         packed, geometry.inChannels, flat, gradientLength)
+    }
+
+    /// dW (OC, C, KS, KS) += the correlation of the padded input planes with `flatGradient`
+    /// (blockedRows(OC) rows of `length`, zero outside the output positions).
+    func addWeightGradient(padded: UnsafePointer<Float>, flatGradient: UnsafePointer<Float>,
+                           into weightGradient: UnsafeMutablePointer<Float>, kernel: Kernel = .fastest) {
+        kernel.weightGradient(padded, geometry.inChannels, planeStride, paddedWidth, geometry.kernelSize,
+                              flatGradient, geometry.outChannels, length, weightGradient)
+    }
+
+    /// The AVX2 kernels or their portable twins (the tests run both).
+    enum Kernel: Sendable {
+        case avx2, portable
+
+        static let fastest: Kernel = ConvolutionAlgorithm.directIsAvailable ? .avx2 : .portable
+
+        func correlate(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
+                       _ kernelSize: Int, _ packed: UnsafePointer<Float>, _ outChannels: Int,
+                       _ output: UnsafeMutablePointer<Float>, _ length: Int) {
+            switch self {
+            case .avx2:
+                adv_direct_correlate_avx2(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+                                          output, length)
+            case .portable:
+                adv_direct_correlate_portable(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+                                              output, length)
+            }
+        }
+
+        func weightGradient(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
+                            _ kernelSize: Int, _ gradient: UnsafePointer<Float>, _ outChannels: Int, _ length: Int,
+                            _ weightGradient: UnsafeMutablePointer<Float>) {
+            switch self {
+            case .avx2:
+                adv_direct_weight_gradient_avx2(input, channels, planeStride, rowStride, kernelSize, gradient,
+                                                outChannels, length, weightGradient)
+            case .portable:
+                adv_direct_weight_gradient_portable(input, channels, planeStride, rowStride, kernelSize, gradient,
+                                                    outChannels, length, weightGradient)
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import AdvNN
+import CConvolution
+import Testing
+
+/// The direct convolution (no unrolling) against the unrolled one on the same parameters, and the
+/// AVX2 kernels against their portable C twins.
+@Suite struct DirectConvolutionTests {
+    /// (in channels, out channels, kernel, padding, height, width, bias): output channels that are not
+    /// a multiple of the kernels' block of four, 5×5 kernels (kernel columns in blocks of three and two),
+    /// padding 0 to 2, planes whose flat length is and is not a multiple of 16, and a single input
+    /// channel.
+    @Test(arguments: [(3, 5, 3, 1, 9, 8, true), (8, 8, 3, 1, 7, 7, false), (2, 3, 5, 2, 9, 14, true),
+                      (4, 4, 3, 0, 6, 10, true), (16, 6, 3, 1, 14, 14, false), (1, 4, 1, 0, 5, 5, true),
+                      (1, 6, 5, 2, 12, 12, false)])   // one input channel: the input gradient's single-row kernel
+    func matchesTheUnrolledConvolution(inChannels: Int, outChannels: Int, kernel: Int, padding: Int, height: Int,
+                                       width: Int, hasBias: Bool) {
+        var rng = RandomStream(seed: 31)
+        let unrolled = Conv2D(inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, padding: padding,
+                              hasBias: hasBias, rng: &rng)
+        unrolled.algorithm = .unrolled
+        let direct = unrolled.replica()   // the same parameters
+        direct.algorithm = .direct
+        let input = Tensor(zeros: Shape(3, inChannels, height, width))
+        GradientCheck.fill(input, rng: &rng)
+        let outputs = [unrolled, direct].map { $0.forward(input).scalars }
+        expectClose(outputs[1], outputs[0])
+        let dOutput = Tensor(zeros: unrolled.outputShape(for: input.shape))
+        GradientCheck.fill(dOutput, rng: &rng)
+        let dInputs = [unrolled, direct].map { layer in
+            // the shared gradients: each layer's contribution from zero
+            layer.weight.gradient.zero()
+            layer.bias?.gradient.zero()
+            let dInput = layer.backward(dOutput, request: .training)!.scalars
+            return (dInput, layer.weight.gradient.scalars, layer.bias?.gradient.scalars ?? [])
+        }
+        expectClose(dInputs[1].0, dInputs[0].0)
+        expectClose(dInputs[1].1, dInputs[0].1)
+        expectClose(dInputs[1].2, dInputs[0].2)
+    }
+
+    /// Input gradients alone (as attacks ask) leave the parameters' gradients untouched.
+    @Test func inputGradientOnlyLeavesParameterGradientsAlone() {
+        var rng = RandomStream(seed: 32)
+        let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, rng: &rng)
+        layer.algorithm = .direct
+        let input = Tensor(zeros: Shape(2, 3, 8, 8)), dOutput = Tensor(zeros: Shape(2, 4, 8, 8))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.fill(dOutput, rng: &rng)
+        _ = layer.forward(input)
+        #expect(layer.backward(dOutput, request: .inputOnly) != nil)
+        #expect(layer.weight.gradient.scalars.allSatisfy { $0 == 0 })
+        #expect(layer.bias!.gradient.scalars.allSatisfy { $0 == 0 })
+    }
+
+    /// The AVX2 kernels compute the portable twins' sums (in another order, with fused multiply–adds).
+    @Test(arguments: [(16, 16, 3, 30, 28), (5, 7, 3, 9, 7), (3, 6, 5, 18, 14), (8, 1, 5, 32, 28)])
+    func avx2KernelsMatchTheirPortableTwins(channels: Int, outChannels: Int, kernel: Int, paddedWidth: Int,
+                                            outputHeight: Int) throws {
+        try #require(adv_direct_has_avx2_fma() != 0, "this CPU has no AVX2 and FMA")
+        var rng = RandomStream(seed: 33)
+        let planeStride = (outputHeight + kernel - 1) * paddedWidth, length = (outputHeight * paddedWidth + 7) / 8 * 8
+        let inputCount = adv_direct_input_floats(channels, planeStride, paddedWidth, kernel, length)
+        let input = Tensor(zeros: Shape(inputCount)), weights = Tensor(zeros: Shape(outChannels, channels, kernel, kernel))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.fill(weights, rng: &rng)
+        let blocked = (outChannels + 3) / 4 * 4
+        let packed = Tensor(zeros: Shape(blocked * channels * kernel * kernel))
+        adv_direct_pack_weights(weights.data, outChannels, channels, kernel, 0, packed.data)
+        let fast = Tensor(zeros: Shape(outChannels, length)), twin = Tensor(zeros: Shape(outChannels, length))
+        adv_direct_correlate_avx2(input.data, channels, planeStride, paddedWidth, kernel, packed.data, outChannels,
+                                  fast.data, length)
+        adv_direct_correlate_portable(input.data, channels, planeStride, paddedWidth, kernel, packed.data, outChannels,
+                                      twin.data, length)
+        expectClose(fast.scalars, twin.scalars)
+        // the weight gradient: rows past the output channels are zero, as the kernels require
+        let gradient = Tensor(zeros: Shape(blocked, length))
+        for i in 0..<(outChannels * length) { gradient[i] = rng.nextFloat(in: -1, 1) }
+        let fastW = Tensor(zeros: weights.shape), twinW = Tensor(zeros: weights.shape)
+        fastW.fill(0.5)
+        twinW.fill(0.5)   // both add to what is there
+        adv_direct_weight_gradient_avx2(input.data, channels, planeStride, paddedWidth, kernel, gradient.data,
+                                        outChannels, length, fastW.data)
+        adv_direct_weight_gradient_portable(input.data, channels, planeStride, paddedWidth, kernel, gradient.data,
+                                            outChannels, length, twinW.data)
+        expectClose(fastW.scalars, twinW.scalars)
+    }
+
+    private func expectClose(_ actual: [Float], _ expected: [Float], sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(actual.count == expected.count, sourceLocation: sourceLocation)
+        let scale = expected.map(abs).max() ?? 1
+        let worst = zip(actual, expected).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 1e-5 * max(scale, 1), "largest difference \(worst) at scale \(scale)", sourceLocation: sourceLocation)
+    }
+}
