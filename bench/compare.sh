@@ -2,14 +2,20 @@
 # Runs advbench and the PyTorch reference side by side on this machine and prints advd/PyTorch.
 # Needs a release build (make build) and `pip install torch` (PYTHON= names the interpreter); CI does not run it.
 # THREADS, BATCHES and MODELS choose the rows (default: 1,2 threads; batches 32, 128, 512; every model).
+# ADVBENCH names an advbench binary to run instead of building one (a machine without Swift); REPORT_DIR keeps
+# both JSON reports in that folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${THREADS:-1,2}"
 batches="${BATCHES:-32,128,512}"
 models="${MODELS:-mlp,mlp-wide,cnn-small,lenet,preact-resnet}"
-out="$(mktemp -d)"
-swift build -c release --product advbench >/dev/null
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .build/release/advbench --threads "$threads" --batch-sizes "$batches" \
+out="${REPORT_DIR:-$(mktemp -d)}"
+advbench="${ADVBENCH:-}"
+if [[ -z "$advbench" ]]; then
+    swift build -c release --product advbench >/dev/null
+    advbench=.build/release/advbench
+fi
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$advbench" --threads "$threads" --batch-sizes "$batches" \
     --models "$models" --json "$out/advd.json"
 ${PYTHON:-python3} bench/torch_reference.py --threads "$threads" --batch-sizes "$batches" --models "$models" --json "$out/torch.json"
 ${PYTHON:-python3} - "$out/advd.json" "$out/torch.json" <<'PY'

@@ -3,7 +3,7 @@ import CConvolution
 import Testing
 
 /// The direct convolution (no unrolling) against the unrolled one on the same parameters, and the
-/// AVX2 kernels against their portable C twins.
+/// AVX2 and AVX-512 kernels against their portable C twins.
 @Suite struct DirectConvolutionTests {
     /// (in channels, out channels, kernel, padding, height, width, bias): output channels that are not
     /// a multiple of the kernels' block of four, 5×5 kernels (kernel columns in blocks of three and two),
@@ -52,25 +52,40 @@ import Testing
         #expect(layer.bias!.gradient.scalars.allSatisfy { $0 == 0 })
     }
 
-    /// The AVX2 kernels compute the portable twins' sums (in another order, with fused multiply–adds).
-    @Test(arguments: [(16, 16, 3, 30, 28), (5, 7, 3, 9, 7), (3, 6, 5, 18, 14), (8, 1, 5, 32, 28)])
-    func avx2KernelsMatchTheirPortableTwins(channels: Int, outChannels: Int, kernel: Int, paddedWidth: Int,
-                                            outputHeight: Int) throws {
-        try #require(adv_direct_has_avx2_fma() != 0, "this CPU has no AVX2 and FMA")
+    /// (channels, output channels, kernel, padded width, output height): the ResNet's first stage, odd
+    /// counts, a 5×5 kernel, a single output channel.
+    static let kernelShapes = [(16, 16, 3, 30, 28), (5, 7, 3, 9, 7), (3, 6, 5, 18, 14), (8, 1, 5, 32, 28)]
+
+    /// The vector kernels compute the portable twins' sums (in another order, with fused multiply–adds),
+    /// where this CPU has their instructions (AVX-512: the Intel Xeons advd is measured on).
+    @Test(.enabled(if: VectorKernel.avx2.isAvailable, "this CPU has no AVX2 and FMA"), arguments: kernelShapes)
+    func avx2KernelsMatchTheirPortableTwins(shape: (Int, Int, Int, Int, Int)) {
+        compareWithTwins(.avx2, shape: shape)
+    }
+
+    @Test(.enabled(if: VectorKernel.avx512.isAvailable, "this CPU has no AVX-512"), arguments: kernelShapes)
+    func avx512KernelsMatchTheirPortableTwins(shape: (Int, Int, Int, Int, Int)) {
+        compareWithTwins(.avx512, shape: shape)
+    }
+
+    private func compareWithTwins(_ kernel: VectorKernel, shape: (Int, Int, Int, Int, Int)) {
+        let (channels, outChannels, kernelSize, paddedWidth, outputHeight) = shape
         var rng = RandomStream(seed: 33)
-        let planeStride = (outputHeight + kernel - 1) * paddedWidth, length = (outputHeight * paddedWidth + 7) / 8 * 8
-        let inputCount = adv_direct_input_floats(channels, planeStride, paddedWidth, kernel, length)
-        let input = Tensor(zeros: Shape(inputCount)), weights = Tensor(zeros: Shape(outChannels, channels, kernel, kernel))
+        let planeStride = (outputHeight + kernelSize - 1) * paddedWidth
+        let length = (outputHeight * paddedWidth + 15) / 16 * 16
+        let inputCount = adv_direct_input_floats(channels, planeStride, paddedWidth, kernelSize, length)
+        let input = Tensor(zeros: Shape(inputCount))
+        let weights = Tensor(zeros: Shape(outChannels, channels, kernelSize, kernelSize))
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.fill(weights, rng: &rng)
         let blocked = (outChannels + 3) / 4 * 4
-        let packed = Tensor(zeros: Shape(blocked * channels * kernel * kernel))
-        adv_direct_pack_weights(weights.data, outChannels, channels, kernel, 0, packed.data)
+        let packed = Tensor(zeros: Shape(blocked * channels * kernelSize * kernelSize))
+        adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, 0, packed.data)
         let fast = Tensor(zeros: Shape(outChannels, length)), twin = Tensor(zeros: Shape(outChannels, length))
-        adv_direct_correlate_avx2(input.data, channels, planeStride, paddedWidth, kernel, packed.data, outChannels,
-                                  fast.data, length)
-        adv_direct_correlate_portable(input.data, channels, planeStride, paddedWidth, kernel, packed.data, outChannels,
-                                      twin.data, length)
+        kernel.correlate(input.data, channels, planeStride, paddedWidth, kernelSize, packed.data, outChannels,
+                         fast.data, length)
+        adv_direct_correlate_portable(input.data, channels, planeStride, paddedWidth, kernelSize, packed.data,
+                                      outChannels, twin.data, length)
         expectClose(fast.scalars, twin.scalars)
         // the weight gradient: rows past the output channels are zero, as the kernels require
         let gradient = Tensor(zeros: Shape(blocked, length))
@@ -78,11 +93,44 @@ import Testing
         let fastW = Tensor(zeros: weights.shape), twinW = Tensor(zeros: weights.shape)
         fastW.fill(0.5)
         twinW.fill(0.5)   // both add to what is there
-        adv_direct_weight_gradient_avx2(input.data, channels, planeStride, paddedWidth, kernel, gradient.data,
-                                        outChannels, length, fastW.data)
-        adv_direct_weight_gradient_portable(input.data, channels, planeStride, paddedWidth, kernel, gradient.data,
+        kernel.weightGradient(input.data, channels, planeStride, paddedWidth, kernelSize, gradient.data, outChannels,
+                              length, fastW.data)
+        adv_direct_weight_gradient_portable(input.data, channels, planeStride, paddedWidth, kernelSize, gradient.data,
                                             outChannels, length, twinW.data)
         expectClose(fastW.scalars, twinW.scalars)
+    }
+
+    /// The C kernels with vector instructions, as the tests call them.
+    enum VectorKernel: String, CustomStringConvertible, Sendable {
+        case avx2 = "AVX2 and FMA", avx512 = "AVX-512"
+
+        var description: String { rawValue }
+        var isAvailable: Bool { self == .avx2 ? adv_direct_has_avx2_fma() != 0 : adv_direct_has_avx512() != 0 }
+        func correlate(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
+                       _ kernelSize: Int, _ packed: UnsafePointer<Float>, _ outChannels: Int,
+                       _ output: UnsafeMutablePointer<Float>, _ length: Int) {
+            switch self {
+            case .avx2:
+                adv_direct_correlate_avx2(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+                                          output, length)
+            case .avx512:
+                adv_direct_correlate_avx512(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+                                            output, length)
+            }
+        }
+
+        func weightGradient(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
+                            _ kernelSize: Int, _ gradient: UnsafePointer<Float>, _ outChannels: Int, _ length: Int,
+                            _ weightGradient: UnsafeMutablePointer<Float>) {
+            switch self {
+            case .avx2:
+                adv_direct_weight_gradient_avx2(input, channels, planeStride, rowStride, kernelSize, gradient,
+                                                outChannels, length, weightGradient)
+            case .avx512:
+                adv_direct_weight_gradient_avx512(input, channels, planeStride, rowStride, kernelSize, gradient,
+                                                  outChannels, length, weightGradient)
+            }
+        }
     }
 
     private func expectClose(_ actual: [Float], _ expected: [Float], sourceLocation: SourceLocation = #_sourceLocation) {

@@ -4,13 +4,13 @@ import CConvolution
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// im2col (or im2row) and one GEMM per chunk of images: any stride, any CPU.
     case unrolled
-    /// The direct kernels of `CConvolution` (stride 1, AVX2 and FMA): no unrolled copy. Layers with small
+    /// The direct kernels of `CConvolution` (stride 1; AVX-512, or AVX2 and FMA): no unrolled copy. Layers with small
     /// patches (the ResNet's 16-channel 3×3 layers, LeNet's) spend more time unrolling and packing than
     /// multiplying; the direct kernels read the padded images in place.
     case direct
 
-    /// Whether this CPU runs the direct kernels.
-    public static let directIsAvailable = adv_direct_has_avx2_fma() != 0
+    /// Whether this CPU runs the direct kernels (AVX-512, or AVX2 with FMA).
+    public static let directIsAvailable = DirectConvolution.Kernel.fastest != .portable
 
     /// What a layer of `geometry` uses unless told otherwise: direct for stride-1 layers with patches of
     /// at most `directPatchLimit` elements, where the CPU runs the kernels; unrolled otherwise.
@@ -84,7 +84,10 @@ struct DirectConvolution {
                                         + height * gradientPaddedWidth)
     }
 
-    private static func roundedUp(_ count: Int) -> Int { (count + 7) / 8 * 8 }
+    private static func roundedUp(_ count: Int) -> Int {
+        let multiple = Int(ADV_DIRECT_LENGTH_MULTIPLE)
+        return (count + multiple - 1) / multiple * multiple
+    }
 
     /// Output channels rounded up to the kernels' block of four: rows of the flat gradient.
     static func blockedRows(_ channels: Int) -> Int {
@@ -164,16 +167,20 @@ struct DirectConvolution {
                               flatGradient, geometry.outChannels, length, weightGradient)
     }
 
-    /// The AVX2 kernels or their portable twins (the tests run both).
+    /// The AVX-512 or AVX2 kernels, or their portable twins (the tests compare them).
     enum Kernel: Sendable {
-        case avx2, portable
+        case avx512, avx2, portable
 
-        static let fastest: Kernel = ConvolutionAlgorithm.directIsAvailable ? .avx2 : .portable
+        /// The widest this CPU runs.
+        static let fastest: Kernel = adv_direct_has_avx512() != 0 ? .avx512 : adv_direct_has_avx2_fma() != 0 ? .avx2 : .portable
 
         func correlate(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
                        _ kernelSize: Int, _ packed: UnsafePointer<Float>, _ outChannels: Int,
                        _ output: UnsafeMutablePointer<Float>, _ length: Int) {
             switch self {
+            case .avx512:
+                adv_direct_correlate_avx512(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+                                            output, length)
             case .avx2:
                 adv_direct_correlate_avx2(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
                                           output, length)
@@ -187,6 +194,9 @@ struct DirectConvolution {
                             _ kernelSize: Int, _ gradient: UnsafePointer<Float>, _ outChannels: Int, _ length: Int,
                             _ weightGradient: UnsafeMutablePointer<Float>) {
             switch self {
+            case .avx512:
+                adv_direct_weight_gradient_avx512(input, channels, planeStride, rowStride, kernelSize, gradient,
+                                                  outChannels, length, weightGradient)
             case .avx2:
                 adv_direct_weight_gradient_avx2(input, channels, planeStride, rowStride, kernelSize, gradient,
                                                 outChannels, length, weightGradient)

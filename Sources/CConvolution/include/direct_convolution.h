@@ -4,16 +4,22 @@
 /// Direct (unrolling-free) stride-1 correlation kernels for Conv2D, over "flat" planes.
 ///
 /// A zero-padded plane of Hp rows of Wp floats is read as one long row: output position q = oh·Wp + ow
-/// reads input q + kh·Wp + kw. Computing every q in 0..<length (length a multiple of 8, at least
+/// reads input q + kh·Wp + kw. Computing every q in 0..<length (length a multiple of 16, at least
 /// OH·Wp) gives each output row followed by KS − 1 unused columns, which the caller drops. This turns
 /// a 2-D correlation into 1-D runs of contiguous, unaligned vector loads with no unrolled copy. The
 /// planes of several images may lie end to end in one row (AdvNN's DirectConvolution does this).
 ///
 /// Each kernel has a portable C twin computing the same sums (in another order); the tests compare them.
-/// The AVX2 versions need a CPU with AVX2 and FMA (`adv_direct_has_avx2_fma`).
+/// The AVX2 versions need a CPU with AVX2 and FMA (`adv_direct_has_avx2_fma`), the AVX-512 versions
+/// AVX-512 Foundation (`adv_direct_has_avx512`).
 
 /// Whether this CPU runs the AVX2 + FMA kernels.
 int adv_direct_has_avx2_fma(void);
+/// Whether this CPU runs the AVX-512 kernels (AVX-512 Foundation).
+int adv_direct_has_avx512(void);
+
+/// Every `length` is a multiple of this (the AVX-512 kernels' vector).
+#define ADV_DIRECT_LENGTH_MULTIPLE 16
 
 /// Floats an input buffer of `channels` planes must hold for the kernels to read (the last plane's
 /// unused columns read past it; those floats must exist but their values do not matter).
@@ -30,20 +36,26 @@ void adv_direct_pack_weights(const float *weights, long out_channels, long in_ch
                              int flip_transpose, float *packed);
 
 /// output[o·length + q] = Σ_c Σ_kh Σ_kw W[o][c][kh][kw] · input[c·plane_stride + q + kh·row_stride + kw]
-/// for o < out_channels and q < length (a multiple of 8); `packed` from adv_direct_pack_weights.
+/// for o < out_channels and q < length (a multiple of 16); `packed` from adv_direct_pack_weights.
 void adv_direct_correlate_avx2(const float *input, long channels, long plane_stride, long row_stride,
                                long kernel_size, const float *packed, long out_channels, float *output,
                                long length);
+void adv_direct_correlate_avx512(const float *input, long channels, long plane_stride, long row_stride,
+                                 long kernel_size, const float *packed, long out_channels, float *output,
+                                 long length);
 void adv_direct_correlate_portable(const float *input, long channels, long plane_stride, long row_stride,
                                    long kernel_size, const float *packed, long out_channels, float *output,
                                    long length);
 
 /// weight_gradient[o][c][kh][kw] += Σ_q gradient[o·length + q] · input[c·plane_stride + q + kh·row_stride + kw]
-/// for q < length (a multiple of 8). `gradient` holds ceil(out/4)·4 rows of `length`: rows past
+/// for q < length (a multiple of 16). `gradient` holds ceil(out/4)·4 rows of `length`: rows past
 /// out_channels, and the unused columns of every row, must be zero.
 void adv_direct_weight_gradient_avx2(const float *input, long channels, long plane_stride, long row_stride,
                                      long kernel_size, const float *gradient, long out_channels, long length,
                                      float *weight_gradient);
+void adv_direct_weight_gradient_avx512(const float *input, long channels, long plane_stride, long row_stride,
+                                       long kernel_size, const float *gradient, long out_channels, long length,
+                                       float *weight_gradient);
 void adv_direct_weight_gradient_portable(const float *input, long channels, long plane_stride, long row_stride,
                                          long kernel_size, const float *gradient, long out_channels, long length,
                                          float *weight_gradient);
