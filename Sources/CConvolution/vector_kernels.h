@@ -1,0 +1,115 @@
+// The vector kernels of direct_convolution.c, written once over the names that file defines before
+// each inclusion (ADV_VECTOR, ADV_WIDTH, ADV_LOAD, ADV_FMADD, …, the two function names); included once
+// for AVX2 + FMA and once for AVX-512. No include guard: each inclusion makes one instruction set's
+// pair of kernels and undefines the names at its end.
+
+// J output channels (4, or 1 for a single-channel output: an image's gradient) × V vectors of
+// positions, for a kernel of KS columns known at compile time: the accumulators stay in registers
+// across the unrolled kernel window. With J = 4 and V = 2, each weight broadcast feeds two FMAs and each
+// input load four (wider blocks spilled registers on AVX2 and ran slower).
+#define ADV_CORRELATE_BLOCK(J, V, KS_CONST)                                                                  \
+    do {                                                                                                       \
+        ADV_VECTOR a[J][V];                                                                                    \
+        for (int j = 0; j < J; j++) for (int v = 0; v < V; v++) a[j][v] = ADV_ZERO();                          \
+        const float *w = wb;                                                                                   \
+        for (long c = 0; c < channels; c++) {                                                                  \
+            const float *plane = input + c * plane_stride + q;                                                 \
+            for (long kh = 0; kh < KS_CONST; kh++) {                                                           \
+                const float *row = plane + kh * row_stride;                                                    \
+                for (long kw = 0; kw < KS_CONST; kw++, w += B) {                                               \
+                    ADV_VECTOR x[V];                                                                           \
+                    for (int v = 0; v < V; v++) x[v] = ADV_LOAD(row + kw + ADV_WIDTH * v);                    \
+                    for (int j = 0; j < J; j++) {                                                              \
+                        const ADV_VECTOR weight = ADV_BROADCAST(w + j);                                        \
+                        for (int v = 0; v < V; v++) a[j][v] = ADV_FMADD(weight, x[v], a[j][v]);                \
+                    }                                                                                          \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+        for (long j = 0; j < rows && j < J; j++)                                                               \
+            for (int v = 0; v < V; v++) ADV_STORE(out + j * length + q + ADV_WIDTH * v, a[j][v]);             \
+    } while (0)
+
+#define ADV_CORRELATE_ALL(KS_CONST)                                                                          \
+    for (long block = 0; block * B < out_channels; block++) {                                                  \
+        const float *wb = packed + block * channels * kk * B;                                                  \
+        const long rows = out_channels - block * B < B ? out_channels - block * B : B;                        \
+        float *out = output + block * B * length;                                                              \
+        long q = 0;                                                                                            \
+        if (rows == 1) {                                                                                       \
+            for (; q + 4 * ADV_WIDTH <= length; q += 4 * ADV_WIDTH) ADV_CORRELATE_BLOCK(1, 4, KS_CONST);       \
+        } else {                                                                                               \
+            for (; q + 2 * ADV_WIDTH <= length; q += 2 * ADV_WIDTH) ADV_CORRELATE_BLOCK(4, 2, KS_CONST);       \
+        }                                                                                                      \
+        for (; q < length; q += ADV_WIDTH) ADV_CORRELATE_BLOCK(4, 1, KS_CONST);                                \
+    }
+
+ADV_TARGET
+void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, long row_stride, long kernel_size,
+                        const float *packed, long out_channels, float *output, long length) {
+    const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
+    if (kernel_size == 3) {
+        ADV_CORRELATE_ALL(3)
+    } else if (kernel_size == 5) {
+        ADV_CORRELATE_ALL(5)
+    } else {
+        ADV_CORRELATE_ALL(kernel_size)
+    }
+}
+
+// Four output channels × T kernel columns (T = 3, or the 2 or 1 left at the end of a row): per vector
+// of positions, four gradient loads and T input loads feed 4·T FMAs; the sums are reduced once per
+// run over all `length` positions.
+#define ADV_WEIGHT_GRADIENT_BLOCK(T)                                                                         \
+    do {                                                                                                       \
+        const float *in = input + c * plane_stride + kh * row_stride + kw;                                     \
+        ADV_VECTOR a[4][T];                                                                                    \
+        for (int j = 0; j < 4; j++) for (int t = 0; t < T; t++) a[j][t] = ADV_ZERO();                          \
+        for (long q = 0; q < length; q += ADV_WIDTH) {                                                         \
+            ADV_VECTOR x[T];                                                                                   \
+            for (int t = 0; t < T; t++) x[t] = ADV_LOAD(in + q + t);                                           \
+            for (int j = 0; j < 4; j++) {                                                                      \
+                const ADV_VECTOR gj = ADV_LOAD(g + j * length + q);                                            \
+                for (int t = 0; t < T; t++) a[j][t] = ADV_FMADD(gj, x[t], a[j][t]);                            \
+            }                                                                                                  \
+        }                                                                                                      \
+        for (long j = 0; j < rows; j++) {                                                                      \
+            float *dw = weight_gradient + ((block * B + j) * channels + c) * kk + kh * kernel_size + kw;       \
+            for (int t = 0; t < T; t++) dw[t] += ADV_REDUCE(a[j][t]);                                          \
+        }                                                                                                      \
+        kw += T;                                                                                               \
+    } while (0)
+
+ADV_TARGET
+void ADV_WEIGHT_GRADIENT_NAME(const float *input, long channels, long plane_stride, long row_stride,
+                              long kernel_size, const float *gradient, long out_channels, long length,
+                              float *weight_gradient) {
+    const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
+    for (long block = 0; block * B < out_channels; block++) {
+        const float *g = gradient + block * B * length;
+        const long rows = out_channels - block * B < B ? out_channels - block * B : B;
+        for (long c = 0; c < channels; c++) {
+            for (long kh = 0; kh < kernel_size; kh++) {
+                long kw = 0;
+                while (kernel_size - kw >= 3) ADV_WEIGHT_GRADIENT_BLOCK(3);
+                if (kernel_size - kw == 2) ADV_WEIGHT_GRADIENT_BLOCK(2);
+                if (kernel_size - kw == 1) ADV_WEIGHT_GRADIENT_BLOCK(1);
+            }
+        }
+    }
+}
+
+#undef ADV_CORRELATE_BLOCK
+#undef ADV_CORRELATE_ALL
+#undef ADV_WEIGHT_GRADIENT_BLOCK
+#undef ADV_TARGET
+#undef ADV_VECTOR
+#undef ADV_WIDTH
+#undef ADV_ZERO
+#undef ADV_LOAD
+#undef ADV_STORE
+#undef ADV_BROADCAST
+#undef ADV_FMADD
+#undef ADV_REDUCE
+#undef ADV_CORRELATE_NAME
+#undef ADV_WEIGHT_GRADIENT_NAME
