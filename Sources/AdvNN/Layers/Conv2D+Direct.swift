@@ -24,11 +24,14 @@ extension Conv2D {
             // out[n, oc, oh, :] = the first OW of flat row (oc, image, oh) + b[oc]; the rest are unused
             for (local, n) in images.enumerated() {
                 for oc in 0..<OC {
-                    let b = B?[oc] ?? 0
                     for oh in 0..<OH {
                         let source = flat + oc * layout.length + layout.outputOffset(image: local, row: oh)
                         let target = Y + ((n * OC + oc) * OH + oh) * OW
-                        for ow in 0..<OW { target[ow] = source[ow] + b }
+                        if let B {
+                            Elementwise.copyRow(source, to: target, count: OW, adding: B[oc])
+                        } else {
+                            Elementwise.copyRow(source, to: target, count: OW)
+                        }
                     }
                 }
             }

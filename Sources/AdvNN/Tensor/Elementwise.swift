@@ -82,6 +82,24 @@ public enum Elementwise {
         storeShort(loadShort(s + count - w), t + count - w)
     }
 
+    /// t[i] = s[i] + b for i in 0..<count; `s` and `t` must not overlap. As `copyRow`, with the
+    /// overlapping last vector.
+    @inline(__always)
+    static func copyRow(_ s: UnsafePointer<Float>, to t: UnsafeMutablePointer<Float>, count: Int, adding b: Float) {
+        let w = ShortVector.scalarCount
+        guard count >= w else {
+            for i in 0..<count { t[i] = s[i] + b }
+            return
+        }
+        let offset = ShortVector(repeating: b)
+        var i = 0
+        while i + w < count {
+            storeShort(loadShort(s + i) + offset, t + i)
+            i += w
+        }
+        storeShort(loadShort(s + count - w) + offset, t + count - w)
+    }
+
     /// t[i] += s[i] for i in 0..<count; `s` and `t` must not overlap. As `copyRow`: the overlapping last
     /// vector is summed from t's old values before anything is stored, so the overlap gets the same sum
     /// twice rather than s added twice.
