@@ -1,4 +1,6 @@
-/// 2-D convolution (cross-correlation, as PyTorch's `nn.Conv2d`) by im2col + GEMM.
+/// 2-D convolution (cross-correlation, as PyTorch's `nn.Conv2d`), by im2col + GEMM or, for small
+/// stride-1 patches on CPUs with AVX2 or AVX-512, by direct kernels (`algorithm`; the direct path is in
+/// Conv2D+Direct.swift). What follows describes the unrolled path.
 /// - input: (N, C, H, W) → output: (N, OC, OH, OW), OH = (H + 2·padding − KH) / stride + 1
 /// - weight: (OC, C, KH, KW), PyTorch's layout; bias: (OC)
 ///
