@@ -6,10 +6,8 @@
 extension Conv2D {
     func directForward(_ input: Tensor) {
         let C = geometry.inChannels, OC = geometry.outChannels, H = input.shape[2], W = input.shape[3]
-        let whole = DirectConvolution(geometry, height: H, width: W, images: 1)
-        let OH = whole.outputHeight, OW = whole.outputWidth
-        packedWeights.resize(to: Shape(whole.packedWeightCount(outputs: OC, inputs: C)))
-        whole.packWeights(weight.value.data, into: packedWeights.data, forInputGradient: false)
+        let OH = output.shape[2], OW = output.shape[3]
+        DirectConvolution.pack(weight.value, of: geometry, forInputGradient: false, into: packedWeights)
         let X = input.data, Y = output.data, B = bias?.value.data, packed = packedWeights.data
         let perChunk = DirectConvolution.imagesPerChunk(geometry, height: H, width: W)
         forEachChunk(images: input.shape[0], perChunk: perChunk) { images, _, scratch in
@@ -41,12 +39,10 @@ extension Conv2D {
     func directBackward(_ dOutput: Tensor, input: Tensor, request: GradientRequest) {
         let N = input.shape[0], C = geometry.inChannels, OC = geometry.outChannels, K = geometry.patchSize
         let H = input.shape[2], W = input.shape[3], groups = groupCount(images: N)
-        let whole = DirectConvolution(geometry, height: H, width: W, images: 1)
-        let OH = whole.outputHeight, OW = whole.outputWidth
+        let OH = output.shape[2], OW = output.shape[3]
         if request.input {
             dInput.resize(to: input.shape)
-            packedGradientWeights.resize(to: Shape(whole.packedWeightCount(outputs: C, inputs: OC)))
-            whole.packWeights(weight.value.data, into: packedGradientWeights.data, forInputGradient: true)
+            DirectConvolution.pack(weight.value, of: geometry, forInputGradient: true, into: packedGradientWeights)
         }
         if request.parameters {
             weightGradientParts.resize(to: Shape(groups, OC, K))

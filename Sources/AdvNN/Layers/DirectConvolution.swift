@@ -66,7 +66,8 @@ struct DirectConvolution {
     }
 
     init(_ geometry: ConvolutionGeometry, height: Int, width: Int, images: Int) {
-        precondition(Self.applies(to: geometry), "direct convolution needs stride 1, got \(geometry)")
+        precondition(Self.applies(to: geometry),
+                     "direct convolution needs stride 1 and padding below the kernel size, got \(geometry)")
         self.geometry = geometry
         self.images = images
         self.height = height
@@ -92,11 +93,6 @@ struct DirectConvolution {
     /// Output channels rounded up to the kernels' block of four: rows of the flat gradient.
     static func blockedRows(_ channels: Int) -> Int {
         (channels + Int(ADV_DIRECT_BLOCK) - 1) / Int(ADV_DIRECT_BLOCK) * Int(ADV_DIRECT_BLOCK)
-    }
-
-    /// Floats of packed weights for `outputs` outputs from `inputs` inputs.
-    func packedWeightCount(outputs: Int, inputs: Int) -> Int {
-        Self.blockedRows(outputs) * inputs * geometry.kernelSize * geometry.kernelSize
     }
 
     /// Floats between one channel's planes and the next's: the input's, and dOutput's padded ones.
@@ -139,10 +135,15 @@ struct DirectConvolution {
         }
     }
 
-    /// Packs W (OC, C, KS, KS) for the forward correlation, or flipped and transposed for the input gradient's.
-    func packWeights(_ weights: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>, forInputGradient: Bool) {
-        adv_direct_pack_weights(weights, geometry.outChannels, geometry.inChannels, geometry.kernelSize,
-                                forInputGradient ? 1 : 0, packed)
+    /// `packed` = W (OC, C, KS, KS) as the kernels read it, for the forward correlation, or flipped and
+    /// transposed for the input gradient's (its outputs are then the C input channels). Depends on the
+    /// geometry alone, not on the input's size.
+    static func pack(_ weights: Tensor, of geometry: ConvolutionGeometry, forInputGradient: Bool, into packed: Tensor) {
+        let outputs = forInputGradient ? geometry.inChannels : geometry.outChannels
+        let inputs = forInputGradient ? geometry.outChannels : geometry.inChannels
+        packed.resize(to: Shape(blockedRows(outputs) * inputs * geometry.kernelSize * geometry.kernelSize))
+        adv_direct_pack_weights(weights.data, geometry.outChannels, geometry.inChannels, geometry.kernelSize,
+                                forInputGradient ? 1 : 0, packed.data)
     }
 
     /// flat (OC, length) = the correlation of the padded input planes with the packed weights.
