@@ -23,9 +23,12 @@ import Testing
     }
 
     /// Widths 8, 14 and 20 of stride-1 outputs exercise the vector row copies: a row of exactly one
-    /// vector, one with an overlapping last vector, and one with a full vector before it.
+    /// vector, one with an overlapping last vector, and one with a full vector before it; stride-2
+    /// outputs 8, 10 and 14 wide (and 4, scalar) the even-lane copies, with the last window reading up
+    /// to the padded image's last float.
     @Test(arguments: [(1, 0, 3, 8), (1, 2, 5, 8), (1, 2, 5, 14), (1, 1, 3, 20), (1, 0, 3, 5), (2, 1, 3, 8),
-                      (3, 1, 4, 8), (1, 0, 1, 8)], ConvolutionAlgorithm.allCases)
+                      (2, 1, 3, 16), (2, 1, 3, 20), (2, 0, 1, 28), (2, 0, 3, 29), (3, 1, 4, 8), (1, 0, 1, 8)],
+          ConvolutionAlgorithm.allCases)
     func matchesNaiveConvolution(shape: (stride: Int, padding: Int, kernel: Int, width: Int),
                                  algorithm: ConvolutionAlgorithm) {
         let (stride, padding, kernel, width) = shape
@@ -38,6 +41,39 @@ import Testing
         let fast = layer.forward(input), naive = Self.naiveConvolution(input, layer)
         #expect(fast.shape == naive.shape)
         for i in 0..<fast.count { #expect(abs(fast[i] - naive[i]) < 1e-5) }
+    }
+
+    /// Outputs narrower than a vector from many channels (12 · 3 ≥ 32) unroll channels last in the
+    /// forward too; 1 × 1 stride-2 windows and wide outputs keep im2col. All against the naive twin.
+    @Test(arguments: [(1, 1, 3, 7, true), (2, 1, 3, 13, true), (1, 0, 3, 9, true), (2, 0, 1, 13, false),
+                      (1, 1, 3, 10, false)])
+    func forwardByRowsMatchesNaiveConvolution(stride: Int, padding: Int, kernel: Int, width: Int, byRows: Bool) {
+        var rng = RandomStream(seed: 24)
+        let layer = Conv2D(inChannels: 12, outChannels: 5, kernelSize: kernel, stride: stride, padding: padding,
+                           rng: &rng)
+        layer.algorithm = .unrolled
+        let input = Tensor(zeros: Shape(3, 12, 8, width))
+        GradientCheck.fill(input, rng: &rng)
+        let fast = layer.forward(input), naive = Self.naiveConvolution(input, layer)
+        #expect(layer.geometry.forwardUnrollsChannelsLast(outputWidth: fast.shape[3]) == byRows)
+        #expect(fast.shape == naive.shape)
+        for i in 0..<fast.count { #expect(abs(fast[i] - naive[i]) < 1e-5) }
+    }
+
+    /// A residual block's sum written with the output: conv(x) + r, bit for bit, on both algorithms and
+    /// with chunks of several images (11 images on two threads).
+    @Test(arguments: ConvolutionAlgorithm.allCases)
+    func forwardAddingAResidualIsTheSum(algorithm: ConvolutionAlgorithm) {
+        var rng = RandomStream(seed: 22)
+        let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, rng: &rng)
+        layer.algorithm = algorithm
+        layer.compute = ComputeContext(threads: 2)
+        let input = Tensor(zeros: Shape(11, 3, 9, 10)), residual = Tensor(zeros: Shape(11, 4, 9, 10))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.fill(residual, rng: &rng)
+        let plain = layer.forward(input).scalars
+        let summed = layer.forward(input, adding: residual).scalars
+        #expect(summed == zip(plain, residual.scalars).map { $0 + $1 })
     }
 
     @Test func knownOutputOfA3x3Kernel() {

@@ -82,6 +82,37 @@ import Testing
         GradientCheck.checkLayer(layer, input: input, step: 1e-2, rng: &rng)
     }
 
+    /// A BatchNorm with its ReLU fused is BatchNorm then ReLU, bit for bit: output, input gradient and
+    /// parameter gradients, with batch and with running statistics, on planes that are not a whole
+    /// number of vectors (5 × 7) and with outputs exactly at the kink.
+    @Test(arguments: [true, false])
+    func batchNormWithFusedReLUIsBatchNormThenReLU(training: Bool) {
+        var rng = RandomStream(seed: 32)
+        let input = Tensor(zeros: Shape(3, 4, 5, 7)), dOutput = Tensor(zeros: Shape(3, 4, 5, 7))
+        GradientCheck.fill(input, rng: &rng, scale: 2)
+        GradientCheck.fill(dOutput, rng: &rng)
+        let gamma = Tensor(zeros: Shape(4)), beta = Tensor(zeros: Shape(4))
+        GradientCheck.fill(gamma, rng: &rng)
+        GradientCheck.fill(beta, rng: &rng)
+        func run(_ norm: BatchNorm, then relu: ReLU?) -> [[Float]] {
+            norm.weight.value.assign(gamma)
+            norm.bias.value.assign(beta)
+            norm.runningMean.fill(0.1)
+            norm.runningVariance.fill(0.8)
+            norm.isTraining = training
+            let normalised = norm.forward(input)
+            let output = relu?.forward(normalised) ?? normalised
+            let dNormalised = relu?.backward(dOutput, request: .inputOnly) ?? dOutput
+            let dInput = norm.backward(dNormalised, request: .training)!
+            return [output.scalars, dInput.scalars, norm.weight.gradient.scalars, norm.bias.gradient.scalars,
+                    norm.runningMean.scalars, norm.runningVariance.scalars]
+        }
+        let separate = run(BatchNorm(channels: 4), then: ReLU())
+        let fused = run(BatchNorm(channels: 4, fusesReLU: true), then: nil)
+        #expect(fused == separate)
+        #expect(separate[0].contains(0) && separate[0].contains { $0 > 0 })
+    }
+
     @Test(arguments: [(4, 4, 1), (3, 5, 2)])
     func preActivationBlock(inChannels: Int, outChannels: Int, stride: Int) {
         var rng = RandomStream(seed: 9)
@@ -94,6 +125,19 @@ import Testing
         let input = Tensor(zeros: Shape(2, inChannels, 4, 4))
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.checkLayer(block, input: input, step: 1e-3, tolerance: 2e-2, rng: &rng)
+    }
+
+    /// In training mode the block's BatchNorms normalise with the batch's statistics: the gradient
+    /// through them (and through both paths of the sum) against finite differences too. The step is
+    /// small: through the batch statistics one weight moves every value of its channel, and a step of
+    /// 1e-3 already carries some across a ReLU's kink.
+    @Test(arguments: [(4, 4, 1), (3, 5, 2)])
+    func preActivationBlockInTraining(inChannels: Int, outChannels: Int, stride: Int) {
+        var rng = RandomStream(seed: 33)
+        let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride, rng: &rng)
+        let input = Tensor(zeros: Shape(3, inChannels, 4, 4))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.checkLayer(block, input: input, step: 1e-4, tolerance: 2e-2, rng: &rng)
     }
 
     @Test func sequentialModel() {

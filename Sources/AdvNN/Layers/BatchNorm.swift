@@ -5,11 +5,18 @@
 /// Training mode normalises with the batch's statistics (biased variance) and updates the running
 /// statistics with `momentum` (unbiased variance, as PyTorch does); evaluation mode uses the running
 /// statistics, so the layer is then a fixed affine map — the mode attacks run in.
+///
+/// With `fusesReLU`, the layer is BN followed by a ReLU (a pre-activation block's BN → ReLU): the
+/// affine map and the ReLU are one pass over the activations instead of two, and backward masks each
+/// plane's gradient in an L1-sized scratch as it goes instead of in a pass of its own. Bit for bit the
+/// same as `BatchNorm` then `ReLU`.
 public final class BatchNorm: Layer {
     public var compute = ComputeContext.serial
     public let channels: Int
     public let epsilon: Float
     public let momentum: Float
+    /// Whether a ReLU follows the normalisation in the same pass: output = max(BN(x), 0).
+    public let fusesReLU: Bool
     public let weight: Parameter
     public let bias: Parameter
     public let runningMean: Tensor
@@ -23,10 +30,11 @@ public final class BatchNorm: Layer {
     private var inverseStd: [Float]
     private var normalisedInTraining = true
 
-    public init(channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+    public init(channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1, fusesReLU: Bool = false) {
         self.channels = channels
         self.epsilon = epsilon
         self.momentum = momentum
+        self.fusesReLU = fusesReLU
         weight = Parameter(Tensor(repeating: 1, shape: Shape(channels)))
         bias = Parameter(Tensor(zeros: Shape(channels)))
         runningMean = Tensor(zeros: Shape(channels))
@@ -39,6 +47,7 @@ public final class BatchNorm: Layer {
         channels = other.channels
         epsilon = other.epsilon
         momentum = other.momentum
+        fusesReLU = other.fusesReLU
         weight = other.weight
         bias = other.bias
         runningMean = other.runningMean
@@ -69,7 +78,7 @@ public final class BatchNorm: Layer {
         let N = input.shape[0], C = channels, S = input.shape.elementsPerItem / C, M = N * S
         let X = input.data, Y = output.data, gamma = weight.value.data, beta = bias.value.data
         let runMean = runningMean.data, runVar = runningVariance.data
-        let training = isTraining, eps = epsilon, m = momentum
+        let training = isTraining, eps = epsilon, m = momentum, relu = fusesReLU
         mean.withUnsafeMutableBufferPointer { meanBuffer in
             inverseStd.withUnsafeMutableBufferPointer { rstdBuffer in
                 let MEAN = meanBuffer.baseAddress!, RSTD = rstdBuffer.baseAddress!
@@ -96,11 +105,15 @@ public final class BatchNorm: Layer {
                             MEAN[c] = runMean[c]
                             RSTD[c] = 1 / (runVar[c] + eps).squareRoot()
                         }
-                        // y = γ·(x − μ)·rstd + β
+                        // y = γ·(x − μ)·rstd + β, then max(y, 0) with a fused ReLU
                         let scale = gamma[c] * RSTD[c], shift = beta[c] - MEAN[c] * scale
                         for n in 0..<N {
-                            Elementwise.affine(X + (n * C + c) * S, scale: scale, shift: shift, into: Y + (n * C + c) * S,
-                                               count: S)
+                            let x = X + (n * C + c) * S, y = Y + (n * C + c) * S
+                            if relu {
+                                Elementwise.affineReLU(x, scale: scale, shift: shift, into: y, count: S)
+                            } else {
+                                Elementwise.affine(x, scale: scale, shift: shift, into: y, count: S)
+                            }
                         }
                     }
                 }
@@ -114,19 +127,32 @@ public final class BatchNorm: Layer {
         precondition(dOutput.shape == input.shape, "BatchNorm dOutput \(dOutput.shape), input \(input.shape)")
         let N = input.shape[0], C = channels, S = input.shape.elementsPerItem / C, M = Float(N * S)
         if request.input { dInput.resize(to: input.shape) }
-        let X = input.data, dY = dOutput.data, dX = dInput.data, gamma = weight.value.data
+        let X = input.data, Y = output.data, dY = dOutput.data, dX = dInput.data, gamma = weight.value.data
         let dGamma = weight.gradient.data, dBeta = bias.gradient.data
         let wantsInput = request.input, wantsParameters = request.parameters, training = normalisedInTraining
+        let relu = fusesReLU
+        // the sums feed the parameter gradients and, with batch statistics, the input gradient; an
+        // attack's backward (input only, fixed statistics) skips their pass over dy and x
+        let needsSums = wantsParameters || (wantsInput && training)
         mean.withUnsafeBufferPointer { meanBuffer in
             inverseStd.withUnsafeBufferPointer { rstdBuffer in
                 let MEAN = meanBuffer.baseAddress!, RSTD = rstdBuffer.baseAddress!
                 compute.forEachChunk(of: C) { range in
+                    // dy of plane (n, c): dOutput's, or with a fused ReLU, dOutput's masked where the output
+                    // was not positive, into a plane of scratch that stays in L1 between its two uses
+                    let masked = relu ? UnsafeMutablePointer<Float>.allocate(capacity: S) : nil
+                    defer { masked?.deallocate() }
+                    func gradient(_ plane: Int) -> UnsafePointer<Float> {
+                        guard let masked else { return UnsafePointer(dY + plane * S) }
+                        Elementwise.maskPositive(dY + plane * S, where: Y + plane * S, into: masked, count: S)
+                        return UnsafePointer(masked)
+                    }
                     for c in range {
                         let mu = MEAN[c], rstd = RSTD[c]
                         // (1) Σ dy and Σ dy·x̂, x̂ = (x − μ)·rstd: each plane in SIMD lanes, the planes in Double
                         var sumDyTotal = 0.0, sumDyDeviation = 0.0
-                        for n in 0..<N {
-                            let plane = Elementwise.sumAndDeviationProduct(dY + (n * C + c) * S, X + (n * C + c) * S,
+                        for n in 0..<N where needsSums {
+                            let plane = Elementwise.sumAndDeviationProduct(gradient(n * C + c), X + (n * C + c) * S,
                                                                            from: mu, count: S)
                             sumDyTotal += Double(plane.sum)
                             sumDyDeviation += Double(plane.product)
@@ -136,7 +162,7 @@ public final class BatchNorm: Layer {
                         if wantsParameters { dBeta[c] += sumDy; dGamma[c] += sumDyXhat }
                         guard wantsInput else { continue }
                         for n in 0..<N {
-                            let x = X + (n * C + c) * S, dy = dY + (n * C + c) * S, dx = dX + (n * C + c) * S
+                            let x = X + (n * C + c) * S, dy = gradient(n * C + c), dx = dX + (n * C + c) * S
                             if training {
                                 // (3) batch statistics depend on x: dx = γ·rstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
                                 //     = γ·rstd·dy − γ·rstd²·Σ(dy·x̂)/M · (x − μ) − γ·rstd·Σdy/M

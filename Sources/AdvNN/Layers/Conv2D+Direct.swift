@@ -4,7 +4,7 @@
 /// group's weight gradient summed in its own part and the parts added in group order), so results are
 /// bit-identical for any number of threads.
 extension Conv2D {
-    func directForward(_ input: Tensor) {
+    func directForward(_ input: Tensor, residual: Tensor?) {
         let C = geometry.inChannels, OC = geometry.outChannels, H = input.shape[2], W = input.shape[3]
         let OH = output.shape[2], OW = output.shape[3]
         DirectConvolution.pack(weight.value, of: geometry, forInputGradient: false, into: packedWeights)
@@ -33,6 +33,7 @@ extension Conv2D {
                     }
                 }
             }
+            addResidual(residual, images: images)
         }
     }
 

@@ -12,7 +12,8 @@
 /// rather than keeping every column matrix: re-unrolling is cheaper than streaming them from memory
 /// (measured), and it keeps the layer's memory small. When a patch has long channel runs
 /// (`ConvolutionGeometry.unrollsChannelsLast`), backward unrolls channels last instead (im2row), which
-/// copies and adds back runs of KW·C floats rather than rows of OW.
+/// copies and adds back runs of KW·C floats rather than rows of OW; so does the forward where output
+/// rows are shorter than a vector (`forwardUnrollsChannelsLast`).
 ///
 /// Determinism: the groups, chunks and GEMM shapes depend on the input shape alone; each group sums
 /// its weight gradient in its own buffer, and the groups' sums are added in group order. So results
@@ -119,29 +120,62 @@ public final class Conv2D: Layer {
     // MARK: forward
 
     public func forward(_ input: Tensor) -> Tensor {
+        forward(input, residual: nil)
+    }
+
+    /// conv(input) + residual, the sum of a residual block: each image's output has the residual added
+    /// while it is still in cache, instead of in a pass of its own. The backward is the convolution's
+    /// (the sum's gradient reaches the residual's source directly). `residual` has the output's shape.
+    public func forward(_ input: Tensor, adding residual: Tensor) -> Tensor {
+        forward(input, residual: residual)
+    }
+
+    private func forward(_ input: Tensor, residual: Tensor?) -> Tensor {
         let outShape = outputShape(for: input.shape)
+        precondition(residual.map { $0.shape == outShape } ?? true,
+                     "Conv2D residual \(residual!.shape) vs output \(outShape)")
         self.input = input
         output.resize(to: outShape)
         let N = input.shape[0], OHW = outShape[2] * outShape[3]
         if algorithm == .direct {
-            directForward(input)
+            directForward(input, residual: residual)
             return output
         }
+        let byRows = geometry.forwardUnrollsChannelsLast(outputWidth: outShape[3])
+        if byRows { permuteWeightsChannelsLast() }
         forEachChunk(images: N, perChunk: unrolledImagesPerChunk(positions: OHW)) { images, _, scratch in
-            forward(input, images: images, positions: OHW, scratch: scratch)
+            forward(input, images: images, positions: OHW, byRows: byRows, residual: residual, scratch: scratch)
         }
         return output
     }
 
-    /// out[n, oc, :] = W · (columns of image n) + b[oc], for the images of one chunk, on this thread.
-    private func forward(_ input: Tensor, images: Range<Int>, positions OHW: Int, scratch: Scratch) {
+    /// out[n] += residual[n] for the images of a chunk, just written.
+    func addResidual(_ residual: Tensor?, images: Range<Int>) {
+        guard let residual else { return }
+        let perImage = output.shape.elementsPerItem, Y = output.data
+        Elementwise.add(Y + images.lowerBound * perImage, residual.data + images.lowerBound * perImage,
+                        into: Y + images.lowerBound * perImage, count: images.count * perImage)
+    }
+
+    /// out[n, oc, :] = W · (columns of image n) + b[oc] (+ residual[n, oc, :]), for the images of one
+    /// chunk, on this thread.
+    private func forward(_ input: Tensor, images: Range<Int>, positions OHW: Int, byRows: Bool, residual: Tensor?,
+                         scratch: Scratch) {
         let OC = geometry.outChannels, K = geometry.patchSize, columnCount = images.count * OHW
-        scratch.columns.resize(to: Shape(K, columnCount))
         scratch.product.resize(to: Shape(OC, columnCount))
-        geometry.im2col(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
-        // product (OC, chunk·OHW) = W (OC, K) · columns (K, chunk·OHW)
-        BLAS.gemmOnThisThread(m: OC, n: columnCount, k: K, a: weight.value.data, b: scratch.columns.data,
-                              c: scratch.product.data)
+        if byRows {
+            scratch.columns.resize(to: Shape(columnCount, K))
+            geometry.im2row(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
+            // product (OC, chunk·OHW) = W (OC, K channels last) · rowsᵀ (K, chunk·OHW)
+            BLAS.gemmOnThisThread(transposeB: true, m: OC, n: columnCount, k: K, a: weightChannelsLast.data,
+                                  b: scratch.columns.data, c: scratch.product.data)
+        } else {
+            scratch.columns.resize(to: Shape(K, columnCount))
+            geometry.im2col(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
+            // product (OC, chunk·OHW) = W (OC, K) · columns (K, chunk·OHW)
+            BLAS.gemmOnThisThread(m: OC, n: columnCount, k: K, a: weight.value.data, b: scratch.columns.data,
+                                  c: scratch.product.data)
+        }
         // out[n, oc, :] = product[oc, (n − first)·OHW ..< …] + b[oc]
         let P = scratch.product.data, Y = output.data, B = bias?.value.data
         for (local, n) in images.enumerated() {
@@ -151,6 +185,7 @@ public final class Conv2D: Layer {
                 for p in 0..<OHW { target[p] = source[p] + b }
             }
         }
+        addResidual(residual, images: images)
     }
 
     // MARK: backward

@@ -10,6 +10,15 @@ extension ConvolutionGeometry {
     /// Whether the backward unrolls channels-last: when a run (KW·C floats) is at least 32 long.
     public var unrollsChannelsLast: Bool { inChannels * kernelSize >= 32 }
 
+    /// Whether the forward unrolls channels-last too, for outputs `outputWidth` wide: when im2col's output
+    /// rows are shorter than a vector (it copies them float by float) and windows overlap (kernel larger
+    /// than the stride, so im2col copies each input float more than once, where im2row's channels-last
+    /// copy reads each once). Measured on the ResNet's 7 × 7 stage: its 3 × 3 convolutions 20–25% faster
+    /// by rows; the 1 × 1 stride-2 shortcut 15% slower, and 14-wide rows (vector copies) no faster.
+    public func forwardUnrollsChannelsLast(outputWidth: Int) -> Bool {
+        unrollsChannelsLast && outputWidth < Elementwise.ShortVector.scalarCount && kernelSize > stride
+    }
+
     /// The column of patch element (c, kh, kw) in the row matrix.
     @inline(__always)
     public func channelsLastIndex(channel c: Int, row kh: Int, column kw: Int) -> Int {

@@ -52,7 +52,8 @@ public struct ConvolutionGeometry: Sendable, Equatable {
         let C = inChannels, H = input.shape[2], W = input.shape[3], Hp = H + 2 * padding, Wp = W + 2 * padding
         let OW = outputSide(W), OHW = outputSide(H) * OW, columnCount = images.count * OHW
         precondition(columns.shape == Shape(patchSize, columnCount), "im2col target \(columns.shape)")
-        scratch.resize(to: Shape(scratchSize(height: H, width: W)))
+        // a vector of slack after the planes: stride 2's vector reads go one float past a window's row
+        scratch.resize(to: Shape(scratchSize(height: H, width: W) + Elementwise.width))
         let X = input.data, COL = columns.data, padded = scratch.data, s = stride, p = padding, first = images.lowerBound
         for local in 0..<images.count {
             // (1) the image's planes, zero-padded
@@ -69,6 +70,8 @@ public struct ConvolutionGeometry: Sendable, Equatable {
                 paddedRow, columnRow in
                 if s == 1 {
                     Elementwise.copyRow(paddedRow, to: columnRow, count: OW)
+                } else if s == 2 {
+                    Elementwise.copyEveryOther(paddedRow, to: columnRow, count: OW)
                 } else {
                     for ow in 0..<OW { columnRow[ow] = paddedRow[ow * s] }
                 }

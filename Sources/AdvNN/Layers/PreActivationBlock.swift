@@ -3,9 +3,12 @@
 /// or a 1×1 convolution of the pre-activated input when the stride or width changes.
 /// - input: (N, C, H, W) → output: (N, OC, H/stride, W/stride)
 /// Parameter names follow the usual PyTorch `PreActBlock`: `bn1`, `conv1`, `bn2`, `conv2`, `shortcut.0`.
+///
+/// Each BN → ReLU is one `BatchNorm` with its ReLU fused, and conv2 adds the shortcut to its output as
+/// it writes it: the block's elementwise work is two passes over the activations instead of five.
 public final class PreActivationBlock: Layer {
-    public let bn1: BatchNorm, relu1: ReLU, conv1: Conv2D
-    public let bn2: BatchNorm, relu2: ReLU, conv2: Conv2D
+    public let bn1: BatchNorm, conv1: Conv2D
+    public let bn2: BatchNorm, conv2: Conv2D
     public let shortcut: Conv2D?
     public var isTraining = true {
         didSet { for layer in sublayers { layer.isTraining = isTraining } }
@@ -14,18 +17,15 @@ public final class PreActivationBlock: Layer {
         didSet { for layer in sublayers { layer.compute = compute } }
     }
 
-    private let output = Tensor(zeros: Shape(0))
-    private let dActivated = Tensor(zeros: Shape(0))   // gradient at relu1's output, from both paths
+    private let dActivated = Tensor(zeros: Shape(0))   // gradient at bn1's output (ReLU included), from both paths
     private let dInput = Tensor(zeros: Shape(0))
     private var input: Tensor?
 
     public init(inChannels: Int, outChannels: Int, stride: Int, rng: inout RandomStream) {
-        bn1 = BatchNorm(channels: inChannels)
-        relu1 = ReLU()
+        bn1 = BatchNorm(channels: inChannels, fusesReLU: true)
         conv1 = Conv2D(inChannels: inChannels, outChannels: outChannels, kernelSize: 3, stride: stride,
                        padding: 1, hasBias: false, rng: &rng)
-        bn2 = BatchNorm(channels: outChannels)
-        relu2 = ReLU()
+        bn2 = BatchNorm(channels: outChannels, fusesReLU: true)
         conv2 = Conv2D(inChannels: outChannels, outChannels: outChannels, kernelSize: 3, stride: 1,
                        padding: 1, hasBias: false, rng: &rng)
         shortcut = (stride != 1 || inChannels != outChannels)
@@ -35,8 +35,8 @@ public final class PreActivationBlock: Layer {
     }
 
     private init(sharing other: PreActivationBlock) {
-        bn1 = other.bn1.replica(); relu1 = ReLU(); conv1 = other.conv1.replica()
-        bn2 = other.bn2.replica(); relu2 = ReLU(); conv2 = other.conv2.replica()
+        bn1 = other.bn1.replica(); conv1 = other.conv1.replica()
+        bn2 = other.bn2.replica(); conv2 = other.conv2.replica()
         shortcut = other.shortcut?.replica()
         isTraining = other.isTraining
     }
@@ -47,7 +47,7 @@ public final class PreActivationBlock: Layer {
         return copy
     }
 
-    private var sublayers: [any Layer] { [bn1, relu1, conv1, bn2, relu2, conv2] + (shortcut.map { [$0] } ?? []) }
+    private var sublayers: [any Layer] { [bn1, conv1, bn2, conv2] + (shortcut.map { [$0] } ?? []) }
 
     public func outputShape(for inputShape: Shape) -> Shape {
         conv2.outputShape(for: conv1.outputShape(for: inputShape))
@@ -55,40 +55,39 @@ public final class PreActivationBlock: Layer {
 
     public func forward(_ input: Tensor) -> Tensor {
         self.input = input
-        let activated = relu1.forward(bn1.forward(input))
-        let residual = conv2.forward(relu2.forward(bn2.forward(conv1.forward(activated))))
+        let activated = bn1.forward(input)   // ReLU(BN(input))
         let identity = shortcut?.forward(activated) ?? input
-        precondition(identity.shape == residual.shape, "block shortcut \(identity.shape) vs \(residual.shape)")
-        output.resize(to: residual.shape)
-        let r = residual.data, i = identity.data, y = output.data
-        for index in 0..<output.count { y[index] = r[index] + i[index] }
-        return output
+        return conv2.forward(bn2.forward(conv1.forward(activated)), adding: identity)
     }
 
     public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {
         guard let input else { preconditionFailure("PreActivationBlock.backward before forward") }
         let inner = GradientRequest(input: true, parameters: request.parameters)
-        // (1) residual path back to relu1's output
-        let dResidual = conv1.backward(
-            bn2.backward(relu2.backward(conv2.backward(dOutput, request: inner)!, request: inner)!,
-                         request: inner)!, request: inner)!
-        dActivated.assign(dResidual)
-        // (2) a projection shortcut also reads relu1's output: add its gradient there
+        // (1) residual path back to the activated input, ReLU(bn1(input))
+        let dResidual = conv1.backward(bn2.backward(conv2.backward(dOutput, request: inner)!, request: inner)!,
+                                       request: inner)!
+        // (2) a projection shortcut also reads the activated input: add its gradient there
+        var dActivatedInput = dResidual
         if let shortcut {
-            let dShortcut = shortcut.backward(dOutput, request: inner)!
-            let a = dActivated.data, s = dShortcut.data
-            for index in 0..<dActivated.count { a[index] += s[index] }
+            add(dResidual, shortcut.backward(dOutput, request: inner)!, into: dActivated)
+            dActivatedInput = dActivated
         }
-        guard let dBlockInput = bn1.backward(relu1.backward(dActivated, request: inner)!, request: request)
-        else { return nil }
-        dInput.assign(dBlockInput)
+        guard let dBlockInput = bn1.backward(dActivatedInput, request: request) else { return nil }
+        precondition(dBlockInput.shape == input.shape, "block dInput \(dBlockInput.shape) vs input \(input.shape)")
         // (3) an identity shortcut passes dOutput straight to the input
-        if shortcut == nil {
-            let d = dInput.data, g = dOutput.data
-            for index in 0..<dInput.count { d[index] += g[index] }
-        }
-        precondition(dInput.shape == input.shape, "block dInput \(dInput.shape) vs input \(input.shape)")
+        guard shortcut == nil else { return dBlockInput }
+        add(dBlockInput, dOutput, into: dInput)
         return dInput
+    }
+
+    /// c = a + b, on the block's threads.
+    private func add(_ a: Tensor, _ b: Tensor, into c: Tensor) {
+        precondition(a.shape == b.shape, "block sum \(a.shape) + \(b.shape)")
+        c.resize(to: a.shape)
+        let x = a.data, y = b.data, z = c.data
+        compute.forEachChunk(of: a.count, minimumChunk: ReLU.minimumChunk, alignment: 16) { range in
+            Elementwise.add(x + range.lowerBound, y + range.lowerBound, into: z + range.lowerBound, count: range.count)
+        }
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {

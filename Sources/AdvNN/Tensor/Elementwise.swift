@@ -36,6 +36,17 @@ public enum Elementwise {
         while i < count { d[i] = y[i] > 0 ? g[i] : 0; i += 1 }
     }
 
+    /// c[i] = a[i] + b[i]; `c` may be `a` or `b`
+    public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+                           count: Int) {
+        var i = 0
+        while i + width <= count {
+            store(load(a + i) + load(b + i), c + i)
+            i += width
+        }
+        while i < count { c[i] = a[i] + b[i]; i += 1 }
+    }
+
     /// Σ x[i], accumulated in 16 lanes: a single running sum would serialise on the add latency.
     /// The lanes fix the summation order, so the result is still deterministic.
     public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
@@ -98,6 +109,25 @@ public enum Elementwise {
             i += w
         }
         storeShort(loadShort(s + count - w) + offset, t + count - w)
+    }
+
+    /// t[i] = s[2·i] for i in 0..<count: a row of a stride-2 window, as the even lanes of 16-wide loads
+    /// (a scalar strided gather cost a stride-2 convolution's unrolling several times more). `s` and
+    /// `t` must not overlap. Rows of 8 or more also read s[2·count − 1], one past the last element
+    /// copied, so that float must be readable (its lane is dropped).
+    @inline(__always)
+    static func copyEveryOther(_ s: UnsafePointer<Float>, to t: UnsafeMutablePointer<Float>, count: Int) {
+        let w = ShortVector.scalarCount
+        guard count >= w else {
+            for i in 0..<count { t[i] = s[2 * i] }
+            return
+        }
+        var i = 0
+        while i + w < count {
+            storeShort(load(s + 2 * i).evenHalf, t + i)
+            i += w
+        }
+        storeShort(load(s + 2 * (count - w)).evenHalf, t + count - w)
     }
 
     /// t[i] += s[i] for i in 0..<count; `s` and `t` must not overlap. As `copyRow`: the overlapping last
@@ -166,6 +196,20 @@ public enum Elementwise {
             i += width
         }
         while i < count { y[i] = x[i] * scale + shift; i += 1 }
+    }
+
+    /// y[i] = max(x[i]·scale + shift, 0): a batch normalisation's affine map and the ReLU after it in one
+    /// pass over the activations
+    public static func affineReLU(_ x: UnsafePointer<Float>, scale: Float, shift: Float,
+                                  into y: UnsafeMutablePointer<Float>, count: Int) {
+        let a = Vector(repeating: scale), b = Vector(repeating: shift)
+        var i = 0
+        while i + width <= count {
+            let v = load(x + i) * a + b
+            store(v.replacing(with: 0, where: v .< 0), y + i)
+            i += width
+        }
+        while i < count { y[i] = max(x[i] * scale + shift, 0); i += 1 }
     }
 
     /// d[i] = α·g[i] + β·(x[i] − mean) + γ
