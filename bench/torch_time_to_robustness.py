@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""PyTorch side of the README's time-to-robustness row: examples/fashion-cnn-hour.yaml's recipe in PyTorch.
+
+Trains cnn-small (Madry et al.'s MNIST CNN, as advd builds it) on Fashion-MNIST from Debian's
+dataset-fashion-mnist package with the manifest's recipe: PGD-AT at L-inf eps 0.1 (inner PGD-5, step
+0.05, uniform random start, the attack run in eval mode), SGD lr 0.05, momentum 0.9, weight decay 5e-4,
+cosine annealing per step to 0, batch 128, the last 1,000 training images held out as advd holds them
+out (after every epoch: clean and PGD-10 accuracy on them, timed with the training as advd's are).
+
+It prints the training wall time and writes OUT/model.safetensors under advd's names and metadata, and
+OUT/evaluate.yaml, a manifest that has advd evaluate those weights with the same battery as the advd
+run (PGD-20, APGD-CE, APGD-DLR, Square-1000 on all 10,000 test images), so both rows' accuracies
+come from one evaluator:
+
+    python3 bench/torch_time_to_robustness.py --threads 2 --out runs/torch-fashion-cnn-hour
+    .build/release/advd run runs/torch-fashion-cnn-hour/evaluate.yaml --threads 2
+
+Optional (needs `pip install torch safetensors numpy`); CI never runs it.
+"""
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from check_pytorch_load import FOLDER, idx   # the IDX reader, beside this script
+
+EPSILON = 0.1
+VALIDATION = 1_000   # advd's default: the last 1,000 training examples
+
+
+def split(name):
+    images = torch.from_numpy(idx(f"{FOLDER}/{name}-images-idx3-ubyte.gz").astype(np.float32) / 255).unsqueeze(1)
+    labels = torch.from_numpy(idx(f"{FOLDER}/{name}-labels-idx1-ubyte.gz").astype(np.int64))
+    return images, labels
+
+
+def cnn_small():
+    """advd's cnn-small; advd pools before the ReLU (the same function), so parameter indices match."""
+    return nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(64 * 7 * 7, 1024), nn.ReLU(), nn.Linear(1024, 10))
+
+
+def pgd(model, x, y, steps, step_size, generator):
+    """L-inf PGD on the cross-entropy from a uniform random start, in eval mode, input gradients only."""
+    delta = (torch.rand(x.shape, generator=generator) * 2 - 1) * EPSILON
+    adversarial = (x + delta).clamp(0, 1)
+    for _ in range(steps):
+        adversarial.requires_grad_(True)
+        loss = F.cross_entropy(model(adversarial), y)
+        gradient, = torch.autograd.grad(loss, adversarial)
+        with torch.no_grad():
+            adversarial = adversarial + step_size * gradient.sign()
+            adversarial = torch.min(torch.max(adversarial, x - EPSILON), x + EPSILON).clamp(0, 1)
+    return adversarial.detach()
+
+
+def accuracy(model, x, y):
+    with torch.no_grad():
+        return (model(x).argmax(1) == y).float().mean().item()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/torch-fashion-cnn-hour")
+    parser.add_argument("--train-examples", type=int, help="train on the first N only (a quick check of the script)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+
+    images, labels = split("train")
+    train_x, train_y = images[:-VALIDATION], labels[:-VALIDATION]
+    if args.train_examples:
+        train_x, train_y = train_x[:args.train_examples], train_y[:args.train_examples]
+    valid_x, valid_y = images[-VALIDATION:], labels[-VALIDATION:]
+    model = cnn_small()
+    batch = 128
+    steps_per_epoch = (len(train_x) + batch - 1) // batch
+    total_steps = steps_per_epoch * args.epochs
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + np.cos(np.pi * min(step / total_steps, 1))))
+
+    print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}, "
+          f"{len(train_x)} training images, {args.epochs} epochs of {steps_per_epoch} steps", flush=True)
+    started = time.perf_counter()
+    for epoch in range(args.epochs):
+        epoch_started = time.perf_counter()
+        order = torch.randperm(len(train_x), generator=generator)
+        for step in range(steps_per_epoch):
+            chosen = order[step * batch:(step + 1) * batch]
+            x, y = train_x[chosen], train_y[chosen]
+            model.eval()
+            for parameter in model.parameters():
+                parameter.requires_grad_(False)
+            adversarial = pgd(model, x, y, steps=5, step_size=0.05, generator=generator)
+            for parameter in model.parameters():
+                parameter.requires_grad_(True)
+            model.train()
+            optimizer.zero_grad(set_to_none=False)
+            F.cross_entropy(model(adversarial), y).backward()
+            optimizer.step()
+            schedule.step()
+        model.eval()
+        clean = accuracy(model, valid_x, valid_y)
+        robust = accuracy(model, pgd(model, valid_x, valid_y, steps=10, step_size=EPSILON / 4, generator=generator), valid_y)
+        print(f"epoch {epoch + 1}/{args.epochs}  validation acc {clean * 100:.2f}%  validation PGD-10 acc {robust * 100:.2f}%  "
+              f"{time.perf_counter() - epoch_started:.1f} s", flush=True)
+    seconds = time.perf_counter() - started
+    print(f"training took {seconds:.0f} s", flush=True)
+
+    os.makedirs(args.out, exist_ok=True)
+    weights = os.path.abspath(os.path.join(args.out, "model.safetensors"))
+    spec = {"architecture": "cnn-small", "inputShape": [1, 28, 28], "classes": 10}
+    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+    save_file(state, weights, metadata={"model": json.dumps(spec), "format": "pt"})
+    with open(os.path.join(args.out, "evaluate.yaml"), "w") as manifest:
+        manifest.write(f"""# Written by bench/torch_time_to_robustness.py: advd evaluates the PyTorch-trained cnn-small
+# ({args.epochs} epochs, {args.threads} threads, training {seconds:.0f} s, torch {torch.__version__})
+# with the battery of examples/fashion-cnn-hour.yaml.
+name: fashion-cnn-hour-torch
+seed: 0
+dataset:
+  name: fashion-mnist
+model:
+  weights: {weights}
+threat_model:
+  norm: linf
+  epsilon: {EPSILON}
+evaluation:
+  attacks:
+    - {{name: pgd, steps: 20, step_size: 0.01}}
+    - {{name: apgd, loss: ce}}
+    - {{name: apgd, loss: dlr}}
+    - {{name: square, queries: 1000}}
+""")
+    with open(os.path.join(args.out, "training.json"), "w") as out:
+        json.dump({"torch": torch.__version__, "threads": args.threads, "epochs": args.epochs,
+                   "trainingSeconds": seconds, "machine": platform.machine()}, out, indent=2)
+    print(f"wrote {weights} and {os.path.join(args.out, 'evaluate.yaml')}")
+
+
+if __name__ == "__main__":
+    main()
