@@ -58,17 +58,19 @@ import Testing
 
     /// The vector kernels compute the portable twins' sums (in another order, with fused multiply–adds),
     /// where this CPU has their instructions (AVX-512: the Intel Xeons advd is measured on).
-    @Test(.enabled(if: VectorKernel.avx2.isAvailable, "this CPU has no AVX2 and FMA"), arguments: kernelShapes)
+    @Test(.enabled(if: DirectConvolutionKernel.avx2.isAvailable, "this CPU has no AVX2 and FMA"),
+          arguments: kernelShapes)
     func avx2KernelsMatchTheirPortableTwins(shape: (Int, Int, Int, Int, Int)) {
         compareWithTwins(.avx2, shape: shape)
     }
 
-    @Test(.enabled(if: VectorKernel.avx512.isAvailable, "this CPU has no AVX-512"), arguments: kernelShapes)
+    @Test(.enabled(if: DirectConvolutionKernel.avx512.isAvailable, "this CPU has no AVX-512"),
+          arguments: kernelShapes)
     func avx512KernelsMatchTheirPortableTwins(shape: (Int, Int, Int, Int, Int)) {
         compareWithTwins(.avx512, shape: shape)
     }
 
-    private func compareWithTwins(_ kernel: VectorKernel, shape: (Int, Int, Int, Int, Int)) {
+    private func compareWithTwins(_ kernel: DirectConvolutionKernel, shape: (Int, Int, Int, Int, Int)) {
         let (channels, outChannels, kernelSize, paddedWidth, outputHeight) = shape
         var rng = RandomStream(seed: 33)
         let planeStride = (outputHeight + kernelSize - 1) * paddedWidth
@@ -84,8 +86,8 @@ import Testing
         let fast = Tensor(zeros: Shape(outChannels, length)), twin = Tensor(zeros: Shape(outChannels, length))
         kernel.correlate(input.data, channels, planeStride, paddedWidth, kernelSize, packed.data, outChannels,
                          fast.data, length)
-        adv_direct_correlate_portable(input.data, channels, planeStride, paddedWidth, kernelSize, packed.data,
-                                      outChannels, twin.data, length)
+        DirectConvolutionKernel.portable.correlate(input.data, channels, planeStride, paddedWidth, kernelSize,
+                                                   packed.data, outChannels, twin.data, length)
         expectClose(fast.scalars, twin.scalars)
         // the weight gradient: rows past the output channels are zero, as the kernels require
         let gradient = Tensor(zeros: Shape(blocked, length))
@@ -95,42 +97,9 @@ import Testing
         twinW.fill(0.5)   // both add to what is there
         kernel.weightGradient(input.data, channels, planeStride, paddedWidth, kernelSize, gradient.data, outChannels,
                               length, fastW.data)
-        adv_direct_weight_gradient_portable(input.data, channels, planeStride, paddedWidth, kernelSize, gradient.data,
-                                            outChannels, length, twinW.data)
+        DirectConvolutionKernel.portable.weightGradient(input.data, channels, planeStride, paddedWidth, kernelSize,
+                                                        gradient.data, outChannels, length, twinW.data)
         expectClose(fastW.scalars, twinW.scalars)
-    }
-
-    /// The C kernels with vector instructions, as the tests call them.
-    enum VectorKernel: String, CustomStringConvertible, Sendable {
-        case avx2 = "AVX2 and FMA", avx512 = "AVX-512"
-
-        var description: String { rawValue }
-        var isAvailable: Bool { self == .avx2 ? adv_direct_has_avx2_fma() != 0 : adv_direct_has_avx512() != 0 }
-        func correlate(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
-                       _ kernelSize: Int, _ packed: UnsafePointer<Float>, _ outChannels: Int,
-                       _ output: UnsafeMutablePointer<Float>, _ length: Int) {
-            switch self {
-            case .avx2:
-                adv_direct_correlate_avx2(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
-                                          output, length)
-            case .avx512:
-                adv_direct_correlate_avx512(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
-                                            output, length)
-            }
-        }
-
-        func weightGradient(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
-                            _ kernelSize: Int, _ gradient: UnsafePointer<Float>, _ outChannels: Int, _ length: Int,
-                            _ weightGradient: UnsafeMutablePointer<Float>) {
-            switch self {
-            case .avx2:
-                adv_direct_weight_gradient_avx2(input, channels, planeStride, rowStride, kernelSize, gradient,
-                                                outChannels, length, weightGradient)
-            case .avx512:
-                adv_direct_weight_gradient_avx512(input, channels, planeStride, rowStride, kernelSize, gradient,
-                                                  outChannels, length, weightGradient)
-            }
-        }
     }
 
     private func expectClose(_ actual: [Float], _ expected: [Float], sourceLocation: SourceLocation = #_sourceLocation) {

@@ -139,7 +139,8 @@ public final class BatchNorm: Layer {
                 let MEAN = meanBuffer.baseAddress!, RSTD = rstdBuffer.baseAddress!
                 compute.forEachChunk(of: C) { range in
                     // dy of plane (n, c): dOutput's, or with a fused ReLU, dOutput's masked where the output
-                    // was not positive, into a plane of scratch that stays in L1 between its two uses
+                    // was not positive, into one plane of scratch that stays in L1; the mask is redone for
+                    // the plane's second read (keeping every masked plane would be the pass fusion saves)
                     let masked = relu ? UnsafeMutablePointer<Float>.allocate(capacity: S) : nil
                     defer { masked?.deallocate() }
                     func gradient(_ plane: Int) -> UnsafePointer<Float> {

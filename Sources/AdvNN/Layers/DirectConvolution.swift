@@ -10,7 +10,7 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     case direct
 
     /// Whether this CPU runs the direct kernels (AVX-512, or AVX2 with FMA).
-    public static let directIsAvailable = DirectConvolution.Kernel.fastest != .portable
+    public static let directIsAvailable = DirectConvolutionKernel.fastest != .portable
 
     /// What a layer of `geometry` uses unless told otherwise: direct for stride-1 layers with patches of
     /// at most `directPatchLimit` elements, where the CPU runs the kernels; unrolled otherwise.
@@ -148,14 +148,14 @@ struct DirectConvolution {
 
     /// flat (OC, length) = the correlation of the padded input planes with the packed weights.
     func correlate(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>, into flat: UnsafeMutablePointer<Float>,
-                   kernel: Kernel = .fastest) {
+                   kernel: DirectConvolutionKernel = .fastest) {
         kernel.correlate(padded, geometry.inChannels, planeStride, paddedWidth, geometry.kernelSize,
                          packed, geometry.outChannels, flat, length)
     }
 
     /// flat (C, gradientLength) = the correlation of dOutput's padded planes with the flipped weights.
     func correlateGradient(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                           into flat: UnsafeMutablePointer<Float>, kernel: Kernel = .fastest) {
+                           into flat: UnsafeMutablePointer<Float>, kernel: DirectConvolutionKernel = .fastest) {
         kernel.correlate(padded, geometry.outChannels, gradientPlaneStride, gradientPaddedWidth, geometry.kernelSize,
                          packed, geometry.inChannels, flat, gradientLength)
     }
@@ -163,48 +163,61 @@ struct DirectConvolution {
     /// dW (OC, C, KS, KS) += the correlation of the padded input planes with `flatGradient`
     /// (blockedRows(OC) rows of `length`, zero outside the output positions).
     func addWeightGradient(padded: UnsafePointer<Float>, flatGradient: UnsafePointer<Float>,
-                           into weightGradient: UnsafeMutablePointer<Float>, kernel: Kernel = .fastest) {
+                           into weightGradient: UnsafeMutablePointer<Float>,
+                           kernel: DirectConvolutionKernel = .fastest) {
         kernel.weightGradient(padded, geometry.inChannels, planeStride, paddedWidth, geometry.kernelSize,
                               flatGradient, geometry.outChannels, length, weightGradient)
     }
+}
 
-    /// The AVX-512 or AVX2 kernels, or their portable twins (the tests compare them).
-    enum Kernel: Sendable {
-        case avx512, avx2, portable
+/// The direct convolution's C kernels: AVX-512, or AVX2 and FMA, or their portable twins (the tests
+/// compare each vector kernel with its twin where the CPU runs it).
+public enum DirectConvolutionKernel: String, CustomStringConvertible, Sendable {
+    case avx512 = "AVX-512", avx2 = "AVX2 and FMA", portable
 
-        /// The widest this CPU runs.
-        static let fastest: Kernel = adv_direct_has_avx512() != 0 ? .avx512 : adv_direct_has_avx2_fma() != 0 ? .avx2 : .portable
+    public var description: String { rawValue }
 
-        func correlate(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
-                       _ kernelSize: Int, _ packed: UnsafePointer<Float>, _ outChannels: Int,
-                       _ output: UnsafeMutablePointer<Float>, _ length: Int) {
-            switch self {
-            case .avx512:
-                adv_direct_correlate_avx512(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
-                                            output, length)
-            case .avx2:
-                adv_direct_correlate_avx2(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
-                                          output, length)
-            case .portable:
-                adv_direct_correlate_portable(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
-                                              output, length)
-            }
+    /// Whether this CPU has the kernel's instructions.
+    public var isAvailable: Bool {
+        switch self {
+        case .avx512: adv_direct_has_avx512() != 0
+        case .avx2: adv_direct_has_avx2_fma() != 0
+        case .portable: true
         }
+    }
 
-        func weightGradient(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
-                            _ kernelSize: Int, _ gradient: UnsafePointer<Float>, _ outChannels: Int, _ length: Int,
-                            _ weightGradient: UnsafeMutablePointer<Float>) {
-            switch self {
-            case .avx512:
-                adv_direct_weight_gradient_avx512(input, channels, planeStride, rowStride, kernelSize, gradient,
-                                                  outChannels, length, weightGradient)
-            case .avx2:
-                adv_direct_weight_gradient_avx2(input, channels, planeStride, rowStride, kernelSize, gradient,
+    /// The widest this CPU runs.
+    public static let fastest: DirectConvolutionKernel = [.avx512, .avx2].first { $0.isAvailable } ?? .portable
+
+    public func correlate(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
+                          _ kernelSize: Int, _ packed: UnsafePointer<Float>, _ outChannels: Int,
+                          _ output: UnsafeMutablePointer<Float>, _ length: Int) {
+        switch self {
+        case .avx512:
+            adv_direct_correlate_avx512(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+                                        output, length)
+        case .avx2:
+            adv_direct_correlate_avx2(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+                                      output, length)
+        case .portable:
+            adv_direct_correlate_portable(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+                                          output, length)
+        }
+    }
+
+    public func weightGradient(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
+                               _ kernelSize: Int, _ gradient: UnsafePointer<Float>, _ outChannels: Int, _ length: Int,
+                               _ weightGradient: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .avx512:
+            adv_direct_weight_gradient_avx512(input, channels, planeStride, rowStride, kernelSize, gradient,
+                                              outChannels, length, weightGradient)
+        case .avx2:
+            adv_direct_weight_gradient_avx2(input, channels, planeStride, rowStride, kernelSize, gradient,
+                                            outChannels, length, weightGradient)
+        case .portable:
+            adv_direct_weight_gradient_portable(input, channels, planeStride, rowStride, kernelSize, gradient,
                                                 outChannels, length, weightGradient)
-            case .portable:
-                adv_direct_weight_gradient_portable(input, channels, planeStride, rowStride, kernelSize, gradient,
-                                                    outChannels, length, weightGradient)
-            }
         }
     }
 }
