@@ -11,10 +11,13 @@ public enum BLAS {
     }
 
     /// OpenBLAS's build: version and options, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64".
-    public static var configuration: String {
+    /// Read once per process: `openblas_get_config` assembles its answer in one static buffer with
+    /// strcpy and strcat, so two threads asking at once got "MAX_THREADS=64 MAX_THREADS=64" (seen in
+    /// the test suite, whose suites run in parallel); a static's initialiser runs exactly once.
+    public static let configuration: String = {
         guard let text = openblas_get_config() else { return "OpenBLAS (configuration unknown)" }
         return String(cString: text).trimmingCharacters(in: .whitespaces)
-    }
+    }()
 
     /// The largest difference between OpenBLAS and the naive GEMM on a small random product (129 × 200
     /// × 333): some OpenBLAS kernels compute wrong results on CPUs they were not written for.
