@@ -8,7 +8,7 @@
 # shared VM a row moves by 10-40% between minutes; one pass of all advd rows and then all PyTorch rows
 # compared numbers measured a quarter of an hour apart.)
 # ADVBENCH names an advbench binary to run instead of building one (a machine without Swift); REPORT_DIR keeps
-# every round's JSON reports in that folder.
+# every round's JSON reports in that folder (give an empty one: compare_rows.py merges every report in it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${THREADS:-1,2}"

@@ -32,7 +32,8 @@ public final class Linear: Layer {
     }
 
     /// A thread's least share of an elementwise pass over the output: 2¹⁵ elements, as `ReLU`'s
-    /// (below that, waking a second thread costs more than it saves).
+    /// (below that, waking a second thread costs more than it saves), in rows of `width` for the bias
+    /// fill and in columns of `rows` (at least one 16-wide vector) for the bias gradient.
     static func minimumRowsPerChunk(width: Int) -> Int { max(1, ReLU.minimumChunk / max(width, 1)) }
     static func minimumColumnsPerChunk(rows: Int) -> Int { max(16, ReLU.minimumChunk / max(rows, 1)) }
 
@@ -51,7 +52,7 @@ public final class Linear: Layer {
         self.input = input
         let N = input.shape[0], I = inFeatures, O = outFeatures
         // out[n, :] = b, then out += in · Wᵀ (the rows' fill on the threads: at batch 512 of a
-        // 1024-wide layer it is 2 MB of stores, which one thread made a tenth of a two-thread forward)
+        // 1024-wide layer it is 2 MB of stores, serial work in an otherwise parallel forward)
         let b = bias.value.data, y = output.data
         compute.forEachChunk(of: N, minimumChunk: Self.minimumRowsPerChunk(width: O)) { rows in
             for n in rows { Elementwise.copyRow(b, to: y + n * O, count: O) }
