@@ -14,8 +14,8 @@ import Testing
         layer.compute = ComputeContext(threads: threads)
         let input = Tensor(zeros: Shape(batch, inFeatures))
         let dOutput = Tensor(zeros: Shape(batch, outFeatures))
-        for i in 0..<input.count { input[i] = rng.nextFloat(in: -1, 1) }
-        for i in 0..<dOutput.count { dOutput[i] = rng.nextFloat(in: -1, 1) }
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.fill(dOutput, rng: &rng)
 
         let output = layer.forward(input)
         let product = Tensor(zeros: Shape(batch, outFeatures))
