@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""PyTorch side of the README's time-to-robustness rows: the recipes of examples/fashion-cnn-hour.yaml
-and examples/fashion-cnn-fast-hour.yaml in PyTorch.
+"""PyTorch side of the README's time-to-robustness rows: the recipes of the examples/fashion-cnn-*hour.yaml
+manifests in PyTorch.
 
 Trains cnn-small (Madry et al.'s MNIST CNN, as advd builds it) on Fashion-MNIST from Debian's
-dataset-fashion-mnist package with the manifest's recipe: adversarial training at L-inf eps 0.1 with
-the attack run in eval mode from a uniform random start — `--method pgd-at`: PGD-5 with step 0.05, 14
-epochs; `--method fast-at`: FGSM with step 1.25 eps, 32 epochs, and Wong et al.'s guard (it rolls back
-to the best epoch when held-out PGD-10 accuracy collapses by 20 points) — SGD lr 0.05, momentum 0.9,
-weight decay 5e-4, cosine annealing per step to 0, batch 128, the last 1,000 training images held out
-as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
+dataset-fashion-mnist package with the manifest's recipe (RECIPES below, `--example NAME`):
+adversarial training at L-inf eps 0.1 with the attack run in eval mode from a uniform random start —
+fashion-cnn-hour: PGD-5 with step 0.05, 14 epochs; fashion-cnn-fast-hour: FGSM with step 1.25 eps,
+32 epochs, and Wong et al.'s guard (it rolls back to the best epoch when held-out PGD-10 accuracy
+collapses by 20 points); fashion-cnn-pgd3-hour: PGD-3 with step 0.05, 22 epochs — SGD lr 0.05,
+momentum 0.9, weight decay 5e-4, cosine annealing per step to 0, batch 128, the last 1,000 training
+images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
 It prints the training wall time and the time in training steps alone (advd's metrics.json counts the
 latter as training time; both leave out loading the data) and writes OUT/model.safetensors under advd's names and metadata, and
@@ -16,7 +17,7 @@ OUT/evaluate.yaml, a manifest that has advd evaluate those weights with the same
 run (PGD-20, APGD-CE, APGD-DLR, Square-1000 on all 10,000 test images), so both rows' accuracies
 come from one evaluator:
 
-    python3 bench/torch_time_to_robustness.py --threads 2 --out runs/torch-fashion-cnn-hour
+    python3 bench/torch_time_to_robustness.py --example fashion-cnn-hour --threads 2
     .build/release/advd run runs/torch-fashion-cnn-hour/evaluate.yaml --threads 2
 
 Optional (needs `pip install torch safetensors numpy`); CI never runs it.
@@ -36,7 +37,13 @@ from safetensors.torch import save_file
 from check_pytorch_load import FOLDER, idx   # the IDX reader, beside this script
 
 EPSILON = 0.1
-RECIPES = {"pgd-at": ("fashion-cnn-hour", 14), "fast-at": ("fashion-cnn-fast-hour", 32)}   # method -> (example, epochs)
+# example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
+# epochs, and whether fast AT's overfitting guard watches it
+RECIPES = {
+    "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False),
+    "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True),
+    "fashion-cnn-pgd3-hour": dict(steps=3, step_size=0.05, epochs=22, guard=False),
+}
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
 
@@ -67,13 +74,6 @@ def pgd(model, x, y, steps, step_size, generator):
     return adversarial.detach()
 
 
-def inner_attack(model, x, y, method, generator):
-    """The training attack: fast-at is FGSM from a random start with step 1.25 eps (PGD with one step)."""
-    if method == "fast-at":
-        return pgd(model, x, y, steps=1, step_size=1.25 * EPSILON, generator=generator)
-    return pgd(model, x, y, steps=5, step_size=0.05, generator=generator)
-
-
 def accuracy(model, x, y):
     with torch.no_grad():
         return (model(x).argmax(1) == y).float().mean().item()
@@ -82,16 +82,15 @@ def accuracy(model, x, y):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--method", choices=sorted(RECIPES), default="pgd-at",
-                        help="pgd-at: examples/fashion-cnn-hour.yaml (PGD-5, step 0.05, 14 epochs); fast-at: "
-                             "examples/fashion-cnn-fast-hour.yaml (FGSM from a random start, step 1.25 eps, the overfitting guard, 32 epochs)")
+    parser.add_argument("--example", choices=sorted(RECIPES), default="fashion-cnn-hour",
+                        help="the example manifest whose recipe to train: " + "; ".join(f"{name}: {recipe}" for name, recipe in RECIPES.items()))
     parser.add_argument("--epochs", type=int, help="default: the manifest's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="default: runs/torch-<the example's name>")
     parser.add_argument("--train-examples", type=int, help="train on the first N only (a quick check of the script)")
     args = parser.parse_args()
-    example, default_epochs = RECIPES[args.method]
-    args.epochs = args.epochs or default_epochs
+    example, recipe = args.example, RECIPES[args.example]
+    args.epochs = args.epochs or recipe["epochs"]
     args.out = args.out or f"runs/torch-{example}"
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -124,7 +123,7 @@ def main():
             model.eval()
             for parameter in model.parameters():
                 parameter.requires_grad_(False)
-            adversarial = inner_attack(model, x, y, args.method, generator)
+            adversarial = pgd(model, x, y, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator)
             for parameter in model.parameters():
                 parameter.requires_grad_(True)
             model.train()
@@ -138,7 +137,7 @@ def main():
         robust = accuracy(model, pgd(model, valid_x, valid_y, steps=10, step_size=EPSILON / 4, generator=generator), valid_y)
         print(f"epoch {epoch + 1}/{args.epochs}  validation acc {clean * 100:.2f}%  validation PGD-10 acc {robust * 100:.2f}%  "
               f"{time.perf_counter() - epoch_started:.1f} s", flush=True)
-        if args.method == "fast-at":
+        if recipe["guard"]:
             # Wong et al.'s guard, as advd's: a collapse of held-out PGD accuracy by more than twenty
             # points below the best restores that epoch's weights and stops
             if best is not None and robust < best[0] - 0.2:
@@ -157,7 +156,7 @@ def main():
     save_file(state, weights, metadata={"model": json.dumps(spec), "format": "pt"})
     with open(os.path.join(args.out, "evaluate.yaml"), "w") as manifest:
         manifest.write(f"""# Written by bench/torch_time_to_robustness.py: advd evaluates the PyTorch-trained cnn-small
-# ({args.method}, {args.epochs} epochs, {args.threads} threads, training steps {stepping:.0f} s of {seconds:.0f} s wall, torch {torch.__version__})
+# ({example}'s recipe, {args.epochs} epochs, {args.threads} threads, training steps {stepping:.0f} s of {seconds:.0f} s wall, torch {torch.__version__})
 # with the battery of examples/{example}.yaml.
 name: {example}-torch
 seed: 0
@@ -176,7 +175,7 @@ evaluation:
     - {{name: square, queries: 1000}}
 """)
     with open(os.path.join(args.out, "training.json"), "w") as out:
-        json.dump({"torch": torch.__version__, "threads": args.threads, "method": args.method, "epochs": args.epochs,
+        json.dump({"torch": torch.__version__, "threads": args.threads, "example": example, "epochs": args.epochs,
                    "trainingSeconds": stepping, "wallSeconds": seconds, "machine": platform.machine()}, out, indent=2)
     print(f"wrote {weights} and {os.path.join(args.out, 'evaluate.yaml')}")
 

@@ -84,12 +84,12 @@ struct TrainCommand: ParsableCommand {
             print("stopped after step \(trainer.cursor.step) of \(trainer.totalSteps); \(resume)")
             return
         }
-        let accuracy = Metrics.accuracy(of: trainer.model, on: data.test)
+        let accuracy = Metrics.accuracy(of: trainer.outputModel, on: data.test)
         let seconds = trainer.cursor.history.reduce(0) { $0 + $1.seconds }
         print(String(format: "final clean test accuracy %.2f%% (%d examples), training time %.1f s",
                      accuracy * 100, data.test.count, seconds))
         if let out {
-            try ModelCheckpoint.save(trainer.model, spec: spec, to: out + "/model.safetensors")
+            try ModelCheckpoint.save(trainer.outputModel, spec: spec, to: out + "/model.safetensors")
             try writeMetrics(trainer, accuracy: accuracy, threads: compute.threads, to: out + "/metrics.json")
             print("wrote \(out)/model.safetensors and \(out)/metrics.json")
         }

@@ -39,16 +39,20 @@ import Testing
         #expect(abs(adversarial.robust - 0.95) < 0.06, "whose accuracy p survives the attack: \(adversarial)")
     }
 
-    @Test func fastATAndTRADESBeatStandardTrainingOnRobustAccuracy() throws {
+    @Test func fastFreeTRADESAndATTABeatStandardTrainingOnRobustAccuracy() throws {
         let fast = try Self.train(method: PGDTraining.fast(threatModel: Self.threat))
         let free = try Self.train(method: FreeTraining(threatModel: Self.threat, replays: 4))
         #expect(free.robust > 0.8, "free AT: \(free)")
         let trades = try Self.train(method: TRADES(threatModel: Self.threat, beta: 6, steps: 10, stepSize: 0.05))
         #expect(fast.robust > 0.8, "fast AT: \(fast)")
         #expect(trades.robust > 0.8, "TRADES: \(trades)")
+        // ATTA moves a perturbation at most one step per visit, one visit per epoch: in five epochs a
+        // step of ε/2 crosses the ball from a random start (ε/4 would not: 0.056 robust)
+        let atta = try Self.train(method: ATTATraining(threatModel: Self.threat, stepSize: 0.1))
+        #expect(atta.robust > 0.8, "ATTA: \(atta)")
     }
 
-    @Test(arguments: ["pgd-at", "trades", "free-at"])
+    @Test(arguments: ["pgd-at", "trades", "free-at", "atta"])
     func adversarialTrainingResumesBitIdentically(method name: String) throws {
         let data = ToyData.squares(trainCount: 96, testCount: 32)
         var config = TrainingConfig()
@@ -61,6 +65,7 @@ import Testing
             switch name {
             case "trades": return TRADES(threatModel: threat, steps: 3)
             case "free-at": return FreeTraining(threatModel: threat, replays: 3)
+            case "atta": return ATTATraining(threatModel: threat, stepSize: 0.05, steps: 2)
             default: return PGDTraining(attack: PGD(threatModel: threat, steps: 3), warmupEpochs: 1)
             }
         }
@@ -69,7 +74,8 @@ import Testing
         let folder = TemporaryFolder()
         try Trainer(spec: spec, dataset: data, config: config, method: method(), checkpointFolder: folder.path).run(maximumSteps: 9)
         let resumed = try Trainer(spec: spec, dataset: data, config: config, method: method(), checkpointFolder: folder.path)
-        // the stop saved step 9, mid-epoch: the method's own state (free AT's δ, the guard) travels too
+        // the stop saved step 9, mid-epoch: the method's own state (free AT's δ, ATTA's perturbations,
+        // the guard) travels too
         #expect(try resumed.resumeFromLatestCheckpoint()?.hasSuffix(Trainer.checkpointName(step: 9)) == true)
         try resumed.run()
         let a = ModelCheckpoint.stateTensors(of: straight.model).map { $0.tensor.scalars.map(\.bitPattern) }
@@ -109,6 +115,38 @@ import Testing
         }
     }
 
+    /// ATTA continues each example's attack where its last visit left it: with the model held still, a
+    /// second visit moves the stored perturbation by at most one step, where a fresh random start
+    /// would land anywhere in the ball; examples not in the batch keep theirs untouched.
+    @Test func attaCarriesEachExamplesPerturbationToItsNextVisit() throws {
+        var rng = RandomStream(seed: 8)
+        let model = try ModelSpec(architecture: "mlp", inputShape: [16], classes: 3, hidden: [8]).build(rng: &rng)
+        var still = OptimizerConfig()
+        still.learningRate = 1e-30
+        still.momentum = 0
+        let optimizer = still.make(for: model.namedParameters)
+        let inputs = Tensor(zeros: Shape(2, 16))
+        for i in 0..<inputs.count { inputs[i] = rng.nextFloat(in: 0.3, 0.7) }
+        var atta = ATTATraining(threatModel: ThreatModel(norm: .linf, epsilon: 0.2), stepSize: 0.02)
+        let position = TrainingPosition(epoch: 0, totalEpochs: 2, examples: [3, 5], exampleCount: 8)
+        func state() -> (perturbations: [Float], attacked: [Float]) {
+            let named = Dictionary(uniqueKeysWithValues: atta.namedState.map { ($0.name, $0.tensor.scalars) })
+            return (named["perturbations"]!, named["attacked"]!)
+        }
+        _ = atta.step(model: model, inputs: inputs, labels: [0, 2], optimizer: optimizer, rng: &rng, position: position)
+        let first = state()
+        #expect(first.attacked == [0, 0, 0, 1, 0, 1, 0, 0])
+        #expect(first.perturbations.count == 8 * 16)
+        for example in [0, 1, 2, 4, 6, 7] { #expect(first.perturbations[example * 16..<(example + 1) * 16].allSatisfy { $0 == 0 }) }
+        #expect(first.perturbations.allSatisfy { abs($0) <= 0.2 + 1e-6 })
+        #expect(first.perturbations[3 * 16..<4 * 16].contains { abs($0) > 0.05 }, "a random start spreads over the ball")
+        _ = atta.step(model: model, inputs: inputs, labels: [0, 2], optimizer: optimizer, rng: &rng, position: position)
+        let second = state()
+        let moved = zip(first.perturbations, second.perturbations).map { abs($0 - $1) }.max()!
+        #expect(moved <= 0.02 + 1e-6, "the second visit continues from the stored perturbation: moved \(moved)")
+        #expect(moved > 0)
+    }
+
     @Test func warmupScalesTheRadius() {
         let training = PGDTraining(attack: PGD(threatModel: ThreatModel(norm: .linf, epsilon: 0.2), stepSize: 0.04, steps: 5), warmupEpochs: 2)
         let early = TrainingPosition(epoch: 0.5, totalEpochs: 10), late = TrainingPosition(epoch: 3, totalEpochs: 10)
@@ -145,6 +183,16 @@ import Testing
         let oneEpoch = try Trainer(spec: spec, dataset: data, config: config, method: method())
         try oneEpoch.run()
         #expect(ModelCheckpoint.stateTensors(of: guarded.model).map { $0.tensor.scalars }
+                == ModelCheckpoint.stateTensors(of: oneEpoch.model).map { $0.tensor.scalars })
+
+        // with a weight average, the rollback restarts it from the restored weights: the run reports
+        // the epoch the guard kept, not an average that still holds the rejected ones
+        config.epochs = 3
+        config.weightAveraging = WeightAveraging(decay: 0.9)
+        let averaged = try Trainer(spec: spec, dataset: data, config: config, method: method())
+        try averaged.run()
+        #expect(averaged.cursor.stoppedEarly != nil)
+        #expect(ModelCheckpoint.stateTensors(of: averaged.outputModel).map { $0.tensor.scalars }
                 == ModelCheckpoint.stateTensors(of: oneEpoch.model).map { $0.tensor.scalars })
     }
 }

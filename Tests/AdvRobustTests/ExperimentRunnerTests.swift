@@ -64,6 +64,26 @@ import Testing
         #expect(spec == metrics.model && model.layers.count == 4)
     }
 
+    /// With `weight_averaging`, the run saves, evaluates and reports the average, and says so.
+    @Test func theWeightAverageIsTheModelTheRunSavesAndReports() throws {
+        let out = Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let text = Self.manifestText.replacingOccurrences(of: "checkpoint_every: 5}", with: "checkpoint_every: 5, weight_averaging: {decay: 0.9}}")
+        let manifest = try ExperimentManifest.parse(yaml: text, source: "tiny-ema.yaml")
+        _ = try ExperimentRunner(manifest: manifest, outputFolder: out).run()
+        let saved = try SafeTensors.read(from: out + "/model.safetensors")
+        let checkpoint = try SafeTensors.read(from: try #require(Trainer.checkpoints(in: out + "/checkpoints").last))
+        #expect(saved.tensors.count == 4)
+        for name in saved.tensors.keys {
+            #expect(saved.tensors[name]?.scalars == checkpoint.tensors["average." + name]?.scalars, "\(name) is the average's")
+            #expect(saved.tensors[name]?.scalars != checkpoint.tensors[name]?.scalars, "\(name) is not the last trained weights")
+        }
+        for report in ["report.md", "report.html"] {
+            let text = try String(contentsOfFile: out + "/" + report, encoding: .utf8)
+            #expect(text.contains("exponential moving average of the trained weights (decay 0.9)"), "\(report)")
+        }
+    }
+
     /// adversarial.safetensors lets anyone re-check the claim: inputs within ε of the clean ones, and the
     /// saved model's predictions on them give exactly the reported worst case.
     @Test func theAdversarialExamplesReproduceTheWorstCase() throws {

@@ -159,9 +159,9 @@ import Testing
         #expect(method.attack.threatModel.epsilon == 0.1 && method.attack.stepSize == 0.025 && method.attack.steps == 7)
         #expect(try ExperimentManifest.parse(yaml: Self.complete, source: "std.yaml").trainingMethod.name == "standard")
         Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  attack: {steps: 7}\n  epochs: 3"),
-                         ["train.attack: attack applies to adversarial training (pgd-at, fast-at, free-at, trades), not standard"])
+                         ["train.attack: attack applies to adversarial training (pgd-at, fast-at, free-at, trades, atta), not standard"])
         Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: mart\n  epochs: 3"),
-                         ["train.method: expected one of standard, pgd-at, fast-at, free-at, trades, got \"mart\""])
+                         ["train.method: expected one of standard, pgd-at, fast-at, free-at, trades, atta, got \"mart\""])
         Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: pgd_at\n  epochs: 3"),
                          ["got \"pgd_at\"; did you mean pgd-at?"])
         let radius = try ExperimentManifest.parse(yaml: yaml.replacingOccurrences(of: "steps: 7,", with: "steps: 7, epsilon: 0.2,"), source: "r.yaml")
@@ -171,6 +171,11 @@ import Testing
         #expect(trades.trainingMethod.float("beta") == 3)
         Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: fast-at\n  attack: {steps: 3}\n  epochs: 3"),
                          ["train.attack.steps: fast-at is FGSM from a random start with step 1.25ε, by definition; it takes epsilon only"])
+        let atta = try ExperimentManifest.parse(yaml: Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: atta\n  attack: {steps: 2}\n  epochs: 3"), source: "a.yaml")
+        let attaMethod = try #require(try TrainingMethodRegistry.standard.make(atta.trainingMethod, context: context) as? ATTATraining)
+        #expect(attaMethod.steps == 2 && attaMethod.stepSize == 0.025 && attaMethod.passesPerExample == 3)
+        Self.expectError(Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: atta\n  attack: {loss: cw}\n  epochs: 3"),
+                         ["train.attack.loss: atta starts from each example's carried perturbation"])
     }
 
     @Test func selfTrainingSection() throws {
@@ -193,6 +198,19 @@ import Testing
         Self.expectError(manifest("{pool: {}, teacher: {epochs: 2, weights: t.safetensors}}"), ["train.self_training.teacher.epochs", "not both"])
         Self.expectError(manifest("{pool: {}, ratio: 0}"), ["train.self_training.ratio"])
         Self.expectError(manifest("{ratio: 1}"), ["train.self_training.pool", "missing"])
+    }
+
+    @Test func weightAveragingSection() throws {
+        func manifest(_ averaging: String) -> String {
+            Self.complete.replacingOccurrences(of: "  checkpoint_every: 100", with: "  checkpoint_every: 100\n  weight_averaging: \(averaging)")
+        }
+        let parsed = try ExperimentManifest.parse(yaml: manifest("{decay: 0.999}"), source: "ema.yaml")
+        #expect(parsed.train?.weightAveraging == WeightAveraging(decay: 0.999))
+        #expect(try ExperimentManifest.parse(yaml: parsed.normalisedYAML(), source: "manifest.yaml") == parsed)
+        #expect(try ExperimentManifest.parse(yaml: Self.complete, source: "q.yaml").train?.weightAveraging == nil)
+        Self.expectError(manifest("{decay: 1}"), ["train.weight_averaging.decay: expected a number in (0, 0.999999], got \"1\" (line 15)"])
+        Self.expectError(manifest("{rate: 0.9}"), ["train.weight_averaging.rate: unknown key"])
+        Self.expectError(manifest("{}"), ["train.weight_averaging.decay: missing (required)"])
     }
 
     @Test func aRunNameMustBeSafeAsAFileName() throws {

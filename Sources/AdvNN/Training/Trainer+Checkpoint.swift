@@ -4,7 +4,7 @@ import Foundation
 extension Trainer {
     static let kindKey = "advd.kind", kindValue = "training-state"
     static let cursorKey = "advd.cursor", configKey = "advd.config"
-    static let optimizerPrefix = "optimizer.", methodPrefix = "method."
+    static let optimizerPrefix = "optimizer.", methodPrefix = "method.", averagePrefix = "average."
     /// How many checkpoints stay on disk; older ones are removed after a newer one is durable.
     static let checkpointsKept = 2
 
@@ -16,6 +16,7 @@ extension Trainer {
         var file = ModelCheckpoint.contents(of: model, spec: spec)
         for (name, tensor) in optimizer.namedState { file.tensors[Self.optimizerPrefix + name] = tensor }
         for (name, tensor) in method.namedState { file.tensors[Self.methodPrefix + name] = tensor }
+        for (name, tensor) in averaged?.namedState ?? [] { file.tensors[Self.averagePrefix + name] = tensor }
         var saved = cursor
         saved.trainingRandomState = trainingRandomState
         file.metadata[Self.kindKey] = Self.kindValue
@@ -110,6 +111,13 @@ extension Trainer {
         for (name, tensor) in method.namedState {
             guard let stored = file.tensors[Self.methodPrefix + name] else {
                 problems.append("training-method tensor \(Self.methodPrefix + name) missing")
+                continue
+            }
+            tensor.assign(stored)
+        }
+        for (name, tensor) in averaged?.namedState ?? [] {
+            guard let stored = file.tensors[Self.averagePrefix + name], stored.shape == tensor.shape else {
+                problems.append("weight-average tensor \(Self.averagePrefix + name) missing or not \(tensor.shape)")
                 continue
             }
             tensor.assign(stored)

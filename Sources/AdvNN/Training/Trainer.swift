@@ -9,10 +9,15 @@ import Foundation
 /// So the same seed and BLAS thread count give bit-identical weights, and a run resumed from any
 /// checkpoint (taken mid-epoch or at an epoch's end) ends bit-identical to one never interrupted.
 ///
+/// With `config.weightAveraging`, the trainer also keeps a moving average of the weights
+/// (`WeightAveraging`); `outputModel` is then that average, and validation measures it.
+///
 /// Checkpoints go to `checkpointFolder/step-NNNNNNNN.safetensors`: the model's tensors under their
-/// PyTorch names, the optimiser's as `optimizer.<buffer>.<name>`, and the cursor, configuration and
-/// model specification as JSON in `__metadata__`. The newest two are kept.
+/// PyTorch names, the optimiser's as `optimizer.<buffer>.<name>`, the weight average's as
+/// `average.<name>`, and the cursor, configuration and model specification as JSON in `__metadata__`.
+/// The newest two are kept.
 public final class Trainer {
+    /// The model the optimiser trains.
     public let model: Sequential
     public let spec: ModelSpec
     public let dataset: Dataset
@@ -29,9 +34,13 @@ public final class Trainer {
     /// The checkpoints the last `resumeFromLatestCheckpoint` passed over (newest first), and why.
     public internal(set) var skippedCheckpoints: [(path: String, reason: String)] = []
 
+    /// The moving average of `model`'s weights; nil when the configuration keeps none.
+    let averaged: AveragedModel?
     private var trainingRandom: RandomStream
     private let batch = Tensor(zeros: Shape(0))
     private var batchLabels: [Int] = []
+    /// The batch's examples, as `TrainingPosition.examples` numbers them.
+    private var batchExamples: [Int] = []
     private var order: [Int] = []
     private var poolOrder: [Int] = []
     private var orderEpoch = -1
@@ -67,8 +76,9 @@ public final class Trainer {
             }
         }
         var initRandom = RandomStream(seed: config.seed, purpose: "init")
-        model = try spec.build(rng: &initRandom)
+        let model = try spec.build(rng: &initRandom)
         model.compute = compute
+        self.model = model
         self.spec = spec
         self.dataset = dataset
         self.config = config
@@ -87,8 +97,19 @@ public final class Trainer {
         plan = EpochBatchPlan(labeledCount: dataset.train.count, poolCount: pool?.count ?? 0,
                               batchSize: config.batchSize, ratio: config.pseudoLabeled?.ratio ?? 1)
         poolOptimizer = config.pseudoLabeled.map { GradientWeightingOptimizer(optimizer, weight: $0.weight) }
+        averaged = try config.weightAveraging.map { try AveragedModel(following: model, spec: spec, averaging: $0) }
         trainingRandom = RandomStream(seed: config.seed, purpose: "training")
         cursor.method = method.name
+    }
+
+    /// The model the run produces, which validation measures after every epoch: the moving average of
+    /// the weights when the configuration keeps one, else the trained model itself.
+    public var outputModel: Sequential { averaged?.model ?? model }
+
+    /// Tells the trainer that `model`'s weights were set from outside (loaded to initialise a run): the
+    /// weight average restarts from them.
+    public func weightsWereReplaced() {
+        averaged?.restart()
     }
 
     /// Optimisation steps per epoch: one pass over the labelled split (its last batch may be smaller),
@@ -130,9 +151,11 @@ public final class Trainer {
             optimizer.learningRate = config.schedule.rate(base: config.optimizer.learningRate, step: cursor.step,
                                                           stepsPerEpoch: stepsPerEpoch, totalEpochs: config.epochs)
             let started = DispatchTime.now().uptimeNanoseconds
-            let stepPosition = TrainingPosition(epoch: Double(cursor.step) / Double(stepsPerEpoch), totalEpochs: config.epochs)
+            let stepPosition = TrainingPosition(epoch: Double(cursor.step) / Double(stepsPerEpoch), totalEpochs: config.epochs,
+                                                examples: batchExamples, exampleCount: dataset.train.count + (pool?.count ?? 0))
             let result = method.step(model: model, inputs: batch, labels: batchLabels, optimizer: stepOptimizer,
                                      rng: &trainingRandom, position: stepPosition)
+            averaged?.update(afterSteps: cursor.step + 1)
             cursor.epochSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             guard result.loss.isFinite else {
                 throw TrainingError("training loss became \(result.loss) at step \(cursor.step + 1) (epoch \(epoch + 1)); lower the learning rate")
@@ -144,6 +167,9 @@ public final class Trainer {
             cursor.epochSeen += examples
             if position + 1 == stepsPerEpoch {
                 cursor.stoppedEarly = method.endEpoch(epoch + 1, model: model, heldOut: heldOutBatch, rng: &trainingRandom)
+                // the method that stops early (fast AT's guard) rolls the live model back to its best
+                // epoch; an average that kept the discarded weights would report a model it rejected
+                if cursor.stoppedEarly != nil { averaged?.restart() }
                 let metrics = finishEpoch(epoch)
                 progress(report(.epochEnd(metrics), epoch: epoch, stepInEpoch: stepsPerEpoch, metrics: metrics))
                 if let path = try writeCheckpoint() { progress(report(.checkpoint(path), epoch: epoch, stepInEpoch: stepsPerEpoch)) }
@@ -186,21 +212,21 @@ public final class Trainer {
         orderEpoch = epoch
     }
 
-    /// Gathers the step's examples into `batch` and `batchLabels`.
+    /// Gathers the step's examples into `batch`, `batchLabels` and `batchExamples`.
     /// - Returns: the optimiser the step updates through (a pseudo-labelled batch's weights its gradient).
     private func gatherBatch(_ source: EpochBatchPlan.Source) -> any Optimizer {
         switch source {
         case .labeled(let range):
             dataset.train.gather(order[range], into: batch, labels: &batchLabels)
+            batchExamples.replaceSubrange(batchExamples.indices, with: order[range])
             return optimizer
         case .pool(let range):
             let pool = pool!, start = range.lowerBound % pool.count
-            if start + range.count <= pool.count {
-                pool.gather(poolOrder[start..<start + range.count], into: batch, labels: &batchLabels)
-            } else {
-                // the pool is smaller than an epoch's share of it: wrap around its permutation
-                pool.gather(ArraySlice(range.map { poolOrder[$0 % pool.count] }), into: batch, labels: &batchLabels)
-            }
+            // the pool is smaller than an epoch's share of it: wrap around its permutation
+            let chosen = start + range.count <= pool.count ? poolOrder[start..<start + range.count]
+                : ArraySlice(range.map { poolOrder[$0 % pool.count] })
+            pool.gather(chosen, into: batch, labels: &batchLabels)
+            batchExamples.replaceSubrange(batchExamples.indices, with: chosen.lazy.map { self.dataset.train.count + $0 })
             return poolOptimizer!
         }
     }
@@ -213,12 +239,12 @@ public final class Trainer {
     private func finishEpoch(_ epoch: Int) -> EpochMetrics {
         let validation = config.evaluationExamples.map { dataset.validation.prefix($0) } ?? dataset.validation
         let hasValidation = validation.count > 0
-        let robust = hasValidation ? heldOutProbe.map { $0(model, heldOutBatch(), epoch + 1) } : nil
+        let robust = hasValidation ? heldOutProbe.map { $0(outputModel, heldOutBatch(), epoch + 1) } : nil
         let metrics = EpochMetrics(
             epoch: epoch + 1,
             trainLoss: cursor.epochLossSum / Double(max(cursor.epochSeen, 1)),
             trainAccuracy: Double(cursor.epochCorrect) / Double(max(cursor.epochSeen, 1)),
-            validationAccuracy: hasValidation ? Metrics.accuracy(of: model, on: validation) : nil,
+            validationAccuracy: hasValidation ? Metrics.accuracy(of: outputModel, on: validation) : nil,
             heldOutRobustAccuracy: robust,
             learningRate: optimizer.learningRate,
             seconds: cursor.epochSeconds,

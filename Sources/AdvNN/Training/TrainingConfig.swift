@@ -19,6 +19,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var frozenLayers: [Int]?
     /// Robust self-training: how batches of the pseudo-labelled pool mix with labelled ones; nil: no pool.
     public var pseudoLabeled: PseudoLabelMixing?
+    /// Keep a moving average of the weights and report it as the trained model; nil: the last weights.
+    public var weightAveraging: WeightAveraging?
 
     public init() {}
 
@@ -31,6 +33,7 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
         if let count = evaluationExamples, count < 1 { try fail("evaluationExamples must be at least 1, got \(count)") }
         try optimizer.validate()
         try pseudoLabeled?.validate()
+        try weightAveraging?.validate()
     }
 }
 

@@ -36,15 +36,23 @@ extension TrainingMethod {
                                   rng: inout RandomStream) -> String? { nil }
 }
 
-/// Where a training step falls in the run.
+/// Where a training step falls in the run, and which examples its batch holds.
 public struct TrainingPosition: Sendable {
     /// Epochs completed so far, fractional (2.5: halfway through the third epoch).
     public var epoch: Double
     public var totalEpochs: Int
+    /// Each batch example's index among the run's `exampleCount` examples: the training split's from 0,
+    /// then the pseudo-labelled pool's (a method that remembers something per example keys it by these).
+    /// Empty where the caller does not say (benchmarks stepping a method by hand).
+    public var examples: [Int]
+    /// How many examples the run trains on: the training split and the pseudo-labelled pool.
+    public var exampleCount: Int
 
-    public init(epoch: Double, totalEpochs: Int) {
+    public init(epoch: Double, totalEpochs: Int, examples: [Int] = [], exampleCount: Int = 0) {
         self.epoch = epoch
         self.totalEpochs = totalEpochs
+        self.examples = examples
+        self.exampleCount = exampleCount
     }
 }
 

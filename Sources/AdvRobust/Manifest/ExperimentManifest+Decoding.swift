@@ -120,11 +120,15 @@ extension ExperimentManifest {
             config.pseudoLabeled = PseudoLabelMixing(ratio: try section["ratio"]?.int(in: 1...100) ?? 1,
                                                      weight: try section["weight"]?.float(in: 0...100, lowerIsOpen: true) ?? 1)
         }
+        if let averaging = map["weight_averaging"] {
+            let section = try averaging.mapping(allowed: ["decay"])
+            config.weightAveraging = WeightAveraging(decay: try section.required("decay").float(in: 0...0.999999, lowerIsOpen: true))
+        }
         return config
     }
 
     static let trainingKeys = ["method", "attack", "epochs", "batch_size", "optimizer", "schedule", "checkpoint_every",
-                               "evaluation_examples", "freeze", "self_training"]
+                               "evaluation_examples", "freeze", "self_training", "weight_averaging"]
     static let selfTrainingKeys = ["pool", "teacher", "ratio", "weight"]
 
     /// train.self_training: the pool and the teacher (ratio and weight go to the training config).
@@ -132,7 +136,7 @@ extension ExperimentManifest {
                                            isStandardTraining: Bool) throws -> SelfTrainingSpec {
         let map = try node.mapping(allowed: selfTrainingKeys)
         if isStandardTraining {
-            throw node.error("self-training pseudo-labels a pool for adversarial training: set train.method to pgd-at, fast-at, free-at or trades")
+            throw node.error("self-training pseudo-labels a pool for adversarial training: set train.method to pgd-at, fast-at, free-at, trades or atta")
         }
         let poolNode = try map.required("pool")
         let pool = try poolNode.mapping(allowed: ["from", "count", "images"])

@@ -74,6 +74,7 @@ private struct PartWriter {
             keys.append(("self_training", mapping([("pool", pool), ("teacher", teacher), ("ratio", integer(mixing.ratio)),
                                                    ("weight", number(mixing.weight))])))
         }
+        if let averaging = config.weightAveraging { keys.append(("weight_averaging", mapping([("decay", number(averaging.decay))]))) }
         return mapping(keys)
     }
 

@@ -187,10 +187,12 @@ public struct HTMLReport {
             "<tr><td class=\"num\">\(epoch.epoch)</td><td class=\"num\">\(String(format: "%.4f", epoch.trainLoss))</td><td class=\"num\">\(percent(epoch.trainAccuracy))</td><td class=\"num\">\(epoch.validationAccuracy.map(percent) ?? "—")</td><td class=\"num\">\(epoch.heldOutRobustAccuracy.map(percent) ?? "—")</td><td class=\"num\">\(String(format: "%.4g", epoch.learningRate))</td><td class=\"num\">\(String(format: "%.1f", epoch.seconds))</td></tr>"
         }
         let stopped = metrics.trainingStoppedEarly.map { "<p class=\"banner caution\">Training stopped early: \(HTMLPage.escape($0)).</p>" } ?? ""
+        let averaged = metrics.evaluatedWeightsNote.map { "<p>\(HTMLPage.escape($0))</p>" } ?? ""
         let timings = metrics.timings
         return """
             <h2>Training</h2>
             \(stopped)
+            \(averaged)
             <table class="training">
             <thead><tr><th>epoch</th><th>loss</th><th>train accuracy</th><th>validation accuracy</th><th>validation PGD-10</th><th>learning rate</th><th>seconds</th></tr></thead>
             <tbody>

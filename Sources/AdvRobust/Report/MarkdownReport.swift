@@ -44,6 +44,7 @@ struct MarkdownReport {
             lines += ["", "## Training", ""]
             if let reason = metrics.trainingStoppedEarly { lines += ["**Training stopped early**: \(reason).", ""] }
             if let selfTraining = metrics.selfTraining { lines += [selfTrainingParagraph(selfTraining), ""] }
+            if let note = metrics.evaluatedWeightsNote { lines += [note, ""] }
             lines += ["| epoch | loss | train accuracy | validation accuracy | validation PGD-10 accuracy | learning rate | seconds |",
                       "|---:|---:|---:|---:|---:|---:|---:|"]
             for epoch in metrics.epochs {

@@ -56,7 +56,7 @@ extension ExperimentRunner {
         progress(.phase(.teacher, "training the teacher: \(spec.summary), standard training for \(Wording.counted(teacherConfig.epochs, "epoch")) on \(Wording.counted(data.train.count, "labelled example"))"))
         try trainer.run(progress: { progress(.training($0)) }, shouldStop: shouldStop)
         guard trainer.isFinished else { throw RunInterrupted(stage: "the teacher's training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }
-        try ModelCheckpoint.save(trainer.model, spec: spec, to: saved)
-        return trainer.model
+        try ModelCheckpoint.save(trainer.outputModel, spec: spec, to: saved)
+        return trainer.outputModel
     }
 }

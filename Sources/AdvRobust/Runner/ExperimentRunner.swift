@@ -164,6 +164,7 @@ public struct ExperimentRunner {
             progress(.phase(.training, "resumed training from \(resumed) at step \(trainer.cursor.step) of \(trainer.totalSteps)"))
         } else if let weights = manifest.model.weights {
             try initialise(trainer.model, spec: spec, from: try resolveWeights(weights), progress: progress)
+            trainer.weightsWereReplaced()
         }
         if !trainer.isFinished {
             progress(.phase(.training, "training \(spec.summary) for \(Wording.counted(config.epochs, "epoch")) (\(manifest.trainingMethod.name))"))
@@ -171,8 +172,8 @@ public struct ExperimentRunner {
             guard trainer.isFinished else { throw RunInterrupted(stage: "training, at step \(trainer.cursor.step) of \(trainer.totalSteps)") }
         }
         if let reason = trainer.cursor.stoppedEarly { progress(.phase(.training, "training stopped early: \(reason)")) }
-        try ModelCheckpoint.save(trainer.model, spec: spec, to: modelPath)
-        return PreparedModel(classifier: ModelClassifier(trainer.model, classCount: spec.classes), spec: spec,
+        try ModelCheckpoint.save(trainer.outputModel, spec: spec, to: modelPath)
+        return PreparedModel(classifier: ModelClassifier(trainer.outputModel, classCount: spec.classes), spec: spec,
                              history: trainer.cursor.history,
                              trainingSeconds: trainer.cursor.history.reduce(0) { $0 + $1.seconds },
                              stoppedEarly: trainer.cursor.stoppedEarly, selfTraining: selfTraining)

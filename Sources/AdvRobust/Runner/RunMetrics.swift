@@ -48,3 +48,12 @@ public struct Timings: Codable, Sendable, Equatable {
         self.totalSeconds = totalSeconds
     }
 }
+
+extension RunMetrics {
+    /// Which weights the evaluation attacked, for the reports; nil when they are the last trained ones.
+    public var evaluatedWeightsNote: String? {
+        guard let averaging = manifest.train?.weightAveraging else { return nil }
+        return "The evaluated model is the exponential moving average of the trained weights (decay \(averaging.decay)): "
+            + "the validation columns measure the average, the loss and train accuracy the weights being trained."
+    }
+}

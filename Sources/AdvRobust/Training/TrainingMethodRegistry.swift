@@ -16,7 +16,7 @@ public struct TrainingMethodContext: Sendable {
 extension Registry where Part == any TrainingMethod, Context == TrainingMethodContext {
     /// The first entry is what a manifest trains with when it names no `train.method`.
     public static let standard = TrainingMethodRegistry(kind: "training method",
-                                                        entries: [.standardTraining, .pgdAT, .fastAT, .freeAT, .trades])
+                                                        entries: [.standardTraining, .pgdAT, .fastAT, .freeAT, .trades, .atta])
 }
 
 extension RegistryEntry where Part == any TrainingMethod, Context == TrainingMethodContext {
@@ -33,9 +33,12 @@ extension RegistryEntry where Part == any TrainingMethod, Context == TrainingMet
             return "expected a number in (0, 1], got \"\(radius)\""
         })
     static let steps = Key("steps", .integer(1...10_000), default: .value(.integer(10)), doc: "the inner attack's steps")
-    static let stepSize = Key("step_size", .number(0...1e6, lowerIsOpen: true),
-                              default: .derived("`epsilon`/4", { _, spec in .number(spec.float("epsilon") / 4) }),
-                              doc: "the inner attack's step size")
+    static let stepSize = stepSize(doc: "the inner attack's step size")
+    /// `step_size`, ε/4 of the method's own radius unless given, with a method's own description.
+    static func stepSize(doc: String) -> Key {
+        Key("step_size", .number(0...1e6, lowerIsOpen: true),
+            default: .derived("`epsilon`/4", { _, spec in .number(spec.float("epsilon") / 4) }), doc: doc)
+    }
 
     /// The run's threat model at the method's own radius.
     static func threatModel(_ spec: PartSpec, _ context: TrainingMethodContext) -> ThreatModel {
