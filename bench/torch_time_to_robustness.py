@@ -7,7 +7,9 @@ dataset-fashion-mnist package with the manifest's recipe (RECIPES below, `--exam
 adversarial training at L-inf eps 0.1 with the attack run in eval mode from a uniform random start —
 fashion-cnn-hour: PGD-5 with step 0.05, 14 epochs; fashion-cnn-fast-hour: FGSM with step 1.25 eps,
 32 epochs, and Wong et al.'s guard (it rolls back to the best epoch when held-out PGD-10 accuracy
-collapses by 20 points); fashion-cnn-pgd3-hour: PGD-3 with step 0.05, 22 epochs — SGD lr 0.05,
+collapses by 20 points); fashion-cnn-pgd3-hour: PGD-3 with step 0.05, 22 epochs;
+fashion-cnn-atta-hour: ATTA (each image's perturbation carried across epochs, one step of eps/4 per
+visit), 42 epochs, evaluating the weights' exponential moving average (decay 0.999) — SGD lr 0.05,
 momentum 0.9, weight decay 5e-4, cosine annealing per step to 0, batch 128, the last 1,000 training
 images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
@@ -23,6 +25,7 @@ come from one evaluator:
 Optional (needs `pip install torch safetensors numpy`); CI never runs it.
 """
 import argparse
+import copy
 import json
 import os
 import platform
@@ -38,11 +41,13 @@ from check_pytorch_load import FOLDER, idx   # the IDX reader, beside this scrip
 
 EPSILON = 0.1
 # example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
-# epochs, and whether fast AT's overfitting guard watches it
+# epochs, whether fast AT's overfitting guard watches it, whether perturbations carry over between
+# epochs (ATTA), and the decay of the weights' moving average (None: the last weights)
 RECIPES = {
-    "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False),
-    "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True),
-    "fashion-cnn-pgd3-hour": dict(steps=3, step_size=0.05, epochs=22, guard=False),
+    "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None),
+    "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True, carry=False, average=None),
+    "fashion-cnn-pgd3-hour": dict(steps=3, step_size=0.05, epochs=22, guard=False, carry=False, average=None),
+    "fashion-cnn-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=42, guard=False, carry=True, average=0.999),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
@@ -60,10 +65,14 @@ def cnn_small():
                          nn.Linear(64 * 7 * 7, 1024), nn.ReLU(), nn.Linear(1024, 10))
 
 
-def pgd(model, x, y, steps, step_size, generator):
-    """L-inf PGD on the cross-entropy from a uniform random start, in eval mode, input gradients only."""
-    delta = (torch.rand(x.shape, generator=generator) * 2 - 1) * EPSILON
-    adversarial = (x + delta).clamp(0, 1)
+def random_start(x, generator):
+    return (x + (torch.rand(x.shape, generator=generator) * 2 - 1) * EPSILON).clamp(0, 1)
+
+
+def pgd(model, x, y, steps, step_size, generator, start=None):
+    """L-inf PGD on the cross-entropy from `start` (default: a uniform random point of the ball), in eval
+    mode, input gradients only."""
+    adversarial = random_start(x, generator) if start is None else start
     for _ in range(steps):
         adversarial.requires_grad_(True)
         loss = F.cross_entropy(model(adversarial), y)
@@ -113,6 +122,10 @@ def main():
     started = time.perf_counter()
     stepping = 0.0   # the training steps' time, without the per-epoch validation: what advd's metrics call training time
     best = None   # fast-at's guard: (held-out PGD-10 accuracy, epoch, weights) of the best epoch
+    if recipe["carry"]:   # ATTA: each image's perturbation after its last visit, and whether it had one
+        carried, visited = torch.zeros_like(train_x), torch.zeros(len(train_x), dtype=torch.bool)
+    average = copy.deepcopy(model) if recipe["average"] else None
+    updates = 0
     for epoch in range(args.epochs):
         epoch_started = time.perf_counter()
         order = torch.randperm(len(train_x), generator=generator)
@@ -123,7 +136,15 @@ def main():
             model.eval()
             for parameter in model.parameters():
                 parameter.requires_grad_(False)
-            adversarial = pgd(model, x, y, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator)
+            start = None
+            if recipe["carry"]:
+                # advd draws the random start for the whole batch, then uses the carried perturbations
+                fresh, seen = random_start(x, generator), visited[chosen].view(-1, 1, 1, 1)
+                start = torch.where(seen, x + carried[chosen], fresh)
+                start = torch.min(torch.max(start, x - EPSILON), x + EPSILON).clamp(0, 1)
+            adversarial = pgd(model, x, y, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator, start=start)
+            if recipe["carry"]:
+                carried[chosen], visited[chosen] = adversarial - x, True
             for parameter in model.parameters():
                 parameter.requires_grad_(True)
             model.train()
@@ -131,10 +152,18 @@ def main():
             F.cross_entropy(model(adversarial), y).backward()
             optimizer.step()
             schedule.step()
+            updates += 1
+            if average is not None:
+                # advd's rule: decay min(d, (1 + t) / (10 + t)) after t steps, BatchNorm buffers included
+                keep = min(recipe["average"], (1 + updates) / (10 + updates))
+                with torch.no_grad():
+                    for mean, live in zip(average.state_dict().values(), model.state_dict().values()):
+                        mean.mul_(keep).add_(live, alpha=1 - keep)
         stepping += time.perf_counter() - steps_started
-        model.eval()
-        clean = accuracy(model, valid_x, valid_y)
-        robust = accuracy(model, pgd(model, valid_x, valid_y, steps=10, step_size=EPSILON / 4, generator=generator), valid_y)
+        measured = average if average is not None else model
+        measured.eval()
+        clean = accuracy(measured, valid_x, valid_y)
+        robust = accuracy(measured, pgd(measured, valid_x, valid_y, steps=10, step_size=EPSILON / 4, generator=generator), valid_y)
         print(f"epoch {epoch + 1}/{args.epochs}  validation acc {clean * 100:.2f}%  validation PGD-10 acc {robust * 100:.2f}%  "
               f"{time.perf_counter() - epoch_started:.1f} s", flush=True)
         if recipe["guard"]:
@@ -152,7 +181,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     weights = os.path.abspath(os.path.join(args.out, "model.safetensors"))
     spec = {"architecture": "cnn-small", "inputShape": [1, 28, 28], "classes": 10}
-    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+    state = {name: tensor.contiguous() for name, tensor in (average if average is not None else model).state_dict().items()}
     save_file(state, weights, metadata={"model": json.dumps(spec), "format": "pt"})
     with open(os.path.join(args.out, "evaluate.yaml"), "w") as manifest:
         manifest.write(f"""# Written by bench/torch_time_to_robustness.py: advd evaluates the PyTorch-trained cnn-small

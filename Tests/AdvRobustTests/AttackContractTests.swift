@@ -88,6 +88,20 @@ import Testing
         #expect(pgd.success == zip(predictions, labels).map { $0 != $1 })
     }
 
+    /// Adversarial training's shortcut: with one restart and one goal, the last iterate is exactly the
+    /// example `perturb` keeps, and the random stream ends where `perturb` leaves it.
+    @Test(arguments: [(AttackGoal.untargeted, 1, true), (.targetClass(2), 1, true), (.untargeted, 1, false), (.untargeted, 3, true)])
+    func lastIterateIsWhatPerturbKeeps(goal: AttackGoal, restarts: Int, randomStart: Bool) throws {
+        let classifier = try TestModels.squaresClassifier()
+        let (inputs, labels) = TestModels.squares.test.batch(0..<32)
+        let pgd = PGD(threatModel: ThreatModel(norm: .linf, epsilon: 0.2), steps: 3, randomStart: randomStart, restarts: restarts, goal: goal)
+        var first = RandomStream(seed: 12), second = RandomStream(seed: 12)
+        let kept = pgd.perturb(inputs, labels: labels, against: classifier, using: &first).adversarial
+        let last = pgd.lastIterate(inputs, labels: labels, against: classifier, using: &second)
+        #expect(kept.scalars.map(\.bitPattern) == last.scalars.map(\.bitPattern))
+        #expect(first.next() == second.next())
+    }
+
     @Test func apgdIsAtLeastAsStrongAsPGD() throws {
         let classifier = try TestModels.squaresClassifier()
         let (inputs, labels) = TestModels.squares.test.batch(0..<64)

@@ -59,12 +59,9 @@ public struct ATTATraining: TrainingMethod {
         // k steps of PGD on the cross-entropy, in evaluation mode
         let classifier = ModelClassifier(model, classCount: model.outputShape(for: inputs.shape)[1])
         gradient.resize(to: inputs.shape)
-        let objective = AttackObjective(loss: .crossEntropy, isTargeted: false)
-        for _ in 0..<steps {
-            _ = classifier.lossGradient(adversarial, labels: labels, loss: objective, into: gradient)
-            threatModel.ascend(adversarial, along: gradient, stepSize: stepSize)
-            threatModel.project(adversarial, around: inputs)
-        }
+        PGD(threatModel: threatModel, stepSize: stepSize, steps: steps)
+            .ascend(adversarial, around: inputs, labels: labels, objective: AttackObjective(loss: .crossEntropy, isTargeted: false),
+                    against: classifier, gradient: gradient)
         // remember where each example's attack got to, for its next visit
         for (row, example) in position.examples.enumerated() {
             let reached = adversarial.data + row * itemSize, clean = inputs.data + row * itemSize

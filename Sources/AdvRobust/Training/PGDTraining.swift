@@ -63,7 +63,7 @@ public struct PGDTraining: TrainingMethod {
                               rng: inout RandomStream, position: TrainingPosition) -> StepResult {
         // (1) the inner maximisation, in evaluation mode
         let classifier = ModelClassifier(model, classCount: model.outputShape(for: inputs.shape)[1])
-        let adversarial = attack(at: position).perturb(inputs, labels: labels, against: classifier, using: &rng).adversarial
+        let adversarial = attack(at: position).lastIterate(inputs, labels: labels, against: classifier, using: &rng)
         // (2) the outer minimisation on the adversarial batch, in training mode
         model.isTraining = true
         return update.step(model: model, inputs: adversarial, labels: labels, optimizer: optimizer, rng: &rng, position: position)
