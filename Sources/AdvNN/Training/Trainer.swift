@@ -222,7 +222,7 @@ public final class Trainer {
             return optimizer
         case .pool(let range):
             let pool = pool!, start = range.lowerBound % pool.count
-            // the pool is smaller than an epoch's share of it: wrap around its permutation
+            // when the pool is smaller than an epoch's share of it, wrap around its permutation
             let chosen = start + range.count <= pool.count ? poolOrder[start..<start + range.count]
                 : ArraySlice(range.map { poolOrder[$0 % pool.count] })
             pool.gather(chosen, into: batch, labels: &batchLabels)
