@@ -101,32 +101,28 @@ extension Trainer {
         }
         try ModelCheckpoint.restore(model, from: file, source: source, allowOtherTensors: true)
         var problems: [String] = []
-        for (name, tensor) in optimizer.namedState {
-            guard let stored = file.tensors[Self.optimizerPrefix + name], stored.shape == tensor.shape else {
-                problems.append("optimizer tensor \(Self.optimizerPrefix + name) missing or not \(tensor.shape)")
-                continue
-            }
-            tensor.data.update(from: stored.data, count: tensor.count)
-        }
-        for (name, tensor) in method.namedState {
-            guard let stored = file.tensors[Self.methodPrefix + name] else {
-                problems.append("training-method tensor \(Self.methodPrefix + name) missing")
-                continue
-            }
-            tensor.assign(stored)
-        }
-        for (name, tensor) in averaged?.namedState ?? [] {
-            guard let stored = file.tensors[Self.averagePrefix + name], stored.shape == tensor.shape else {
-                problems.append("weight-average tensor \(Self.averagePrefix + name) missing or not \(tensor.shape)")
-                continue
-            }
-            tensor.assign(stored)
-        }
+        Self.copy(optimizer.namedState, from: file, prefix: Self.optimizerPrefix, kind: "optimizer", sameShape: true, problems: &problems)
+        // a method's state may be sized only once it runs (free AT's δ, ATTA's perturbations): it takes the saved shape
+        Self.copy(method.namedState, from: file, prefix: Self.methodPrefix, kind: "training-method", sameShape: false, problems: &problems)
+        Self.copy(averaged?.namedState ?? [], from: file, prefix: Self.averagePrefix, kind: "weight-average", sameShape: true, problems: &problems)
         guard problems.isEmpty else { throw CheckpointError("\(source): " + problems.joined(separator: "; ")) }
         guard savedCursor.trainingRandomState.count == 4, let optimizerSteps = file.metadata["advd.optimizer.steps"].flatMap(Int.init)
         else { throw CheckpointError("\(source): missing random state or optimizer step count") }
         optimizer.stepCount = optimizerSteps
         trainingRandomState = savedCursor.trainingRandomState
         restoreCursor(savedCursor)
+    }
+
+    /// Copies each named tensor from the file's `prefix + name`; one that is missing, or (`sameShape`)
+    /// saved with another shape, is added to `problems` instead.
+    private static func copy(_ named: [(name: String, tensor: Tensor)], from file: SafeTensors, prefix: String, kind: String,
+                             sameShape: Bool, problems: inout [String]) {
+        for (name, tensor) in named {
+            guard let stored = file.tensors[prefix + name], !sameShape || stored.shape == tensor.shape else {
+                problems.append("\(kind) tensor \(prefix + name) missing" + (sameShape ? " or not \(tensor.shape)" : ""))
+                continue
+            }
+            tensor.assign(stored)
+        }
     }
 }
