@@ -9,7 +9,8 @@ fashion-cnn-hour: PGD-5 with step 0.05, 14 epochs; fashion-cnn-fast-hour: FGSM w
 32 epochs, and Wong et al.'s guard (it rolls back to the best epoch when held-out PGD-10 accuracy
 collapses by 20 points); fashion-cnn-pgd3-hour: PGD-3 with step 0.05, 22 epochs;
 fashion-cnn-atta-hour: ATTA (each image's perturbation carried across epochs, one step of eps/4 per
-visit), 42 epochs, evaluating the weights' exponential moving average (decay 0.999) — SGD lr 0.05,
+visit), 42 epochs, evaluating the weights' exponential moving average (decay 0.999);
+fashion-cnn-wide-atta-hour: the same on cnn-small with 48 and 96 channels, 18 epochs — SGD lr 0.05,
 momentum 0.9, weight decay 5e-4, cosine annealing per step to 0, batch 128, the last 1,000 training
 images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
@@ -42,12 +43,14 @@ from check_pytorch_load import FOLDER, idx   # the IDX reader, beside this scrip
 EPSILON = 0.1
 # example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
 # epochs, whether fast AT's overfitting guard watches it, whether perturbations carry over between
-# epochs (ATTA), and the decay of the weights' moving average (None: the last weights)
+# epochs (ATTA), the decay of the weights' moving average (None: the last weights) and the convolutions'
+# channels (cnn-small's widths)
 RECIPES = {
-    "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None),
-    "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True, carry=False, average=None),
-    "fashion-cnn-pgd3-hour": dict(steps=3, step_size=0.05, epochs=22, guard=False, carry=False, average=None),
-    "fashion-cnn-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=42, guard=False, carry=True, average=0.999),
+    "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None, widths=[32, 64]),
+    "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True, carry=False, average=None, widths=[32, 64]),
+    "fashion-cnn-pgd3-hour": dict(steps=3, step_size=0.05, epochs=22, guard=False, carry=False, average=None, widths=[32, 64]),
+    "fashion-cnn-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=42, guard=False, carry=True, average=0.999, widths=[32, 64]),
+    "fashion-cnn-wide-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=18, guard=False, carry=True, average=0.999, widths=[48, 96]),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
@@ -58,11 +61,13 @@ def split(name):
     return images, labels
 
 
-def cnn_small():
-    """advd's cnn-small; advd pools before the ReLU (the same function), so parameter indices match."""
-    return nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(64 * 7 * 7, 1024), nn.ReLU(), nn.Linear(1024, 10))
+def cnn_small(widths):
+    """advd's cnn-small with its two convolutions' channels; advd pools before the ReLU (the same
+    function), so parameter indices match."""
+    first, second = widths
+    return nn.Sequential(nn.Conv2d(1, first, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(first, second, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(second * 7 * 7, 1024), nn.ReLU(), nn.Linear(1024, 10))
 
 
 def random_start(x, generator):
@@ -110,7 +115,7 @@ def main():
     if args.train_examples:
         train_x, train_y = train_x[:args.train_examples], train_y[:args.train_examples]
     valid_x, valid_y = images[-VALIDATION:], labels[-VALIDATION:]
-    model = cnn_small()
+    model = cnn_small(recipe["widths"])
     batch = 128
     steps_per_epoch = (len(train_x) + batch - 1) // batch
     total_steps = steps_per_epoch * args.epochs
@@ -181,6 +186,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     weights = os.path.abspath(os.path.join(args.out, "model.safetensors"))
     spec = {"architecture": "cnn-small", "inputShape": [1, 28, 28], "classes": 10}
+    if recipe["widths"] != [32, 64]:
+        spec["widths"] = recipe["widths"]
     state = {name: tensor.contiguous() for name, tensor in (average if average is not None else model).state_dict().items()}
     save_file(state, weights, metadata={"model": json.dumps(spec), "format": "pt"})
     with open(os.path.join(args.out, "evaluate.yaml"), "w") as manifest:

@@ -21,6 +21,8 @@ struct TrainCommand: ParsableCommand {
     var model = "mlp"
     @Option(help: "Hidden layer widths, comma-separated (architectures with a `hidden` option).")
     var hidden: String?
+    @Option(help: "Convolution channels, comma-separated (cnn-small's two convolutions, preact-resnet's stages).")
+    var widths: String?
     @Option var epochs = 10
     @Option var batchSize = 128
     @Option(help: ArgumentHelp("Optimiser: \(Registries.standard.optimizers.names.joined(separator: ", ")).", valueName: "name"))
@@ -51,7 +53,9 @@ struct TrainCommand: ParsableCommand {
         let registries = Registries.standard
         let data = try registries.datasets.make(try part(registries.datasets, option: "--dataset", dataset, ["path": dataDir]),
                                                 context: NoContext()).loadUntrimmed(seed: seed)
-        let architecture = try part(registries.architectures, option: "--model", model, ["hidden": try hidden.map { try parseList($0, option: "--hidden") }])
+        let architecture = try part(registries.architectures, option: "--model", model,
+                                    ["hidden": try hidden.map { try parseList($0, option: "--hidden") },
+                                     "widths": try widths.map { try parseList($0, option: "--widths") }])
         let spec = try registries.architectures.make(architecture, context: NoContext())
             .spec(inputShape: data.itemShape, classes: data.classCount)
         var config = TrainingConfig()
@@ -138,7 +142,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The flag that sets each key `part` is given.
-    private static let flags = ["path": "--data-dir", "hidden": "--hidden", "lr": "--lr", "momentum": "--momentum",
+    private static let flags = ["path": "--data-dir", "hidden": "--hidden", "widths": "--widths", "lr": "--lr", "momentum": "--momentum",
                                 "weight_decay": "--weight-decay", "milestones": "--schedule"]
 
     /// "16,32" → [16, 32].

@@ -15,6 +15,10 @@ import Testing
         let cnn = try ModelSpec(architecture: "cnn-small", inputShape: [1, 28, 28], classes: 10).build(rng: &rng)
         #expect(Self.parameterCount(cnn) == 3_274_634)
         // LeNet-5 on 28×28 with padding 2: 156 + 2,416 + 48,120 + 10,164 + 850
+        // widths and hidden widen it layer by layer: conv 1→48, conv 48→96, fc 96·7·7→512→10
+        let wide = try ModelSpec(architecture: "cnn-small", inputShape: [1, 28, 28], classes: 10, hidden: [512], widths: [48, 96])
+            .build(rng: &rng)
+        #expect(Self.parameterCount(wide) == (25 * 48 + 48) + (48 * 25 * 96 + 96) + (96 * 49 * 512 + 512) + (512 * 10 + 10))
         let lenet = try ModelSpec(architecture: "lenet", inputShape: [1, 28, 28], classes: 10).build(rng: &rng)
         #expect(Self.parameterCount(lenet) == 61_706)
         let linear = try ModelSpec(architecture: "linear", inputShape: [1000], classes: 2).build(rng: &rng)
@@ -53,6 +57,9 @@ import Testing
         }
         expectError(containing: ["cnn-small needs image inputs"]) {
             _ = try ModelSpec(architecture: "cnn-small", inputShape: [100], classes: 10).build(rng: &rng)
+        }
+        expectError(containing: ["cnn-small's widths are its two convolutions' channels", "[16, 32, 64]"]) {
+            _ = try ModelSpec(architecture: "cnn-small", inputShape: [1, 28, 28], classes: 10, widths: [16, 32, 64]).build(rng: &rng)
         }
         expectError(containing: ["hidden sizes must be positive"]) {
             _ = try ModelSpec(architecture: "mlp", inputShape: [10], classes: 2, hidden: [0]).build(rng: &rng)

@@ -123,7 +123,7 @@ import Testing
         let noDefense = Self.complete.replacingOccurrences(of: "defense:\n  name: bit-depth\n  bits: 2\n", with: "")
         Self.expectError(noDefense, ["evaluation.attacks[0].gradients: bpda changes how gradients pass through a defense, but no defense is configured"])
         Self.expectError(Self.complete.replacingOccurrences(of: "  hidden: [128, 64]", with: "  widths: [4]"),
-                         ["model.widths: widths applies to preact-resnet, not mlp"])
+                         ["model.widths: widths applies to cnn-small and preact-resnet, not mlp"])
         Self.expectError(Self.complete.replacingOccurrences(of: "train:", with: "training:"), ["training: unknown key", "did you mean train?"])
     }
 
@@ -147,6 +147,21 @@ import Testing
         let l2 = try ExperimentManifest.parse(yaml: yaml.replacingOccurrences(of: "norm: linf", with: "norm: l2"), source: "l2.yaml")
         let context = AttackContext(threatModel: l2.threatModel, classes: 10)
         #expect(try AttackRegistry.standard.make(l2.evaluation.attacks[4], context: context).attack.name == "Square-1000 (L2)")
+    }
+
+    @Test func cnnSmallTakesItsWidths() throws {
+        let yaml = Self.complete.replacingOccurrences(of: "  architecture: mlp\n  hidden: [128, 64]",
+                                                      with: "  architecture: cnn-small\n  widths: [48, 96]\n  hidden: [512]")
+        let manifest = try ExperimentManifest.parse(yaml: yaml, source: "wide.yaml")
+        let architecture = try #require(manifest.model.architecture)
+        let spec = try ArchitectureRegistry.standard.make(architecture, context: NoContext()).spec(inputShape: [1, 28, 28], classes: 10)
+        #expect(spec == ModelSpec(architecture: "cnn-small", inputShape: [1, 28, 28], classes: 10, hidden: [512], widths: [48, 96]))
+        let plain = yaml.replacingOccurrences(of: "  widths: [48, 96]\n  hidden: [512]\n", with: "")
+        let defaults = try ArchitectureRegistry.standard.make(try #require(try ExperimentManifest.parse(yaml: plain, source: "p.yaml").model.architecture),
+                                                             context: NoContext()).spec(inputShape: [1, 28, 28], classes: 10)
+        #expect(defaults.widths == nil && defaults.hidden == nil)   // so older checkpoints' specs still match
+        Self.expectError(yaml.replacingOccurrences(of: "widths: [48, 96]", with: "widths: [48]"),
+                         ["model.widths: expected the two convolutions' channels, got 1 sizes"])
     }
 
     @Test func adversarialTrainingMethod() throws {

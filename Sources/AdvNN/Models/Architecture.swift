@@ -27,12 +27,18 @@ extension Architecture {
         Sequential(layers).outputShape(for: Shape([1] + spec.inputShape))[1]
     }
 
+    /// - Throws: `ModelError` when a hidden width is not positive.
+    static func checkHidden(_ spec: ModelSpec) throws {
+        if let hidden = spec.hidden, hidden.contains(where: { $0 <= 0 }) { throw ModelError("hidden sizes must be positive, got \(hidden)") }
+    }
+
     static func inputChannels(_ spec: ModelSpec) -> Int { spec.inputShape.count == 3 ? spec.inputShape[0] : 0 }
 
-    /// Flatten, then a Linear → ReLU per hidden width, then the classifier.
-    static func perceptron(_ spec: ModelSpec, hidden: [Int], rng: inout RandomStream) -> [any Layer] {
+    /// Flatten, then a Linear → ReLU per hidden width, then the classifier; `earlier` are the layers
+    /// before it (their output sets the first Linear's width).
+    static func perceptron(_ spec: ModelSpec, after earlier: [any Layer] = [], hidden: [Int], rng: inout RandomStream) -> [any Layer] {
         var layers: [any Layer] = [Flatten()]
-        var width = features(after: layers, spec: spec)
+        var width = features(after: earlier + layers, spec: spec)
         for size in hidden {
             layers += [Linear(inFeatures: width, outFeatures: size, rng: &rng), ReLU()]
             width = size
@@ -48,28 +54,34 @@ extension Architecture {
     public static let mlp = Architecture(
         name: "mlp", summary: "Flatten → [Linear → ReLU] per hidden width → Linear(→ classes)", needsImages: false,
         validate: { spec in
-            if let hidden = spec.hidden, hidden.contains(where: { $0 <= 0 }) { throw ModelError("hidden sizes must be positive, got \(hidden)") }
+            try checkHidden(spec)
         },
         layers: { spec, rng in perceptron(spec, hidden: spec.hidden ?? [], rng: &rng) })
 
     /// Max pooling runs before the ReLU: the two commute (the same outputs and the same gradients,
     /// tested), and the ReLU then touches a quarter of the elements. The layer indices of the
     /// convolutions and linear layers, and so the checkpoint names, are PyTorch's either way.
+    /// `widths` sets the two convolutions' channels and `hidden` the fully connected layers' widths, so
+    /// a wider variant (more capacity, which adversarial training rewards) keeps the same layout.
     public static let cnnSmall = Architecture(
         name: "cnn-small",
         summary: "the CNN of Madry et al.'s MNIST challenge: conv 32 5×5, pool, conv 64 5×5, pool, fc 1024, fc classes (ReLUs)",
-        needsImages: true, validate: { _ in },
+        needsImages: true,
+        validate: { spec in
+            if let widths = spec.widths, widths.count != 2 || widths.contains(where: { $0 <= 0 }) {
+                throw ModelError("cnn-small's widths are its two convolutions' channels, two positive sizes, got \(widths)")
+            }
+            try checkHidden(spec)
+        },
         layers: { spec, rng in
-            var layers: [any Layer] = [
-                Conv2D(inChannels: inputChannels(spec), outChannels: 32, kernelSize: 5, padding: 2, rng: &rng),
+            let channels = spec.widths ?? [32, 64]
+            let convolutions: [any Layer] = [
+                Conv2D(inChannels: inputChannels(spec), outChannels: channels[0], kernelSize: 5, padding: 2, rng: &rng),
                 MaxPool2D(kernelSize: 2), ReLU(),
-                Conv2D(inChannels: 32, outChannels: 64, kernelSize: 5, padding: 2, rng: &rng),
-                MaxPool2D(kernelSize: 2), ReLU(), Flatten(),
+                Conv2D(inChannels: channels[0], outChannels: channels[1], kernelSize: 5, padding: 2, rng: &rng),
+                MaxPool2D(kernelSize: 2), ReLU(),
             ]
-            let width = features(after: layers, spec: spec)
-            layers += [Linear(inFeatures: width, outFeatures: 1024, rng: &rng), ReLU(),
-                       Linear(inFeatures: 1024, outFeatures: spec.classes, rng: &rng)]
-            return layers
+            return convolutions + perceptron(spec, after: convolutions, hidden: spec.hidden ?? [1024], rng: &rng)
         })
 
     public static let lenet = Architecture(

@@ -8,9 +8,10 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public var inputShape: [Int]
     /// Number of classes (logits).
     public var classes: Int
-    /// `mlp`: hidden layer widths.
+    /// `mlp`, `cnn-small`: the fully connected hidden layers' widths (`cnn-small`'s default [1024]).
     public var hidden: [Int]?
-    /// `preact-resnet`: channel width of each stage (default [16, 32, 64]).
+    /// `preact-resnet`: channel width of each stage (default [16, 32, 64]); `cnn-small`: its two
+    /// convolutions' channels (default [32, 64]).
     public var widths: [Int]?
     /// `preact-resnet`: residual blocks per stage (default 1).
     public var blocksPerStage: Int?

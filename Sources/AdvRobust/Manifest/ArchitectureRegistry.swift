@@ -16,7 +16,7 @@ public struct ModelRecipe: Sendable {
 
 extension Registry where Part == ModelRecipe, Context == NoContext {
     public static let standard = ArchitectureRegistry(
-        kind: "architecture", entries: [.architecture(.linear), .mlp, .architecture(.cnnSmall), .architecture(.lenet), .preactResNet])
+        kind: "architecture", entries: [.architecture(.linear), .mlp, .cnnSmall, .architecture(.lenet), .preactResNet])
 }
 
 extension RegistryEntry where Part == ModelRecipe, Context == NoContext {
@@ -32,6 +32,22 @@ extension RegistryEntry where Part == ModelRecipe, Context == NoContext {
         keys: [.init("hidden", .integers(1...1_000_000), default: .value(.integers([256, 256])), doc: "the hidden layers' widths")],
         make: { spec, _ in
             ModelRecipe { ModelSpec(architecture: Architecture.mlp.name, inputShape: $0, classes: $1, hidden: spec.ints("hidden")) }
+        })
+
+    public static let cnnSmall = ArchitectureEntry(
+        name: Architecture.cnnSmall.name, summary: Architecture.cnnSmall.summary,
+        keys: [.init("widths", .integers(1...1_000_000), default: .absent, doc: "the two convolutions' channels (default [32, 64])"),
+               .init("hidden", .integers(1...1_000_000), default: .absent, doc: "the fully connected hidden layers' widths (default [1024])")],
+        check: { part in
+            if case let .integers(widths)? = part["widths"], widths.count != 2 {
+                throw part.error(at: "widths", "expected the two convolutions' channels, got \(widths.count) sizes")
+            }
+        },
+        make: { spec, _ in
+            ModelRecipe {
+                ModelSpec(architecture: Architecture.cnnSmall.name, inputShape: $0, classes: $1, hidden: spec.optionalInts("hidden"),
+                          widths: spec.optionalInts("widths"))
+            }
         })
 
     public static let preactResNet = ArchitectureEntry(
