@@ -44,7 +44,7 @@ EPSILON = 0.1
 # example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
 # epochs, whether fast AT's overfitting guard watches it, whether perturbations carry over between
 # epochs (ATTA), the decay of the weights' moving average (None: the last weights) and the convolutions'
-# channels (cnn-small's widths)
+# channels (cnn-small's widths); `activation` (default relu) is the model's nonlinearity
 RECIPES = {
     "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None, widths=[32, 64]),
     "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True, carry=False, average=None, widths=[32, 64]),
@@ -61,13 +61,14 @@ def split(name):
     return images, labels
 
 
-def cnn_small(widths):
-    """advd's cnn-small with its two convolutions' channels; advd pools before the ReLU (the same
-    function), so parameter indices match."""
+def cnn_small(widths, activation):
+    """advd's cnn-small with its two convolutions' channels and activation; advd pools before a ReLU
+    (the same function) and after a SiLU, so parameter indices match."""
     first, second = widths
-    return nn.Sequential(nn.Conv2d(1, first, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(first, second, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(second * 7 * 7, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    act = {"relu": nn.ReLU, "silu": nn.SiLU}[activation]
+    return nn.Sequential(nn.Conv2d(1, first, 5, padding=2), act(), nn.MaxPool2d(2),
+                         nn.Conv2d(first, second, 5, padding=2), act(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(second * 7 * 7, 1024), act(), nn.Linear(1024, 10))
 
 
 def random_start(x, generator):
@@ -115,7 +116,7 @@ def main():
     if args.train_examples:
         train_x, train_y = train_x[:args.train_examples], train_y[:args.train_examples]
     valid_x, valid_y = images[-VALIDATION:], labels[-VALIDATION:]
-    model = cnn_small(recipe["widths"])
+    model = cnn_small(recipe["widths"], recipe.get("activation", "relu"))
     batch = 128
     steps_per_epoch = (len(train_x) + batch - 1) // batch
     total_steps = steps_per_epoch * args.epochs
@@ -188,6 +189,8 @@ def main():
     spec = {"architecture": "cnn-small", "inputShape": [1, 28, 28], "classes": 10}
     if recipe["widths"] != [32, 64]:
         spec["widths"] = recipe["widths"]
+    if recipe.get("activation", "relu") != "relu":
+        spec["activation"] = recipe["activation"]
     state = {name: tensor.contiguous() for name, tensor in (average if average is not None else model).state_dict().items()}
     save_file(state, weights, metadata={"model": json.dumps(spec), "format": "pt"})
     with open(os.path.join(args.out, "evaluate.yaml"), "w") as manifest:

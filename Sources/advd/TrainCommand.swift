@@ -23,6 +23,8 @@ struct TrainCommand: ParsableCommand {
     var hidden: String?
     @Option(help: "Convolution channels, comma-separated (cnn-small's two convolutions, preact-resnet's stages).")
     var widths: String?
+    @Option(help: ArgumentHelp("Nonlinearity after hidden layers: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (mlp, cnn-small; default relu).", valueName: "name"))
+    var activation: String?
     @Option var epochs = 10
     @Option var batchSize = 128
     @Option(help: ArgumentHelp("Optimiser: \(Registries.standard.optimizers.names.joined(separator: ", ")).", valueName: "name"))
@@ -55,7 +57,8 @@ struct TrainCommand: ParsableCommand {
                                                 context: NoContext()).loadUntrimmed(seed: seed)
         let architecture = try part(registries.architectures, option: "--model", model,
                                     ["hidden": try hidden.map { try parseList($0, option: "--hidden") },
-                                     "widths": try widths.map { try parseList($0, option: "--widths") }])
+                                     "widths": try widths.map { try parseList($0, option: "--widths") },
+                                     "activation": activation])
         let spec = try registries.architectures.make(architecture, context: NoContext())
             .spec(inputShape: data.itemShape, classes: data.classCount)
         var config = TrainingConfig()
@@ -142,7 +145,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The flag that sets each key `part` is given.
-    private static let flags = ["path": "--data-dir", "hidden": "--hidden", "widths": "--widths", "lr": "--lr", "momentum": "--momentum",
+    private static let flags = ["path": "--data-dir", "hidden": "--hidden", "widths": "--widths", "activation": "--activation", "lr": "--lr", "momentum": "--momentum",
                                 "weight_decay": "--weight-decay", "milestones": "--schedule"]
 
     /// "16,32" → [16, 32].

@@ -18,6 +18,15 @@ import Testing
         GradientCheck.checkLayer(ReLU(), input: input, rng: &rng)
     }
 
+    /// SiLU is smooth, so the check needs no gap; 4·6·3 = 72 elements also run the padded last vector.
+    @Test func silu() {
+        var rng = RandomStream(seed: 4)
+        let input = Tensor(zeros: Shape(4, 6, 3))
+        GradientCheck.fill(input, rng: &rng)
+        for i in 0..<input.count { input[i] *= 4 }   // well into both tails of the sigmoid
+        GradientCheck.checkLayer(SiLU(), input: input, rng: &rng)
+    }
+
     /// Two channels exercise the backward that unrolls by columns (im2col), twelve — a run of 12·3 or
     /// 12·5 floats — the one that unrolls channels last (im2row).
     @Test(arguments: [(1, 0, 3, 2), (1, 1, 3, 2), (2, 1, 3, 2), (2, 2, 5, 2), (1, 2, 5, 2), (3, 0, 1, 2),

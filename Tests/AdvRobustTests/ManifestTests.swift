@@ -149,19 +149,22 @@ import Testing
         #expect(try AttackRegistry.standard.make(l2.evaluation.attacks[4], context: context).attack.name == "Square-1000 (L2)")
     }
 
-    @Test func cnnSmallTakesItsWidths() throws {
+    @Test func cnnSmallTakesItsWidthsAndActivation() throws {
         let yaml = Self.complete.replacingOccurrences(of: "  architecture: mlp\n  hidden: [128, 64]",
-                                                      with: "  architecture: cnn-small\n  widths: [48, 96]\n  hidden: [512]")
+                                                      with: "  architecture: cnn-small\n  widths: [48, 96]\n  hidden: [512]\n  activation: silu")
         let manifest = try ExperimentManifest.parse(yaml: yaml, source: "wide.yaml")
         let architecture = try #require(manifest.model.architecture)
         let spec = try ArchitectureRegistry.standard.make(architecture, context: NoContext()).spec(inputShape: [1, 28, 28], classes: 10)
-        #expect(spec == ModelSpec(architecture: "cnn-small", inputShape: [1, 28, 28], classes: 10, hidden: [512], widths: [48, 96]))
-        let plain = yaml.replacingOccurrences(of: "  widths: [48, 96]\n  hidden: [512]\n", with: "")
+        #expect(spec == ModelSpec(architecture: "cnn-small", inputShape: [1, 28, 28], classes: 10, hidden: [512], widths: [48, 96],
+                                  activation: .silu))
+        let plain = yaml.replacingOccurrences(of: "  widths: [48, 96]\n  hidden: [512]\n  activation: silu\n", with: "")
         let defaults = try ArchitectureRegistry.standard.make(try #require(try ExperimentManifest.parse(yaml: plain, source: "p.yaml").model.architecture),
                                                              context: NoContext()).spec(inputShape: [1, 28, 28], classes: 10)
-        #expect(defaults.widths == nil && defaults.hidden == nil)   // so older checkpoints' specs still match
+        #expect(defaults.widths == nil && defaults.hidden == nil && defaults.activation == nil)   // so older checkpoints' specs still match
         Self.expectError(yaml.replacingOccurrences(of: "widths: [48, 96]", with: "widths: [48]"),
                          ["model.widths: expected the two convolutions' channels, got 1 sizes"])
+        Self.expectError(yaml.replacingOccurrences(of: "activation: silu", with: "activation: swish"),
+                         ["model.activation: expected one of relu, silu, got \"swish\""])
     }
 
     @Test func adversarialTrainingMethod() throws {

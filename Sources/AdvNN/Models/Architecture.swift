@@ -32,15 +32,18 @@ extension Architecture {
         if let hidden = spec.hidden, hidden.contains(where: { $0 <= 0 }) { throw ModelError("hidden sizes must be positive, got \(hidden)") }
     }
 
+    /// A new layer of the spec's activation (ReLU unless it says otherwise).
+    static func activation(_ spec: ModelSpec) -> any Layer { (spec.activation ?? .relu).layer() }
+
     static func inputChannels(_ spec: ModelSpec) -> Int { spec.inputShape.count == 3 ? spec.inputShape[0] : 0 }
 
-    /// Flatten, then a Linear → ReLU per hidden width, then the classifier; `earlier` are the layers
-    /// before it (their output sets the first Linear's width).
+    /// Flatten, then a Linear → activation per hidden width, then the classifier; `earlier` are the
+    /// layers before it (their output sets the first Linear's width).
     static func perceptron(_ spec: ModelSpec, after earlier: [any Layer] = [], hidden: [Int], rng: inout RandomStream) -> [any Layer] {
         var layers: [any Layer] = [Flatten()]
         var width = features(after: earlier + layers, spec: spec)
         for size in hidden {
-            layers += [Linear(inFeatures: width, outFeatures: size, rng: &rng), ReLU()]
+            layers += [Linear(inFeatures: width, outFeatures: size, rng: &rng), activation(spec)]
             width = size
         }
         layers.append(Linear(inFeatures: width, outFeatures: spec.classes, rng: &rng))
@@ -52,14 +55,15 @@ extension Architecture {
         layers: { spec, rng in perceptron(spec, hidden: [], rng: &rng) })
 
     public static let mlp = Architecture(
-        name: "mlp", summary: "Flatten → [Linear → ReLU] per hidden width → Linear(→ classes)", needsImages: false,
+        name: "mlp", summary: "Flatten → [Linear → ReLU (or the activation)] per hidden width → Linear(→ classes)", needsImages: false,
         validate: { spec in
             try checkHidden(spec)
         },
         layers: { spec, rng in perceptron(spec, hidden: spec.hidden ?? [], rng: &rng) })
 
     /// Max pooling runs before the ReLU: the two commute (the same outputs and the same gradients,
-    /// tested), and the ReLU then touches a quarter of the elements. The layer indices of the
+    /// tested), and the ReLU then touches a quarter of the elements. An activation that does not
+    /// commute with it (SiLU) runs before the pooling, as in PyTorch. The layer indices of the
     /// convolutions and linear layers, and so the checkpoint names, are PyTorch's either way.
     /// `widths` sets the two convolutions' channels and `hidden` the fully connected layers' widths, so
     /// a wider variant (more capacity, which adversarial training rewards) keeps the same layout.
@@ -75,12 +79,15 @@ extension Architecture {
         },
         layers: { spec, rng in
             let channels = spec.widths ?? [32, 64]
-            let convolutions: [any Layer] = [
-                Conv2D(inChannels: inputChannels(spec), outChannels: channels[0], kernelSize: 5, padding: 2, rng: &rng),
-                MaxPool2D(kernelSize: 2), ReLU(),
-                Conv2D(inChannels: channels[0], outChannels: channels[1], kernelSize: 5, padding: 2, rng: &rng),
-                MaxPool2D(kernelSize: 2), ReLU(),
-            ]
+            let poolsFirst = (spec.activation ?? .relu).commutesWithMaxPooling
+            func poolingAndActivation() -> [any Layer] {
+                poolsFirst ? [MaxPool2D(kernelSize: 2), activation(spec)] : [activation(spec), MaxPool2D(kernelSize: 2)]
+            }
+            let convolutions: [any Layer] =
+                [Conv2D(inChannels: inputChannels(spec), outChannels: channels[0], kernelSize: 5, padding: 2, rng: &rng)]
+                + poolingAndActivation()
+                + [Conv2D(inChannels: channels[0], outChannels: channels[1], kernelSize: 5, padding: 2, rng: &rng)]
+                + poolingAndActivation()
             return convolutions + perceptron(spec, after: convolutions, hidden: spec.hidden ?? [1024], rng: &rng)
         })
 

@@ -15,17 +15,20 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public var widths: [Int]?
     /// `preact-resnet`: residual blocks per stage (default 1).
     public var blocksPerStage: Int?
+    /// `mlp`, `cnn-small`: the nonlinearity after each hidden layer (default ReLU).
+    public var activation: Activation?
 
     public static var architectures: [String] { Architecture.all.map(\.name) }
 
     public init(architecture: String, inputShape: [Int], classes: Int, hidden: [Int]? = nil,
-                widths: [Int]? = nil, blocksPerStage: Int? = nil) {
+                widths: [Int]? = nil, blocksPerStage: Int? = nil, activation: Activation? = nil) {
         self.architecture = architecture
         self.inputShape = inputShape
         self.classes = classes
         self.hidden = hidden
         self.widths = widths
         self.blocksPerStage = blocksPerStage
+        self.activation = activation
     }
 
     /// Checks the options against the architecture and the input shape.
@@ -63,6 +66,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         if let hidden { options.append("hidden: \(hidden)") }
         if let widths { options.append("widths: \(widths)") }
         if let blocksPerStage { options.append("blocks per stage: \(blocksPerStage)") }
+        if let activation { options.append("activation: \(activation.rawValue)") }
         let optionText = options.isEmpty ? "" : "(" + options.joined(separator: ", ") + ")"
         return "\(architecture)\(optionText) \(inputShape) → \(classes)"
     }
