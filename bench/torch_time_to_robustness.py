@@ -10,7 +10,8 @@ fashion-cnn-hour: PGD-5 with step 0.05, 14 epochs; fashion-cnn-fast-hour: FGSM w
 collapses by 20 points); fashion-cnn-pgd3-hour: PGD-3 with step 0.05, 22 epochs;
 fashion-cnn-atta-hour: ATTA (each image's perturbation carried across epochs, one step of eps/4 per
 visit), 42 epochs, evaluating the weights' exponential moving average (decay 0.999);
-fashion-cnn-wide-atta-hour: the same on cnn-small with 48 and 96 channels, 18 epochs — SGD lr 0.05,
+fashion-cnn-wide-atta-hour: the same on cnn-small with 48 and 96 channels, 18 epochs;
+fashion-cnn-silu-atta-hour: the same with SiLU in place of ReLU, 32 epochs — SGD lr 0.05,
 momentum 0.9, weight decay 5e-4, cosine annealing per step to 0, batch 128, the last 1,000 training
 images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
@@ -51,6 +52,8 @@ RECIPES = {
     "fashion-cnn-pgd3-hour": dict(steps=3, step_size=0.05, epochs=22, guard=False, carry=False, average=None, widths=[32, 64]),
     "fashion-cnn-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=42, guard=False, carry=True, average=0.999, widths=[32, 64]),
     "fashion-cnn-wide-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=18, guard=False, carry=True, average=0.999, widths=[48, 96]),
+    "fashion-cnn-silu-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=32, guard=False, carry=True, average=0.999, widths=[32, 64],
+                                       activation="silu"),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
