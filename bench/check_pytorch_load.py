@@ -22,19 +22,26 @@ FOLDER = "/usr/share/datasets/fashion-mnist"
 
 
 def build(spec):
-    """The nn.Sequential advd's ModelSpec describes (mlp, linear and cnn-small)."""
+    """The nn.Sequential advd's ModelSpec describes (mlp, linear and cnn-small, with their widths and
+    activation)."""
     c, h, w = spec["inputShape"] if len(spec["inputShape"]) == 3 else (1, 1, spec["inputShape"][0])
-    layers = [nn.Flatten()]
-    if spec["architecture"] in ("mlp", "linear"):
-        width = c * h * w
-        for size in spec.get("hidden") or []:
-            layers += [nn.Linear(width, size), nn.ReLU()]
+    act = {"relu": nn.ReLU, "silu": nn.SiLU}[spec.get("activation") or "relu"]
+
+    def perceptron(width, hidden):
+        layers = [nn.Flatten()]
+        for size in hidden:
+            layers += [nn.Linear(width, size), act()]
             width = size
-        layers.append(nn.Linear(width, spec["classes"]))
+        return layers + [nn.Linear(width, spec["classes"])]
+
+    if spec["architecture"] in ("mlp", "linear"):
+        layers = perceptron(c * h * w, spec.get("hidden") or [])
     elif spec["architecture"] == "cnn-small":
-        layers = [nn.Conv2d(c, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                  nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                  nn.Linear(64 * (h // 4) * (w // 4), 1024), nn.ReLU(), nn.Linear(1024, spec["classes"])]
+        # advd pools before a ReLU (the same function) and after a SiLU: PyTorch's order, same indices
+        first, second = spec.get("widths") or [32, 64]
+        layers = [nn.Conv2d(c, first, 5, padding=2), act(), nn.MaxPool2d(2),
+                  nn.Conv2d(first, second, 5, padding=2), act(), nn.MaxPool2d(2)]
+        layers += perceptron(second * (h // 4) * (w // 4), spec.get("hidden") or [1024])
     else:
         raise SystemExit(f"this check builds mlp, linear and cnn-small, not {spec['architecture']}")
     return nn.Sequential(*layers)

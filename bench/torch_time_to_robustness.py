@@ -39,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from check_pytorch_load import FOLDER, idx   # the IDX reader, beside this script
+from check_pytorch_load import FOLDER, build, idx   # the IDX reader and advd's models in PyTorch, beside this script
 
 EPSILON = 0.1
 # example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
@@ -64,14 +64,14 @@ def split(name):
     return images, labels
 
 
-def cnn_small(widths, activation):
-    """advd's cnn-small with its two convolutions' channels and activation; advd pools before a ReLU
-    (the same function) and after a SiLU, so parameter indices match."""
-    first, second = widths
-    act = {"relu": nn.ReLU, "silu": nn.SiLU}[activation]
-    return nn.Sequential(nn.Conv2d(1, first, 5, padding=2), act(), nn.MaxPool2d(2),
-                         nn.Conv2d(first, second, 5, padding=2), act(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(second * 7 * 7, 1024), act(), nn.Linear(1024, 10))
+def model_spec(recipe):
+    """advd's ModelSpec of the recipe's cnn-small (what the weights' metadata records)."""
+    spec = {"architecture": "cnn-small", "inputShape": [1, 28, 28], "classes": 10}
+    if recipe["widths"] != [32, 64]:
+        spec["widths"] = recipe["widths"]
+    if recipe.get("activation", "relu") != "relu":
+        spec["activation"] = recipe["activation"]
+    return spec
 
 
 def random_start(x, generator):
@@ -119,7 +119,7 @@ def main():
     if args.train_examples:
         train_x, train_y = train_x[:args.train_examples], train_y[:args.train_examples]
     valid_x, valid_y = images[-VALIDATION:], labels[-VALIDATION:]
-    model = cnn_small(recipe["widths"], recipe.get("activation", "relu"))
+    model = build(model_spec(recipe))
     batch = 128
     steps_per_epoch = (len(train_x) + batch - 1) // batch
     total_steps = steps_per_epoch * args.epochs
@@ -189,11 +189,7 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     weights = os.path.abspath(os.path.join(args.out, "model.safetensors"))
-    spec = {"architecture": "cnn-small", "inputShape": [1, 28, 28], "classes": 10}
-    if recipe["widths"] != [32, 64]:
-        spec["widths"] = recipe["widths"]
-    if recipe.get("activation", "relu") != "relu":
-        spec["activation"] = recipe["activation"]
+    spec = model_spec(recipe)
     state = {name: tensor.contiguous() for name, tensor in (average if average is not None else model).state_dict().items()}
     save_file(state, weights, metadata={"model": json.dumps(spec), "format": "pt"})
     with open(os.path.join(args.out, "evaluate.yaml"), "w") as manifest:
