@@ -29,10 +29,11 @@ extension RegistryEntry where Part == ModelRecipe, Context == NoContext {
 
     /// `activation`: left out, the architecture's ReLU (and a spec without the field, as older
     /// checkpoints have).
-    static let activation = ParameterKey<NoContext>(
+    static let activationKey = ParameterKey<NoContext>(
         "activation", .choice(Activation.allCases.map { Choice($0.rawValue, $0.summary) }), default: .absent,
         doc: "the nonlinearity after each hidden layer (default relu)")
 
+    /// The activation `spec` names, nil when it leaves the key out.
     static func activation(_ spec: PartSpec) -> Activation? {
         spec.optionalString("activation").map { Activation(rawValue: $0)! }   // decoding checked the name
     }
@@ -40,7 +41,7 @@ extension RegistryEntry where Part == ModelRecipe, Context == NoContext {
     public static let mlp = ArchitectureEntry(
         name: Architecture.mlp.name, summary: Architecture.mlp.summary,
         keys: [.init("hidden", .integers(1...1_000_000), default: .value(.integers([256, 256])), doc: "the hidden layers' widths"),
-               activation],
+               activationKey],
         make: { spec, _ in
             ModelRecipe {
                 ModelSpec(architecture: Architecture.mlp.name, inputShape: $0, classes: $1, hidden: spec.ints("hidden"),
@@ -52,7 +53,7 @@ extension RegistryEntry where Part == ModelRecipe, Context == NoContext {
         name: Architecture.cnnSmall.name, summary: Architecture.cnnSmall.summary,
         keys: [.init("widths", .integers(1...1_000_000), default: .absent, doc: "the two convolutions' channels (default [32, 64])"),
                .init("hidden", .integers(1...1_000_000), default: .absent, doc: "the fully connected hidden layers' widths (default [1024])"),
-               activation],
+               activationKey],
         check: { part in
             if case let .integers(widths)? = part["widths"], widths.count != 2 {
                 throw part.error(at: "widths", "expected the two convolutions' channels, got \(widths.count) sizes")
