@@ -44,15 +44,15 @@ from check_pytorch_load import FOLDER, build, idx   # the IDX reader and advd's 
 EPSILON = 0.1
 # example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
 # epochs, whether fast AT's overfitting guard watches it, whether perturbations carry over between
-# epochs (ATTA), the decay of the weights' moving average (None: the last weights) and the convolutions'
-# channels (cnn-small's widths); `activation` (default relu) is the model's nonlinearity
+# epochs (ATTA) and the decay of the weights' moving average (None: the last weights); `widths` (default
+# [32, 64], cnn-small's convolutions' channels) and `activation` (default relu) change the model
 RECIPES = {
-    "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None, widths=[32, 64]),
-    "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True, carry=False, average=None, widths=[32, 64]),
-    "fashion-cnn-pgd3-hour": dict(steps=3, step_size=0.05, epochs=22, guard=False, carry=False, average=None, widths=[32, 64]),
-    "fashion-cnn-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=42, guard=False, carry=True, average=0.999, widths=[32, 64]),
+    "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None),
+    "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True, carry=False, average=None),
+    "fashion-cnn-pgd3-hour": dict(steps=3, step_size=0.05, epochs=22, guard=False, carry=False, average=None),
+    "fashion-cnn-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=42, guard=False, carry=True, average=0.999),
     "fashion-cnn-wide-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=18, guard=False, carry=True, average=0.999, widths=[48, 96]),
-    "fashion-cnn-silu-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=32, guard=False, carry=True, average=0.999, widths=[32, 64],
+    "fashion-cnn-silu-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=32, guard=False, carry=True, average=0.999,
                                        activation="silu"),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
@@ -67,7 +67,7 @@ def split(name):
 def model_spec(recipe):
     """advd's ModelSpec of the recipe's cnn-small (what the weights' metadata records)."""
     spec = {"architecture": "cnn-small", "inputShape": [1, 28, 28], "classes": 10}
-    if recipe["widths"] != [32, 64]:
+    if recipe.get("widths", [32, 64]) != [32, 64]:
         spec["widths"] = recipe["widths"]
     if recipe.get("activation", "relu") != "relu":
         spec["activation"] = recipe["activation"]
@@ -76,6 +76,11 @@ def model_spec(recipe):
 
 def random_start(x, generator):
     return (x + (torch.rand(x.shape, generator=generator) * 2 - 1) * EPSILON).clamp(0, 1)
+
+
+def project(adversarial, x):
+    """The nearest point of the L-inf ball around x within the valid range [0, 1]."""
+    return torch.min(torch.max(adversarial, x - EPSILON), x + EPSILON).clamp(0, 1)
 
 
 def pgd(model, x, y, steps, step_size, generator, start=None):
@@ -88,7 +93,7 @@ def pgd(model, x, y, steps, step_size, generator, start=None):
         gradient, = torch.autograd.grad(loss, adversarial)
         with torch.no_grad():
             adversarial = adversarial + step_size * gradient.sign()
-            adversarial = torch.min(torch.max(adversarial, x - EPSILON), x + EPSILON).clamp(0, 1)
+            adversarial = project(adversarial, x)
     return adversarial.detach()
 
 
@@ -150,7 +155,7 @@ def main():
                 # advd draws the random start for the whole batch, then uses the carried perturbations
                 fresh, seen = random_start(x, generator), visited[chosen].view(-1, 1, 1, 1)
                 start = torch.where(seen, x + carried[chosen], fresh)
-                start = torch.min(torch.max(start, x - EPSILON), x + EPSILON).clamp(0, 1)
+                start = project(start, x)
             adversarial = pgd(model, x, y, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator, start=start)
             if recipe["carry"]:
                 carried[chosen], visited[chosen] = adversarial - x, True
