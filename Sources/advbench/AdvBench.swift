@@ -16,7 +16,7 @@ import Foundation
 struct AdvBench: ParsableCommand {
     /// The best BLAS kernel for this CPU first (see `KernelSelection`), as advd's own commands do.
     static func main() {
-        KernelSelection.prepareProcess { FileHandle.standardError.write(Data("advbench: warning: \($0)\n".utf8)) }
+        KernelSelection.prepareProcess { try? FileHandle.standardError.write(contentsOf: Data("advbench: warning: \($0)\n".utf8)) }
         main(nil)
     }
 

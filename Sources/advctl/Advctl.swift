@@ -47,7 +47,7 @@ struct ConnectionOptions: ParsableArguments {
             }
             return payload
         } catch let failure as ClientFailure {
-            FileHandle.standardError.write(Data("advctl: \(failure)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("advctl: \(failure)\n".utf8))
             throw failure.exitCode
         }
     }

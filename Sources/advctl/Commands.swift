@@ -42,7 +42,7 @@ struct SubmitCommand: ParsableCommand {
         let submissions = try manifests.map { path in
             let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path)
             guard let data, let text = String(data: data, encoding: .utf8) else {
-                FileHandle.standardError.write(Data("advctl: \(path): cannot read the file (missing, unreadable or not UTF-8); nothing was submitted\n".utf8))
+                try? FileHandle.standardError.write(contentsOf: Data("advctl: \(path): cannot read the file (missing, unreadable or not UTF-8); nothing was submitted\n".utf8))
                 throw ExitCode(1)
             }
             return Submission(manifest: text, manifestName: path == "-" ? "stdin.yaml" : (path as NSString).lastPathComponent,
@@ -258,7 +258,7 @@ extension ResultsCommand {
     func showGroup(_ group: String) throws {
         let jobs = try connection.perform(.list(ListQuery(group: group))) { if case let .jobs(jobs) = $0 { jobs } else { nil } }
         guard !jobs.isEmpty else {
-            FileHandle.standardError.write(Data("advctl: no job in group \(group) (advctl list shows the groups of sweeps)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("advctl: no job in group \(group) (advctl list shows the groups of sweeps)\n".utf8))
             throw ExitCode(1)
         }
         let summary = SweepSummary(jobs: jobs)

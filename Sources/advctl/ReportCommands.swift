@@ -92,7 +92,7 @@ struct CompareCommand: ParsableCommand {
 /// Writes a page the user asked for; a failure names the file.
 private func write(_ text: String, to path: String) throws {
     do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-        FileHandle.standardError.write(Data("advctl: \(path): cannot write: \(error.localizedDescription)\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("advctl: \(path): cannot write: \(error.localizedDescription)\n".utf8))
         throw ExitCode(1)
     }
 }

@@ -23,7 +23,7 @@ struct AdvdCommand: ParsableCommand {
         }
         // the commands that compute (or run jobs that do) get the best BLAS kernel for this CPU
         if let first, ([ServeCommand.self, RunCommand.self, TrainCommand.self] as [any ParsableCommand.Type]).contains(where: { $0._commandName == first }) {
-            KernelSelection.prepareProcess { FileHandle.standardError.write(Data("advd: warning: \($0)\n".utf8)) }
+            KernelSelection.prepareProcess { try? FileHandle.standardError.write(contentsOf: Data("advd: warning: \($0)\n".utf8)) }
         }
         main(nil)
     }

@@ -21,7 +21,7 @@ struct ManifestDocsCommand: ParsableCommand {
         let updated = try ManifestDocumentation.updated(text)
         if updated == text { return print("\(file): up to date") }
         if check {
-            FileHandle.standardError.write(Data("\(file): out of date; run `advd manifest-docs \(file)`\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("\(file): out of date; run `advd manifest-docs \(file)`\n".utf8))
             throw ExitCode(1)
         }
         try Data(updated.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)

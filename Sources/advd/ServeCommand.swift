@@ -104,7 +104,7 @@ struct CheckConfigCommand: ParsableCommand {
         let configuration = try options.resolve()
         let problems = configuration.problemsOnThisMachine()
         guard problems.isEmpty else {
-            FileHandle.standardError.write(Data(("\(options.configurationPath ?? "built-in defaults"): valid as a file, but on this machine:\n  "
+            try? FileHandle.standardError.write(contentsOf: Data(("\(options.configurationPath ?? "built-in defaults"): valid as a file, but on this machine:\n  "
                 + problems.joined(separator: "\n  ") + "\n").utf8))
             throw ExitCode(1)
         }
@@ -125,7 +125,7 @@ struct CheckConfigCommand: ParsableCommand {
         do {
             for line in try slurm.describeCluster() { print("slurm: \(line)") }
         } catch {
-            FileHandle.standardError.write(Data("\(options.configurationPath ?? "built-in defaults"): executor slurm, but Slurm cannot be used from here: \(error)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("\(options.configurationPath ?? "built-in defaults"): executor slurm, but Slurm cannot be used from here: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -98,6 +98,51 @@ final class RunCommandTests: XCTestCase {
         XCTAssertTrue(report.contains("kernel Haswell: OPENBLAS_CORETYPE=Haswell is set in the environment"), report)
     }
 
+    /// A daemon's job whose log cannot be written (its state folder's disk is full: here stderr is
+    /// /dev/full, where every write fails with ENOSPC) loses the lines, not the run: it finishes and
+    /// tells the daemon so. A Slurm job whose events file cannot be written ends by itself too, never
+    /// by a trap (which the daemon would count as a crash and run again).
+    func testAJobWhoseLogCannotBeWrittenStillFinishes() throws {
+        let manifest = root + "/tiny.yaml"
+        try """
+            dataset: {name: blobs, classes: 3, dimensions: 8, train_examples: 128, test_examples: 32}
+            model: {architecture: mlp, hidden: [8]}
+            train: {epochs: 2, batch_size: 32}
+            threat_model: {norm: linf, epsilon: 0.5}
+            evaluation: {attacks: [{name: fgsm}], sanity_checks: false}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let full = try XCTUnwrap(FileHandle(forWritingAtPath: "/dev/full"))
+
+        let logLost = try supervised([manifest, "--out", root + "/log-lost"], standardError: full)
+        XCTAssertEqual(logLost.reason, .exit, "the job died of signal \(logLost.status)")
+        XCTAssertEqual(logLost.status, 0)
+        XCTAssertTrue(logLost.events.contains("\"finished\""), logLost.events)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/log-lost/metrics.json"))
+
+        let eventsLost = try supervised([manifest, "--out", root + "/events-lost", "--events-file", "/dev/full"],
+                                        standardError: FileHandle.nullDevice)
+        XCTAssertEqual(eventsLost.reason, .exit, "the job died of signal \(eventsLost.status)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/events-lost/metrics.json"))
+    }
+
+    /// Runs `advd run ARGUMENTS --supervised` as the daemon starts a job: stdin a pipe held open (its
+    /// end of file would tell the job that the daemon is gone), stdout read as event lines.
+    private func supervised(_ arguments: [String], standardError: FileHandle)
+        throws -> (reason: Process.TerminationReason, status: Int32, events: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: AdvdProcess.path)
+        process.arguments = ["run"] + arguments + ["--threads", "1", "--supervised"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = standardError
+        try process.run()
+        let events = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try input.fileHandleForWriting.close()
+        return (process.terminationReason, process.terminationStatus, String(decoding: events, as: UTF8.self))
+    }
+
     func testBadManifestNamesKeyAndLine() throws {
         let manifest = root + "/bad.yaml"
         try """

@@ -108,6 +108,9 @@ final class ServeTests: XCTestCase {
         let recorded = try daemon.waitForJob(1, in: ["failed"], seconds: 30)
         XCTAssertEqual(recorded["state"] as? String, "failed", "\(recorded)")
         XCTAssertTrue((recorded["error"] as? String ?? "").contains("space"), "\(recorded)")
+        // it failed on its own writes; a log line it could not write did not crash it
+        let messages = (recorded["events"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
+        XCTAssertFalse(messages.contains { $0.contains("crashed") }, "\(messages)")
         for id in [2, 3] {
             let job = try daemon.waitForJob(id, in: ["succeeded", "failed"], seconds: 60)
             XCTAssertEqual(job["state"] as? String, "succeeded", "\(job)")

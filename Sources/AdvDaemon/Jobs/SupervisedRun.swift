@@ -92,8 +92,11 @@ public enum SupervisedRun {
         }
     }
 
+    /// Appends `line` to the job's log. A line that cannot be written (the state folder's disk is full)
+    /// is lost, not the run: Foundation's non-throwing `write(_:)` traps on a failed write, so this uses
+    /// the throwing one and drops its error; the run then fails, or not, on its own checkpoint writes.
     static func log(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8))
     }
 
     /// Exits when stdin reaches end of file: the daemon that holds its other end is gone.
@@ -203,9 +206,10 @@ public enum SupervisedRun {
         }
 
         func emit(_ event: JobEvent) {
-            // one write(2) per line: appends of whole lines never interleave in the events file
-            do { sink.write(try Wire.encodeLine(JobEventLine(event))) } catch {
-                log("error: cannot encode a job event for the daemon: \(error)")
+            // one write(2) per line: appends of whole lines never interleave in the events file; a
+            // failed write (a full disk under a cluster's events file) is logged, never a trap
+            do { try sink.write(contentsOf: Wire.encodeLine(JobEventLine(event))) } catch {
+                log("error: cannot send a job event to the daemon: \(error)")
             }
         }
     }
