@@ -11,7 +11,10 @@ collapses by 20 points); fashion-cnn-pgd3-hour: PGD-3 with step 0.05, 22 epochs;
 fashion-cnn-atta-hour: ATTA (each image's perturbation carried across epochs, one step of eps/4 per
 visit), 42 epochs, evaluating the weights' exponential moving average (decay 0.999);
 fashion-cnn-wide-atta-hour: the same on cnn-small with 48 and 96 channels, 18 epochs;
-fashion-cnn-silu-atta-hour: the same with SiLU in place of ReLU, 32 epochs — SGD lr 0.05,
+fashion-cnn-silu-atta-hour: the same with SiLU in place of ReLU, 32 epochs;
+fashion-cnn-trades-atta-hour: TRADES with beta 2 (clean cross-entropy plus beta times the KL divergence
+from the clean to the perturbed outputs), its KL attack carried across epochs as ATTA's is (one step of
+eps/4 per visit; the first visit starts 0.001 N(0, 1) from the image), 20 epochs — SGD lr 0.05,
 momentum 0.9, weight decay 5e-4, cosine annealing per step to 0, batch 128, the last 1,000 training
 images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
@@ -45,7 +48,8 @@ EPSILON = 0.1
 # example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
 # epochs, whether fast AT's overfitting guard watches it, whether perturbations carry over between
 # epochs (ATTA) and the decay of the weights' moving average (None: the last weights); `widths` (default
-# [32, 64], cnn-small's convolutions' channels) and `activation` (default relu) change the model
+# [32, 64], cnn-small's convolutions' channels) and `activation` (default relu) change the model, and
+# `trades` (beta) trains TRADES's objective with its KL attack in place of the cross-entropy on PGD's points
 RECIPES = {
     "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None),
     "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True, carry=False, average=None),
@@ -54,6 +58,7 @@ RECIPES = {
     "fashion-cnn-wide-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=18, guard=False, carry=True, average=0.999, widths=[48, 96]),
     "fashion-cnn-silu-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=32, guard=False, carry=True, average=0.999,
                                        activation="silu"),
+    "fashion-cnn-trades-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=20, guard=False, carry=True, average=0.999, trades=2.0),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
@@ -94,6 +99,25 @@ def pgd(model, x, y, steps, step_size, generator, start=None):
         with torch.no_grad():
             adversarial = adversarial + step_size * gradient.sign()
             adversarial = project(adversarial, x)
+    return adversarial.detach()
+
+
+def kl_divergence(clean_logits, logits):
+    """KL(softmax(clean) || softmax(logits)), summed over classes, averaged over the batch (TRADES's term)."""
+    return F.kl_div(F.log_softmax(logits, dim=1), F.log_softmax(clean_logits, dim=1), reduction="batchmean", log_target=True)
+
+
+def trades_attack(model, x, steps, step_size, generator, start=None):
+    """TRADES's inner attack: L-inf PGD ascending the KL divergence from the clean outputs, from `start`
+    (default: 0.001 N(0, 1) away from x), in eval mode, input gradients only."""
+    with torch.no_grad():
+        clean_logits = model(x)
+    adversarial = project(x + 0.001 * torch.randn(x.shape, generator=generator), x) if start is None else start
+    for _ in range(steps):
+        adversarial.requires_grad_(True)
+        gradient, = torch.autograd.grad(kl_divergence(clean_logits, model(adversarial)), adversarial)
+        with torch.no_grad():
+            adversarial = project(adversarial + step_size * gradient.sign(), x)
     return adversarial.detach()
 
 
@@ -139,6 +163,7 @@ def main():
     if recipe["carry"]:   # ATTA: each image's perturbation after its last visit, and whether it had one
         carried, visited = torch.zeros_like(train_x), torch.zeros(len(train_x), dtype=torch.bool)
     average = copy.deepcopy(model) if recipe["average"] else None
+    trades = recipe.get("trades")   # TRADES's beta, or None: cross-entropy on the attack's points
     updates = 0
     for epoch in range(args.epochs):
         epoch_started = time.perf_counter()
@@ -152,18 +177,28 @@ def main():
                 parameter.requires_grad_(False)
             start = None
             if recipe["carry"]:
-                # advd draws the random start for the whole batch, then uses the carried perturbations
-                fresh, seen = random_start(x, generator), visited[chosen].view(-1, 1, 1, 1)
-                start = torch.where(seen, x + carried[chosen], fresh)
-                start = project(start, x)
-            adversarial = pgd(model, x, y, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator, start=start)
+                # advd draws the fresh start for the whole batch, then uses the carried perturbations
+                if trades is None:
+                    fresh = random_start(x, generator)
+                else:
+                    fresh = x + 0.001 * torch.randn(x.shape, generator=generator)
+                seen = visited[chosen].view(-1, 1, 1, 1)
+                start = project(torch.where(seen, x + carried[chosen], fresh), x)
+            if trades is None:
+                adversarial = pgd(model, x, y, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator, start=start)
+            else:
+                adversarial = trades_attack(model, x, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator, start=start)
             if recipe["carry"]:
                 carried[chosen], visited[chosen] = adversarial - x, True
             for parameter in model.parameters():
                 parameter.requires_grad_(True)
             model.train()
             optimizer.zero_grad(set_to_none=False)
-            F.cross_entropy(model(adversarial), y).backward()
+            if trades is None:
+                F.cross_entropy(model(adversarial), y).backward()
+            else:
+                clean_logits = model(x)
+                (F.cross_entropy(clean_logits, y) + trades * kl_divergence(clean_logits, model(adversarial))).backward()
             optimizer.step()
             schedule.step()
             updates += 1

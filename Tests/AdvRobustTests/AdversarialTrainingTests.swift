@@ -52,7 +52,7 @@ import Testing
         #expect(atta.robust > 0.8, "ATTA: \(atta)")
     }
 
-    @Test(arguments: ["pgd-at", "trades", "free-at", "atta"])
+    @Test(arguments: ["pgd-at", "trades", "carried-trades", "free-at", "atta"])
     func adversarialTrainingResumesBitIdentically(method name: String) throws {
         let data = ToyData.squares(trainCount: 96, testCount: 32)
         var config = TrainingConfig()
@@ -64,6 +64,7 @@ import Testing
             let threat = ThreatModel(norm: .linf, epsilon: 0.2)
             switch name {
             case "trades": return TRADES(threatModel: threat, steps: 3)
+            case "carried-trades": return TRADES(threatModel: threat, steps: 1, carriesPerturbations: true)
             case "free-at": return FreeTraining(threatModel: threat, replays: 3)
             case "atta": return ATTATraining(threatModel: threat, stepSize: 0.05, steps: 2)
             default: return PGDTraining(attack: PGD(threatModel: threat, steps: 3), warmupEpochs: 1)
@@ -74,8 +75,8 @@ import Testing
         let folder = TemporaryFolder()
         try Trainer(spec: spec, dataset: data, config: config, method: method(), checkpointFolder: folder.path).run(maximumSteps: 9)
         let resumed = try Trainer(spec: spec, dataset: data, config: config, method: method(), checkpointFolder: folder.path)
-        // the stop saved step 9, mid-epoch: the method's own state (free AT's δ, ATTA's perturbations,
-        // the guard) travels too
+        // the stop saved step 9, mid-epoch: the method's own state (free AT's δ, ATTA's and carried
+        // TRADES's perturbations, the guard) travels too
         #expect(try resumed.resumeFromLatestCheckpoint()?.hasSuffix(Trainer.checkpointName(step: 9)) == true)
         try resumed.run()
         let a = ModelCheckpoint.stateTensors(of: straight.model).map { $0.tensor.scalars.map(\.bitPattern) }
@@ -115,18 +116,24 @@ import Testing
         }
     }
 
+    /// A small MLP whose optimizer does not move it (learning rate 1e-30), and a batch of two 16-pixel
+    /// images: what a method carries between its steps is then the attack's doing alone.
+    static func heldStill(rng: inout RandomStream) throws -> (model: Sequential, optimizer: any Optimizer, inputs: Tensor) {
+        let model = try ModelSpec(architecture: "mlp", inputShape: [16], classes: 3, hidden: [8]).build(rng: &rng)
+        var still = OptimizerConfig()
+        still.learningRate = 1e-30
+        still.momentum = 0
+        let inputs = Tensor(zeros: Shape(2, 16))
+        for i in 0..<inputs.count { inputs[i] = rng.nextFloat(in: 0.3, 0.7) }
+        return (model, still.make(for: model.namedParameters), inputs)
+    }
+
     /// ATTA continues each example's attack where its last visit left it: with the model held still, a
     /// second visit moves the stored perturbation by at most one step, where a fresh random start
     /// would land anywhere in the ball; examples not in the batch keep theirs untouched.
     @Test func attaCarriesEachExamplesPerturbationToItsNextVisit() throws {
         var rng = RandomStream(seed: 8)
-        let model = try ModelSpec(architecture: "mlp", inputShape: [16], classes: 3, hidden: [8]).build(rng: &rng)
-        var still = OptimizerConfig()
-        still.learningRate = 1e-30
-        still.momentum = 0
-        let optimizer = still.make(for: model.namedParameters)
-        let inputs = Tensor(zeros: Shape(2, 16))
-        for i in 0..<inputs.count { inputs[i] = rng.nextFloat(in: 0.3, 0.7) }
+        let (model, optimizer, inputs) = try Self.heldStill(rng: &rng)
         var atta = ATTATraining(threatModel: ThreatModel(norm: .linf, epsilon: 0.2), stepSize: 0.02)
         let position = TrainingPosition(epoch: 0, totalEpochs: 2, examples: [3, 5], exampleCount: 8)
         func state() -> (perturbations: [Float], attacked: [Float]) {
@@ -145,6 +152,33 @@ import Testing
         let moved = zip(first.perturbations, second.perturbations).map { abs($0 - $1) }.max()!
         #expect(moved <= 0.02 + 1e-6, "the second visit continues from the stored perturbation: moved \(moved)")
         #expect(moved > 0)
+    }
+
+    /// TRADES with carried perturbations continues each example's KL attack from its last visit: a
+    /// second visit moves it by at most one step (its own start is within 0.001·N(0, 1) of x, so only
+    /// the carry explains a perturbation that has grown past one step); without the carry it keeps
+    /// nothing between steps.
+    @Test func carriedTRADESContinuesEachExamplesAttack() throws {
+        var rng = RandomStream(seed: 9)
+        let (model, optimizer, inputs) = try Self.heldStill(rng: &rng)
+        let threat = ThreatModel(norm: .linf, epsilon: 0.2)
+        let position = TrainingPosition(epoch: 0, totalEpochs: 3, examples: [1, 4], exampleCount: 6)
+        var trades = TRADES(threatModel: threat, steps: 1, stepSize: 0.03, carriesPerturbations: true)
+        func perturbations() -> [Float] {
+            Dictionary(uniqueKeysWithValues: trades.namedState.map { ($0.name, $0.tensor.scalars) })["perturbations"]!
+        }
+        _ = trades.step(model: model, inputs: inputs, labels: [0, 2], optimizer: optimizer, rng: &rng, position: position)
+        let first = perturbations()
+        _ = trades.step(model: model, inputs: inputs, labels: [0, 2], optimizer: optimizer, rng: &rng, position: position)
+        let second = perturbations()
+        _ = trades.step(model: model, inputs: inputs, labels: [0, 2], optimizer: optimizer, rng: &rng, position: position)
+        let third = perturbations()
+        for example in [0, 2, 3, 5] { #expect(third[example * 16..<(example + 1) * 16].allSatisfy { $0 == 0 }) }
+        let moved = zip(first, second).map { abs($0 - $1) }.max()!
+        #expect(moved > 0 && moved <= 0.03 + 1e-6, "the second visit continues from the first's perturbation: moved \(moved)")
+        // three visits of one step of 0.03 each reach further than one visit can (0.03 + the start's noise)
+        #expect(third.map(abs).max()! > 0.05, "the steps add up over the visits: \(third.map(abs).max()!)")
+        #expect(TRADES(threatModel: threat, steps: 1).namedState.isEmpty, "TRADES without the carry keeps no state")
     }
 
     @Test func warmupScalesTheRadius() {

@@ -96,7 +96,7 @@ extension RegistryEntry where Part == any TrainingMethod, Context == TrainingMet
             name: "fast-at",
             summary: "fast adversarial training (Wong et al. 2020): FGSM from a random start, step 1.25ε, with a guard against catastrophic overfitting",
             keys: [epsilon],
-            notes: Dictionary(uniqueKeysWithValues: ["steps", "step_size", "random_start", "loss", "warmup_epochs", "replays", "beta"]
+            notes: Dictionary(uniqueKeysWithValues: ["steps", "step_size", "random_start", "loss", "warmup_epochs", "replays", "beta", "carry_perturbations"]
                 .map { ($0, definition) }),
             make: { spec, context in PGDTraining.fast(threatModel: threatModel(spec, context)) })
     }()

@@ -5,6 +5,10 @@ import AdvNN
 /// point 0.001·N(0, 1) away from x, with the model in evaluation mode). The update back-propagates
 /// through both forward passes — the clean one and a replica that shares the parameters for x′ — in
 /// training mode. Defaults from the paper: β = 6, 10 steps of ε/4.
+///
+/// With `carriesPerturbations` each example's KL attack continues from where its last visit left it
+/// (`CarriedPerturbations`, as ATTA does; Zheng et al. 2020 call this ATTA-TRADES), so one or two steps
+/// per visit add up over the epochs; the first visit starts near x as above.
 public struct TRADES: TrainingMethod {
     public let name = "trades"
     public var threatModel: ThreatModel
@@ -13,24 +17,31 @@ public struct TRADES: TrainingMethod {
     /// The KL attack's steps plus the update, each a pass of clean and adversarial inputs.
     public var passesPerExample: Int { steps + 2 }
     public var stepSize: Float
+    public var carriesPerturbations: Bool
+    private let carried = CarriedPerturbations()
     private var adversarialReplica: Sequential?
     private let cleanLogits = Tensor(zeros: Shape(0, 0))
     private let dLogits = Tensor(zeros: Shape(0, 0)), dKLClean = Tensor(zeros: Shape(0, 0))
     private let dKLAdversarial = Tensor(zeros: Shape(0, 0))
 
-    public init(threatModel: ThreatModel, beta: Float = 6, steps: Int = 10, stepSize: Float? = nil) {
+    public init(threatModel: ThreatModel, beta: Float = 6, steps: Int = 10, stepSize: Float? = nil,
+                carriesPerturbations: Bool = false) {
         self.threatModel = threatModel
         self.beta = beta
         self.steps = steps
         self.stepSize = stepSize ?? threatModel.epsilon / 4
+        self.carriesPerturbations = carriesPerturbations
     }
 
+    public var namedState: [(name: String, tensor: Tensor)] { carriesPerturbations ? carried.namedState : [] }
+
     /// x′ maximising KL(f(x) ‖ f(x′)) in the ε-ball, with the model in evaluation mode.
-    func adversarialExamples(model: Sequential, inputs: Tensor, rng: inout RandomStream) -> Tensor {
+    func adversarialExamples(model: Sequential, inputs: Tensor, rng: inout RandomStream, position: TrainingPosition) -> Tensor {
         model.isTraining = false
         cleanLogits.assign(model.forward(inputs))
         let adversarial = inputs.copy(), gradient = Tensor(zeros: inputs.shape)
         for i in 0..<adversarial.count { adversarial[i] += 0.001 * rng.nextNormal() }
+        if carriesPerturbations { carried.continueAttacks(from: adversarial, inputs: inputs, position: position) }
         threatModel.project(adversarial, around: inputs)
         for _ in 0..<steps {
             let logits = model.forward(adversarial)
@@ -39,13 +50,14 @@ public struct TRADES: TrainingMethod {
             threatModel.ascend(adversarial, along: gradient, stepSize: stepSize)
             threatModel.project(adversarial, around: inputs)
         }
+        if carriesPerturbations { carried.remember(adversarial, inputs: inputs, position: position) }
         return adversarial
     }
 
     public mutating func step(model: Sequential, inputs: Tensor, labels: [Int], optimizer: any Optimizer,
                               rng: inout RandomStream, position: TrainingPosition) -> StepResult {
         if adversarialReplica == nil { adversarialReplica = model.replica() }
-        let adversarial = adversarialExamples(model: model, inputs: inputs, rng: &rng)
+        let adversarial = adversarialExamples(model: model, inputs: inputs, rng: &rng, position: position)
         optimizer.zeroGradients()
         let result = accumulateGradients(model: model, replica: adversarialReplica!, inputs: inputs,
                                          adversarial: adversarial, labels: labels)
@@ -78,9 +90,11 @@ extension RegistryEntry where Part == any TrainingMethod, Context == TrainingMet
     public static let trades = TrainingMethodEntry(
         name: "trades", summary: "TRADES (Zhang et al. 2019): cross-entropy plus β times the KL divergence to the worst point of the ball",
         keys: [epsilon, steps, stepSize,
-               .init("beta", .number(0...1000, lowerIsOpen: false), default: .value(.number(6)), doc: "β, the weight of the KL term")],
+               .init("beta", .number(0...1000, lowerIsOpen: false), default: .value(.number(6)), doc: "β, the weight of the KL term"),
+               .init("carry_perturbations", .flag, default: .value(.flag(false)),
+                     doc: "continue each example's attack from where its last visit left it (ATTA-TRADES; Zheng et al. 2020), so a few steps per visit add up over the epochs")],
         make: { spec, context in
             TRADES(threatModel: threatModel(spec, context), beta: spec.float("beta"), steps: spec.int("steps"),
-                   stepSize: spec.float("step_size"))
+                   stepSize: spec.float("step_size"), carriesPerturbations: spec.bool("carry_perturbations"))
         })
 }
