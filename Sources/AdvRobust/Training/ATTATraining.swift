@@ -37,7 +37,7 @@ public struct ATTATraining: TrainingMethod {
         // the start: the example's perturbation from its last visit, or a random point of the ball at
         // the first
         threatModel.randomPoint(around: inputs, into: adversarial, rng: &rng)
-        carried.continueAttacks(from: adversarial, inputs: inputs, position: position)
+        carried.continueAttacks(in: adversarial, inputs: inputs, position: position)
         threatModel.project(adversarial, around: inputs)
         // k steps of PGD on the cross-entropy, in evaluation mode
         let classifier = ModelClassifier(model, classCount: model.outputShape(for: inputs.shape)[1])

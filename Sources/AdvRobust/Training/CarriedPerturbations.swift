@@ -18,7 +18,7 @@ struct CarriedPerturbations {
 
     /// Replaces the rows of `start` (a fresh start for the whole batch, so the random stream advances
     /// the same way at every step) by x + δ for the batch's examples visited before.
-    func continueAttacks(from start: Tensor, inputs: Tensor, position: TrainingPosition) {
+    func continueAttacks(in start: Tensor, inputs: Tensor, position: TrainingPosition) {
         let itemSize = inputs.shape.elementsPerItem
         precondition(position.examples.count == inputs.shape[0], "carrying perturbations needs each batch example's index (TrainingPosition.examples)")
         // the state is sized on the first step (a resumed run restores it already sized)

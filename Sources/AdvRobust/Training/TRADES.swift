@@ -41,7 +41,7 @@ public struct TRADES: TrainingMethod {
         cleanLogits.assign(model.forward(inputs))
         let adversarial = inputs.copy(), gradient = Tensor(zeros: inputs.shape)
         for i in 0..<adversarial.count { adversarial[i] += 0.001 * rng.nextNormal() }
-        if carriesPerturbations { carried.continueAttacks(from: adversarial, inputs: inputs, position: position) }
+        if carriesPerturbations { carried.continueAttacks(in: adversarial, inputs: inputs, position: position) }
         threatModel.project(adversarial, around: inputs)
         for _ in 0..<steps {
             let logits = model.forward(adversarial)
