@@ -157,6 +157,50 @@ import Testing
         expectError(containing: ["training loss became", "lower the learning rate"]) { try trainer.run() }
     }
 
+    /// Records what each step is given, and trains as standard training does.
+    struct RecordingMethod: TrainingMethod {
+        let name = "recording"
+        final class Record { var batches: [(inputs: [Float], examples: [Int], views: [ImageAugmentation.View])] = [] }
+        let record = Record()
+        var standard = StandardTraining()
+        mutating func step(model: Sequential, inputs: Tensor, labels: [Int], optimizer: any Optimizer,
+                           rng: inout RandomStream, position: TrainingPosition) -> StepResult {
+            record.batches.append((inputs.scalars, position.examples, position.views))
+            return standard.step(model: model, inputs: inputs, labels: labels, optimizer: optimizer, rng: &rng, position: position)
+        }
+    }
+
+    /// With augmentation each step gets every batch image through the view the step is told of, and
+    /// most views move pixels; without it, steps get the images as they are and no views.
+    @Test func augmentationGivesEachStepItsImagesThroughTheirViews() throws {
+        var config = Self.config(epochs: 1)
+        config.augmentation = ImageAugmentation(cropPadding: 1, horizontalFlip: true)
+        let method = RecordingMethod()
+        try Trainer(spec: Self.resnet, dataset: Self.squares, config: config, method: method).run()
+        #expect(method.record.batches.count == 5)
+        var moved = 0
+        for batch in method.record.batches {
+            #expect(batch.views.count == batch.examples.count)
+            for (row, (example, view)) in zip(batch.examples, batch.views).enumerated() {
+                let original = Array(Self.squares.train.batch(example..<example + 1).inputs.scalars)
+                var expected = [Float](repeating: 0, count: 64)
+                original.withUnsafeBufferPointer { source in
+                    expected.withUnsafeMutableBufferPointer { view.render(source.baseAddress!, into: $0.baseAddress!, channels: 1, height: 8, width: 8) }
+                }
+                #expect(Array(batch.inputs[row * 64..<(row + 1) * 64]) == expected, "example \(example), \(view)")
+                if !view.isIdentity { moved += 1 }
+            }
+        }
+        #expect(moved > 100, "most of 160 views move pixels: \(moved)")
+        // without augmentation the steps get no views
+        let plain = RecordingMethod()
+        try Trainer(spec: Self.resnet, dataset: Self.squares, config: Self.config(epochs: 1), method: plain).run()
+        #expect(plain.record.batches.allSatisfy { $0.views.isEmpty })
+        expectError(containing: ["augmentation crops and flips images", "[10]"]) {
+            _ = try Trainer(spec: Self.mlp, dataset: Self.blobs, config: config)
+        }
+    }
+
     @Test func mismatchedModelAndDataAreRefused() {
         expectError(containing: ["input shape [10]", "[1, 8, 8]"]) {
             _ = try Trainer(spec: Self.mlp, dataset: Self.squares, config: Self.config())

@@ -52,13 +52,15 @@ import Testing
         #expect(atta.robust > 0.8, "ATTA: \(atta)")
     }
 
-    @Test(arguments: ["pgd-at", "trades", "carried-trades", "free-at", "atta"])
+    @Test(arguments: ["pgd-at", "trades", "carried-trades", "free-at", "atta", "augmented-atta"])
     func adversarialTrainingResumesBitIdentically(method name: String) throws {
         let data = ToyData.squares(trainCount: 96, testCount: 32)
         var config = TrainingConfig()
         config.epochs = 2
         config.batchSize = 16
         config.checkpointEverySteps = 4
+        // the views are drawn from the training stream, which the checkpoint saves
+        if name == "augmented-atta" { config.augmentation = ImageAugmentation(cropPadding: 1, horizontalFlip: true) }
         let spec = ModelSpec(architecture: "preact-resnet", inputShape: [1, 8, 8], classes: 4, widths: [4, 8])
         func method() -> any TrainingMethod {
             let threat = ThreatModel(norm: .linf, epsilon: 0.2)
@@ -66,7 +68,7 @@ import Testing
             case "trades": return TRADES(threatModel: threat, steps: 3)
             case "carried-trades": return TRADES(threatModel: threat, steps: 1, carriesPerturbations: true)
             case "free-at": return FreeTraining(threatModel: threat, replays: 3)
-            case "atta": return ATTATraining(threatModel: threat, stepSize: 0.05, steps: 2)
+            case "atta", "augmented-atta": return ATTATraining(threatModel: threat, stepSize: 0.05, steps: 2)
             default: return PGDTraining(attack: PGD(threatModel: threat, steps: 3), warmupEpochs: 1)
             }
         }
@@ -116,14 +118,15 @@ import Testing
         }
     }
 
-    /// A small MLP whose optimizer does not move it (learning rate 1e-30), and a batch of two 16-pixel
-    /// images: what a method carries between its steps is then the attack's doing alone.
-    static func heldStill(rng: inout RandomStream) throws -> (model: Sequential, optimizer: any Optimizer, inputs: Tensor) {
-        let model = try ModelSpec(architecture: "mlp", inputShape: [16], classes: 3, hidden: [8]).build(rng: &rng)
+    /// A small MLP whose optimizer does not move it (learning rate 1e-30), and a batch of (by default
+    /// two 16-pixel) images: what a method carries between its steps is then the attack's doing alone.
+    static func heldStill(rng: inout RandomStream, batch: Int = 2, itemShape: [Int] = [16])
+        throws -> (model: Sequential, optimizer: any Optimizer, inputs: Tensor) {
+        let model = try ModelSpec(architecture: "mlp", inputShape: itemShape, classes: 3, hidden: [8]).build(rng: &rng)
         var still = OptimizerConfig()
         still.learningRate = 1e-30
         still.momentum = 0
-        let inputs = Tensor(zeros: Shape(2, 16))
+        let inputs = Tensor(zeros: Shape([batch] + itemShape))
         for i in 0..<inputs.count { inputs[i] = rng.nextFloat(in: 0.3, 0.7) }
         return (model, still.make(for: model.namedParameters), inputs)
     }
@@ -179,6 +182,34 @@ import Testing
         // three visits of one step of 0.03 each reach further than one visit can (0.03 + the start's noise)
         #expect(third.map(abs).max()! > 0.05, "the steps add up over the visits: \(third.map(abs).max()!)")
         #expect(TRADES(threatModel: threat, steps: 1).namedState.isEmpty, "TRADES without the carry keeps no state")
+    }
+
+    /// Under augmentation ATTA keeps each perturbation in the image's own coordinates: a visit that sees
+    /// the image mirrored continues from the mirrored perturbation, so (the model held still) the stored
+    /// one moves by at most a step; a shifted view leaves the pixels it does not show as they were.
+    @Test func attaCarriesPerturbationsThroughTheViews() throws {
+        var rng = RandomStream(seed: 10)
+        let (model, optimizer, image) = try Self.heldStill(rng: &rng, batch: 1, itemShape: [1, 4, 4])
+        var atta = ATTATraining(threatModel: ThreatModel(norm: .linf, epsilon: 0.2), stepSize: 0.02)
+        func stored() -> [Float] { Dictionary(uniqueKeysWithValues: atta.namedState.map { ($0.name, $0.tensor.scalars) })["perturbations"]! }
+        func visit(_ view: ImageAugmentation.View) {
+            let seen = image.copy()
+            ImageAugmentation.apply([view], to: seen, scratch: Tensor(zeros: Shape(0)))
+            let position = TrainingPosition(epoch: 0, totalEpochs: 3, examples: [0], exampleCount: 1, views: [view])
+            _ = atta.step(model: model, inputs: seen, labels: [1], optimizer: optimizer, rng: &rng, position: position)
+        }
+        visit(ImageAugmentation.View(dy: 0, dx: 0, flipped: false))
+        let first = stored()
+        #expect(first.contains { abs($0) > 0.05 }, "a random start spreads over the ball")
+        visit(ImageAugmentation.View(dy: 0, dx: 0, flipped: true))
+        let second = stored()
+        let moved = zip(first, second).map { abs($0 - $1) }.max()!
+        #expect(moved > 0 && moved <= 0.02 + 1e-6, "the mirrored visit continued the stored perturbation: moved \(moved)")
+        // a view shifted down by one row (dy = -1) shows image rows 0–2; row 3 is not seen and keeps its δ
+        visit(ImageAugmentation.View(dy: -1, dx: 0, flipped: false))
+        let third = stored()
+        #expect(Array(third[12..<16]) == Array(second[12..<16]))
+        #expect(zip(second[0..<12], third[0..<12]).map { abs($0 - $1) }.max()! <= 0.02 + 1e-6)
     }
 
     @Test func warmupScalesTheRadius() {

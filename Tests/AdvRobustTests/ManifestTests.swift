@@ -231,6 +231,21 @@ import Testing
         Self.expectError(manifest("{}"), ["train.weight_averaging.decay: missing (required)"])
     }
 
+    @Test func augmentationSection() throws {
+        func manifest(_ augmentation: String) -> String {
+            Self.complete.replacingOccurrences(of: "  checkpoint_every: 100", with: "  checkpoint_every: 100\n  augmentation: \(augmentation)")
+        }
+        let parsed = try ExperimentManifest.parse(yaml: manifest("{crop_padding: 2, horizontal_flip: true}"), source: "aug.yaml")
+        #expect(parsed.train?.augmentation == ImageAugmentation(cropPadding: 2, horizontalFlip: true))
+        #expect(try ExperimentManifest.parse(yaml: parsed.normalisedYAML(), source: "manifest.yaml") == parsed)
+        #expect(try ExperimentManifest.parse(yaml: manifest("{horizontal_flip: true}"), source: "aug.yaml").train?.augmentation
+                == ImageAugmentation(cropPadding: 0, horizontalFlip: true))
+        #expect(try ExperimentManifest.parse(yaml: Self.complete, source: "q.yaml").train?.augmentation == nil)
+        Self.expectError(manifest("{crop_padding: -1}"), ["train.augmentation.crop_padding: expected an integer in [0, 64], got \"-1\""])
+        Self.expectError(manifest("{flip: true}"), ["train.augmentation.flip: unknown key"])
+        Self.expectError(manifest("{}"), ["train.augmentation", "expected crop_padding, horizontal_flip or both"])
+    }
+
     @Test func aRunNameMustBeSafeAsAFileName() throws {
         Self.expectError(Self.complete.replacingOccurrences(of: "name: quantised-mlp", with: "name: ../etc"),
                          ["name: expected 1–100 letters, digits, '-', '_' or '.', not starting with '.', got \"../etc\""])

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Determinism: the model is initialised from the stream ("init", seed); epoch e's order is a
 /// permutation drawn from ("shuffle", seed, e) (a pseudo-labelled pool's from ("pool-shuffle", seed,
-/// e)); the method draws from the saved "training" stream.
+/// e)); the augmentation's views and the method's draws come from the saved "training" stream.
 /// So the same seed and BLAS thread count give bit-identical weights, and a run resumed from any
 /// checkpoint (taken mid-epoch or at an epoch's end) ends bit-identical to one never interrupted.
 ///
@@ -39,6 +39,8 @@ public final class Trainer {
     private var trainingRandom: RandomStream
     private let batch = Tensor(zeros: Shape(0))
     private var batchLabels: [Int] = []
+    /// One image, while `config.augmentation` replaces a batch image by its view.
+    private let augmentationScratch = Tensor(zeros: Shape(0))
     /// The batch's examples, as `TrainingPosition.examples` numbers them.
     private var batchExamples: [Int] = []
     private var order: [Int] = []
@@ -65,6 +67,7 @@ public final class Trainer {
             throw TrainingError("model has \(spec.classes) classes but \(dataset.name) has \(dataset.classCount)")
         }
         guard dataset.train.count > 0 else { throw TrainingError("\(dataset.name) has no training examples") }
+        try config.augmentation?.validate(itemShape: dataset.itemShape)
         switch (config.pseudoLabeled, pool) {
         case (nil, nil): break
         case (nil, _?): throw TrainingError("a pseudo-labelled pool was given but the configuration does not say how to mix it")
@@ -148,11 +151,15 @@ public final class Trainer {
             prepareOrder(forEpoch: epoch)
             let stepOptimizer = gatherBatch(plan.source(ofStep: position))
             let examples = batchLabels.count
+            // the views come from the training stream before the method draws: a resumed run sees the same
+            let views = config.augmentation?.drawViews(count: examples, rng: &trainingRandom) ?? []
+            if !views.isEmpty { ImageAugmentation.apply(views, to: batch, scratch: augmentationScratch) }
             optimizer.learningRate = config.schedule.rate(base: config.optimizer.learningRate, step: cursor.step,
                                                           stepsPerEpoch: stepsPerEpoch, totalEpochs: config.epochs)
             let started = DispatchTime.now().uptimeNanoseconds
             let stepPosition = TrainingPosition(epoch: Double(cursor.step) / Double(stepsPerEpoch), totalEpochs: config.epochs,
-                                                examples: batchExamples, exampleCount: dataset.train.count + (pool?.count ?? 0))
+                                                examples: batchExamples, exampleCount: dataset.train.count + (pool?.count ?? 0),
+                                                views: views)
             let result = method.step(model: model, inputs: batch, labels: batchLabels, optimizer: stepOptimizer,
                                      rng: &trainingRandom, position: stepPosition)
             averaged?.update(afterSteps: cursor.step + 1)

@@ -21,6 +21,8 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var pseudoLabeled: PseudoLabelMixing?
     /// Keep a moving average of the weights and report it as the trained model; nil: the last weights.
     public var weightAveraging: WeightAveraging?
+    /// Random crops and flips of the training images; nil: the images as they are.
+    public var augmentation: ImageAugmentation?
 
     public init() {}
 

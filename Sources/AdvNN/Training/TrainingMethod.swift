@@ -47,12 +47,17 @@ public struct TrainingPosition: Sendable {
     public var examples: [Int]
     /// How many examples the run trains on: the training split and the pseudo-labelled pool.
     public var exampleCount: Int
+    /// How each batch example is seen when the run augments its images (the batch holds these views);
+    /// empty: as it is. A method that remembers something per example in image coordinates maps it
+    /// through these.
+    public var views: [ImageAugmentation.View]
 
-    public init(epoch: Double, totalEpochs: Int, examples: [Int] = [], exampleCount: Int = 0) {
+    public init(epoch: Double, totalEpochs: Int, examples: [Int] = [], exampleCount: Int = 0, views: [ImageAugmentation.View] = []) {
         self.epoch = epoch
         self.totalEpochs = totalEpochs
         self.examples = examples
         self.exampleCount = exampleCount
+        self.views = views
     }
 }
 

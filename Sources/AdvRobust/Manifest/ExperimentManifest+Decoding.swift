@@ -124,11 +124,17 @@ extension ExperimentManifest {
             let section = try averaging.mapping(allowed: ["decay"])
             config.weightAveraging = WeightAveraging(decay: try section.required("decay").float(in: 0...0.999999, lowerIsOpen: true))
         }
+        if let augmentation = map["augmentation"] {
+            let section = try augmentation.mapping(allowed: ["crop_padding", "horizontal_flip"])
+            guard !section.keys.isEmpty else { throw augmentation.error("expected crop_padding, horizontal_flip or both") }
+            config.augmentation = ImageAugmentation(cropPadding: try section["crop_padding"]?.int(in: 0...64) ?? 0,
+                                                    horizontalFlip: try section["horizontal_flip"]?.bool() ?? false)
+        }
         return config
     }
 
     static let trainingKeys = ["method", "attack", "epochs", "batch_size", "optimizer", "schedule", "checkpoint_every",
-                               "evaluation_examples", "freeze", "self_training", "weight_averaging"]
+                               "evaluation_examples", "freeze", "self_training", "weight_averaging", "augmentation"]
     static let selfTrainingKeys = ["pool", "teacher", "ratio", "weight"]
 
     /// train.self_training: the pool and the teacher (ratio and weight go to the training config).

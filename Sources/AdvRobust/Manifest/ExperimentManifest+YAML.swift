@@ -75,6 +75,10 @@ private struct PartWriter {
                                                    ("weight", number(mixing.weight))])))
         }
         if let averaging = config.weightAveraging { keys.append(("weight_averaging", mapping([("decay", number(averaging.decay))]))) }
+        if let augmentation = config.augmentation {
+            keys.append(("augmentation", mapping([("crop_padding", integer(augmentation.cropPadding)),
+                                                  ("horizontal_flip", flag(augmentation.horizontalFlip))])))
+        }
         return mapping(keys)
     }
 
