@@ -60,14 +60,14 @@ final class SlurmCluster {
     }
 
     /// The advd configuration that sends jobs to this cluster, their folders under `sharedFolder`.
-    func advdConfiguration(sharedFolder: String, extra: String = "") -> String {
+    func advdConfiguration(sharedFolder: String, pollSeconds: Int = 1, extra: String = "") -> String {
         """
         executor: slurm
         slurm:
           shared_folder: \(sharedFolder)
           advd_path: \(AdvdProcess.path)
           slurm_conf: \(configPath)
-          poll_seconds: 1
+          poll_seconds: \(pollSeconds)
         \(extra)
         """
     }

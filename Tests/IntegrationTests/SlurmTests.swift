@@ -33,11 +33,11 @@ final class SlurmTests: XCTestCase {
     }
 
     /// A daemon whose jobs go to the cluster, their folders in `<root>/shared/jobs`.
-    private func slurmDaemon(extra: String = "") throws -> DaemonHarness {
+    private func slurmDaemon(pollSeconds: Int = 1, extra: String = "") throws -> DaemonHarness {
         let daemon = try DaemonHarness()
         let shared = daemon.root + "/shared"
         try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
-        try cluster.advdConfiguration(sharedFolder: shared, extra: extra).write(toFile: daemon.root + "/advd.yaml", atomically: true, encoding: .utf8)
+        try cluster.advdConfiguration(sharedFolder: shared, pollSeconds: pollSeconds, extra: extra).write(toFile: daemon.root + "/advd.yaml", atomically: true, encoding: .utf8)
         try daemon.start()
         XCTAssertTrue(daemon.waitForNotification("READY=1"))
         return daemon
@@ -105,17 +105,27 @@ final class SlurmTests: XCTestCase {
     }
 
     func testARequeueInTheMiddleOfAnEpochResumesToAByteIdenticalModel() throws {
-        let daemon = try slurmDaemon()
+        try requeueInTheMiddleOfAnEpoch(pollSeconds: 1)
+    }
+
+    /// The requeue comes before the daemon's first look at the job (it looks every 20 s): Slurm's
+    /// requeue count, against the 0 of a job just submitted, tells it the job ran and went back.
+    func testARequeueBeforeTheDaemonsFirstLookIsSeen() throws {
+        try requeueInTheMiddleOfAnEpoch(pollSeconds: 20)
+    }
+
+    private func requeueInTheMiddleOfAnEpoch(pollSeconds: Int) throws {
+        let daemon = try slurmDaemon(pollSeconds: pollSeconds)
         let reference = try uninterruptedRun(ServeTests.longManifest, in: daemon.root)
         try daemon.drop(ServeTests.longManifest, as: "long.yaml")
         XCTAssertTrue(waitForTrainingCheckpoint(in: jobFolder(daemon, 1)), "training never reached step 80")
         let slurmID = try XCTUnwrap(try clusterID(daemon, 1))
         let requeue = try cluster.run("scontrol", ["requeue", slurmID])
-        // (a release build may reach step 80 before the daemon's first look saw it running: Slurm's
-        // requeue count tells the daemon it ran and went back)
         XCTAssertEqual(requeue.status, 0, requeue.output)
         // the daemon sees it back in Slurm's queue (held there by BeginTime), then it may start again at once
-        XCTAssertEqual(try daemon.waitForJob(1, in: ["submitted"], seconds: 60)["state"] as? String, "submitted")
+        let putBack = try waitUntil(seconds: 60) { eventMessages(try daemon.job(1)).contains { $0.contains("Slurm put it back in its queue") } }
+        XCTAssertTrue(putBack, "\(eventMessages((try? daemon.job(1)) ?? [:]))")
+        XCTAssertEqual(try daemon.job(1)["state"] as? String, "submitted")
         XCTAssertFalse(FileManager.default.fileExists(atPath: jobFolder(daemon, 1) + "/model.safetensors"), "the job finished before the requeue")
         try cluster.run("scontrol", ["update", "jobid=\(slurmID)", "StartTime=now"])
         let job = try daemon.waitForJob(1, in: ["succeeded", "failed", "cancelled"], seconds: 240)

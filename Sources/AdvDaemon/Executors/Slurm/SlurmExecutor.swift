@@ -125,6 +125,9 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
             }
             noteProblem(nil)
             run.clusterID = id
+            // requeued 0 times so far: a first look that finds a restart, however late it comes, knows
+            // the job ran and went back (an adopted job's count is unknown until its first look)
+            run.lastRestarts = 0
             tracked[id] = run
             run.report(.submitted(ClusterPlacement(executor: name, clusterJobID: id, partition: settings.partition, clusterState: "PENDING",
                                                    submission: number)))
@@ -204,6 +207,7 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
             }
             if run.lastState != state { run.report(.clusterState(node: job.nodes, partition: job.partition, state: state)) }
         case .ended(let end):
+            if requeuedUnseen { putBack() }   // ran, went back, and ran to its end since the last look
             // (its last events were read just before: it wrote them before Slurm saw it end)
             if !run.isRunning && !(end == .cancelled && job.nodes == nil) { run.report(.started(node: job.nodes)) }
             run.report(.clusterState(node: job.nodes, partition: job.partition, state: state))
@@ -264,7 +268,8 @@ final class SlurmRun: ExecutorRun, @unchecked Sendable {
     var isRunning = false
     var cancelRequested = false
     var lastState: String?
-    /// Slurm's requeue count when last looked at (nil before the first look).
+    /// Slurm's requeue count when last looked at: 0 for a job this daemon just submitted, nil for an
+    /// adopted one before its first look.
     var lastRestarts: Int?
     var tail: EventsFileTail
     let report: @Sendable (ExecutorReport) -> Void
