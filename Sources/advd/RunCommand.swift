@@ -50,6 +50,7 @@ struct RunCommand: ParsableCommand {
             print("machine: \(ComputeProvenance.current(threads: compute.threads).summary)")
             var runner = ExperimentRunner(manifest: experiment, outputFolder: folder)
             runner.compute = compute
+            runner.manifestSource = ExperimentManifest.source(ofPath: manifest)
             let line = ProgressLine()
             let result = try runner.run { Self.show($0, on: line) }
             line.finish()

@@ -6,13 +6,6 @@ import Testing
 
 /// The dataset readers on small files in the real formats that the tests write, including broken ones.
 @Suite struct DatasetTests {
-    /// An unsigned-byte IDX file: magic 0x0000080N, big-endian dimensions, data.
-    static func idxBytes(dimensions: [Int], data: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]
-        for dimension in dimensions { bytes += (0..<4).map { UInt8(truncatingIfNeeded: dimension >> (8 * (3 - $0))) } }
-        return bytes + data
-    }
-
     static func writeGzip(_ bytes: [UInt8], to path: String) {
         let file = gzopen(path, "wb")
         bytes.withUnsafeBytes { _ = gzwrite(file, $0.baseAddress, UInt32($0.count)) }
@@ -21,15 +14,8 @@ import Testing
 
     /// A four-file IDX set with `train` and `test` images of 2×3 pixels.
     static func writeIDXSet(in folder: TemporaryFolder, train: Int = 5, test: Int = 3, gzip: Bool = true) {
-        for (prefix, count) in [("train", train), ("t10k", test)] {
-            let images = idxBytes(dimensions: [count, 2, 3], data: (0..<count * 6).map { UInt8($0 % 256) })
-            let labels = idxBytes(dimensions: [count], data: (0..<count).map { UInt8($0 % 10) })
-            for (name, bytes) in [("\(prefix)-images-idx3-ubyte", images), ("\(prefix)-labels-idx1-ubyte", labels)] {
-                if gzip { writeGzip(bytes, to: folder.file(name + ".gz")) } else {
-                    #expect(FileManager.default.createFile(atPath: folder.file(name), contents: Data(bytes)))
-                }
-            }
-        }
+        IDXFiles.writeImageSet(in: folder, height: 2, width: 3, train: train, test: test,
+                               write: gzip ? { bytes, name in writeGzip(bytes, to: folder.file(name + ".gz")) } : nil)
     }
 
     @Test(arguments: [true, false])
@@ -64,7 +50,7 @@ import Testing
     @Test func truncatedImages() {
         let folder = TemporaryFolder()
         Self.writeIDXSet(in: folder)
-        Self.writeGzip(Self.idxBytes(dimensions: [5, 2, 3], data: [UInt8](repeating: 1, count: 29)),
+        Self.writeGzip(IDXFiles.bytes(dimensions: [5, 2, 3], data: [UInt8](repeating: 1, count: 29)),
                        to: folder.file("train-images-idx3-ubyte.gz"))
         expectError(containing: ["train-images-idx3-ubyte.gz", "truncated", "needs 46 bytes", "has 45"]) {
             _ = try Dataset.idx(name: "x", folder: folder.path)
@@ -85,7 +71,7 @@ import Testing
     @Test func labelCountMismatch() {
         let folder = TemporaryFolder()
         Self.writeIDXSet(in: folder)
-        Self.writeGzip(Self.idxBytes(dimensions: [4], data: [0, 1, 2, 3]), to: folder.file("train-labels-idx1-ubyte.gz"))
+        Self.writeGzip(IDXFiles.bytes(dimensions: [4], data: [0, 1, 2, 3]), to: folder.file("train-labels-idx1-ubyte.gz"))
         expectError(containing: ["5 images", "4 labels", "train-labels-idx1-ubyte.gz"]) {
             _ = try Dataset.idx(name: "x", folder: folder.path)
         }

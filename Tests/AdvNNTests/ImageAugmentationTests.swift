@@ -65,8 +65,11 @@ struct ImageAugmentationTests {
         expectError(containing: ["augmentation crops and flips images", "[64]"]) {
             try ImageAugmentation(cropPadding: 2).validate(itemShape: [64])
         }
-        expectError(containing: ["cropPadding must be in 0..<3", "3×4"]) {
+        expectError(containing: ["cropPadding must be in 0...2", "3×4"]) {
             try ImageAugmentation(cropPadding: 3).validate(itemShape: [1, 3, 4])
         }
+        #expect(ImageAugmentation.largestCropPadding(itemShape: [1, 3, 4]) == 2)
+        #expect(ImageAugmentation.largestCropPadding(itemShape: [64]) == nil)
+        #expect(throws: Never.self) { try ImageAugmentation(cropPadding: 2).validate(itemShape: [1, 3, 4]) }
     }
 }

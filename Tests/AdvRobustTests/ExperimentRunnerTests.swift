@@ -263,6 +263,41 @@ import Testing
         }
     }
 
+    /// A model or an augmentation that does not fit the loaded examples is an error of the manifest —
+    /// its file, the key and what is wrong — found before anything is trained.
+    @Test func aModelOrAnAugmentationThatDoesNotFitTheDataNamesTheManifestAndKey() throws {
+        let out = TemporaryFolder()
+        func run(_ text: String, in folder: String? = nil) throws {
+            var runner = ExperimentRunner(manifest: try ExperimentManifest.parse(yaml: text, source: "misfit.yaml"),
+                                          outputFolder: folder ?? out.path)
+            runner.manifestSource = "misfit.yaml"
+            _ = try runner.run()
+        }
+        let convolutional = Self.manifestText.replacingOccurrences(of: "model: {architecture: mlp, hidden: [16]}",
+                                                                   with: "model: {architecture: cnn-small}")
+        expectError(containing: ["misfit.yaml: model: cnn-small needs image inputs", "got [8]", "(the examples of blobs)"]) {
+            try run(convolutional)
+        }
+        let flipped = Self.manifestText.replacingOccurrences(of: "checkpoint_every: 5}",
+                                                             with: "checkpoint_every: 5, augmentation: {horizontal_flip: true}}")
+        expectError(containing: ["misfit.yaml: train.augmentation: crops and flips images", "the examples of blobs are [8]"]) {
+            try run(flipped)
+        }
+        let images = TemporaryFolder()
+        IDXFiles.writeImageSet(in: images, height: 8, width: 8, train: 40, test: 10)
+        let padded = flipped
+            .replacingOccurrences(of: "{name: blobs, classes: 3, dimensions: 8, train_examples: 240, test_examples: 60}",
+                                  with: "{name: idx, path: \(images.path)}")
+            .replacingOccurrences(of: "horizontal_flip: true", with: "crop_padding: 8")
+        expectError(containing: ["misfit.yaml: train.augmentation.crop_padding: must be at most 7 for the 8×8 images of idx, got 8"]) {
+            try run(padded)
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.file("checkpoints")))
+        let fitting = TemporaryFolder()
+        try run(padded.replacingOccurrences(of: "crop_padding: 8", with: "crop_padding: 7"), in: fitting.path)
+        #expect(FileManager.default.fileExists(atPath: fitting.file("metrics.json")))
+    }
+
     @Test func aFolderOfAnotherManifestIsRefused() throws {
         let out = Self.folder()
         defer { try? FileManager.default.removeItem(atPath: out) }

@@ -69,6 +69,7 @@ public enum SupervisedRun {
         do {
             let manifest = try ExperimentManifest.load(path: manifestPath)
             var runner = ExperimentRunner(manifest: manifest, outputFolder: outputFolder)
+            runner.manifestSource = ExperimentManifest.source(ofPath: manifestPath)
             runner.shouldStop = { stop.isRequested }
             runner.jobsFolder = jobsFolder
             runner.compute = compute

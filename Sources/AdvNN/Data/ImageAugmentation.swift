@@ -16,13 +16,20 @@ public struct ImageAugmentation: Codable, Sendable, Equatable {
         self.horizontalFlip = horizontalFlip
     }
 
+    /// The largest crop padding examples of `itemShape` allow: one pixel less than the images' shorter
+    /// side (a view then still holds one pixel of the image); nil when they are not images (channels,
+    /// height, width), which augmentation cannot crop or flip.
+    public static func largestCropPadding(itemShape: [Int]) -> Int? {
+        itemShape.count == 3 ? min(itemShape[1], itemShape[2]) - 1 : nil
+    }
+
     /// Checks the values against the images' (channels, height, width); the message names the field.
     public func validate(itemShape: [Int]) throws {
-        guard itemShape.count == 3 else {
+        guard let largest = Self.largestCropPadding(itemShape: itemShape) else {
             throw TrainingError("augmentation crops and flips images (channels, height, width); these examples are \(itemShape)")
         }
-        guard cropPadding >= 0, cropPadding < min(itemShape[1], itemShape[2]) else {
-            throw TrainingError("cropPadding must be in 0..<\(min(itemShape[1], itemShape[2])) for \(itemShape[1])×\(itemShape[2]) images, got \(cropPadding)")
+        guard cropPadding >= 0, cropPadding <= largest else {
+            throw TrainingError("cropPadding must be in 0...\(largest) for \(itemShape[1])×\(itemShape[2]) images, got \(cropPadding)")
         }
     }
 

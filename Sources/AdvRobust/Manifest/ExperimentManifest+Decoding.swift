@@ -7,12 +7,17 @@ extension ExperimentManifest {
     /// Parses a manifest file.
     /// - Throws: `ManifestError`; a missing or unreadable file is reported as one too.
     public static func load(path: String, registries: Registries = .standard) throws -> ExperimentManifest {
-        let source = (path as NSString).lastPathComponent
+        let source = Self.source(ofPath: path)
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ManifestError(source: path, path: "", line: nil, message: "cannot read the file (missing, unreadable or not UTF-8)")
         }
         let defaultName = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         return try parse(yaml: text, source: source, defaultName: defaultName, registries: registries)
+    }
+
+    /// How errors name the manifest at `path`: its file name.
+    public static func source(ofPath path: String) -> String {
+        (path as NSString).lastPathComponent
     }
 
     /// Parses manifest text (YAML, or JSON, which is YAML too); attacks, defenses, detectors and

@@ -68,6 +68,9 @@ public struct ExperimentRunner {
     public var registries = Registries.standard
     /// The threads the run computes on (its results do not depend on them).
     public var compute = ComputeContext.serial
+    /// How errors about the manifest's content name it: its file name, or another label of where it
+    /// came from (as `ManifestError.source`).
+    public var manifestSource = "the manifest"
 
     public init(manifest: ExperimentManifest, outputFolder: String) {
         self.manifest = manifest
@@ -81,7 +84,8 @@ public struct ExperimentRunner {
 
     /// Runs the experiment, resuming from whatever the output folder already holds.
     /// - Throws: `DatasetError`, `ModelError`, `TrainingError`, `CheckpointError` or `RunError`, each
-    ///   naming the file and the problem.
+    ///   naming the file and the problem; `ManifestError` (naming `manifestSource` and the key) where the
+    ///   manifest's model or augmentation does not fit the loaded data.
     public func run(progress: (RunProgress) -> Void = { _ in }) throws -> RunResult {
         let started = Date()
         try createFolder(outputFolder)
@@ -146,8 +150,8 @@ public struct ExperimentRunner {
         guard let architecture = manifest.model.architecture else {
             throw RunError("model.architecture is missing: training builds an architecture (weights only initialise it)")
         }
-        let spec = try registries.architectures.make(architecture, context: NoContext())
-            .spec(inputShape: data.itemShape, classes: data.classCount)
+        let spec = try modelSpec(architecture, for: data)
+        if let augmentation = config.augmentation { try checkAugmentation(augmentation, for: data) }
         var pool: DataSplit?, selfTraining: SelfTrainingSummary?
         if let selfTrainingSpec = manifest.selfTraining {
             (pool, selfTraining) = try pseudoLabeledPool(selfTrainingSpec, spec: spec, data: data, fullTraining: fullTraining,
@@ -210,8 +214,7 @@ public struct ExperimentRunner {
     /// under PyTorch's `state_dict` names (one saved by PyTorch has no advd metadata): every tensor is
     /// checked against the architecture, and an advd file's own specification must agree with it.
     func loadNamedArchitecture(_ architecture: PartSpec, from path: String, data: Dataset) throws -> (Sequential, ModelSpec) {
-        let spec = try registries.architectures.make(architecture, context: NoContext())
-            .spec(inputShape: data.itemShape, classes: data.classCount)
+        let spec = try modelSpec(architecture, for: data)
         let file = try SafeTensors.read(from: path)
         if file.metadata[ModelCheckpoint.modelKey] != nil {
             let saved = try ModelCheckpoint.spec(in: file, source: path)
