@@ -2,7 +2,7 @@
 """PyTorch side of the README's time-to-robustness rows: the recipes of the examples/fashion-cnn-*hour.yaml
 manifests in PyTorch.
 
-Trains cnn-small (Madry et al.'s MNIST CNN, as advd builds it) on Fashion-MNIST from Debian's
+Trains cnn-small (Madry et al.'s MNIST CNN, as advd builds it), or the architecture the recipe names, on Fashion-MNIST from Debian's
 dataset-fashion-mnist package with the manifest's recipe (RECIPES below, `--example NAME`):
 adversarial training at L-inf eps 0.1 with the attack run in eval mode from a uniform random start —
 fashion-cnn-hour: PGD-5 with step 0.05, 14 epochs; fashion-cnn-fast-hour: FGSM with step 1.25 eps,
@@ -14,7 +14,9 @@ fashion-cnn-wide-atta-hour: the same on cnn-small with 48 and 96 channels, 18 ep
 fashion-cnn-silu-atta-hour: the same with SiLU in place of ReLU, 32 epochs;
 fashion-cnn-trades-atta-hour: TRADES with beta 2 (clean cross-entropy plus beta times the KL divergence
 from the clean to the perturbed outputs), its KL attack carried across epochs as ATTA's is (one step of
-eps/4 per visit; the first visit starts 0.001 N(0, 1) from the image), 20 epochs — SGD lr 0.05,
+eps/4 per visit; the first visit starts 0.001 N(0, 1) from the image), 20 epochs;
+fashion-resnet-atta-hour: ATTA with the moving average on advd's pre-activation ResNet (16, 32 and 64
+channels, one block per stage, BatchNorm), 36 epochs — SGD lr 0.05,
 momentum 0.9, weight decay 5e-4, cosine annealing per step to 0, batch 128, the last 1,000 training
 images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
@@ -48,7 +50,8 @@ EPSILON = 0.1
 # example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
 # epochs, whether fast AT's overfitting guard watches it, whether perturbations carry over between
 # epochs (ATTA) and the decay of the weights' moving average (None: the last weights); `widths` (default
-# [32, 64], cnn-small's convolutions' channels) and `activation` (default relu) change the model, and
+# [32, 64], cnn-small's convolutions' channels), `activation` (default relu) and `architecture` (default
+# cnn-small) change the model, and
 # `trades` (beta) trains TRADES's objective with its KL attack in place of the cross-entropy on PGD's points
 RECIPES = {
     "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None),
@@ -59,6 +62,8 @@ RECIPES = {
     "fashion-cnn-silu-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=32, guard=False, carry=True, average=0.999,
                                        activation="silu"),
     "fashion-cnn-trades-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=20, guard=False, carry=True, average=0.999, trades=2.0),
+    "fashion-resnet-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=36, guard=False, carry=True, average=0.999,
+                                     architecture="preact-resnet"),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
@@ -70,9 +75,9 @@ def split(name):
 
 
 def model_spec(recipe):
-    """advd's ModelSpec of the recipe's cnn-small (what the weights' metadata records)."""
-    spec = {"architecture": "cnn-small", "inputShape": [1, 28, 28], "classes": 10}
-    if recipe.get("widths", [32, 64]) != [32, 64]:
+    """advd's ModelSpec of the recipe's model (what the weights' metadata records)."""
+    spec = {"architecture": recipe.get("architecture", "cnn-small"), "inputShape": [1, 28, 28], "classes": 10}
+    if "widths" in recipe:
         spec["widths"] = recipe["widths"]
     if recipe.get("activation", "relu") != "relu":
         spec["activation"] = recipe["activation"]
@@ -203,11 +208,15 @@ def main():
             schedule.step()
             updates += 1
             if average is not None:
-                # advd's rule: decay min(d, (1 + t) / (10 + t)) after t steps, BatchNorm buffers included
+                # advd's rule: decay min(d, (1 + t) / (10 + t)) after t steps, BatchNorm's running
+                # statistics included (its step counter, which advd does not keep, is copied)
                 keep = min(recipe["average"], (1 + updates) / (10 + updates))
                 with torch.no_grad():
                     for mean, live in zip(average.state_dict().values(), model.state_dict().values()):
-                        mean.mul_(keep).add_(live, alpha=1 - keep)
+                        if mean.is_floating_point():
+                            mean.mul_(keep).add_(live, alpha=1 - keep)
+                        else:
+                            mean.copy_(live)
         stepping += time.perf_counter() - steps_started
         measured = average if average is not None else model
         measured.eval()
@@ -233,7 +242,7 @@ def main():
     state = {name: tensor.contiguous() for name, tensor in (average if average is not None else model).state_dict().items()}
     save_file(state, weights, metadata={"model": json.dumps(spec), "format": "pt"})
     with open(os.path.join(args.out, "evaluate.yaml"), "w") as manifest:
-        manifest.write(f"""# Written by bench/torch_time_to_robustness.py: advd evaluates the PyTorch-trained cnn-small
+        manifest.write(f"""# Written by bench/torch_time_to_robustness.py: advd evaluates the PyTorch-trained {spec["architecture"]}
 # ({example}'s recipe, {args.epochs} epochs, {args.threads} threads, training steps {stepping:.0f} s of {seconds:.0f} s wall, torch {torch.__version__})
 # with the battery of examples/{example}.yaml.
 name: {example}-torch
