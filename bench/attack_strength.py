@@ -20,7 +20,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 sys.path.insert(0, os.path.dirname(__file__))
-from check_pytorch_load import FOLDER, build, idx  # noqa: E402
+from advd_models import build  # noqa: E402
+from check_pytorch_load import FOLDER, idx  # noqa: E402
 
 import numpy as np  # noqa: E402
 

@@ -15,7 +15,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from check_pytorch_load import FOLDER, build, idx
+from advd_models import build
+from check_pytorch_load import FOLDER, idx
 
 
 def main():

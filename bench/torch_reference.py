@@ -18,46 +18,15 @@ import time
 import torch
 import torch.nn as nn
 
-
-def mlp(width=256):
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
-                         nn.Linear(width, 10))
+from advd_models import build   # advd's architectures in PyTorch, beside this script
 
 
-def cnn_small():
-    return nn.Sequential(nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(64 * 7 * 7, 1024), nn.ReLU(), nn.Linear(1024, 10))
+def model(architecture, **options):
+    return lambda: build({"architecture": architecture, "inputShape": [1, 28, 28], "classes": 10, **options})
 
 
-def lenet():
-    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-
-
-class PreActBlock(nn.Module):
-    """advd's PreActivationBlock: BN, ReLU, conv 3x3 (stride), BN, ReLU, conv 3x3, plus a 1x1 shortcut
-    on the activated input where the width or stride changes (else the input itself)."""
-    def __init__(self, inputs, outputs, stride):
-        super().__init__()
-        self.bn1, self.conv1 = nn.BatchNorm2d(inputs), nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
-        self.bn2, self.conv2 = nn.BatchNorm2d(outputs), nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
-        self.shortcut = nn.Conv2d(inputs, outputs, 1, stride, bias=False) if stride != 1 or inputs != outputs else None
-
-    def forward(self, x):
-        activated = torch.relu(self.bn1(x))
-        residual = self.conv2(torch.relu(self.bn2(self.conv1(activated))))
-        return residual + (self.shortcut(activated) if self.shortcut is not None else x)
-
-
-def preact_resnet():
-    return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, bias=False), PreActBlock(16, 16, 1), PreActBlock(16, 32, 2),
-                         PreActBlock(32, 64, 2), nn.BatchNorm2d(64), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(64, 10))
-
-
-MODELS = {"mlp": mlp, "mlp-wide": lambda: mlp(1024), "cnn-small": cnn_small, "lenet": lenet, "preact-resnet": preact_resnet}
+MODELS = {"mlp": model("mlp", hidden=[256, 256]), "mlp-wide": model("mlp", hidden=[1024, 1024]), "cnn-small": model("cnn-small"),
+          "lenet": model("lenet"), "preact-resnet": model("preact-resnet")}
 
 
 def flops(model, batch):

@@ -44,7 +44,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from check_pytorch_load import FOLDER, build, idx   # the IDX reader and advd's models in PyTorch, beside this script
+from advd_models import build   # advd's architectures in PyTorch, beside this script
+from check_pytorch_load import FOLDER, idx   # the IDX reader
 
 EPSILON = 0.1
 # example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
