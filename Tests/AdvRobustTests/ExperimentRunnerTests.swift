@@ -56,6 +56,7 @@ import Testing
         let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
         #expect(report.contains("L∞ ε = 0.5, unbounded inputs") && report.contains("| **worst case** |"))
         #expect(report.contains(", 1 thread.") && !report.contains("1 threads"))
+        #expect(report.contains("keeps **\(ClaimedPercent.text(metrics.evaluation.worstCaseRobustAccuracy))** accuracy"))
         // what produced the numbers: processor, BLAS build, kernel and why, threads
         #expect(metrics.machine.kernel == BLAS.coreName && metrics.machine.blas.hasPrefix("OpenBLAS") && metrics.machine.threads == 1)
         #expect(metrics.machine.cpu == CPUFeatures.current.modelName && !metrics.machine.kernelNote.isEmpty)
@@ -296,6 +297,17 @@ import Testing
         let fitting = TemporaryFolder()
         try run(padded.replacingOccurrences(of: "crop_padding: 8", with: "crop_padding: 7"), in: fitting.path)
         #expect(FileManager.default.fileExists(atPath: fitting.file("metrics.json")))
+    }
+
+    /// The claim's accuracies never round up: two decimals, rounded down, exact for counts out of 10,000.
+    @Test func theClaimNeverRoundsUp() {
+        #expect(ClaimedPercent.text(7_745.0 / 10_000) == "77.45%")
+        #expect(ClaimedPercent.text(0.77459) == "77.45%")
+        #expect(ClaimedPercent.text(0.99999) == "99.99%")
+        #expect(ClaimedPercent.text(1) == "100.00%" && ClaimedPercent.text(0) == "0.00%")
+        for count in 0...10_000 where count % 7 == 0 {
+            #expect(ClaimedPercent.text(Double(count) / 10_000) == String(format: "%d.%02d%%", count / 100, count % 100))
+        }
     }
 
     @Test func aFolderOfAnotherManifestIsRefused() throws {

@@ -54,7 +54,7 @@ public struct HTMLReport {
         let list = rows.map { "<tr><th>\(HTMLPage.escape($0.0))</th><td>\(HTMLPage.escape($0.1))</td></tr>" }.joined(separator: "\n")
         return """
             <h2>Claim</h2>
-            <p>The \(HTMLPage.escape(metrics.model.summary)) model\(HTMLPage.escape(defense)) keeps <strong>\(percent(report.worstCaseRobustAccuracy))</strong> accuracy on the first \(report.examples) test examples of \(HTMLPage.escape(dataset.name)) against every attack below, under the threat model <strong>\(HTMLPage.escape(report.threatModel))</strong> (clean accuracy \(percent(report.cleanAccuracy))). Reproduce with <code>advd run manifest.yaml</code> (the manifest beside this report, shown at the end).</p>
+            <p>The \(HTMLPage.escape(metrics.model.summary)) model\(HTMLPage.escape(defense)) keeps <strong>\(ClaimedPercent.text(report.worstCaseRobustAccuracy))</strong> accuracy on the first \(report.examples) test examples of \(HTMLPage.escape(dataset.name)) against every attack below, under the threat model <strong>\(HTMLPage.escape(report.threatModel))</strong> (clean accuracy \(ClaimedPercent.text(report.cleanAccuracy))). Reproduce with <code>advd run manifest.yaml</code> (the manifest beside this report, shown at the end).</p>
             <table class="config">
             \(list)
             </table>

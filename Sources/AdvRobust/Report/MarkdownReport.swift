@@ -14,8 +14,8 @@ struct MarkdownReport {
             " (trained on \(metrics.dataset.trainExamples) training examples; \(metrics.dataset.validationExamples) more held out for validation)"
         lines.append("""
             The \(metrics.model.summary) model\(defense), evaluated on the first \(Wording.counted(report.examples, "test example")) \
-            of \(metrics.dataset.name)\(trainingData), keeps **\(percent(report.worstCaseRobustAccuracy))** accuracy against every attack \
-            below under the threat model **\(report.threatModel)** (clean accuracy \(percent(report.cleanAccuracy))). \
+            of \(metrics.dataset.name)\(trainingData), keeps **\(ClaimedPercent.text(report.worstCaseRobustAccuracy))** accuracy against every attack \
+            below under the threat model **\(report.threatModel)** (clean accuracy \(ClaimedPercent.text(report.cleanAccuracy))). \
             Reproduce with advd \(metrics.advdVersion): `advd run manifest.yaml` with the manifest.yaml beside this report (seed \(manifest.seed)).
             """)
         if let detector = report.detector, let rate = report.falsePositiveRate {
