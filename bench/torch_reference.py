@@ -21,12 +21,13 @@ import torch.nn as nn
 from advd_models import build   # advd's architectures in PyTorch, beside this script
 
 
-def model(architecture, **options):
+def advd_model(architecture, **options):
+    """A constructor of the architecture advd builds for 1x28x28 inputs and 10 classes."""
     return lambda: build({"architecture": architecture, "inputShape": [1, 28, 28], "classes": 10, **options})
 
 
-MODELS = {"mlp": model("mlp", hidden=[256, 256]), "mlp-wide": model("mlp", hidden=[1024, 1024]), "cnn-small": model("cnn-small"),
-          "lenet": model("lenet"), "preact-resnet": model("preact-resnet")}
+MODELS = {"mlp": advd_model("mlp", hidden=[256, 256]), "mlp-wide": advd_model("mlp", hidden=[1024, 1024]),
+          "cnn-small": advd_model("cnn-small"), "lenet": advd_model("lenet"), "preact-resnet": advd_model("preact-resnet")}
 
 
 def flops(model, batch):
