@@ -2,8 +2,10 @@
 state_dict names): the bench scripts build every model from here, from the ModelSpec an advd
 checkpoint records ({"architecture": ..., "inputShape": ..., "classes": ..., and its options}).
 
-Needs only torch.
+Needs only torch (and safetensors to load a model file).
 """
+import json
+
 import torch
 import torch.nn as nn
 
@@ -70,3 +72,19 @@ def build(spec):
     else:
         raise SystemExit(f"advd_models builds mlp, linear, cnn-small, lenet and preact-resnet, not {spec['architecture']}")
     return nn.Sequential(*layers)
+
+
+def load(path):
+    """The model an advd model.safetensors holds, built from the spec in its metadata with every tensor
+    loaded (strict but for BatchNorm's num_batches_tracked, a counter advd does not keep), in eval
+    mode; and that spec."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    with safe_open(path, framework="pt") as f:
+        spec = json.loads(f.metadata()["model"])
+    model = build(spec)
+    missing, unexpected = model.load_state_dict(load_file(path), strict=False)
+    missing = [name for name in missing if not name.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise SystemExit(f"{path}: missing {missing}, unexpected {unexpected}")
+    return model.eval(), spec

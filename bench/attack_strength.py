@@ -16,11 +16,9 @@ import tempfile
 
 import torch
 import torchattacks
-from safetensors import safe_open
-from safetensors.torch import load_file
 
 sys.path.insert(0, os.path.dirname(__file__))
-from advd_models import build  # noqa: E402
+from advd_models import load  # noqa: E402
 from check_pytorch_load import FOLDER, idx  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -45,11 +43,7 @@ evaluation:
 
 
 def torchattacks_robust_accuracy(weights, examples, eps, alpha, steps):
-    with safe_open(weights, framework="pt") as f:
-        spec = json.loads(f.metadata()["model"])
-    model = build(spec)
-    model.load_state_dict(load_file(weights), strict=True)
-    model.eval()
+    model, _ = load(weights)
     images = torch.from_numpy(idx(f"{FOLDER}/t10k-images-idx3-ubyte.gz")[:examples].astype(np.float32) / 255).unsqueeze(1)
     labels = torch.from_numpy(idx(f"{FOLDER}/t10k-labels-idx1-ubyte.gz")[:examples].astype(np.int64))
     torch.manual_seed(0)

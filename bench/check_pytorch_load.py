@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Opens an advd model.safetensors with the safetensors library, loads it into the same
-architecture built in PyTorch (every tensor must match: strict, but for BatchNorm's counter), and evaluates it on the
-Fashion-MNIST test set from Debian's dataset-fashion-mnist package.
+architecture built in PyTorch (every tensor must match: strict, but for BatchNorm's counter), and
+evaluates it on the Fashion-MNIST test set from Debian's dataset-fashion-mnist package.
 
 Optional (needs `pip install torch safetensors numpy`); CI never runs it. It shows that advd's
 checkpoints follow PyTorch's names and layouts: the accuracy printed here equals advd's own.
@@ -9,15 +9,12 @@ checkpoints follow PyTorch's names and layouts: the accuracy printed here equals
     python3 bench/check_pytorch_load.py runs/fashion-mnist-mlp/model.safetensors
 """
 import gzip
-import json
 import sys
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
 
-from advd_models import build   # advd's architectures in PyTorch, beside this script
+from advd_models import load   # advd's architectures in PyTorch, beside this script
 
 FOLDER = "/usr/share/datasets/fashion-mnist"
 
@@ -32,15 +29,7 @@ def idx(path):
 
 def main():
     path = sys.argv[1]
-    with safe_open(path, framework="pt") as f:
-        spec = json.loads(f.metadata()["model"])
-    model = build(spec)
-    # strict but for BatchNorm's num_batches_tracked, a counter advd does not keep
-    missing, unexpected = model.load_state_dict(load_file(path), strict=False)
-    missing = [name for name in missing if not name.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SystemExit(f"{path}: missing {missing}, unexpected {unexpected}")
-    model.eval()
+    model, spec = load(path)
     images = torch.from_numpy(idx(f"{FOLDER}/t10k-images-idx3-ubyte.gz").astype(np.float32) / 255).unsqueeze(1)
     labels = torch.from_numpy(idx(f"{FOLDER}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
     with torch.no_grad():

@@ -15,17 +15,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from advd_models import build
+from advd_models import load
 from check_pytorch_load import FOLDER, idx
 
 
 def main():
     run = sys.argv[1]
-    with safe_open(f"{run}/model.safetensors", framework="pt") as f:
-        spec = json.loads(f.metadata()["model"])
-    model = build(spec)
-    model.load_state_dict(load_file(f"{run}/model.safetensors"), strict=True)
-    model.eval()
+    model, _ = load(f"{run}/model.safetensors")
 
     adversarial = load_file(f"{run}/adversarial.safetensors")
     with safe_open(f"{run}/adversarial.safetensors", framework="pt") as f:

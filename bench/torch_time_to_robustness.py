@@ -2,9 +2,9 @@
 """PyTorch side of the README's time-to-robustness rows: the recipes of the examples/fashion-cnn-*hour.yaml
 manifests in PyTorch.
 
-Trains cnn-small (Madry et al.'s MNIST CNN, as advd builds it), or the architecture the recipe names, on Fashion-MNIST from Debian's
-dataset-fashion-mnist package with the manifest's recipe (RECIPES below, `--example NAME`):
-adversarial training at L-inf eps 0.1 with the attack run in eval mode from a uniform random start —
+Trains cnn-small (Madry et al.'s MNIST CNN, as advd builds it), or the architecture the recipe names,
+on Fashion-MNIST from Debian's dataset-fashion-mnist package with the manifest's recipe (RECIPES below,
+`--example NAME`): adversarial training at L-inf eps 0.1 with the attack run in eval mode from a uniform random start —
 fashion-cnn-hour: PGD-5 with step 0.05, 14 epochs; fashion-cnn-fast-hour: FGSM with step 1.25 eps,
 32 epochs, and Wong et al.'s guard (it rolls back to the best epoch when held-out PGD-10 accuracy
 collapses by 20 points); fashion-cnn-pgd3-hour: PGD-3 with step 0.05, 22 epochs;
