@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Small image sets in MNIST's IDX layout, which the tests write for the readers and for runs on images.
 public enum IDXFiles {
@@ -15,9 +16,9 @@ public enum IDXFiles {
     /// `folder`).
     public static func writeImageSet(in folder: TemporaryFolder, height: Int, width: Int, train: Int, test: Int,
                                      write: ((_ bytes: [UInt8], _ name: String) -> Void)? = nil) {
-        let store = write ?? { bytes, name in _ = FileManager.default.createFile(atPath: folder.file(name), contents: Data(bytes)) }
+        let store = write ?? { bytes, name in #expect(FileManager.default.createFile(atPath: folder.file(name), contents: Data(bytes))) }
+        let pixels = height * width
         for (prefix, count) in [("train", train), ("t10k", test)] {
-            let pixels = height * width
             store(Self.bytes(dimensions: [count, height, width], data: (0..<count * pixels).map { UInt8($0 % 256) }),
                   "\(prefix)-images-idx3-ubyte")
             store(Self.bytes(dimensions: [count], data: (0..<count).map { UInt8($0 % 10) }), "\(prefix)-labels-idx1-ubyte")
