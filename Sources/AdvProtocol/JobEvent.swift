@@ -53,7 +53,7 @@ public struct JobEventLine: Codable, Sendable, Equatable {
 }
 
 /// A job event line that could not be read.
-public struct JobEventError: Error, CustomStringConvertible, Sendable {
+public struct JobEventError: Error, CustomStringConvertible, Sendable, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

@@ -4,8 +4,9 @@ import AdvTestSupport
 import Foundation
 import Testing
 
-/// The Slurm executor's pure parts: its settings, what it gives sbatch, how it reads squeue --json and
-/// what each Slurm end means. The integration tests run them against a real one-node cluster.
+/// The Slurm executor's pure parts: its settings, what it gives sbatch, how it reads squeue --json, what
+/// each look at a job means for its life cycle and what each Slurm end means. The integration tests run
+/// them against a real one-node cluster.
 @Suite struct SlurmExecutorTests {
     static let job = JobInfo(id: 42, name: "pgd-at", ownerUID: 0, priority: 0, labels: [], state: .queued, attempts: 1,
                              source: "advctl", submittedAt: Date(), outputFolder: "/srv/advd/jobs/42")
@@ -115,6 +116,45 @@ import Testing
         #expect(SlurmPhase(state: "NODE_FAIL") == .ended(.stopped(cause: "lost its node (Slurm NODE_FAIL)")))
         #expect(SlurmPhase(state: "CANCELLED") == .ended(.cancelled))
         #expect(SlurmPhase(state: "OUT_OF_MEMORY") == .ended(.outOfMemory))
+    }
+
+    /// The reports of a sequence of looks at one job, with its requeue count and node, from a fresh submission.
+    static func looks(_ states: [(state: String, restarts: Int)], from tracking: SlurmJobTracking = SlurmJobTracking(lastRestarts: 0))
+        -> [[ExecutorReport]] {
+        var tracking = tracking
+        return states.map { look in
+            let phase = SlurmPhase(state: look.state)
+            let nodes = phase == .waiting ? nil : "localhost"
+            return tracking.observe(SlurmJob(jobID: 7, name: "advd-3-1", state: look.state, partition: "debug", nodes: nodes,
+                                             exitCode: 0, restarts: look.restarts), cancelRequested: false)
+        }
+    }
+
+    @Test func aRequeueIsSeenOnceWhetherItsFirstLookFindsTheOldRunStoppingOrTheJobBackInTheQueue() {
+        let started = ExecutorReport.started(node: "localhost")
+        func state(_ text: String, node: String? = "localhost") -> ExecutorReport { .clusterState(node: node, partition: "debug", state: text) }
+        func putBack(_ text: String) -> ExecutorReport { .waiting(reason: "Slurm put it back in its queue (\(text), restart 1)", clusterState: text) }
+        // a requeue first seen while Slurm still stops the old run (COMPLETING, on a loaded node): back in
+        // the queue at once, and not running again until Slurm runs it again
+        #expect(Self.looks([("PENDING", 0), ("RUNNING", 0), ("COMPLETING", 1), ("COMPLETING", 1), ("PENDING", 1), ("RUNNING", 1),
+                            ("COMPLETED", 1)]) == [
+            [state("PENDING", node: nil)], [started, state("RUNNING")], [putBack("COMPLETING"), state("COMPLETING")], [],
+            [state("PENDING", node: nil)], [started, state("RUNNING")], [state("COMPLETED"), .ended(.exited(.exited(0)))],
+        ])
+        // the same requeue first seen back in the queue
+        #expect(Self.looks([("RUNNING", 0), ("PENDING", 1), ("RUNNING", 1)]) == [
+            [started, state("RUNNING")], [putBack("PENDING")], [started, state("RUNNING")],
+        ])
+        // ran, went back and runs again between two looks: it ran once unseen, then runs
+        #expect(Self.looks([("PENDING", 0), ("RUNNING", 1)]) == [
+            [state("PENDING", node: nil)], [started, putBack("RUNNING"), started, state("RUNNING")],
+        ])
+        // a short job whose first running look finds its script done: it starts and ends at its end
+        #expect(Self.looks([("PENDING", 0), ("COMPLETING", 0), ("COMPLETED", 0)]) == [
+            [state("PENDING", node: nil)], [state("COMPLETING")], [started, state("COMPLETED"), .ended(.exited(.exited(0)))],
+        ])
+        // an adopted job's requeue count is unknown before its first look: a restart count is no news
+        #expect(Self.looks([("RUNNING", 3)], from: SlurmJobTracking(isRunning: true, lastRestarts: nil, lastState: "RUNNING")) == [[]])
     }
 
     @Test func aSlurmEndBecomesAnOutcome() {

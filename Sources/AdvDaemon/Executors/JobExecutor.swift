@@ -66,7 +66,7 @@ public struct RunRequest: Sendable {
 }
 
 /// What an executor tells the scheduler about a run.
-enum ExecutorReport: Sendable {
+public enum ExecutorReport: Sendable, Equatable {
     /// A typed event the job wrote (its pipe, or its events file).
     case event(Result<JobEvent, JobEventError>)
     /// The cluster took the job and holds it in its queue.

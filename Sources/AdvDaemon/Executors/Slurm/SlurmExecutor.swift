@@ -127,7 +127,7 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
             run.clusterID = id
             // requeued 0 times so far: a first look that finds a restart, however late it comes, knows
             // the job ran and went back (an adopted job's count is unknown until its first look)
-            run.lastRestarts = 0
+            run.tracking.lastRestarts = 0
             tracked[id] = run
             run.report(.submitted(ClusterPlacement(executor: name, clusterJobID: id, partition: settings.partition, clusterState: "PENDING",
                                                    submission: number)))
@@ -151,8 +151,7 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
         let run = SlurmRun(job: job.id, eventsPath: job.outputFolder + "/events.jsonl", executor: self,
                            report: { [schedulerQueue] item in schedulerQueue.async { report(item) } })
         run.clusterID = placement.clusterJobID
-        run.isRunning = job.state == .running
-        run.lastState = placement.clusterState
+        run.tracking = SlurmJobTracking(isRunning: job.state == .running, lastRestarts: nil, lastState: placement.clusterState)
         queue.async {
             self.tracked[placement.clusterJobID] = run
             self.poll()
@@ -181,40 +180,8 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
 
     /// What Slurm says of `run`'s job now; the job's events up to this look are delivered already.
     private func update(_ run: SlurmRun, with job: SlurmJob) {
-        let state = job.stateText
-        // Slurm counts its requeues: one since the last look means the job ran and went back to the
-        // queue in between, even if no poll saw it running
-        let restarts = job.restarts ?? 0
-        let requeuedUnseen = run.lastRestarts.map { restarts > $0 } ?? false
-        run.lastRestarts = restarts
-        func putBack() {
-            if !run.isRunning { run.report(.started(node: job.nodes)) }
-            run.isRunning = false
-            run.report(.waiting(reason: "Slurm put it back in its queue (\(state), restart \(restarts))", clusterState: state))
-        }
-        switch job.phase {
-        case .waiting:
-            if run.isRunning || requeuedUnseen {
-                putBack()
-            } else if run.lastState != state {
-                run.report(.clusterState(node: job.nodes, partition: job.partition, state: state))
-            }
-        case .running:
-            if requeuedUnseen { putBack() }   // ran, went back, and runs again since the last look
-            if !run.isRunning {
-                run.isRunning = true
-                run.report(.started(node: job.nodes))
-            }
-            if run.lastState != state { run.report(.clusterState(node: job.nodes, partition: job.partition, state: state)) }
-        case .ended(let end):
-            if requeuedUnseen { putBack() }   // ran, went back, and ran to its end since the last look
-            // (its last events were read just before: it wrote them before Slurm saw it end)
-            if !run.isRunning && !(end == .cancelled && job.nodes == nil) { run.report(.started(node: job.nodes)) }
-            run.report(.clusterState(node: job.nodes, partition: job.partition, state: state))
-            run.report(.ended(end.runEnd(exitCode: job.exitCode ?? 0, cancelRequested: run.cancelRequested)))
-            tracked[String(job.jobID)] = nil
-        }
-        run.lastState = state
+        for report in run.tracking.observe(job, cancelRequested: run.cancelRequested) { run.report(report) }
+        if case .ended = job.phase { tracked[String(job.jobID)] = nil }
     }
 
     /// A tracked job Slurm no longer lists (it forgot it after MinJobAge, while the daemon was down):
@@ -228,7 +195,7 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
         } else {
             end = .decided(.stoppedByCluster(cause: "left Slurm's queue (job \(id)) without reporting an end"))
         }
-        if !run.isRunning { run.report(.started(node: nil)) }
+        if !run.tracking.isRunning { run.report(.started(node: nil)) }
         run.report(.ended(end))
         tracked[id] = nil
     }
@@ -265,12 +232,9 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
 final class SlurmRun: ExecutorRun, @unchecked Sendable {
     let job: Int64
     var clusterID: String?
-    var isRunning = false
     var cancelRequested = false
-    var lastState: String?
-    /// Slurm's requeue count when last looked at: 0 for a job this daemon just submitted, nil for an
-    /// adopted one before its first look.
-    var lastRestarts: Int?
+    /// What the daemon knows of the job since its last look at Slurm's queue.
+    var tracking = SlurmJobTracking()
     var tail: EventsFileTail
     let report: @Sendable (ExecutorReport) -> Void
     private weak var executor: SlurmExecutor?
