@@ -32,6 +32,11 @@ struct AdvBench: ParsableCommand {
 
     /// The benchmark's models: architectures, and the wide MLP.
     static let modelNames = ["mlp", "mlp-wide", "cnn-small", "lenet", "preact-resnet"]
+    @Option(help: "Comma-separated modes: \(Self.modeNames.joined(separator: ", ")) (one alone, to profile it).")
+    var modes = Self.modeNames.joined(separator: ",")
+
+    /// What a row measures, in the table's order.
+    static let modeNames = ["train", "infer", "pgd20", "pgd-at"]
     @Option(help: "Also write the results as JSON to this path.")
     var json: String?
     @Flag(help: "Print per-layer times of a training step instead of the throughput table.")
@@ -55,6 +60,10 @@ struct AdvBench: ParsableCommand {
         let modelNames = models.split(separator: ",").map(String.init)
         if let unknown = modelNames.first(where: { !Self.modelNames.contains($0) }) {
             throw ValidationError("unknown model \(unknown); expected \(Self.modelNames.joined(separator: ", "))")
+        }
+        let chosenModes = modes.split(separator: ",").map(String.init)
+        if let unknown = chosenModes.first(where: { !Self.modeNames.contains($0) }) {
+            throw ValidationError("unknown mode \(unknown); expected \(Self.modeNames.joined(separator: ", "))")
         }
         guard convolution == "auto" || ConvolutionAlgorithm(rawValue: convolution) != nil else {
             throw ValidationError("unknown convolution \(convolution); expected auto, unrolled or direct")
@@ -85,7 +94,7 @@ struct AdvBench: ParsableCommand {
             report.sgemmGflops[String(threadCount)] = sgemm
             for name in modelNames {
                 for batchSize in batches {
-                    for mode in ["train", "infer", "pgd20", "pgd-at"] {
+                    for mode in Self.modeNames where chosenModes.contains(mode) {
                         let row = try Self.measure(model: name, mode: mode, compute: compute, batchSize: batchSize,
                                                    convolution: algorithm)
                         report.rows.append(row)
