@@ -16,7 +16,8 @@ fashion-cnn-trades-atta-hour: TRADES with beta 2 (clean cross-entropy plus beta 
 from the clean to the perturbed outputs), its KL attack carried across epochs as ATTA's is (one step of
 eps/4 per visit; the first visit starts 0.001 N(0, 1) from the image), 20 epochs;
 fashion-resnet-atta-hour: ATTA with the moving average on advd's pre-activation ResNet (16, 32 and 64
-channels, one block per stage, BatchNorm), 36 epochs — SGD lr 0.05,
+channels, one block per stage, BatchNorm), 36 epochs; fashion-resnet96-atta-hour: the same ResNet with
+96 channels in its last stage, 26 epochs — SGD lr 0.05,
 momentum 0.9, weight decay 5e-4, cosine annealing per step to 0, batch 128, the last 1,000 training
 images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
@@ -50,9 +51,9 @@ from check_pytorch_load import FOLDER, idx   # the IDX reader
 EPSILON = 0.1
 # example manifest -> its training attack (PGD steps and step size; one step of 1.25 eps is fast AT's FGSM),
 # epochs, whether fast AT's overfitting guard watches it, whether perturbations carry over between
-# epochs (ATTA) and the decay of the weights' moving average (None: the last weights); `widths` (default
-# [32, 64], cnn-small's convolutions' channels), `activation` (default relu) and `architecture` (default
-# cnn-small) change the model, and
+# epochs (ATTA) and the decay of the weights' moving average (None: the last weights); `architecture`
+# (default cnn-small), `widths` (default the architecture's: cnn-small's two convolutions [32, 64], the
+# ResNet's stages [16, 32, 64]) and `activation` (default relu) change the model, and
 # `trades` (beta) trains TRADES's objective with its KL attack in place of the cross-entropy on PGD's points
 RECIPES = {
     "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None),
@@ -65,6 +66,8 @@ RECIPES = {
     "fashion-cnn-trades-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=20, guard=False, carry=True, average=0.999, trades=2.0),
     "fashion-resnet-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=36, guard=False, carry=True, average=0.999,
                                      architecture="preact-resnet"),
+    "fashion-resnet96-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=26, guard=False, carry=True, average=0.999,
+                                       architecture="preact-resnet", widths=[16, 32, 96]),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
