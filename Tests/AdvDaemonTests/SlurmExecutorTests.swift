@@ -112,6 +112,8 @@ import Testing
         expectError(containing: ["cannot read squeue --json's output", "squeue: error"]) { _ = try SlurmQueue.parse("squeue: error: …") }
 
         #expect(SlurmPhase(state: "REQUEUED") == .waiting && SlurmPhase(state: "COMPLETING") == .running)
+        #expect(SlurmJob(jobID: 7, name: "", state: "COMPLETING").isWindingDown)
+        #expect(!SlurmJob(jobID: 7, name: "", state: "RUNNING").isWindingDown)
         #expect(SlurmPhase(state: "TIMEOUT") == .ended(.stopped(cause: "reached its Slurm time limit")))
         #expect(SlurmPhase(state: "NODE_FAIL") == .ended(.stopped(cause: "lost its node (Slurm NODE_FAIL)")))
         #expect(SlurmPhase(state: "CANCELLED") == .ended(.cancelled))
@@ -155,6 +157,12 @@ import Testing
         ])
         // an adopted job's requeue count is unknown before its first look: a restart count is no news
         #expect(Self.looks([("RUNNING", 3)], from: SlurmJobTracking(isRunning: true, lastRestarts: nil, lastState: "RUNNING")) == [[]])
+    }
+
+    @Test func aJobSlurmForgotEndsOnceAndStartsFirstIfNoLookSawItRun() {
+        let end = RunEnd.decided(.stoppedByCluster(cause: "left Slurm's queue (job 7) without reporting an end"))
+        #expect(SlurmJobTracking(isRunning: true, lastRestarts: 0).vanished(ending: end) == [.ended(end)])
+        #expect(SlurmJobTracking(lastRestarts: 0).vanished(ending: end) == [.started(node: nil), .ended(end)])
     }
 
     @Test func aSlurmEndBecomesAnOutcome() {

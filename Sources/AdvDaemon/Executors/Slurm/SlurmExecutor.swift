@@ -195,8 +195,7 @@ final class SlurmExecutor: JobExecutor, @unchecked Sendable {
         } else {
             end = .decided(.stoppedByCluster(cause: "left Slurm's queue (job \(id)) without reporting an end"))
         }
-        if !run.tracking.isRunning { run.report(.started(node: nil)) }
-        run.report(.ended(end))
+        for report in run.tracking.vanished(ending: end) { run.report(report) }
         tracked[id] = nil
     }
 

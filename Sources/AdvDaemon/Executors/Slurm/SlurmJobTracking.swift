@@ -42,10 +42,9 @@ public struct SlurmJobTracking: Equatable, Sendable {
             }
         case .running:
             if requeuedUnseen { putBack() }   // ran, went back, and runs again since the last look
-            // COMPLETING is a run winding down, never a start: its script has ended, or a requeue is
-            // stopping it (a loaded node can take a while), and the job stays back in the queue until
-            // Slurm runs it again
-            if !isRunning && job.state != "COMPLETING" {
+            // a run winding down is never a start: a requeue can take a while to stop it on a loaded
+            // node, and the job stays back in the queue until Slurm runs it again
+            if !isRunning && !job.isWindingDown {
                 isRunning = true
                 reports.append(.started(node: job.nodes))
             }
@@ -58,5 +57,11 @@ public struct SlurmJobTracking: Equatable, Sendable {
             reports.append(.ended(end.runEnd(exitCode: job.exitCode ?? 0, cancelRequested: cancelRequested)))
         }
         return reports
+    }
+
+    /// The reports for a job Slurm no longer lists, which ended as `end` (read from its events file):
+    /// a start first if none was reported, so every run the job's history shows has begun before it ends.
+    public func vanished(ending end: RunEnd) -> [ExecutorReport] {
+        (isRunning ? [] : [.started(node: nil)]) + [.ended(end)]
     }
 }

@@ -53,6 +53,10 @@ public struct SlurmJob: Decodable, Equatable, Sendable {
 
     /// What the job's state means for advd.
     public var phase: SlurmPhase { SlurmPhase(state: state) }
+
+    /// A run winding down (COMPLETING): its script has ended, or a requeue is stopping it. `phase` files
+    /// it under running, but it is never a run's start.
+    public var isWindingDown: Bool { state == "COMPLETING" }
 }
 
 /// The jobs of one `squeue --json`.
