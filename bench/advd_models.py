@@ -13,17 +13,18 @@ import torch.nn as nn
 class PreActBlock(nn.Module):
     """advd's PreActivationBlock under its names: BN, ReLU, conv 3x3 (stride), BN, ReLU, conv 3x3, plus a
     1x1 convolution of the activated input (`shortcut.0`) where the width or stride changes, else the
-    input itself."""
-    def __init__(self, inputs, outputs, stride):
+    input itself; `activation` (a function) in place of the ReLUs."""
+    def __init__(self, inputs, outputs, stride, activation=torch.relu):
         super().__init__()
+        self.activation = activation
         self.bn1, self.conv1 = nn.BatchNorm2d(inputs), nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
         self.bn2, self.conv2 = nn.BatchNorm2d(outputs), nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
         changes = stride != 1 or inputs != outputs
         self.shortcut = nn.Sequential(nn.Conv2d(inputs, outputs, 1, stride, bias=False)) if changes else None
 
     def forward(self, x):
-        activated = torch.relu(self.bn1(x))
-        residual = self.conv2(torch.relu(self.bn2(self.conv1(activated))))
+        activated = self.activation(self.bn1(x))
+        residual = self.conv2(self.activation(self.bn2(self.conv1(activated))))
         return residual + (self.shortcut(activated) if self.shortcut is not None else x)
 
 
@@ -36,7 +37,7 @@ class GlobalAvgPool(nn.Module):
 
 def build(spec):
     """The nn.Sequential advd's ModelSpec describes (mlp, linear and cnn-small, with their widths and
-    activation; lenet; preact-resnet, with its widths and blocks per stage)."""
+    activation; lenet; preact-resnet, with its widths, blocks per stage and activation)."""
     c, h, w = spec["inputShape"] if len(spec["inputShape"]) == 3 else (1, 1, spec["inputShape"][0])
     act = {"relu": nn.ReLU, "silu": nn.SiLU}[spec.get("activation") or "relu"]
 
@@ -66,9 +67,9 @@ def build(spec):
         layers, width = [nn.Conv2d(c, widths[0], 3, padding=1, bias=False)], widths[0]
         for stage, stage_width in enumerate(widths):
             for block in range(spec.get("blocksPerStage") or 1):
-                layers.append(PreActBlock(width, stage_width, 2 if stage > 0 and block == 0 else 1))
+                layers.append(PreActBlock(width, stage_width, 2 if stage > 0 and block == 0 else 1, act()))
                 width = stage_width
-        layers += [nn.BatchNorm2d(width), nn.ReLU(), GlobalAvgPool(), nn.Linear(width, spec["classes"])]
+        layers += [nn.BatchNorm2d(width), act(), GlobalAvgPool(), nn.Linear(width, spec["classes"])]
     else:
         raise SystemExit(f"advd_models builds mlp, linear, cnn-small, lenet and preact-resnet, not {spec['architecture']}")
     return nn.Sequential(*layers)

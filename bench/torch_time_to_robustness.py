@@ -18,7 +18,8 @@ eps/4 per visit; the first visit starts 0.001 N(0, 1) from the image), 20 epochs
 fashion-resnet-atta-hour: ATTA with the moving average on advd's pre-activation ResNet (16, 32 and 64
 channels, one block per stage, BatchNorm), 36 epochs; fashion-resnet96-atta-hour: the same ResNet with
 96 channels in its last stage, 26 epochs; fashion-resnet-atta-lowdecay-hour: the 64-channel ResNet with
-weight decay 2e-4, 29 epochs — SGD lr 0.05,
+weight decay 2e-4, 29 epochs; fashion-resnet-silu-atta-hour: the 64-channel ResNet with SiLU after
+every BatchNorm in place of ReLU, 26 epochs — SGD lr 0.05,
 momentum 0.9, weight decay 5e-4 unless said, cosine annealing per step to 0, batch 128, the last 1,000 training
 images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
@@ -71,6 +72,8 @@ RECIPES = {
                                        architecture="preact-resnet", widths=[16, 32, 96]),
     "fashion-resnet-atta-lowdecay-hour": dict(steps=1, step_size=EPSILON / 4, epochs=29, guard=False, carry=True, average=0.999,
                                               architecture="preact-resnet", weight_decay=2e-4),
+    "fashion-resnet-silu-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=26, guard=False, carry=True, average=0.999,
+                                          architecture="preact-resnet", activation="silu"),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 

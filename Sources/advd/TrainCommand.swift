@@ -23,7 +23,7 @@ struct TrainCommand: ParsableCommand {
     var hidden: String?
     @Option(help: "Convolution channels, comma-separated (cnn-small's two convolutions, preact-resnet's stages).")
     var widths: String?
-    @Option(help: ArgumentHelp("Nonlinearity after hidden layers: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (mlp, cnn-small; default relu).", valueName: "name"))
+    @Option(help: ArgumentHelp("Nonlinearity after hidden layers (and BN): \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (mlp, cnn-small, preact-resnet; default relu).", valueName: "name"))
     var activation: String?
     @Option var epochs = 10
     @Option var batchSize = 128

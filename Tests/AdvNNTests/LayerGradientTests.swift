@@ -122,10 +122,11 @@ import Testing
         #expect(separate[0].contains(0) && separate[0].contains { $0 > 0 })
     }
 
-    @Test(arguments: [(4, 4, 1), (3, 5, 2)])
-    func preActivationBlock(inChannels: Int, outChannels: Int, stride: Int) {
+    @Test(arguments: [(4, 4, 1, Activation.relu), (3, 5, 2, .relu), (4, 4, 1, .silu), (3, 5, 2, .silu)])
+    func preActivationBlock(inChannels: Int, outChannels: Int, stride: Int, activation: Activation) {
         var rng = RandomStream(seed: 9)
-        let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride, rng: &rng)
+        let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride,
+                                       activation: activation, rng: &rng)
         block.isTraining = false   // fixed statistics: a smooth function away from the ReLU kinks
         for norm in [block.bn1, block.bn2] {
             GradientCheck.fill(norm.runningMean, rng: &rng, scale: 0.2)
@@ -140,10 +141,11 @@ import Testing
     /// through them (and through both paths of the sum) against finite differences too. The step is
     /// small: through the batch statistics one weight moves every value of its channel, and a step of
     /// 1e-3 already carries some across a ReLU's kink.
-    @Test(arguments: [(4, 4, 1), (3, 5, 2)])
-    func preActivationBlockInTraining(inChannels: Int, outChannels: Int, stride: Int) {
+    @Test(arguments: [(4, 4, 1, Activation.relu), (3, 5, 2, .relu), (4, 4, 1, .silu), (3, 5, 2, .silu)])
+    func preActivationBlockInTraining(inChannels: Int, outChannels: Int, stride: Int, activation: Activation) {
         var rng = RandomStream(seed: 33)
-        let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride, rng: &rng)
+        let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride,
+                                       activation: activation, rng: &rng)
         let input = Tensor(zeros: Shape(3, inChannels, 4, 4))
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.checkLayer(block, input: input, step: 1e-4, tolerance: 2e-2, rng: &rng)

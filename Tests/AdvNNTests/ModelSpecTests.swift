@@ -39,6 +39,26 @@ import Testing
         #expect(dInput?.shape == input.shape)
     }
 
+    /// SiLU in a ResNet is its own layer after each BN, with no parameters: the model draws the same
+    /// weights from the same seed and keeps the ReLU model's tensor names (PyTorch's, for the twin in
+    /// bench/), and computes a different function.
+    @Test func preactResNetTakesAnActivation() throws {
+        func build(_ activation: Activation?) throws -> Sequential {
+            var rng = RandomStream(seed: 5)
+            return try ModelSpec(architecture: "preact-resnet", inputShape: [1, 12, 12], classes: 3, widths: [4, 8],
+                                 activation: activation).build(rng: &rng)
+        }
+        let relu = try build(nil), silu = try build(.silu)
+        let reluState = ModelCheckpoint.stateTensors(of: relu), siluState = ModelCheckpoint.stateTensors(of: silu)
+        #expect(reluState.map(\.name) == siluState.map(\.name))
+        #expect(zip(reluState, siluState).allSatisfy { $0.tensor.scalars == $1.tensor.scalars })
+        #expect(silu.layers.contains { $0 is SiLU } && !silu.layers.contains { $0 is ReLU })
+        var rng = RandomStream(seed: 6)
+        let input = Tensor(zeros: Shape(2, 1, 12, 12))
+        GradientCheck.fill(input, rng: &rng)
+        #expect(relu.forward(input).scalars != silu.forward(input).scalars)
+    }
+
     @Test func initialisationFollowsPyTorchDefaults() throws {
         var rng = RandomStream(seed: 3)
         let layer = Linear(inFeatures: 400, outFeatures: 300, rng: &rng)

@@ -167,6 +167,14 @@ import Testing
                          ["model.activation: expected one of relu, silu, got \"swish\""])
     }
 
+    @Test func preactResNetTakesItsActivation() throws {
+        let yaml = Self.complete.replacingOccurrences(of: "  architecture: mlp\n  hidden: [128, 64]",
+                                                      with: "  architecture: preact-resnet\n  widths: [8, 16]\n  activation: silu")
+        let architecture = try #require(try ExperimentManifest.parse(yaml: yaml, source: "silu.yaml").model.architecture)
+        let spec = try ArchitectureRegistry.standard.make(architecture, context: NoContext()).spec(inputShape: [1, 28, 28], classes: 10)
+        #expect(spec == ModelSpec(architecture: "preact-resnet", inputShape: [1, 28, 28], classes: 10, widths: [8, 16], activation: .silu))
+    }
+
     @Test func adversarialTrainingMethod() throws {
         let yaml = Self.complete.replacingOccurrences(of: "  epochs: 3", with: "  method: pgd-at\n  attack: {steps: 7, warmup_epochs: 1}\n  epochs: 3")
         let manifest = try ExperimentManifest.parse(yaml: yaml, source: "at.yaml")

@@ -61,7 +61,7 @@ final class TrainCommandTests: XCTestCase {
             (["--dataset", "blobs", "--model", "linear", "--hidden", "16"], "--hidden: hidden applies to mlp and cnn-small, not linear"),
             (["--dataset", "blobs", "--model", "mlp", "--widths", "4,8"], "--widths: widths applies to cnn-small and preact-resnet, not mlp"),
             (["--dataset", "blobs", "--activation", "tanh"], "--activation: expected one of relu, silu, got \"tanh\""),
-            (["--dataset", "blobs", "--model", "lenet", "--activation", "silu"], "--activation: activation applies to mlp and cnn-small, not lenet"),
+            (["--dataset", "blobs", "--model", "lenet", "--activation", "silu"], "--activation: activation applies to mlp, cnn-small and preact-resnet, not lenet"),
             (["--dataset", "blobs", "--hidden", "8,x"], "--hidden: expected comma-separated integers, got \"8,x\""),
             (["--dataset", "blobs", "--lr", "50"], "--lr: expected a number in (0, 10], got \"50\""),
             (["--dataset", "blobs", "--schedule", "cosin"], "--schedule: expected one of constant, step, cosine, one-cycle, got \"cosin\"; did you mean cosine?"),

@@ -1,15 +1,19 @@
 /// The residual block of a pre-activation ResNet (He et al. 2016, "Identity Mappings in Deep Residual
 /// Networks"): BN → ReLU → conv3×3(stride) → BN → ReLU → conv3×3, plus a shortcut that is the identity,
-/// or a 1×1 convolution of the pre-activated input when the stride or width changes.
+/// or a 1×1 convolution of the pre-activated input when the stride or width changes. Another activation
+/// (SiLU) may take the ReLUs' place.
 /// - input: (N, C, H, W) → output: (N, OC, H/stride, W/stride)
 /// Parameter names follow the usual PyTorch `PreActBlock`: `bn1`, `conv1`, `bn2`, `conv2`, `shortcut.0`.
 ///
 /// Each BN → ReLU is one `BatchNorm` with its ReLU fused, and conv2 adds the shortcut to its output as
 /// it writes it: the block's elementwise work is two passes over the activations instead of five.
+/// Another activation is its own layer after each BN.
 public final class PreActivationBlock: Layer {
     public let bn1: BatchNorm, conv1: Conv2D
     public let bn2: BatchNorm, conv2: Conv2D
     public let shortcut: Conv2D?
+    /// The activations after bn1 and bn2; nil where a ReLU is fused into the BN.
+    private let activation1: (any Layer)?, activation2: (any Layer)?
     public var isTraining = true {
         didSet { for layer in sublayers { layer.isTraining = isTraining } }
     }
@@ -21,11 +25,15 @@ public final class PreActivationBlock: Layer {
     private let dInput = Tensor(zeros: Shape(0))
     private var input: Tensor?
 
-    public init(inChannels: Int, outChannels: Int, stride: Int, rng: inout RandomStream) {
-        bn1 = BatchNorm(channels: inChannels, fusesReLU: true)
+    public init(inChannels: Int, outChannels: Int, stride: Int, activation: Activation = .relu,
+                rng: inout RandomStream) {
+        let fusesReLU = activation == .relu
+        bn1 = BatchNorm(channels: inChannels, fusesReLU: fusesReLU)
+        activation1 = fusesReLU ? nil : activation.layer()
         conv1 = Conv2D(inChannels: inChannels, outChannels: outChannels, kernelSize: 3, stride: stride,
                        padding: 1, hasBias: false, rng: &rng)
-        bn2 = BatchNorm(channels: outChannels, fusesReLU: true)
+        bn2 = BatchNorm(channels: outChannels, fusesReLU: fusesReLU)
+        activation2 = fusesReLU ? nil : activation.layer()
         conv2 = Conv2D(inChannels: outChannels, outChannels: outChannels, kernelSize: 3, stride: 1,
                        padding: 1, hasBias: false, rng: &rng)
         shortcut = (stride != 1 || inChannels != outChannels)
@@ -37,6 +45,7 @@ public final class PreActivationBlock: Layer {
     private init(sharing other: PreActivationBlock) {
         bn1 = other.bn1.replica(); conv1 = other.conv1.replica()
         bn2 = other.bn2.replica(); conv2 = other.conv2.replica()
+        activation1 = other.activation1?.replica(); activation2 = other.activation2?.replica()
         shortcut = other.shortcut?.replica()
         isTraining = other.isTraining
     }
@@ -47,7 +56,9 @@ public final class PreActivationBlock: Layer {
         return copy
     }
 
-    private var sublayers: [any Layer] { [bn1, conv1, bn2, conv2] + (shortcut.map { [$0] } ?? []) }
+    private var sublayers: [any Layer] {
+        [bn1, conv1, bn2, conv2] + ([activation1, activation2, shortcut] as [(any Layer)?]).compactMap { $0 }
+    }
 
     public func outputShape(for inputShape: Shape) -> Shape {
         conv2.outputShape(for: conv1.outputShape(for: inputShape))
@@ -55,29 +66,42 @@ public final class PreActivationBlock: Layer {
 
     public func forward(_ input: Tensor) -> Tensor {
         self.input = input
-        let activated = bn1.forward(input)   // ReLU(BN(input))
+        let activated = Self.forward(bn1, activation1, input)   // activation(BN(input))
         let identity = shortcut?.forward(activated) ?? input
-        return conv2.forward(bn2.forward(conv1.forward(activated)), adding: identity)
+        return conv2.forward(Self.forward(bn2, activation2, conv1.forward(activated)), adding: identity)
     }
 
     public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {
         guard let input else { preconditionFailure("PreActivationBlock.backward before forward") }
         let inner = GradientRequest(input: true, parameters: request.parameters)
-        // (1) residual path back to the activated input, ReLU(bn1(input))
-        let dResidual = conv1.backward(bn2.backward(conv2.backward(dOutput, request: inner)!, request: inner)!,
-                                       request: inner)!
+        // (1) residual path back to the activated input, activation(bn1(input))
+        let dConv2Input = Self.backward(bn2, activation2, conv2.backward(dOutput, request: inner)!, request: inner)!
+        let dResidual = conv1.backward(dConv2Input, request: inner)!
         // (2) a projection shortcut also reads the activated input: add its gradient there
         var dActivatedInput = dResidual
         if let shortcut {
             add(dResidual, shortcut.backward(dOutput, request: inner)!, into: dActivated)
             dActivatedInput = dActivated
         }
-        guard let dBlockInput = bn1.backward(dActivatedInput, request: request) else { return nil }
+        guard let dBlockInput = Self.backward(bn1, activation1, dActivatedInput, request: request) else { return nil }
         precondition(dBlockInput.shape == input.shape, "block dInput \(dBlockInput.shape) vs input \(input.shape)")
         // (3) an identity shortcut passes dOutput straight to the input
         guard shortcut == nil else { return dBlockInput }
         add(dBlockInput, dOutput, into: dInput)
         return dInput
+    }
+
+    /// activation(bn(x)), or bn(x) alone where the BN fuses its ReLU.
+    private static func forward(_ bn: BatchNorm, _ activation: (any Layer)?, _ x: Tensor) -> Tensor {
+        let normalized = bn.forward(x)
+        return activation?.forward(normalized) ?? normalized
+    }
+
+    /// The gradient through `forward(bn, activation, x)` (the activation has no parameters).
+    private static func backward(_ bn: BatchNorm, _ activation: (any Layer)?, _ dOutput: Tensor,
+                                 request: GradientRequest) -> Tensor? {
+        let dNormalized = activation.map { $0.backward(dOutput, request: .inputOnly)! } ?? dOutput
+        return bn.backward(dNormalized, request: request)
     }
 
     /// c = a + b, on the block's threads.

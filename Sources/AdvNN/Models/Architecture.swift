@@ -111,7 +111,7 @@ extension Architecture {
 
     public static let preactResNet = Architecture(
         name: "preact-resnet",
-        summary: "a small pre-activation ResNet (He et al. 2016): conv 3×3, blocks per stage of widths (stride 2 between stages), BN, ReLU, global average pool, fc classes",
+        summary: "a small pre-activation ResNet (He et al. 2016): conv 3×3, blocks per stage of widths (stride 2 between stages), BN, ReLU (or the activation), global average pool, fc classes",
         needsImages: true,
         validate: { spec in
             if let widths = spec.widths, widths.isEmpty || widths.contains(where: { $0 <= 0 }) {
@@ -126,11 +126,12 @@ extension Architecture {
             for (stage, stageWidth) in stageWidths.enumerated() {
                 for block in 0..<(spec.blocksPerStage ?? 1) {
                     let stride = stage > 0 && block == 0 ? 2 : 1
-                    layers.append(PreActivationBlock(inChannels: width, outChannels: stageWidth, stride: stride, rng: &rng))
+                    layers.append(PreActivationBlock(inChannels: width, outChannels: stageWidth, stride: stride,
+                                                      activation: spec.activation ?? .relu, rng: &rng))
                     width = stageWidth
                 }
             }
-            layers += [BatchNorm(channels: width), ReLU(), GlobalAvgPool(),
+            layers += [BatchNorm(channels: width), activation(spec), GlobalAvgPool(),
                        Linear(inFeatures: width, outFeatures: spec.classes, rng: &rng)]
             return layers
         })

@@ -15,7 +15,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public var widths: [Int]?
     /// `preact-resnet`: residual blocks per stage (default 1).
     public var blocksPerStage: Int?
-    /// `mlp`, `cnn-small`: the nonlinearity after each hidden layer (default ReLU).
+    /// `mlp`, `cnn-small`, `preact-resnet`: the nonlinearity after each hidden layer or BN (default ReLU).
     public var activation: Activation?
 
     public static var architectures: [String] { Architecture.all.map(\.name) }

@@ -31,7 +31,7 @@ extension RegistryEntry where Part == ModelRecipe, Context == NoContext {
     /// checkpoints have).
     static let activationKey = ParameterKey<NoContext>(
         "activation", .choice(Activation.allCases.map { Choice($0.rawValue, $0.summary) }), default: .absent,
-        doc: "the nonlinearity after each hidden layer (default relu)")
+        doc: "the nonlinearity after each hidden layer, or after each BatchNorm of a ResNet (default relu)")
 
     /// The activation `spec` names, nil when it leaves the key out.
     static func activation(_ spec: PartSpec) -> Activation? {
@@ -69,7 +69,8 @@ extension RegistryEntry where Part == ModelRecipe, Context == NoContext {
     public static let preactResNet = ArchitectureEntry(
         name: Architecture.preactResNet.name, summary: Architecture.preactResNet.summary,
         keys: [.init("widths", .integers(1...1_000_000), default: .absent, doc: "each stage's channels (default [16, 32, 64])"),
-               .init("blocks_per_stage", .integer(1...64), default: .absent, doc: "residual blocks per stage (default 1)")],
+               .init("blocks_per_stage", .integer(1...64), default: .absent, doc: "residual blocks per stage (default 1)"),
+               activationKey],
         check: { part in
             if case let .integers(widths)? = part["widths"], widths.isEmpty {
                 throw part.error(at: "widths", "expected at least one stage width")
@@ -78,7 +79,7 @@ extension RegistryEntry where Part == ModelRecipe, Context == NoContext {
         make: { spec, _ in
             ModelRecipe {
                 ModelSpec(architecture: Architecture.preactResNet.name, inputShape: $0, classes: $1, widths: spec.optionalInts("widths"),
-                          blocksPerStage: spec.optionalInt("blocks_per_stage"))
+                          blocksPerStage: spec.optionalInt("blocks_per_stage"), activation: activation(spec))
             }
         })
 }
