@@ -13,7 +13,7 @@ import torch.nn as nn
 class PreActBlock(nn.Module):
     """advd's PreActivationBlock under its names: BN, ReLU, conv 3x3 (stride), BN, ReLU, conv 3x3, plus a
     1x1 convolution of the activated input (`shortcut.0`) where the width or stride changes, else the
-    input itself; `activation` (a function) in place of the ReLUs."""
+    input itself; `activation` (a callable: torch.relu, or a module such as nn.SiLU()) in place of the ReLUs."""
     def __init__(self, inputs, outputs, stride, activation=torch.relu):
         super().__init__()
         self.activation = activation

@@ -33,7 +33,7 @@ extension Architecture {
     }
 
     /// A new layer of the spec's activation (ReLU unless it says otherwise).
-    static func activation(_ spec: ModelSpec) -> any Layer { (spec.activation ?? .relu).layer() }
+    static func activation(_ spec: ModelSpec) -> any Layer { spec.effectiveActivation.layer() }
 
     static func inputChannels(_ spec: ModelSpec) -> Int { spec.inputShape.count == 3 ? spec.inputShape[0] : 0 }
 
@@ -79,7 +79,7 @@ extension Architecture {
         },
         layers: { spec, rng in
             let channels = spec.widths ?? [32, 64]
-            let poolsFirst = (spec.activation ?? .relu).commutesWithMaxPooling
+            let poolsFirst = spec.effectiveActivation.commutesWithMaxPooling
             func poolingAndActivation() -> [any Layer] {
                 poolsFirst ? [MaxPool2D(kernelSize: 2), activation(spec)] : [activation(spec), MaxPool2D(kernelSize: 2)]
             }
@@ -127,7 +127,7 @@ extension Architecture {
                 for block in 0..<(spec.blocksPerStage ?? 1) {
                     let stride = stage > 0 && block == 0 ? 2 : 1
                     layers.append(PreActivationBlock(inChannels: width, outChannels: stageWidth, stride: stride,
-                                                      activation: spec.activation ?? .relu, rng: &rng))
+                                                      activation: spec.effectiveActivation, rng: &rng))
                     width = stageWidth
                 }
             }

@@ -18,6 +18,9 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     /// `mlp`, `cnn-small`, `preact-resnet`: the nonlinearity after each hidden layer or BN (default ReLU).
     public var activation: Activation?
 
+    /// The activation the model is built with: the spec's, or ReLU where it names none.
+    public var effectiveActivation: Activation { activation ?? .relu }
+
     public static var architectures: [String] { Architecture.all.map(\.name) }
 
     public init(architecture: String, inputShape: [Int], classes: Int, hidden: [Int]? = nil,
