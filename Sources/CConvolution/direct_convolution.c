@@ -74,11 +74,11 @@ void adv_direct_correlate_portable(const float *input, long channels, long plane
 }
 
 void adv_direct_weight_gradient_portable(const float *input, long channels, long plane_stride, long row_stride,
-                                         long kernel_size, const float *gradient, long out_channels, long length,
-                                         float *weight_gradient) {
+                                         long kernel_size, const float *gradient, long gradient_stride,
+                                         long out_channels, long length, float *weight_gradient) {
     const long kk = kernel_size * kernel_size;
     for (long o = 0; o < out_channels; o++) {
-        const float *g = gradient + o * length;
+        const float *g = gradient + o * gradient_stride;
         for (long c = 0; c < channels; c++) {
             for (long kh = 0; kh < kernel_size; kh++) {
                 for (long kw = 0; kw < kernel_size; kw++) {
@@ -142,10 +142,10 @@ void adv_direct_correlate_avx2(const float *input, long channels, long plane_str
 }
 
 void adv_direct_weight_gradient_avx2(const float *input, long channels, long plane_stride, long row_stride,
-                                     long kernel_size, const float *gradient, long out_channels, long length,
-                                     float *weight_gradient) {
+                                     long kernel_size, const float *gradient, long gradient_stride,
+                                     long out_channels, long length, float *weight_gradient) {
     adv_direct_weight_gradient_portable(input, channels, plane_stride, row_stride, kernel_size, gradient,
-                                        out_channels, length, weight_gradient);
+                                        gradient_stride, out_channels, length, weight_gradient);
 }
 
 void adv_direct_correlate_avx512(const float *input, long channels, long plane_stride, long row_stride,
@@ -156,10 +156,10 @@ void adv_direct_correlate_avx512(const float *input, long channels, long plane_s
 }
 
 void adv_direct_weight_gradient_avx512(const float *input, long channels, long plane_stride, long row_stride,
-                                       long kernel_size, const float *gradient, long out_channels, long length,
-                                       float *weight_gradient) {
+                                       long kernel_size, const float *gradient, long gradient_stride,
+                                       long out_channels, long length, float *weight_gradient) {
     adv_direct_weight_gradient_portable(input, channels, plane_stride, row_stride, kernel_size, gradient,
-                                        out_channels, length, weight_gradient);
+                                        gradient_stride, out_channels, length, weight_gradient);
 }
 
 #endif

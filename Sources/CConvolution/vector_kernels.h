@@ -58,8 +58,8 @@ void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, lo
 }
 
 // Four output channels × T kernel columns (T = 3, or the 2 or 1 left at the end of a row): per vector
-// of positions, four gradient loads and T input loads feed 4·T FMAs; the sums are reduced once per
-// run over all `length` positions.
+// of positions, four gradient loads (rows `gradient_stride` apart) and T input loads feed 4·T FMAs; the
+// sums are reduced once per run over all `length` positions.
 #define ADV_WEIGHT_GRADIENT_BLOCK(T)                                                                         \
     do {                                                                                                       \
         const float *in = input + c * plane_stride + kh * row_stride + kw;                                     \
@@ -69,7 +69,7 @@ void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, lo
             ADV_VECTOR x[T];                                                                                   \
             for (int t = 0; t < T; t++) x[t] = ADV_LOAD(in + q + t);                                           \
             for (int j = 0; j < 4; j++) {                                                                      \
-                const ADV_VECTOR gj = ADV_LOAD(g + j * length + q);                                            \
+                const ADV_VECTOR gj = ADV_LOAD(g + j * gradient_stride + q);                                            \
                 for (int t = 0; t < T; t++) a[j][t] = ADV_FMADD(gj, x[t], a[j][t]);                            \
             }                                                                                                  \
         }                                                                                                      \
@@ -82,11 +82,11 @@ void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, lo
 
 ADV_TARGET
 void ADV_WEIGHT_GRADIENT_NAME(const float *input, long channels, long plane_stride, long row_stride,
-                              long kernel_size, const float *gradient, long out_channels, long length,
-                              float *weight_gradient) {
+                              long kernel_size, const float *gradient, long gradient_stride, long out_channels,
+                              long length, float *weight_gradient) {
     const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
     for (long block = 0; block * B < out_channels; block++) {
-        const float *g = gradient + block * B * length;
+        const float *g = gradient + block * B * gradient_stride;
         const long rows = out_channels - block * B < B ? out_channels - block * B : B;
         for (long c = 0; c < channels; c++) {
             for (long kh = 0; kh < kernel_size; kh++) {

@@ -8,9 +8,11 @@ import Testing
     /// (in channels, out channels, kernel, padding, height, width, bias): output channels that are not
     /// a multiple of the kernels' block of four, 5×5 kernels (kernel columns in blocks of three and two),
     /// padding 0 to 2, planes whose flat length is and is not a multiple of 16, and a single input
-    /// channel.
+    /// channel; a 1×1 kernel (dOutput unpadded) and a 3×3 kernel padded by 2 (the output wider than the
+    /// input) stress the shared padding's edges.
     @Test(arguments: [(3, 5, 3, 1, 9, 8, true), (8, 8, 3, 1, 7, 7, false), (2, 3, 5, 2, 9, 14, true),
                       (4, 4, 3, 0, 6, 10, true), (16, 6, 3, 1, 14, 14, false), (1, 4, 1, 0, 5, 5, true),
+                      (2, 3, 3, 2, 6, 7, true),
                       (1, 6, 5, 2, 12, 12, false)])   // one input channel: the input gradient's single-row kernel
     func matchesTheUnrolledConvolution(inChannels: Int, outChannels: Int, kernel: Int, padding: Int, height: Int,
                                        width: Int, hasBias: Bool) {
@@ -89,16 +91,21 @@ import Testing
         DirectConvolutionKernel.portable.correlate(input.data, channels, planeStride, paddedWidth, kernelSize,
                                                    packed.data, outChannels, twin.data, length)
         expectClose(fast.scalars, twin.scalars)
-        // the weight gradient: rows past the output channels are zero, as the kernels require
-        let gradient = Tensor(zeros: Shape(blocked, length))
-        for i in 0..<(outChannels * length) { gradient[i] = rng.nextFloat(in: -1, 1) }
+        // the weight gradient: rows a little more than `length` apart (as in the padded dOutput the layer
+        // passes), rows past the output channels zero, as the kernels require
+        let gradientStride = length + 24
+        let gradient = Tensor(zeros: Shape(blocked, gradientStride))
+        for row in 0..<outChannels {
+            for q in 0..<length { gradient[row * gradientStride + q] = rng.nextFloat(in: -1, 1) }
+        }
         let fastW = Tensor(zeros: weights.shape), twinW = Tensor(zeros: weights.shape)
         fastW.fill(0.5)
         twinW.fill(0.5)   // both add to what is there
-        kernel.weightGradient(input.data, channels, planeStride, paddedWidth, kernelSize, gradient.data, outChannels,
-                              length, fastW.data)
+        kernel.weightGradient(input.data, channels, planeStride, paddedWidth, kernelSize, gradient.data, gradientStride,
+                              outChannels, length, fastW.data)
         DirectConvolutionKernel.portable.weightGradient(input.data, channels, planeStride, paddedWidth, kernelSize,
-                                                        gradient.data, outChannels, length, twinW.data)
+                                                        gradient.data, gradientStride, outChannels, length,
+                                                        twinW.data)
         expectClose(fastW.scalars, twinW.scalars)
     }
 

@@ -106,7 +106,7 @@ public final class BatchNorm: Layer {
                             RSTD[c] = 1 / (runVar[c] + eps).squareRoot()
                         }
                         // y = γ·(x − μ)·rstd + β, then max(y, 0) with a fused ReLU
-                        let scale = gamma[c] * RSTD[c], shift = beta[c] - MEAN[c] * scale
+                        let (scale, shift) = Self.affine(gamma: gamma[c], beta: beta[c], mean: MEAN[c], inverseStd: RSTD[c])
                         for n in 0..<N {
                             let x = X + (n * C + c) * S, y = Y + (n * C + c) * S
                             if relu {
@@ -122,12 +122,19 @@ public final class BatchNorm: Layer {
         return output
     }
 
+    /// The normalisation of a channel as one affine map, y = x·scale + shift: computed in one place, so
+    /// that the backward's ReLU mask, recomputed from the input, is the forward's bit for bit.
+    private static func affine(gamma: Float, beta: Float, mean: Float, inverseStd: Float) -> (scale: Float, shift: Float) {
+        let scale = gamma * inverseStd
+        return (scale, beta - mean * scale)
+    }
+
     public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {
         guard let input else { preconditionFailure("BatchNorm.backward before forward") }
         precondition(dOutput.shape == input.shape, "BatchNorm dOutput \(dOutput.shape), input \(input.shape)")
         let N = input.shape[0], C = channels, S = input.shape.elementsPerItem / C, M = Float(N * S)
         if request.input { dInput.resize(to: input.shape) }
-        let X = input.data, Y = output.data, dY = dOutput.data, dX = dInput.data, gamma = weight.value.data
+        let X = input.data, dY = dOutput.data, dX = dInput.data, gamma = weight.value.data, beta = bias.value.data
         let dGamma = weight.gradient.data, dBeta = bias.gradient.data
         let wantsInput = request.input, wantsParameters = request.parameters, training = normalisedInTraining
         let relu = fusesReLU
@@ -140,20 +147,25 @@ public final class BatchNorm: Layer {
                 compute.forEachChunk(of: C) { range in
                     // dy of plane (n, c): dOutput's, or with a fused ReLU, dOutput's masked where the output
                     // was not positive, into one plane of scratch that stays in L1; the mask is redone for
-                    // the plane's second read (keeping every masked plane would be the pass fusion saves)
+                    // the plane's second read (keeping every masked plane would be the pass fusion saves).
+                    // It is recomputed from the input, which both reads need anyway, rather than read from
+                    // the output: one stream of the activations fewer.
                     let masked = relu ? UnsafeMutablePointer<Float>.allocate(capacity: S) : nil
                     defer { masked?.deallocate() }
-                    func gradient(_ plane: Int) -> UnsafePointer<Float> {
+                    func gradient(_ plane: Int, scale: Float, shift: Float) -> UnsafePointer<Float> {
                         guard let masked else { return UnsafePointer(dY + plane * S) }
-                        Elementwise.maskPositive(dY + plane * S, where: Y + plane * S, into: masked, count: S)
+                        Elementwise.maskAffinePositive(dY + plane * S, where: X + plane * S, scale: scale, shift: shift,
+                                                       into: masked, count: S)
                         return UnsafePointer(masked)
                     }
                     for c in range {
                         let mu = MEAN[c], rstd = RSTD[c]
+                        let (scale, shift) = Self.affine(gamma: gamma[c], beta: beta[c], mean: mu, inverseStd: rstd)
                         // (1) Σ dy and Σ dy·x̂, x̂ = (x − μ)·rstd: each plane in SIMD lanes, the planes in Double
                         var sumDyTotal = 0.0, sumDyDeviation = 0.0
                         for n in 0..<N where needsSums {
-                            let plane = Elementwise.sumAndDeviationProduct(gradient(n * C + c), X + (n * C + c) * S,
+                            let plane = Elementwise.sumAndDeviationProduct(gradient(n * C + c, scale: scale, shift: shift),
+                                                                           X + (n * C + c) * S,
                                                                            from: mu, count: S)
                             sumDyTotal += Double(plane.sum)
                             sumDyDeviation += Double(plane.product)
@@ -163,7 +175,8 @@ public final class BatchNorm: Layer {
                         if wantsParameters { dBeta[c] += sumDy; dGamma[c] += sumDyXhat }
                         guard wantsInput else { continue }
                         for n in 0..<N {
-                            let x = X + (n * C + c) * S, dy = gradient(n * C + c), dx = dX + (n * C + c) * S
+                            let x = X + (n * C + c) * S, dx = dX + (n * C + c) * S
+                            let dy = gradient(n * C + c, scale: scale, shift: shift)
                             if training {
                                 // (3) batch statistics depend on x: dx = γ·rstd/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
                                 //     = γ·rstd·dy − γ·rstd²·Σ(dy·x̂)/M · (x − μ) − γ·rstd·Σdy/M

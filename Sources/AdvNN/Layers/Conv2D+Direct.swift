@@ -1,8 +1,8 @@
 /// The direct path of `Conv2D` (`ConvolutionAlgorithm.direct`): each chunk of images is zero-padded once
-/// and read in place by the kernels of `DirectConvolution`, with no unrolled copy. The batch is divided
-/// as on the unrolled path (groups of images spread over the threads, chunks within a group, each
-/// group's weight gradient summed in its own part and the parts added in group order), so results are
-/// bit-identical for any number of threads.
+/// and read in place by the kernels of `DirectConvolution`, with no unrolled copy; in the backward, one
+/// padded copy of dOutput serves both gradients. The batch is divided as on the unrolled path (groups
+/// of images spread over the threads, chunks within a group, each group's weight gradient summed in its
+/// own part and the parts added in group order), so results are bit-identical for any number of threads.
 extension Conv2D {
     func directForward(_ input: Tensor, residual: Tensor?) {
         let C = geometry.inChannels, OC = geometry.outChannels, H = input.shape[2], W = input.shape[3]
@@ -15,15 +15,14 @@ extension Conv2D {
             scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
             scratch.product.resize(to: Shape(OC, layout.length))
             let padded = scratch.paddedPlanes.data, flat = scratch.product.data
-            DirectConvolution.pad(X, images: images, channels: C, height: H, width: W, padding: geometry.padding,
-                                  rowStride: layout.paddedWidth, planeStride: layout.planeStride, into: padded,
-                                  total: layout.inputFloats)
+            layout.pad(X, images: images, channels: C, height: H, width: W, padding: geometry.padding, into: padded,
+                       total: layout.inputFloats)
             layout.correlate(padded: padded, packed: packed, into: flat)
             // out[n, oc, oh, :] = the first OW of flat row (oc, image, oh) + b[oc]; the rest are unused
             for (local, n) in images.enumerated() {
                 for oc in 0..<OC {
                     for oh in 0..<OH {
-                        let source = flat + oc * layout.length + layout.outputOffset(image: local, row: oh)
+                        let source = flat + oc * layout.length + layout.offset(image: local, row: oh)
                         let target = Y + ((n * OC + oc) * OH + oh) * OW
                         if let B {
                             Elementwise.copyRow(source, to: target, count: OW, adding: B[oc])
@@ -55,25 +54,18 @@ extension Conv2D {
         let perChunk = DirectConvolution.imagesPerChunk(geometry, height: H, width: W)
         forEachChunk(images: N, perChunk: perChunk) { images, group, scratch in
             let layout = DirectConvolution(geometry, height: H, width: W, images: images.count)
+            // dOutput padded by KS − 1 − padding: what the input gradient correlates with the flipped
+            // weights, and, read from `gradientOffset`, dOutput in the weight gradient's layout
+            scratch.columns.resize(to: Shape(layout.gradientInputFloats))
+            let paddedGradient = scratch.columns.data
+            layout.pad(dY, images: images, channels: OC, height: OH, width: OW, padding: layout.gradientPadding,
+                       into: paddedGradient, total: layout.gradientInputFloats)
             if request.parameters {
-                // (1) dW += the padded inputs correlated with dOutput in the flat layout, zero between rows
+                // (1) dW += the padded inputs correlated with dOutput
                 scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
-                DirectConvolution.pad(X, images: images, channels: C, height: H, width: W, padding: geometry.padding,
-                                      rowStride: layout.paddedWidth, planeStride: layout.planeStride,
-                                      into: scratch.paddedPlanes.data, total: layout.inputFloats)
-                scratch.product.resize(to: Shape(DirectConvolution.blockedRows(OC), layout.length))
-                scratch.product.zero()
-                let flat = scratch.product.data
-                for (local, n) in images.enumerated() {
-                    for oc in 0..<OC {
-                        for oh in 0..<OH {
-                            Elementwise.copyRow(dY + ((n * OC + oc) * OH + oh) * OW,
-                                                to: flat + oc * layout.length + layout.outputOffset(image: local, row: oh),
-                                                count: OW)
-                        }
-                    }
-                }
-                layout.addWeightGradient(padded: scratch.paddedPlanes.data, flatGradient: flat,
+                layout.pad(X, images: images, channels: C, height: H, width: W, padding: geometry.padding,
+                           into: scratch.paddedPlanes.data, total: layout.inputFloats)
+                layout.addWeightGradient(padded: scratch.paddedPlanes.data, paddedGradient: paddedGradient,
                                          into: weightGradientParts.data + group * OC * K)
                 // (2) db[oc] += Σ dOutput[n, oc]
                 if bias != nil {
@@ -84,19 +76,14 @@ extension Conv2D {
                 }
             }
             guard request.input else { return }
-            // (3) dInput = dOutput, padded by KS − 1 − padding, correlated with the flipped weights
-            scratch.columns.resize(to: Shape(layout.gradientInputFloats))
-            DirectConvolution.pad(dY, images: images, channels: OC, height: OH, width: OW,
-                                  padding: layout.gradientPadding, rowStride: layout.gradientPaddedWidth,
-                                  planeStride: layout.gradientPlaneStride, into: scratch.columns.data,
-                                  total: layout.gradientInputFloats)
+            // (3) dInput = dOutput, padded, correlated with the flipped weights
             scratch.dColumns.resize(to: Shape(C, layout.gradientLength))
-            layout.correlateGradient(padded: scratch.columns.data, packed: packed, into: scratch.dColumns.data)
+            layout.correlateGradient(padded: paddedGradient, packed: packed, into: scratch.dColumns.data)
             let flat = scratch.dColumns.data
             for (local, n) in images.enumerated() {
                 for c in 0..<C {
                     for h in 0..<H {
-                        Elementwise.copyRow(flat + c * layout.gradientLength + layout.inputGradientOffset(image: local, row: h),
+                        Elementwise.copyRow(flat + c * layout.gradientLength + layout.offset(image: local, row: h),
                                             to: dX + ((n * C + c) * H + h) * W, count: W)
                     }
                 }

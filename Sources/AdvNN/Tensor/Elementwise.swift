@@ -36,6 +36,19 @@ public enum Elementwise {
         while i < count { d[i] = y[i] > 0 ? g[i] : 0; i += 1 }
     }
 
+    /// d[i] = g[i] if x[i]·scale + shift > 0 else 0: the mask of a ReLU after the affine map, from the
+    /// map's input (computed as `affineReLU` computes it, so the same elements pass)
+    public static func maskAffinePositive(_ g: UnsafePointer<Float>, where x: UnsafePointer<Float>, scale: Float,
+                                          shift: Float, into d: UnsafeMutablePointer<Float>, count: Int) {
+        let a = Vector(repeating: scale), b = Vector(repeating: shift)
+        var i = 0
+        while i + width <= count {
+            store(load(g + i).replacing(with: 0, where: load(x + i) * a + b .<= 0), d + i)
+            i += width
+        }
+        while i < count { d[i] = x[i] * scale + shift > 0 ? g[i] : 0; i += 1 }
+    }
+
     /// c[i] = a[i] + b[i]; `c` may be `a` or `b`
     public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
                            count: Int) {

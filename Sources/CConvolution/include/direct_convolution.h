@@ -3,11 +3,12 @@
 
 /// Direct (unrolling-free) stride-1 correlation kernels for Conv2D, over "flat" planes.
 ///
-/// A zero-padded plane of Hp rows of Wp floats is read as one long row: output position q = oh·Wp + ow
+/// A zero-padded plane of rows Wp floats apart is read as one long row: output position q = oh·Wp + ow
 /// reads input q + kh·Wp + kw. Computing every q in 0..<length (length a multiple of 16, at least
-/// OH·Wp) gives each output row followed by KS − 1 unused columns, which the caller drops. This turns
+/// OH·Wp) gives each output row followed by Wp − OW unused columns, which the caller drops. This turns
 /// a 2-D correlation into 1-D runs of contiguous, unaligned vector loads with no unrolled copy. The
-/// planes of several images may lie end to end in one row (AdvNN's DirectConvolution does this).
+/// planes of several images may lie end to end in one row, and neighbouring rows and images may share
+/// their zero padding (AdvNN's DirectConvolution does both).
 ///
 /// Each kernel has a portable C twin computing the same sums (in another order); the tests compare them.
 /// The AVX2 versions need a CPU with AVX2 and FMA (`adv_direct_has_avx2_fma`), the AVX-512 versions
@@ -47,17 +48,17 @@ void adv_direct_correlate_portable(const float *input, long channels, long plane
                                    long kernel_size, const float *packed, long out_channels, float *output,
                                    long length);
 
-/// weight_gradient[o][c][kh][kw] += Σ_q gradient[o·length + q] · input[c·plane_stride + q + kh·row_stride + kw]
-/// for q < length (a multiple of 16). `gradient` holds ceil(out/4)·4 rows of `length`: rows past
-/// out_channels, and the unused columns of every row, must be zero.
+/// weight_gradient[o][c][kh][kw] += Σ_q gradient[o·gradient_stride + q] · input[c·plane_stride + q + kh·row_stride + kw]
+/// for q < length (a multiple of 16). `gradient` holds ceil(out/4)·4 rows of `length`, `gradient_stride`
+/// apart: rows past out_channels, and the unused positions of every row, must be zero.
 void adv_direct_weight_gradient_avx2(const float *input, long channels, long plane_stride, long row_stride,
-                                     long kernel_size, const float *gradient, long out_channels, long length,
-                                     float *weight_gradient);
+                                     long kernel_size, const float *gradient, long gradient_stride,
+                                     long out_channels, long length, float *weight_gradient);
 void adv_direct_weight_gradient_avx512(const float *input, long channels, long plane_stride, long row_stride,
-                                       long kernel_size, const float *gradient, long out_channels, long length,
-                                       float *weight_gradient);
+                                       long kernel_size, const float *gradient, long gradient_stride,
+                                       long out_channels, long length, float *weight_gradient);
 void adv_direct_weight_gradient_portable(const float *input, long channels, long plane_stride, long row_stride,
-                                         long kernel_size, const float *gradient, long out_channels, long length,
-                                         float *weight_gradient);
+                                         long kernel_size, const float *gradient, long gradient_stride,
+                                         long out_channels, long length, float *weight_gradient);
 
 #endif
