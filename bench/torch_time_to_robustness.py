@@ -19,7 +19,8 @@ fashion-resnet-atta-hour: ATTA with the moving average on advd's pre-activation 
 channels, one block per stage, BatchNorm), 36 epochs; fashion-resnet96-atta-hour: the same ResNet with
 96 channels in its last stage, 26 epochs; fashion-resnet-atta-lowdecay-hour: the 64-channel ResNet with
 weight decay 2e-4, 29 epochs; fashion-resnet-silu-atta-hour: the 64-channel ResNet with SiLU after
-every BatchNorm in place of ReLU, 26 epochs — SGD lr 0.05,
+every BatchNorm in place of ReLU, 26 epochs; fashion-resnet-deep-atta-hour: the ResNet with two blocks
+per stage and weight decay 2e-4, 15 epochs — SGD lr 0.05,
 momentum 0.9, weight decay 5e-4 unless said, cosine annealing per step to 0, batch 128, the last 1,000 training
 images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
@@ -55,8 +56,9 @@ EPSILON = 0.1
 # epochs, whether fast AT's overfitting guard watches it, whether perturbations carry over between
 # epochs (ATTA) and the decay of the weights' moving average (None: the last weights); `architecture`
 # (default cnn-small), `widths` (default the architecture's: cnn-small's two convolutions [32, 64], the
-# ResNet's stages [16, 32, 64]) and `activation` (default relu) change the model, `weight_decay` (default
-# 5e-4) the optimiser, and `trades` (beta) trains TRADES's objective with its KL attack in place of the cross-entropy on PGD's points
+# ResNet's stages [16, 32, 64]), `blocks_per_stage` (the ResNet's, default 1) and `activation` (default
+# relu) change the model, `weight_decay` (default 5e-4) the optimiser, and `trades` (beta) trains
+# TRADES's objective with its KL attack in place of the cross-entropy on PGD's points
 RECIPES = {
     "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None),
     "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True, carry=False, average=None),
@@ -74,6 +76,8 @@ RECIPES = {
                                               architecture="preact-resnet", weight_decay=2e-4),
     "fashion-resnet-silu-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=26, guard=False, carry=True, average=0.999,
                                           architecture="preact-resnet", activation="silu"),
+    "fashion-resnet-deep-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=15, guard=False, carry=True, average=0.999,
+                                          architecture="preact-resnet", blocks_per_stage=2, weight_decay=2e-4),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
@@ -89,6 +93,8 @@ def model_spec(recipe):
     spec = {"architecture": recipe.get("architecture", "cnn-small"), "inputShape": [1, 28, 28], "classes": 10}
     if "widths" in recipe:
         spec["widths"] = recipe["widths"]
+    if "blocks_per_stage" in recipe:
+        spec["blocksPerStage"] = recipe["blocks_per_stage"]
     if recipe.get("activation", "relu") != "relu":
         spec["activation"] = recipe["activation"]
     return spec
