@@ -5,7 +5,7 @@
 /// own part and the parts added in group order), so results are bit-identical for any number of threads.
 extension Conv2D {
     func directForward(_ input: Tensor, residual: Tensor?) {
-        let C = geometry.inChannels, OC = geometry.outChannels, H = input.shape[2], W = input.shape[3]
+        let OC = geometry.outChannels, H = input.shape[2], W = input.shape[3]
         let OH = output.shape[2], OW = output.shape[3]
         DirectConvolution.pack(weight.value, of: geometry, forInputGradient: false, into: packedWeights)
         let X = input.data, Y = output.data, B = bias?.value.data, packed = packedWeights.data
@@ -15,8 +15,7 @@ extension Conv2D {
             scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
             scratch.product.resize(to: Shape(OC, layout.length))
             let padded = scratch.paddedPlanes.data, flat = scratch.product.data
-            layout.pad(X, images: images, channels: C, height: H, width: W, padding: geometry.padding, into: padded,
-                       total: layout.inputFloats)
+            layout.padInput(X, images: images, into: padded)
             layout.correlate(padded: padded, packed: packed, into: flat)
             // out[n, oc, oh, :] = the first OW of flat row (oc, image, oh) + b[oc]; the rest are unused
             for (local, n) in images.enumerated() {
@@ -58,13 +57,11 @@ extension Conv2D {
             // weights, and, read from `gradientOffset`, dOutput in the weight gradient's layout
             scratch.columns.resize(to: Shape(layout.gradientInputFloats))
             let paddedGradient = scratch.columns.data
-            layout.pad(dY, images: images, channels: OC, height: OH, width: OW, padding: layout.gradientPadding,
-                       into: paddedGradient, total: layout.gradientInputFloats)
+            layout.padGradient(dY, images: images, into: paddedGradient)
             if request.parameters {
                 // (1) dW += the padded inputs correlated with dOutput
                 scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
-                layout.pad(X, images: images, channels: C, height: H, width: W, padding: geometry.padding,
-                           into: scratch.paddedPlanes.data, total: layout.inputFloats)
+                layout.padInput(X, images: images, into: scratch.paddedPlanes.data)
                 layout.addWeightGradient(padded: scratch.paddedPlanes.data, paddedGradient: paddedGradient,
                                          into: weightGradientParts.data + group * OC * K)
                 // (2) db[oc] += Σ dOutput[n, oc]

@@ -125,13 +125,27 @@ struct DirectConvolution {
             Self.blockedRows(geometry.outChannels) * planeStride)
     }
 
-    /// Copies images `images` of `source` (N, channels, height, width) into `target` in the layout:
-    /// each channel's images `planeStride` apart, each image `padding` zero rows and then its rows,
-    /// each row `padding` zeros and then its `width` floats; zeroes the `total` floats around them first.
-    func pad(_ source: UnsafePointer<Float>, images: Range<Int>, channels: Int, height: Int, width: Int,
-             padding: Int, into target: UnsafeMutablePointer<Float>, total: Int) {
-        precondition(width + padding == rowStride && (height + padding) * rowStride == imageStride,
-                     "\(height)×\(width) padded by \(padding) does not have the layout's strides")
+    /// Copies images `images` of the layer's input (N, C, H, W) into `target` (`inputFloats` of it): the
+    /// forward's and the weight gradient's correlation input.
+    func padInput(_ input: UnsafePointer<Float>, images: Range<Int>, into target: UnsafeMutablePointer<Float>) {
+        pad(input, images: images, channels: geometry.inChannels, height: height, width: width,
+            padding: geometry.padding, into: target, total: inputFloats)
+    }
+
+    /// Copies images `images` of dOutput (N, OC, OH, OW), padded by P', into `target`
+    /// (`gradientInputFloats` of it): the input gradient's correlation input, and the weight gradient's
+    /// dOutput from `gradientOffset` on.
+    func padGradient(_ dOutput: UnsafePointer<Float>, images: Range<Int>, into target: UnsafeMutablePointer<Float>) {
+        pad(dOutput, images: images, channels: geometry.outChannels, height: outputHeight, width: outputWidth,
+            padding: gradientPadding, into: target, total: gradientInputFloats)
+    }
+
+    /// Copies images `images` of `source` (N, channels, height, width) into `target` in the layout (both
+    /// callers' sizes padded have its strides): each channel's images `planeStride` apart, each image
+    /// `padding` zero rows and then its rows, each row `padding` zeros and then its `width` floats;
+    /// zeroes the `total` floats around them first.
+    private func pad(_ source: UnsafePointer<Float>, images: Range<Int>, channels: Int, height: Int, width: Int,
+                     padding: Int, into target: UnsafeMutablePointer<Float>, total: Int) {
         target.update(repeating: 0, count: total)
         for (local, n) in images.enumerated() {
             for c in 0..<channels {
