@@ -20,7 +20,9 @@ channels, one block per stage, BatchNorm), 36 epochs; fashion-resnet96-atta-hour
 96 channels in its last stage, 26 epochs; fashion-resnet-atta-lowdecay-hour: the 64-channel ResNet with
 weight decay 2e-4, 29 epochs; fashion-resnet-silu-atta-hour: the 64-channel ResNet with SiLU after
 every BatchNorm in place of ReLU, 26 epochs; fashion-resnet-deep-atta-hour: the ResNet with two blocks
-per stage and weight decay 2e-4, 15 epochs — SGD lr 0.05,
+per stage and weight decay 2e-4, 15 epochs; fashion-resnet-deep-atta-wide-ball-hour and
+fashion-resnet-deep-atta-ball106-hour: the deep ResNet's recipe with the training attack on a wider ball
+than the evaluation's (eps 0.11 and 0.106, step a quarter of it) — SGD lr 0.05,
 momentum 0.9, weight decay 5e-4 unless said, cosine annealing per step to 0, batch 128, the last 1,000 training
 images held out as advd holds them out (after every epoch: clean and PGD-10 accuracy on them).
 
@@ -57,7 +59,8 @@ EPSILON = 0.1
 # epochs (ATTA) and the decay of the weights' moving average (None: the last weights); `architecture`
 # (default cnn-small), `widths` (default the architecture's: cnn-small's two convolutions [32, 64], the
 # ResNet's stages [16, 32, 64]), `blocks_per_stage` (the ResNet's, default 1) and `activation` (default
-# relu) change the model, `weight_decay` (default 5e-4) the optimiser, and `trades` (beta) trains
+# relu) change the model, `weight_decay` (default 5e-4) the optimiser, `epsilon` (default EPSILON) is the
+# training attack's radius (validation and evaluation stay at EPSILON), and `trades` (beta) trains
 # TRADES's objective with its KL attack in place of the cross-entropy on PGD's points
 RECIPES = {
     "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None),
@@ -78,6 +81,12 @@ RECIPES = {
                                           architecture="preact-resnet", activation="silu"),
     "fashion-resnet-deep-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=15, guard=False, carry=True, average=0.999,
                                           architecture="preact-resnet", blocks_per_stage=2, weight_decay=2e-4),
+    "fashion-resnet-deep-atta-wide-ball-hour": dict(steps=1, step_size=0.11 / 4, epochs=15, guard=False, carry=True, average=0.999,
+                                                    architecture="preact-resnet", blocks_per_stage=2, weight_decay=2e-4,
+                                                    epsilon=0.11),
+    "fashion-resnet-deep-atta-ball106-hour": dict(steps=1, step_size=0.106 / 4, epochs=15, guard=False, carry=True, average=0.999,
+                                                  architecture="preact-resnet", blocks_per_stage=2, weight_decay=2e-4,
+                                                  epsilon=0.106),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
@@ -100,26 +109,26 @@ def model_spec(recipe):
     return spec
 
 
-def random_start(x, generator):
-    return (x + (torch.rand(x.shape, generator=generator) * 2 - 1) * EPSILON).clamp(0, 1)
+def random_start(x, generator, epsilon=EPSILON):
+    return (x + (torch.rand(x.shape, generator=generator) * 2 - 1) * epsilon).clamp(0, 1)
 
 
-def project(adversarial, x):
-    """The nearest point of the L-inf ball around x within the valid range [0, 1]."""
-    return torch.min(torch.max(adversarial, x - EPSILON), x + EPSILON).clamp(0, 1)
+def project(adversarial, x, epsilon=EPSILON):
+    """The nearest point of the L-inf ball of radius epsilon around x within the valid range [0, 1]."""
+    return torch.min(torch.max(adversarial, x - epsilon), x + epsilon).clamp(0, 1)
 
 
-def pgd(model, x, y, steps, step_size, generator, start=None):
+def pgd(model, x, y, steps, step_size, generator, start=None, epsilon=EPSILON):
     """L-inf PGD on the cross-entropy from `start` (default: a uniform random point of the ball), in eval
     mode, input gradients only."""
-    adversarial = random_start(x, generator) if start is None else start
+    adversarial = random_start(x, generator, epsilon) if start is None else start
     for _ in range(steps):
         adversarial.requires_grad_(True)
         loss = F.cross_entropy(model(adversarial), y)
         gradient, = torch.autograd.grad(loss, adversarial)
         with torch.no_grad():
             adversarial = adversarial + step_size * gradient.sign()
-            adversarial = project(adversarial, x)
+            adversarial = project(adversarial, x, epsilon)
     return adversarial.detach()
 
 
@@ -128,17 +137,17 @@ def kl_divergence(clean_logits, logits):
     return F.kl_div(F.log_softmax(logits, dim=1), F.log_softmax(clean_logits, dim=1), reduction="batchmean", log_target=True)
 
 
-def trades_attack(model, x, steps, step_size, generator, start=None):
+def trades_attack(model, x, steps, step_size, generator, start=None, epsilon=EPSILON):
     """TRADES's inner attack: L-inf PGD ascending the KL divergence from the clean outputs, from `start`
     (default: 0.001 N(0, 1) away from x), in eval mode, input gradients only."""
     with torch.no_grad():
         clean_logits = model(x)
-    adversarial = project(x + 0.001 * torch.randn(x.shape, generator=generator), x) if start is None else start
+    adversarial = project(x + 0.001 * torch.randn(x.shape, generator=generator), x, epsilon) if start is None else start
     for _ in range(steps):
         adversarial.requires_grad_(True)
         gradient, = torch.autograd.grad(kl_divergence(clean_logits, model(adversarial)), adversarial)
         with torch.no_grad():
-            adversarial = project(adversarial + step_size * gradient.sign(), x)
+            adversarial = project(adversarial + step_size * gradient.sign(), x, epsilon)
     return adversarial.detach()
 
 
@@ -186,6 +195,7 @@ def main():
         carried, visited = torch.zeros_like(train_x), torch.zeros(len(train_x), dtype=torch.bool)
     average = copy.deepcopy(model) if recipe["average"] else None
     trades = recipe.get("trades")   # TRADES's beta, or None: cross-entropy on the attack's points
+    radius = recipe.get("epsilon", EPSILON)   # the training attack's; validation and evaluation use EPSILON
     updates = 0
     for epoch in range(args.epochs):
         epoch_started = time.perf_counter()
@@ -201,15 +211,17 @@ def main():
             if recipe["carry"]:
                 # advd draws the fresh start for the whole batch, then uses the carried perturbations
                 if trades is None:
-                    fresh = random_start(x, generator)
+                    fresh = random_start(x, generator, radius)
                 else:
                     fresh = x + 0.001 * torch.randn(x.shape, generator=generator)
                 seen = visited[chosen].view(-1, 1, 1, 1)
-                start = project(torch.where(seen, x + carried[chosen], fresh), x)
+                start = project(torch.where(seen, x + carried[chosen], fresh), x, radius)
             if trades is None:
-                adversarial = pgd(model, x, y, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator, start=start)
+                adversarial = pgd(model, x, y, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator,
+                                  start=start, epsilon=radius)
             else:
-                adversarial = trades_attack(model, x, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator, start=start)
+                adversarial = trades_attack(model, x, steps=recipe["steps"], step_size=recipe["step_size"], generator=generator,
+                                            start=start, epsilon=radius)
             if recipe["carry"]:
                 carried[chosen], visited[chosen] = adversarial - x, True
             for parameter in model.parameters():
