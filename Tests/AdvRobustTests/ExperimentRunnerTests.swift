@@ -170,11 +170,20 @@ import Testing
                 snapshot = FileManager.default.contents(atPath: resumedFolder + "/evaluation-state.json")
             }
         }
-        try #require(snapshot).write(to: URL(fileURLWithPath: resumedFolder + "/evaluation-state.json"))
+        // as if the stopped process had attacked for 1,000 s before it saved the state: the resumed
+        // run's evaluation time counts them
+        let snapshotData = try #require(snapshot)
+        var saved = try #require(JSONSerialization.jsonObject(with: snapshotData) as? [String: Any])
+        var state = try #require(saved["state"] as? [String: Any])
+        state["currentSeconds"] = try #require(state["currentSeconds"] as? Double) + 1000
+        saved["state"] = state
+        try JSONSerialization.data(withJSONObject: saved).write(to: URL(fileURLWithPath: resumedFolder + "/evaluation-state.json"))
         var resumedFromEvaluation = false
         let afterEvaluationCrash = try runner.run { if case let .phase(_, text) = $0, text.contains("resumed at batch") { resumedFromEvaluation = true } }
         #expect(resumedFromEvaluation)
         #expect(Self.timeless(afterEvaluationCrash.metrics) == Self.timeless(straight.metrics))
+        #expect(afterEvaluationCrash.metrics.timings.evaluationSeconds > 1000)
+        #expect(afterEvaluationCrash.metrics.evaluation.attacks[0].seconds > 1000)
         // the adversarial examples logged after the snapshot were dropped and found again, once
         let adversarial = FileManager.default.contents(atPath: straightFolder + "/adversarial.safetensors")
         #expect(adversarial != nil && adversarial == FileManager.default.contents(atPath: resumedFolder + "/adversarial.safetensors"))

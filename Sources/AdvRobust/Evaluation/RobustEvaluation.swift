@@ -62,6 +62,11 @@ public struct EvaluationState: Codable, Sendable, Equatable {
     public var currentRejected = 0
 
     public init() {}
+
+    /// Seconds the attacks have run up to this state: the finished ones and the current one's batches.
+    /// (What a stopped process did after its last saved state is lost with it, and counted once, by the
+    /// process that does it again.)
+    public var recordedAttackSeconds: Double { finished.reduce(0) { $0 + $1.seconds } + currentSeconds }
 }
 
 /// An example an attack broke, with the adversarial input that broke it (handed to the caller, which

@@ -109,7 +109,7 @@ public struct ExperimentRunner {
             try registries.defenses.make($0, context: recipe.defenseContext(name: manifest.dataset.name))
         }
         let target = EvaluationTarget(model: model, defense: defense, detector: detector)
-        let (report, examples) = try evaluate(target, data: data, progress: progress)
+        let (report, examples, earlierSeconds) = try evaluate(target, data: data, progress: progress)
         let metrics = RunMetrics(
             advdVersion: AdvdVersion.current, manifest: manifest, model: prepared.spec,
             dataset: DatasetSummary(name: data.name, trainExamples: data.train.count,
@@ -117,7 +117,8 @@ public struct ExperimentRunner {
                                     classes: data.classNames),
             epochs: prepared.history, trainingStoppedEarly: prepared.stoppedEarly, selfTraining: prepared.selfTraining,
             evaluation: report, examples: examples,
-            timings: Timings(trainingSeconds: prepared.trainingSeconds, evaluationSeconds: Date().timeIntervalSince(trained),
+            timings: Timings(trainingSeconds: prepared.trainingSeconds,
+                             evaluationSeconds: earlierSeconds + Date().timeIntervalSince(trained),
                              totalSeconds: Date().timeIntervalSince(started)),
             threads: compute.threads, machine: .current(threads: compute.threads))
         try AtomicFile.write(Array(metrics.json().utf8), to: outputFolder + "/metrics.json")
@@ -250,8 +251,10 @@ public struct ExperimentRunner {
     }
 
     /// Evaluates, writes adversarial.safetensors and the example images.
+    /// - Returns: also the seconds of attacks that earlier processes recorded in the evaluation state
+    ///   this one resumed (0 for a fresh evaluation), so that a resumed run's evaluation time counts them.
     private func evaluate(_ target: EvaluationTarget, data: Dataset, progress: (RunProgress) -> Void) throws
-        -> (EvaluationReport, [ExampleImage]) {
+        -> (EvaluationReport, [ExampleImage], earlierSeconds: Double) {
         let spec = manifest.evaluation
         let split = spec.examples.map { data.test.prefix($0) } ?? data.test
         let evaluation = try robustEvaluation(classes: data.classCount, defense: target.defense.map { DefenseTraits($0, name: $0.name) })
@@ -292,7 +295,7 @@ public struct ExperimentRunner {
         try adversarial.write(to: adversarialPath)
         let images = try ExampleGrid.write(into: outputFolder, split: split, adversarial: adversarial, judged: judged,
                                            classNames: data.classNames, threatModel: manifest.threatModel, attackNames: attackNames)
-        return (report, images)
+        return (report, images, saved.state.recordedAttackSeconds)
     }
 
     /// The manifest's evaluation: its battery built from the registries, with its settings.

@@ -37,9 +37,15 @@ public struct DatasetSummary: Codable, Sendable, Equatable {
     public var classes: [String]
 }
 
+/// Where a run's time went. A run stopped and resumed counts what every process recorded in training
+/// and evaluation; only `totalSeconds` is the last process's alone.
 public struct Timings: Codable, Sendable, Equatable {
+    /// The epochs' seconds, summed over every process that trained (from the training records).
     public var trainingSeconds: Double
+    /// The evaluation's seconds: the attacks earlier processes recorded in the evaluation state, plus
+    /// this process's from the end of training to the written results (sanity checks included).
     public var evaluationSeconds: Double
+    /// The wall time of the process that finished the run, from its start to the written results.
     public var totalSeconds: Double
 
     public init(trainingSeconds: Double, evaluationSeconds: Double, totalSeconds: Double) {
