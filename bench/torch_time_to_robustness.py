@@ -62,6 +62,8 @@ EPSILON = 0.1
 # relu) change the model, `weight_decay` (default 5e-4) the optimiser, `epsilon` (default EPSILON) is the
 # training attack's radius (validation and evaluation stay at EPSILON), and `trades` (beta) trains
 # TRADES's objective with its KL attack in place of the cross-entropy on PGD's points
+DEEP_RESNET_ATTA = dict(steps=1, step_size=EPSILON / 4, epochs=15, guard=False, carry=True, average=0.999,
+                        architecture="preact-resnet", blocks_per_stage=2, weight_decay=2e-4)
 RECIPES = {
     "fashion-cnn-hour": dict(steps=5, step_size=0.05, epochs=14, guard=False, carry=False, average=None),
     "fashion-cnn-fast-hour": dict(steps=1, step_size=1.25 * EPSILON, epochs=32, guard=True, carry=False, average=None),
@@ -79,14 +81,10 @@ RECIPES = {
                                               architecture="preact-resnet", weight_decay=2e-4),
     "fashion-resnet-silu-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=26, guard=False, carry=True, average=0.999,
                                           architecture="preact-resnet", activation="silu"),
-    "fashion-resnet-deep-atta-hour": dict(steps=1, step_size=EPSILON / 4, epochs=15, guard=False, carry=True, average=0.999,
-                                          architecture="preact-resnet", blocks_per_stage=2, weight_decay=2e-4),
-    "fashion-resnet-deep-atta-wide-ball-hour": dict(steps=1, step_size=0.11 / 4, epochs=15, guard=False, carry=True, average=0.999,
-                                                    architecture="preact-resnet", blocks_per_stage=2, weight_decay=2e-4,
-                                                    epsilon=0.11),
-    "fashion-resnet-deep-atta-ball106-hour": dict(steps=1, step_size=0.106 / 4, epochs=15, guard=False, carry=True, average=0.999,
-                                                  architecture="preact-resnet", blocks_per_stage=2, weight_decay=2e-4,
-                                                  epsilon=0.106),
+    "fashion-resnet-deep-atta-hour": DEEP_RESNET_ATTA,
+    # the deep recipe with its training attack on a wider ball, the step a quarter of its radius
+    "fashion-resnet-deep-atta-wide-ball-hour": dict(DEEP_RESNET_ATTA, epsilon=0.11, step_size=0.11 / 4),
+    "fashion-resnet-deep-atta-ball106-hour": dict(DEEP_RESNET_ATTA, epsilon=0.106, step_size=0.106 / 4),
 }
 VALIDATION = 1_000   # advd's default: the last 1,000 training examples
 
