@@ -28,12 +28,12 @@ struct InProcessDaemonTests {
         evaluation: {attacks: [{name: pgd, steps: 3}], sanity_checks: false}
         """
 
-    /// Busy for minutes unless cancelled: PGD-AT on 50,000 examples.
+    /// Busy for minutes unless cancelled: PGD-AT on 50,000 examples, about a second an epoch on one core.
     static let slow = """
         name: slow
         dataset: {name: blobs, classes: 4, dimensions: 64, train_examples: 50000, test_examples: 100}
         model: {architecture: mlp, hidden: [128, 128]}
-        train: {method: pgd-at, attack: {steps: 10}, epochs: 20, batch_size: 64}
+        train: {method: pgd-at, attack: {steps: 10}, epochs: 400, batch_size: 64}
         threat_model: {norm: linf, epsilon: 0.2}
         evaluation: {attacks: [{name: pgd, steps: 10}]}
         """

@@ -25,25 +25,29 @@ final class ServeTests: XCTestCase {
           epsilon_curve: [0.25, 0.5]
         """
 
-    /// Long enough to be interrupted in the middle of training: PGD-AT, 4 epochs of 188 steps.
+    /// Long enough to be interrupted in the middle of training: PGD-AT, 4 epochs of 188 steps, about
+    /// 2.5 s of training on one core, so that the tests' stops, kills and requeues, sent as soon as the
+    /// checkpoint of step 80 appears, land before the end on a fast CPU too.
     static let longManifest = """
         name: long
         seed: 11
         dataset: {name: blobs, classes: 4, dimensions: 64, train_examples: 12000, test_examples: 200}
-        model: {architecture: mlp, hidden: [128, 128]}
-        train: {method: pgd-at, attack: {steps: 7}, epochs: 4, batch_size: 64, checkpoint_every: 40}
+        model: {architecture: mlp, hidden: [256, 256]}
+        train: {method: pgd-at, attack: {steps: 10}, epochs: 4, batch_size: 64, checkpoint_every: 40}
         threat_model: {norm: linf, epsilon: 0.2}
         evaluation:
           attacks: [{name: pgd, steps: 10}]
           sanity_checks: false
         """
 
-    /// Busy for minutes in a release build unless something stops it: PGD-AT on 50,000 examples.
+    /// Busy for minutes in a release build unless something stops it: PGD-AT on 50,000 examples, about
+    /// a second an epoch on one core. The epochs are many so that no CPU finishes it within the minute a
+    /// Slurm test waits for its time-limit signal (20 epochs took 15 to 25 s, and ended before it came).
     static let slowManifest = """
         name: slow
         dataset: {name: blobs, classes: 4, dimensions: 64, train_examples: 50000, test_examples: 100}
         model: {architecture: mlp, hidden: [128, 128]}
-        train: {method: pgd-at, attack: {steps: 10}, epochs: 20, batch_size: 64, checkpoint_every: 20}
+        train: {method: pgd-at, attack: {steps: 10}, epochs: 400, batch_size: 64, checkpoint_every: 20}
         threat_model: {norm: linf, epsilon: 0.2}
         evaluation: {attacks: [{name: pgd, steps: 10}]}
         """
