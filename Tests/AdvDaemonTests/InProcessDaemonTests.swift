@@ -28,16 +28,6 @@ struct InProcessDaemonTests {
         evaluation: {attacks: [{name: pgd, steps: 3}], sanity_checks: false}
         """
 
-    /// Busy for minutes unless cancelled: PGD-AT on 50,000 examples, about a second an epoch on one core.
-    static let slow = """
-        name: slow
-        dataset: {name: blobs, classes: 4, dimensions: 64, train_examples: 50000, test_examples: 100}
-        model: {architecture: mlp, hidden: [128, 128]}
-        train: {method: pgd-at, attack: {steps: 10}, epochs: 400, batch_size: 64}
-        threat_model: {norm: linf, epsilon: 0.2}
-        evaluation: {attacks: [{name: pgd, steps: 10}]}
-        """
-
     static func configuration(in folder: TemporaryFolder) -> DaemonConfiguration {
         var configuration = DaemonConfiguration()
         configuration.stateFolder = folder.file("state")
@@ -119,7 +109,7 @@ struct InProcessDaemonTests {
             #expect(refusal?.message.hasPrefix(message) == true, "\(refusal?.message.prefix(200) ?? "accepted")")
         }
 
-        let slow = try Self.submit(Self.slow, to: daemon, as: Self.alice)
+        let slow = try Self.submit(TestManifests.slow, to: daemon, as: Self.alice)
         _ = try Self.wait(for: slow, of: daemon, in: [.running])
         let quick = try Self.submit(Self.quick, to: daemon, as: Self.alice)   // waits: the one worker is busy
         #expect(try Self.job(quick, of: daemon).state == .queued)
@@ -283,7 +273,7 @@ struct InProcessDaemonTests {
         let daemon = Self.daemon(in: folder)
         try daemon.start()
         defer { daemon.stopAndWait(seconds: 30) }
-        let slow = try Self.submit(Self.slow, to: daemon, as: Self.alice)
+        let slow = try Self.submit(TestManifests.slow, to: daemon, as: Self.alice)
         _ = try Self.wait(for: slow, of: daemon, in: [.running])
         func submit(priority: Int) throws -> Int64 {
             let response = daemon.respond(to: .submit([Submission(manifest: Self.quick, manifestName: "p\(priority).yaml", priority: priority)]),
@@ -326,7 +316,7 @@ struct InProcessDaemonTests {
         let folder = TemporaryFolder()
         let daemon = Self.daemon(in: folder)
         try daemon.start()
-        let slow = try Self.submit(Self.slow, to: daemon, as: Self.alice)
+        let slow = try Self.submit(TestManifests.slow, to: daemon, as: Self.alice)
         _ = try Self.wait(for: slow, of: daemon, in: [.running])
         #expect(daemon.stopAndWait(seconds: 30))
 

@@ -40,18 +40,6 @@ final class ServeTests: XCTestCase {
           sanity_checks: false
         """
 
-    /// Busy for minutes in a release build unless something stops it: PGD-AT on 50,000 examples, about
-    /// a second an epoch on one core. The epochs are many so that no CPU finishes it within the minute a
-    /// Slurm test waits for its time-limit signal (20 epochs took 15 to 25 s, and ended before it came).
-    static let slowManifest = """
-        name: slow
-        dataset: {name: blobs, classes: 4, dimensions: 64, train_examples: 50000, test_examples: 100}
-        model: {architecture: mlp, hidden: [128, 128]}
-        train: {method: pgd-at, attack: {steps: 10}, epochs: 400, batch_size: 64, checkpoint_every: 20}
-        threat_model: {norm: linf, epsilon: 0.2}
-        evaluation: {attacks: [{name: pgd, steps: 10}]}
-        """
-
     /// Fills the file system of `folder` with one file until a write fails; returns the file.
     static func fill(_ folder: String) -> String {
         let path = folder + "/filler"
@@ -80,7 +68,7 @@ final class ServeTests: XCTestCase {
         daemon.workerFlags = ["--workers", "1", "--threads-per-job", "1"]
         try daemon.start()
         XCTAssertTrue(daemon.waitForNotification("READY=1"))
-        try daemon.drop(Self.slowManifest, as: "slow.yaml")
+        try daemon.drop(TestManifests.slow, as: "slow.yaml")
         _ = try daemon.waitForJob(1, in: ["running"])
         // job 2 waits in the queue for the one worker, and will have to start on a full disk
         try Self.tinyManifest.replacingOccurrences(of: "name: tiny", with: "name: queued")

@@ -142,7 +142,7 @@ final class SlurmTests: XCTestCase {
 
     func testCancellingAJobCancelsItInSlurm() throws {
         let daemon = try slurmDaemon()
-        try ServeTests.slowManifest.write(toFile: daemon.root + "/slow.yaml", atomically: true, encoding: .utf8)
+        try TestManifests.slow.write(toFile: daemon.root + "/slow.yaml", atomically: true, encoding: .utf8)
         XCTAssertEqual(try daemon.advctl(["submit", daemon.root + "/slow.yaml"]).status, 0)
         XCTAssertEqual(try daemon.waitForJob(1, in: ["running"], seconds: 60)["state"] as? String, "running")
         XCTAssertTrue(waitForTrainingCheckpoint(in: jobFolder(daemon, 1)), "training never reached step 80")
@@ -194,7 +194,7 @@ final class SlurmTests: XCTestCase {
     /// minutes, and the test follows it through its first stop and the resumed second attempt.
     func testAJobNearItsTimeLimitCheckpointsOnTheEarlySignalAndIsSubmittedAgain() throws {
         let daemon = try slurmDaemon(extra: "  time_limit: \"1\"\n  signal_seconds: 50")
-        try daemon.drop(ServeTests.slowManifest, as: "slow.yaml")
+        try daemon.drop(TestManifests.slow, as: "slow.yaml")
         var job: [String: Any] = [:]
         let resubmitted = try waitUntil(seconds: 150) {
             job = try daemon.job(1)
