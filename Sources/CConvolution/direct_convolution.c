@@ -113,6 +113,7 @@ static inline float horizontal_sum_256(__m256 v) {
 #define ADV_BROADCAST(pointer) _mm256_broadcast_ss(pointer)
 #define ADV_FMADD(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define ADV_REDUCE(vector) horizontal_sum_256(vector)
+#define ADV_POSITION_VECTORS 2
 #define ADV_CORRELATE_NAME adv_direct_correlate_avx2
 #define ADV_WEIGHT_GRADIENT_NAME adv_direct_weight_gradient_avx2
 #include "vector_kernels.h"
@@ -126,6 +127,7 @@ static inline float horizontal_sum_256(__m256 v) {
 #define ADV_BROADCAST(pointer) _mm512_set1_ps(*(pointer))
 #define ADV_FMADD(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define ADV_REDUCE(vector) _mm512_reduce_add_ps(vector)
+#define ADV_POSITION_VECTORS 4
 #define ADV_CORRELATE_NAME adv_direct_correlate_avx512
 #define ADV_WEIGHT_GRADIENT_NAME adv_direct_weight_gradient_avx512
 #include "vector_kernels.h"

@@ -6,7 +6,10 @@
 // J output channels (4, or 1 for a single-channel output: an image's gradient) × V vectors of
 // positions, for a kernel of KS columns known at compile time: the accumulators stay in registers
 // across the unrolled kernel window. With J = 4 and V = 2, each weight broadcast feeds two FMAs and each
-// input load four (wider blocks spilled registers on AVX2 and ran slower).
+// input load four (wider blocks spilled registers on AVX2 and ran slower). AVX-512's 32 registers hold
+// V = ADV_POSITION_VECTORS = 4: sixteen independent sums, twice the FMA latency × units that eight
+// only just cover. Every output's sum runs over (c, kh, kw) in the same order whatever J and V are, so
+// the block shape never changes a bit of the result.
 #define ADV_CORRELATE_BLOCK(J, V, KS_CONST)                                                                  \
     do {                                                                                                       \
         ADV_VECTOR a[J][V];                                                                                    \
@@ -39,6 +42,8 @@
         if (rows == 1) {                                                                                       \
             for (; q + 4 * ADV_WIDTH <= length; q += 4 * ADV_WIDTH) ADV_CORRELATE_BLOCK(1, 4, KS_CONST);       \
         } else {                                                                                               \
+            for (; q + ADV_POSITION_VECTORS * ADV_WIDTH <= length; q += ADV_POSITION_VECTORS * ADV_WIDTH)     \
+                ADV_CORRELATE_BLOCK(4, ADV_POSITION_VECTORS, KS_CONST);                                        \
             for (; q + 2 * ADV_WIDTH <= length; q += 2 * ADV_WIDTH) ADV_CORRELATE_BLOCK(4, 2, KS_CONST);       \
         }                                                                                                      \
         for (; q < length; q += ADV_WIDTH) ADV_CORRELATE_BLOCK(4, 1, KS_CONST);                                \
@@ -111,5 +116,6 @@ void ADV_WEIGHT_GRADIENT_NAME(const float *input, long channels, long plane_stri
 #undef ADV_BROADCAST
 #undef ADV_FMADD
 #undef ADV_REDUCE
+#undef ADV_POSITION_VECTORS
 #undef ADV_CORRELATE_NAME
 #undef ADV_WEIGHT_GRADIENT_NAME

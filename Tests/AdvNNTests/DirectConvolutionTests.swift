@@ -55,8 +55,10 @@ import Testing
     }
 
     /// (channels, output channels, kernel, padded width, output height): the ResNet's first stage, odd
-    /// counts, a 5×5 kernel, a single output channel.
-    static let kernelShapes = [(16, 16, 3, 30, 28), (5, 7, 3, 9, 7), (3, 6, 5, 18, 14), (8, 1, 5, 32, 28)]
+    /// counts, a 5×5 kernel, a single output channel, and 112 positions (AVX-512's blocks of 64, 32 and
+    /// 16 positions all run).
+    static let kernelShapes = [(16, 16, 3, 30, 28), (5, 7, 3, 9, 7), (3, 6, 5, 18, 14), (8, 1, 5, 32, 28),
+                               (4, 5, 3, 16, 7)]
 
     /// The vector kernels compute the portable twins' sums (in another order, with fused multiply–adds),
     /// where this CPU has their instructions (AVX-512: the Intel Xeons advd is measured on).
@@ -70,6 +72,31 @@ import Testing
           arguments: kernelShapes)
     func avx512KernelsMatchTheirPortableTwins(shape: (Int, Int, Int, Int, Int)) {
         compareWithTwins(.avx512, shape: shape)
+    }
+
+    /// Each output's sum runs over (channel, kernel row, kernel column) in one order with fused
+    /// multiply–adds, whatever the vector width and block shape: the AVX2 and AVX-512 forward kernels give
+    /// the same bits, so a model's forward does not depend on which of the two a CPU runs.
+    @Test(.enabled(if: DirectConvolutionKernel.avx2.isAvailable && DirectConvolutionKernel.avx512.isAvailable,
+                   "this CPU lacks AVX2 and FMA or AVX-512"),
+          arguments: kernelShapes)
+    func avx2AndAvx512ForwardKernelsAgreeBitForBit(shape: (Int, Int, Int, Int, Int)) {
+        let (channels, outChannels, kernelSize, paddedWidth, outputHeight) = shape
+        var rng = RandomStream(seed: 34)
+        let planeStride = (outputHeight + kernelSize - 1) * paddedWidth
+        let length = (outputHeight * paddedWidth + 15) / 16 * 16
+        let input = Tensor(zeros: Shape(adv_direct_input_floats(channels, planeStride, paddedWidth, kernelSize, length)))
+        let weights = Tensor(zeros: Shape(outChannels, channels, kernelSize, kernelSize))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.fill(weights, rng: &rng)
+        let packed = Tensor(zeros: Shape((outChannels + 3) / 4 * 4 * channels * kernelSize * kernelSize))
+        adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, 0, packed.data)
+        let avx2 = Tensor(zeros: Shape(outChannels, length)), avx512 = Tensor(zeros: Shape(outChannels, length))
+        DirectConvolutionKernel.avx2.correlate(input.data, channels, planeStride, paddedWidth, kernelSize, packed.data,
+                                               outChannels, avx2.data, length)
+        DirectConvolutionKernel.avx512.correlate(input.data, channels, planeStride, paddedWidth, kernelSize, packed.data,
+                                                 outChannels, avx512.data, length)
+        #expect(avx2.scalars == avx512.scalars)
     }
 
     private func compareWithTwins(_ kernel: DirectConvolutionKernel, shape: (Int, Int, Int, Int, Int)) {
