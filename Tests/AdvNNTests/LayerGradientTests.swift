@@ -137,6 +137,45 @@ import Testing
         GradientCheck.checkLayer(block, input: input, step: 1e-3, tolerance: 2e-2, rng: &rng)
     }
 
+    /// In evaluation mode a BN → ReLU read only by a direct convolution is applied by the convolution as
+    /// it pads its input (`defersActivations`): the same bits as the BN's own pass, forward and backward,
+    /// for the identity block (both BNs deferred) and a projection block (bn2 only), on rows of 9 floats
+    /// (a vector and an overlapping one) and of 5 (scalars).
+    @Test(.enabled(if: ConvolutionAlgorithm.directIsAvailable, "this CPU runs no direct kernels"),
+          arguments: [(16, 16, 1), (8, 16, 2)])
+    func deferredActivationsGiveTheSameBits(inChannels: Int, outChannels: Int, stride: Int) {
+        var rng = RandomStream(seed: 35)
+        let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride, rng: &rng)
+        block.isTraining = false
+        #expect(block.conv2.algorithm == .direct)
+        for norm in [block.bn1, block.bn2] {
+            GradientCheck.fill(norm.runningMean, rng: &rng, scale: 0.2)
+            GradientCheck.fill(norm.weight.value, rng: &rng)
+            GradientCheck.fill(norm.bias.value, rng: &rng, scale: 0.3)
+            for c in 0..<norm.channels { norm.runningVariance[c] = rng.nextFloat(in: 0.5, 1.5) }
+        }
+        let input = Tensor(zeros: Shape(3, inChannels, 9, 9))
+        GradientCheck.fill(input, rng: &rng)
+        let dOutput = Tensor(zeros: block.outputShape(for: input.shape))
+        GradientCheck.fill(dOutput, rng: &rng)
+        func run(defers: Bool) -> (output: [Float], dInput: [Float], gradients: [[Float]]) {
+            block.defersActivations = defers
+            for (_, parameter) in block.namedParameters { parameter.gradient.zero() }
+            let output = block.forward(input).scalars
+            let dInput = block.backward(dOutput, request: .training)!.scalars
+            return (output, dInput, block.namedParameters.map { $0.parameter.gradient.scalars })
+        }
+        /// How many values differ in their bits (−0 from +0 too), or all of them if the counts differ.
+        func differing(_ a: [Float], _ b: [Float]) -> Int {
+            a.count == b.count ? zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count : max(a.count, b.count)
+        }
+        let plain = run(defers: false), deferred = run(defers: true)
+        #expect(differing(deferred.output, plain.output) == 0)
+        #expect(differing(deferred.dInput, plain.dInput) == 0)
+        #expect(differing(deferred.gradients.flatMap { $0 }, plain.gradients.flatMap { $0 }) == 0)
+        #expect(plain.output.contains { $0 != 0 } && plain.gradients.allSatisfy { $0.contains { $0 != 0 } })
+    }
+
     /// In training mode the block's BatchNorms normalise with the batch's statistics: the gradient
     /// through them (and through both paths of the sum) against finite differences too. The step is
     /// small: through the batch statistics one weight moves every value of its channel, and a step of

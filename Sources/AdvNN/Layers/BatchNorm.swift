@@ -102,8 +102,7 @@ public final class BatchNorm: Layer {
                             runMean[c] = (1 - m) * runMean[c] + m * Float(mu)
                             runVar[c] = (1 - m) * runVar[c] + m * Float(unbiased)
                         } else {
-                            MEAN[c] = runMean[c]
-                            RSTD[c] = 1 / (runVar[c] + eps).squareRoot()
+                            (MEAN[c], RSTD[c]) = Self.runningStatistics(mean: runMean[c], variance: runVar[c], epsilon: eps)
                         }
                         // y = γ·(x − μ)·rstd + β, then max(y, 0) with a fused ReLU
                         let (scale, shift) = Self.affine(gamma: gamma[c], beta: beta[c], mean: MEAN[c], inverseStd: RSTD[c])
@@ -120,6 +119,30 @@ public final class BatchNorm: Layer {
             }
         }
         return output
+    }
+
+    /// Evaluation mode with a fused ReLU: what `forward` does but write the output. It records `input`
+    /// and the running statistics for `backward`, which never reads the output, and returns the map
+    /// for the layer that reads the output to apply as it reads (a direct convolution, as it pads its
+    /// input): one pass over the activations instead of two, and the same bits.
+    public func deferredForward(_ input: Tensor) -> ChannelAffineReLU {
+        precondition(!isTraining && fusesReLU, "BatchNorm.deferredForward needs evaluation mode and a fused ReLU")
+        _ = outputShape(for: input.shape)
+        self.input = input
+        normalisedInTraining = false
+        var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
+        for c in 0..<channels {
+            (mean[c], inverseStd[c]) = Self.runningStatistics(mean: runningMean[c], variance: runningVariance[c],
+                                                              epsilon: epsilon)
+            (scale[c], shift[c]) = Self.affine(gamma: weight.value[c], beta: bias.value[c], mean: mean[c],
+                                               inverseStd: inverseStd[c])
+        }
+        return ChannelAffineReLU(scale: scale, shift: shift)
+    }
+
+    /// Evaluation mode's mean and 1/√(variance + ε), from the running statistics.
+    private static func runningStatistics(mean: Float, variance: Float, epsilon: Float) -> (mean: Float, inverseStd: Float) {
+        (mean, 1 / (variance + epsilon).squareRoot())
     }
 
     /// The normalisation of a channel as one affine map, y = x·scale + shift: computed in one place, so

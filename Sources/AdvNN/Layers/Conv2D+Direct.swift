@@ -4,7 +4,7 @@
 /// of images spread over the threads, chunks within a group, each group's weight gradient summed in its
 /// own part and the parts added in group order), so results are bit-identical for any number of threads.
 extension Conv2D {
-    func directForward(_ input: Tensor, residual: Tensor?) {
+    func directForward(_ input: Tensor, residual: Tensor?, activation: ChannelAffineReLU?) {
         let OC = geometry.outChannels, H = input.shape[2], W = input.shape[3]
         let OH = output.shape[2], OW = output.shape[3]
         DirectConvolution.pack(weight.value, of: geometry, forInputGradient: false, into: packedWeights)
@@ -15,7 +15,7 @@ extension Conv2D {
             scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
             scratch.product.resize(to: Shape(OC, layout.length))
             let padded = scratch.paddedPlanes.data, flat = scratch.product.data
-            layout.padInput(X, images: images, into: padded)
+            layout.padInput(X, images: images, into: padded, activation: activation)
             layout.correlate(padded: padded, packed: packed, into: flat)
             // out[n, oc, oh, :] = the first OW of flat row (oc, image, oh) + b[oc]; the rest are unused
             for (local, n) in images.enumerated() {
@@ -35,7 +35,7 @@ extension Conv2D {
         }
     }
 
-    func directBackward(_ dOutput: Tensor, input: Tensor, request: GradientRequest) {
+    func directBackward(_ dOutput: Tensor, input: Tensor, activation: ChannelAffineReLU?, request: GradientRequest) {
         let N = input.shape[0], C = geometry.inChannels, OC = geometry.outChannels, K = geometry.patchSize
         let H = input.shape[2], W = input.shape[3], groups = groupCount(images: N)
         let OH = output.shape[2], OW = output.shape[3]
@@ -61,7 +61,7 @@ extension Conv2D {
             if request.parameters {
                 // (1) dW += the padded inputs correlated with dOutput
                 scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
-                layout.padInput(X, images: images, into: scratch.paddedPlanes.data)
+                layout.padInput(X, images: images, into: scratch.paddedPlanes.data, activation: activation)
                 layout.addWeightGradient(padded: scratch.paddedPlanes.data, paddedGradient: paddedGradient,
                                          into: weightGradientParts.data + group * OC * K)
                 // (2) db[oc] += Σ dOutput[n, oc]

@@ -60,6 +60,9 @@ public final class Conv2D: Layer {
     let output = Tensor(zeros: Shape(0))
     let dInput = Tensor(zeros: Shape(0))
     private var input: Tensor?
+    /// The map the last forward applied to `input` as it read it (`forward(_:after:adding:)`); nil for
+    /// a plain forward.
+    private var inputActivation: ChannelAffineReLU?
 
     /// A convolution initialised as PyTorch's `nn.Conv2d` by default: uniform in ±1/√(C·KH·KW).
     public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
@@ -130,15 +133,27 @@ public final class Conv2D: Layer {
         forward(input, residual: residual)
     }
 
-    private func forward(_ input: Tensor, residual: Tensor?) -> Tensor {
+    /// conv(activation(input)) (+ residual), where `activation` is an evaluation-mode BatchNorm's with
+    /// its ReLU (`BatchNorm.deferredForward`), applied as the direct path pads each chunk of `input`:
+    /// the BN's output is never written, and the result is the same bits as the BN's forward and then
+    /// this layer's. The backward's weight gradient applies it again as it pads. Direct path only.
+    public func forward(_ input: Tensor, after activation: ChannelAffineReLU, adding residual: Tensor? = nil) -> Tensor {
+        precondition(algorithm == .direct, "Conv2D.forward(_:after:) needs the direct path")
+        precondition(activation.scale.count == geometry.inChannels,
+                     "Conv2D(\(geometry.inChannels) channels) got an activation of \(activation.scale.count)")
+        return forward(input, residual: residual, activation: activation)
+    }
+
+    private func forward(_ input: Tensor, residual: Tensor?, activation: ChannelAffineReLU? = nil) -> Tensor {
         let outShape = outputShape(for: input.shape)
         precondition(residual.map { $0.shape == outShape } ?? true,
                      "Conv2D residual \(residual!.shape) vs output \(outShape)")
         self.input = input
+        inputActivation = activation
         output.resize(to: outShape)
         let N = input.shape[0], OHW = outShape[2] * outShape[3]
         if algorithm == .direct {
-            directForward(input, residual: residual)
+            directForward(input, residual: residual, activation: activation)
             return output
         }
         let byRows = geometry.forwardUnrollsChannelsLast(outputWidth: outShape[3])
@@ -196,9 +211,10 @@ public final class Conv2D: Layer {
         let N = input.shape[0], OC = geometry.outChannels, K = geometry.patchSize
         let OHW = output.shape[2] * output.shape[3], groups = groupCount(images: N)
         if algorithm == .direct {
-            directBackward(dOutput, input: input, request: request)
+            directBackward(dOutput, input: input, activation: inputActivation, request: request)
             return request.input ? dInput : nil
         }
+        precondition(inputActivation == nil, "Conv2D: the forward ran direct, the backward unrolled")
         if request.input {
             dInput.resize(to: input.shape)
             if geometry.unrollsChannelsLast { permuteWeightsChannelsLast() }

@@ -126,10 +126,12 @@ struct DirectConvolution {
     }
 
     /// Copies images `images` of the layer's input (N, C, H, W) into `target` (`inputFloats` of it): the
-    /// forward's and the weight gradient's correlation input.
-    func padInput(_ input: UnsafePointer<Float>, images: Range<Int>, into target: UnsafeMutablePointer<Float>) {
+    /// forward's and the weight gradient's correlation input. With `activation`, the input is a
+    /// BatchNorm's and what is copied its output, computed on the way.
+    func padInput(_ input: UnsafePointer<Float>, images: Range<Int>, into target: UnsafeMutablePointer<Float>,
+                  activation: ChannelAffineReLU? = nil) {
         pad(input, images: images, channels: geometry.inChannels, height: height, width: width,
-            padding: geometry.padding, into: target, total: inputFloats)
+            padding: geometry.padding, into: target, total: inputFloats, activation: activation)
     }
 
     /// Copies images `images` of dOutput (N, OC, OH, OW), padded by P', into `target`
@@ -142,17 +144,23 @@ struct DirectConvolution {
 
     /// Copies images `images` of `source` (N, channels, height, width) into `target` in the layout (both
     /// callers' sizes padded have its strides): each channel's images `planeStride` apart, each image
-    /// `padding` zero rows and then its rows, each row `padding` zeros and then its `width` floats;
-    /// zeroes the `total` floats around them first.
+    /// `padding` zero rows and then its rows, each row `padding` zeros and then its `width` floats
+    /// (through `activation` where there is one: the padding stays zero); zeroes the `total` floats
+    /// around them first.
     private func pad(_ source: UnsafePointer<Float>, images: Range<Int>, channels: Int, height: Int, width: Int,
-                     padding: Int, into target: UnsafeMutablePointer<Float>, total: Int) {
+                     padding: Int, into target: UnsafeMutablePointer<Float>, total: Int,
+                     activation: ChannelAffineReLU? = nil) {
         target.update(repeating: 0, count: total)
         for (local, n) in images.enumerated() {
             for c in 0..<channels {
                 let image = target + c * planeStride + local * imageStride + padding * rowStride + padding
                 for h in 0..<height {
-                    Elementwise.copyRow(source + ((n * channels + c) * height + h) * width, to: image + h * rowStride,
-                                        count: width)
+                    let row = source + ((n * channels + c) * height + h) * width
+                    if let activation {
+                        activation.apply(channel: c, row, to: image + h * rowStride, count: width)
+                    } else {
+                        Elementwise.copyRow(row, to: image + h * rowStride, count: width)
+                    }
                 }
             }
         }

@@ -21,6 +21,10 @@ public final class PreActivationBlock: Layer {
         didSet { for layer in sublayers { layer.compute = compute } }
     }
 
+    /// Whether an evaluation-mode BN → ReLU is applied by the direct convolution that reads it, as it
+    /// pads (`defersActivation`), instead of in a pass of its own: the same bits, one pass over the
+    /// activations fewer (benchmarks and tests compare the two).
+    public var defersActivations = true
     private let dActivated = Tensor(zeros: Shape(0))   // gradient at bn1's output (ReLU included), from both paths
     private let dInput = Tensor(zeros: Shape(0))
     private var input: Tensor?
@@ -48,6 +52,7 @@ public final class PreActivationBlock: Layer {
         activation1 = other.activation1?.replica(); activation2 = other.activation2?.replica()
         shortcut = other.shortcut?.replica()
         isTraining = other.isTraining
+        defersActivations = other.defersActivations
     }
 
     public func replica() -> PreActivationBlock {
@@ -66,9 +71,27 @@ public final class PreActivationBlock: Layer {
 
     public func forward(_ input: Tensor) -> Tensor {
         self.input = input
-        let activated = Self.forward(bn1, activation1, input)   // activation(BN(input))
-        let identity = shortcut?.forward(activated) ?? input
-        return conv2.forward(Self.forward(bn2, activation2, conv1.forward(activated)), adding: identity)
+        let identity: Tensor, residual: Tensor
+        if defersActivation(bn1, to: conv1) && shortcut == nil {
+            residual = conv1.forward(input, after: bn1.deferredForward(input))
+            identity = input
+        } else {
+            let activated = Self.forward(bn1, activation1, input)   // activation(BN(input))
+            identity = shortcut?.forward(activated) ?? input
+            residual = conv1.forward(activated)
+        }
+        if defersActivation(bn2, to: conv2) {
+            return conv2.forward(residual, after: bn2.deferredForward(residual), adding: identity)
+        }
+        return conv2.forward(Self.forward(bn2, activation2, residual), adding: identity)
+    }
+
+    /// Whether `bn`'s BN → ReLU is left to `conv` to apply as it pads its input: in evaluation mode (the
+    /// statistics fixed), with the ReLU fused, where `conv` runs direct and is the BN's only reader (for
+    /// bn1, where the shortcut is the identity). The BN's backward reads only its input, and `conv`'s
+    /// weight gradient pads its input the same way again, so nothing needs the BN's output.
+    private func defersActivation(_ bn: BatchNorm, to conv: Conv2D) -> Bool {
+        defersActivations && !bn.isTraining && bn.fusesReLU && conv.algorithm == .direct
     }
 
     public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {

@@ -222,8 +222,34 @@ public enum Elementwise {
             store(v.replacing(with: 0, where: v .< 0), y + i)
             i += width
         }
-        while i < count { y[i] = max(x[i] * scale + shift, 0); i += 1 }
+        while i < count { y[i] = relu(x[i] * scale + shift); i += 1 }
     }
+
+    /// As `affineReLU`, for a short row (an image row, as a convolution pads it): 8-wide vectors, the
+    /// last one overlapping its predecessor, as `copyRow`. `x` and `y` must not overlap.
+    @inline(__always)
+    static func affineReLURow(_ x: UnsafePointer<Float>, scale: Float, shift: Float, into y: UnsafeMutablePointer<Float>,
+                              count: Int) {
+        let w = ShortVector.scalarCount
+        guard count >= w else {
+            for i in 0..<count { y[i] = relu(x[i] * scale + shift) }
+            return
+        }
+        let a = ShortVector(repeating: scale), b = ShortVector(repeating: shift)
+        var i = 0
+        while i + w < count {
+            let v = loadShort(x + i) * a + b
+            storeShort(v.replacing(with: 0, where: v .< 0), y + i)
+            i += w
+        }
+        let v = loadShort(x + count - w) * a + b
+        storeShort(v.replacing(with: 0, where: v .< 0), y + count - w)
+    }
+
+    /// max(v, 0) as the vector kernels compute it (v where v is not below 0, so −0 stays −0), for
+    /// their scalar tails: a value gets the same bits in a vector and in a tail.
+    @inline(__always)
+    static func relu(_ v: Float) -> Float { v < 0 ? 0 : v }
 
     /// d[i] = α·g[i] + β·(x[i] − mean) + γ
     public static func combine(_ g: UnsafePointer<Float>, times alpha: Float, _ x: UnsafePointer<Float>, from mean: Float,
