@@ -137,17 +137,24 @@ import Testing
         GradientCheck.checkLayer(block, input: input, step: 1e-3, tolerance: 2e-2, rng: &rng)
     }
 
-    /// In evaluation mode a BN → ReLU read only by a direct convolution is applied by the convolution as
-    /// it pads its input (`defersActivations`): the same bits as the BN's own pass, forward and backward,
-    /// for the identity block (both BNs deferred) and a projection block (bn2 only), on rows of 9 floats
+    /// The convolution paths this CPU runs: unrolled everywhere, direct where it has the kernels.
+    static let algorithmsThisCPURuns: [ConvolutionAlgorithm] =
+        ConvolutionAlgorithm.directIsAvailable ? [.direct, .unrolled] : [.unrolled]
+
+    /// In evaluation mode each BN → ReLU is applied by the convolutions that read it as they copy their
+    /// input into padded planes (`defersActivations`): the same bits as the BN's own pass, forward and
+    /// backward, for an identity block and a projection block (its bn1 read by a stride-2 convolution and
+    /// a 1×1 shortcut), on every path a convolution takes (direct, im2col, im2row), on rows of 9 floats
     /// (a vector and an overlapping one) and of 5 (scalars).
-    @Test(.enabled(if: ConvolutionAlgorithm.directIsAvailable, "this CPU runs no direct kernels"),
-          arguments: [(16, 16, 1), (8, 16, 2)])
-    func deferredActivationsGiveTheSameBits(inChannels: Int, outChannels: Int, stride: Int) {
+    @Test(arguments: [(16, 16, 1), (8, 16, 2)], LayerGradientTests.algorithmsThisCPURuns)
+    func deferredActivationsGiveTheSameBits(shape: (inChannels: Int, outChannels: Int, stride: Int),
+                                            algorithm: ConvolutionAlgorithm) {
+        let (inChannels, outChannels, stride) = shape
         var rng = RandomStream(seed: 35)
         let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride, rng: &rng)
         block.isTraining = false
-        #expect(block.conv2.algorithm == .direct)
+        block.conv2.algorithm = algorithm
+        if stride == 1 { block.conv1.algorithm = algorithm }
         for norm in [block.bn1, block.bn2] {
             GradientCheck.fill(norm.runningMean, rng: &rng, scale: 0.2)
             GradientCheck.fill(norm.weight.value, rng: &rng)

@@ -11,4 +11,8 @@ public struct ChannelAffineReLU: Sendable {
     func apply(channel: Int, _ s: UnsafePointer<Float>, to t: UnsafeMutablePointer<Float>, count: Int) {
         Elementwise.affineReLURow(s, scale: scale[channel], shift: shift[channel], into: t, count: count)
     }
+
+    /// One value of channel `channel`, as `apply` computes it.
+    @inline(__always)
+    func value(channel: Int, _ x: Float) -> Float { Elementwise.relu(x * scale[channel] + shift[channel]) }
 }

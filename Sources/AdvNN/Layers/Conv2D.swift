@@ -134,11 +134,11 @@ public final class Conv2D: Layer {
     }
 
     /// conv(activation(input)) (+ residual), where `activation` is an evaluation-mode BatchNorm's with
-    /// its ReLU (`BatchNorm.deferredForward`), applied as the direct path pads each chunk of `input`:
-    /// the BN's output is never written, and the result is the same bits as the BN's forward and then
-    /// this layer's. The backward's weight gradient applies it again as it pads. Direct path only.
+    /// its ReLU (`BatchNorm.deferredForward`), applied as each image is copied into its zero-padded
+    /// planes (the direct path's, or im2col's and im2row's): the BN's output is never written, and the
+    /// result is the same bits as the BN's forward and then this layer's. The backward's weight gradient
+    /// applies it again as it copies.
     public func forward(_ input: Tensor, after activation: ChannelAffineReLU, adding residual: Tensor? = nil) -> Tensor {
-        precondition(algorithm == .direct, "Conv2D.forward(_:after:) needs the direct path")
         precondition(activation.scale.count == geometry.inChannels,
                      "Conv2D(\(geometry.inChannels) channels) got an activation of \(activation.scale.count)")
         return forward(input, residual: residual, activation: activation)
@@ -159,7 +159,8 @@ public final class Conv2D: Layer {
         let byRows = geometry.forwardUnrollsChannelsLast(outputWidth: outShape[3])
         if byRows { permuteWeightsChannelsLast() }
         forEachChunk(images: N, perChunk: unrolledImagesPerChunk(positions: OHW)) { images, _, scratch in
-            forward(input, images: images, positions: OHW, byRows: byRows, residual: residual, scratch: scratch)
+            forward(input, images: images, positions: OHW, byRows: byRows, residual: residual, activation: activation,
+                    scratch: scratch)
         }
         return output
     }
@@ -175,18 +176,20 @@ public final class Conv2D: Layer {
     /// out[n, oc, :] = W · (columns of image n) + b[oc] (+ residual[n, oc, :]), for the images of one
     /// chunk, on this thread.
     private func forward(_ input: Tensor, images: Range<Int>, positions OHW: Int, byRows: Bool, residual: Tensor?,
-                         scratch: Scratch) {
+                         activation: ChannelAffineReLU?, scratch: Scratch) {
         let OC = geometry.outChannels, K = geometry.patchSize, columnCount = images.count * OHW
         scratch.product.resize(to: Shape(OC, columnCount))
         if byRows {
             scratch.columns.resize(to: Shape(columnCount, K))
-            geometry.im2row(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
+            geometry.im2row(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes,
+                            activation: activation)
             // product (OC, chunk·OHW) = W (OC, K channels last) · rowsᵀ (K, chunk·OHW)
             BLAS.gemmOnThisThread(transposeB: true, m: OC, n: columnCount, k: K, a: weightChannelsLast.data,
                                   b: scratch.columns.data, c: scratch.product.data)
         } else {
             scratch.columns.resize(to: Shape(K, columnCount))
-            geometry.im2col(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
+            geometry.im2col(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes,
+                            activation: activation)
             // product (OC, chunk·OHW) = W (OC, K) · columns (K, chunk·OHW)
             BLAS.gemmOnThisThread(m: OC, n: columnCount, k: K, a: weight.value.data, b: scratch.columns.data,
                                   c: scratch.product.data)
@@ -214,7 +217,6 @@ public final class Conv2D: Layer {
             directBackward(dOutput, input: input, activation: inputActivation, request: request)
             return request.input ? dInput : nil
         }
-        precondition(inputActivation == nil, "Conv2D: the forward ran direct, the backward unrolled")
         if request.input {
             dInput.resize(to: input.shape)
             if geometry.unrollsChannelsLast { permuteWeightsChannelsLast() }
@@ -251,12 +253,14 @@ public final class Conv2D: Layer {
             let part = weightGradientParts.data + group * K * OC
             if byRows {
                 scratch.columns.resize(to: Shape(columnCount, K))
-                geometry.im2row(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
+                geometry.im2row(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes,
+                                activation: inputActivation)
                 // (2) dW (OC, K) += dProduct (OC, chunk·OHW) · rows (chunk·OHW, K), K channels last
                 BLAS.gemmOnThisThread(m: OC, n: K, k: columnCount, a: dP, b: scratch.columns.data, beta: 1, c: part)
             } else {
                 scratch.columns.resize(to: Shape(K, columnCount))
-                geometry.im2col(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes)
+                geometry.im2col(input, images: images, into: scratch.columns, scratch: scratch.paddedPlanes,
+                                activation: inputActivation)
                 // (2) dWᵀ (K, OC) += columns (K, chunk·OHW) · dProductᵀ (chunk·OHW, OC): the transposed
                 // product, which OpenBLAS runs a third faster than dW = dProduct · columnsᵀ when OC and K
                 // are both small (the first layer: 32 × 25)

@@ -26,15 +26,17 @@ extension ConvolutionGeometry {
     }
 
     /// Unrolls images `images` of `input` (N, C, H, W) into `rows` (images·OH·OW, K), channels last.
-    /// Runs on the calling thread; `scratch` holds one zero-padded image, channels last.
-    public func im2row(_ input: Tensor, images: Range<Int>, into rows: Tensor, scratch: Tensor) {
+    /// Runs on the calling thread; `scratch` holds one zero-padded image, channels last. With
+    /// `activation`, as `im2col`.
+    public func im2row(_ input: Tensor, images: Range<Int>, into rows: Tensor, scratch: Tensor,
+                       activation: ChannelAffineReLU? = nil) {
         let C = inChannels, H = input.shape[2], W = input.shape[3], Wp = W + 2 * padding, KS = kernelSize
         let OH = outputSide(H), OW = outputSide(W), K = patchSize, run = KS * C
         precondition(rows.shape == Shape(images.count * OH * OW, K), "im2row target \(rows.shape)")
         scratch.resize(to: Shape(scratchSize(height: H, width: W)))
         let padded = scratch.data, ROWS = rows.data
         for (local, n) in images.enumerated() {
-            copyChannelsLast(input, image: n, into: padded)
+            copyChannelsLast(input, image: n, into: padded, activation: activation)
             for oh in 0..<OH {
                 for ow in 0..<OW {
                     let row = ROWS + ((local * OH + oh) * OW + ow) * K
@@ -77,15 +79,21 @@ extension ConvolutionGeometry {
         }
     }
 
-    /// Image `n` of `input` (N, C, H, W) as (H + 2p, W + 2p, C), zero-padded.
-    private func copyChannelsLast(_ input: Tensor, image n: Int, into padded: UnsafeMutablePointer<Float>) {
+    /// Image `n` of `input` (N, C, H, W) as (H + 2p, W + 2p, C), zero-padded; through `activation`
+    /// where there is one (the padding stays zero).
+    private func copyChannelsLast(_ input: Tensor, image n: Int, into padded: UnsafeMutablePointer<Float>,
+                                  activation: ChannelAffineReLU?) {
         let C = inChannels, H = input.shape[2], W = input.shape[3], Hp = H + 2 * padding, Wp = W + 2 * padding
         let p = padding, X = input.data
         padded.update(repeating: 0, count: Hp * Wp * C)
         for c in 0..<C {
             for h in 0..<H {
                 let source = X + ((n * C + c) * H + h) * W, target = padded + ((h + p) * Wp + p) * C + c
-                for w in 0..<W { target[w * C] = source[w] }
+                if let activation {
+                    for w in 0..<W { target[w * C] = activation.value(channel: c, source[w]) }
+                } else {
+                    for w in 0..<W { target[w * C] = source[w] }
+                }
             }
         }
     }

@@ -47,8 +47,11 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     ///
     /// Each image is first copied into zero-padded planes in `scratch`, so that every row of the column
     /// matrix is one branch-free strided read: border checks per element cost more than the copy.
-    /// Runs on the calling thread (the convolution spreads chunks of images over the threads).
-    public func im2col(_ input: Tensor, images: Range<Int>, into columns: Tensor, scratch: Tensor) {
+    /// With `activation`, the input is an evaluation-mode BatchNorm's and the copy applies its map
+    /// (`Conv2D.forward(_:after:adding:)`). Runs on the calling thread (the convolution spreads chunks
+    /// of images over the threads).
+    public func im2col(_ input: Tensor, images: Range<Int>, into columns: Tensor, scratch: Tensor,
+                       activation: ChannelAffineReLU? = nil) {
         let C = inChannels, H = input.shape[2], W = input.shape[3], Hp = H + 2 * padding, Wp = W + 2 * padding
         let OW = outputSide(W), OHW = outputSide(H) * OW, columnCount = images.count * OHW
         precondition(columns.shape == Shape(patchSize, columnCount), "im2col target \(columns.shape)")
@@ -62,7 +65,11 @@ public struct ConvolutionGeometry: Sendable, Equatable {
                 for h in 0..<H {
                     let source = X + (((first + local) * C + c) * H + h) * W
                     let target = padded + (c * Hp + h + p) * Wp + p
-                    Elementwise.copyRow(source, to: target, count: W)
+                    if let activation {
+                        activation.apply(channel: c, source, to: target, count: W)
+                    } else {
+                        Elementwise.copyRow(source, to: target, count: W)
+                    }
                 }
             }
             // (2) row (c, kh, kw) of the columns, for this image: padded[c][oh·s + kh][ow·s + kw]

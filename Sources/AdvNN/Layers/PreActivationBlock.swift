@@ -21,8 +21,8 @@ public final class PreActivationBlock: Layer {
         didSet { for layer in sublayers { layer.compute = compute } }
     }
 
-    /// Whether an evaluation-mode BN → ReLU is applied by the direct convolution that reads it, as it
-    /// pads (`defersActivation`), instead of in a pass of its own: the same bits, one pass over the
+    /// Whether an evaluation-mode BN → ReLU is applied by the convolutions that read it, as they pad
+    /// (`defersActivation`), instead of in a pass of its own: the same bits, one pass over the
     /// activations fewer (benchmarks and tests compare the two).
     public var defersActivations = true
     private let dActivated = Tensor(zeros: Shape(0))   // gradient at bn1's output (ReLU included), from both paths
@@ -72,26 +72,28 @@ public final class PreActivationBlock: Layer {
     public func forward(_ input: Tensor) -> Tensor {
         self.input = input
         let identity: Tensor, residual: Tensor
-        if defersActivation(bn1, to: conv1) && shortcut == nil {
-            residual = conv1.forward(input, after: bn1.deferredForward(input))
-            identity = input
+        if defersActivation(bn1) {
+            let activation = bn1.deferredForward(input)
+            identity = shortcut?.forward(input, after: activation) ?? input
+            residual = conv1.forward(input, after: activation)
         } else {
             let activated = Self.forward(bn1, activation1, input)   // activation(BN(input))
             identity = shortcut?.forward(activated) ?? input
             residual = conv1.forward(activated)
         }
-        if defersActivation(bn2, to: conv2) {
+        if defersActivation(bn2) {
             return conv2.forward(residual, after: bn2.deferredForward(residual), adding: identity)
         }
         return conv2.forward(Self.forward(bn2, activation2, residual), adding: identity)
     }
 
-    /// Whether `bn`'s BN → ReLU is left to `conv` to apply as it pads its input: in evaluation mode (the
-    /// statistics fixed), with the ReLU fused, where `conv` runs direct and is the BN's only reader (for
-    /// bn1, where the shortcut is the identity). The BN's backward reads only its input, and `conv`'s
-    /// weight gradient pads its input the same way again, so nothing needs the BN's output.
-    private func defersActivation(_ bn: BatchNorm, to conv: Conv2D) -> Bool {
-        defersActivations && !bn.isTraining && bn.fusesReLU && conv.algorithm == .direct
+    /// Whether `bn`'s BN → ReLU is left to the convolutions that read its output (conv1 and a projection
+    /// shortcut for bn1, conv2 for bn2) to apply as they copy their input into padded planes: in
+    /// evaluation mode (the statistics fixed), with the ReLU fused. The BN's backward reads only its
+    /// input, and each convolution's weight gradient applies the map again as it copies, so nothing
+    /// needs the BN's output.
+    private func defersActivation(_ bn: BatchNorm) -> Bool {
+        defersActivations && !bn.isTraining && bn.fusesReLU
     }
 
     public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {
