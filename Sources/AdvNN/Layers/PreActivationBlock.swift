@@ -6,8 +6,10 @@
 /// Parameter names follow the usual PyTorch `PreActBlock`: `bn1`, `conv1`, `bn2`, `conv2`, `shortcut.0`.
 ///
 /// Each BN → ReLU is one `BatchNorm` with its ReLU fused, and conv2 adds the shortcut to its output as
-/// it writes it: the block's elementwise work is two passes over the activations instead of five.
-/// Another activation is its own layer after each BN.
+/// it writes it: the block's elementwise work is two passes over the activations instead of five. In
+/// evaluation mode (attacks, inference) neither BN writes its output: the convolutions that read it
+/// apply its map as they copy their input into padded planes (`defersActivations`), so the only passes
+/// left are theirs. Another activation is its own layer after each BN.
 public final class PreActivationBlock: Layer {
     public let bn1: BatchNorm, conv1: Conv2D
     public let bn2: BatchNorm, conv2: Conv2D
@@ -23,7 +25,7 @@ public final class PreActivationBlock: Layer {
 
     /// Whether an evaluation-mode BN → ReLU is applied by the convolutions that read it, as they pad
     /// (`defersActivation`), instead of in a pass of its own: the same bits, one pass over the
-    /// activations fewer (benchmarks and tests compare the two).
+    /// activations fewer (a test compares the two bit for bit).
     public var defersActivations = true
     private let dActivated = Tensor(zeros: Shape(0))   // gradient at bn1's output (ReLU included), from both paths
     private let dInput = Tensor(zeros: Shape(0))
