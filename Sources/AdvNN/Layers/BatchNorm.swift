@@ -123,8 +123,8 @@ public final class BatchNorm: Layer {
 
     /// Evaluation mode with a fused ReLU: what `forward` does but write the output. It records `input`
     /// and the running statistics for `backward`, which never reads the output, and returns the map
-    /// for the layer that reads the output to apply as it reads (a direct convolution, as it pads its
-    /// input): one pass over the activations instead of two, and the same bits.
+    /// for the layers that read the output to apply as they read (convolutions, as they copy their input
+    /// into padded planes): one pass over the activations fewer, and the same bits.
     public func deferredForward(_ input: Tensor) -> ChannelAffineReLU {
         precondition(!isTraining && fusesReLU, "BatchNorm.deferredForward needs evaluation mode and a fused ReLU")
         _ = outputShape(for: input.shape)

@@ -73,20 +73,20 @@ public final class PreActivationBlock: Layer {
 
     public func forward(_ input: Tensor) -> Tensor {
         self.input = input
-        let identity: Tensor, residual: Tensor
+        let identity: Tensor, conv1Output: Tensor
         if defersActivation(bn1) {
             let activation = bn1.deferredForward(input)
             identity = shortcut?.forward(input, after: activation) ?? input
-            residual = conv1.forward(input, after: activation)
+            conv1Output = conv1.forward(input, after: activation)
         } else {
             let activated = Self.forward(bn1, activation1, input)   // activation(BN(input))
             identity = shortcut?.forward(activated) ?? input
-            residual = conv1.forward(activated)
+            conv1Output = conv1.forward(activated)
         }
         if defersActivation(bn2) {
-            return conv2.forward(residual, after: bn2.deferredForward(residual), adding: identity)
+            return conv2.forward(conv1Output, after: bn2.deferredForward(conv1Output), adding: identity)
         }
-        return conv2.forward(Self.forward(bn2, activation2, residual), adding: identity)
+        return conv2.forward(Self.forward(bn2, activation2, conv1Output), adding: identity)
     }
 
     /// Whether `bn`'s BN → ReLU is left to the convolutions that read its output (conv1 and a projection
