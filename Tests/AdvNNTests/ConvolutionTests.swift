@@ -60,15 +60,16 @@ import Testing
         for i in 0..<fast.count { #expect(abs(fast[i] - naive[i]) < 1e-5) }
     }
 
-    /// A residual block's sum written with the output: conv(x) + r, bit for bit, on both algorithms and
-    /// with chunks of several images (11 images on two threads).
-    @Test(arguments: ConvolutionAlgorithm.allCases)
-    func forwardAddingAResidualIsTheSum(algorithm: ConvolutionAlgorithm) {
+    /// A residual block's sum written with the output: conv(x) + r, bit for bit, on both algorithms, with
+    /// and without a bias (without one the direct path adds the residual as it copies each row out), on
+    /// rows of 10 and of 5 floats, and with chunks of several images (11 images on two threads).
+    @Test(arguments: ConvolutionAlgorithm.allCases, [(true, 10), (false, 10), (false, 5)])
+    func forwardAddingAResidualIsTheSum(algorithm: ConvolutionAlgorithm, case: (hasBias: Bool, width: Int)) {
         var rng = RandomStream(seed: 22)
-        let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, rng: &rng)
+        let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, hasBias: `case`.hasBias, rng: &rng)
         layer.algorithm = algorithm
         layer.compute = ComputeContext(threads: 2)
-        let input = Tensor(zeros: Shape(11, 3, 9, 10)), residual = Tensor(zeros: Shape(11, 4, 9, 10))
+        let input = Tensor(zeros: Shape(11, 3, 9, `case`.width)), residual = Tensor(zeros: Shape(11, 4, 9, `case`.width))
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.fill(residual, rng: &rng)
         let plain = layer.forward(input).scalars

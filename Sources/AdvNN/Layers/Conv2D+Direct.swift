@@ -17,21 +17,26 @@ extension Conv2D {
             let padded = scratch.paddedPlanes.data, flat = scratch.product.data
             layout.padInput(X, images: images, into: padded, activation: activation)
             layout.correlate(padded: padded, packed: packed, into: flat)
-            // out[n, oc, oh, :] = the first OW of flat row (oc, image, oh) + b[oc]; the rest are unused
+            // out[n, oc, oh, :] = the first OW of flat row (oc, image, oh) + b[oc] (+ residual[n, oc, oh, :]);
+            // the rest are unused. Without a bias the residual is added as the row is copied, the same
+            // single addition the separate pass would make.
+            let R = B == nil ? residual?.data : nil
             for (local, n) in images.enumerated() {
                 for oc in 0..<OC {
                     for oh in 0..<OH {
                         let source = flat + oc * layout.length + layout.offset(image: local, row: oh)
-                        let target = Y + ((n * OC + oc) * OH + oh) * OW
+                        let outputRow = ((n * OC + oc) * OH + oh) * OW, target = Y + outputRow
                         if let B {
                             Elementwise.copyRow(source, to: target, count: OW, adding: B[oc])
+                        } else if let R {
+                            Elementwise.addRow(source, R + outputRow, into: target, count: OW)
                         } else {
                             Elementwise.copyRow(source, to: target, count: OW)
                         }
                     }
                 }
             }
-            addResidual(residual, images: images)
+            if B != nil { addResidual(residual, images: images) }
         }
     }
 

@@ -124,6 +124,24 @@ public enum Elementwise {
         storeShort(loadShort(s + count - w) + offset, t + count - w)
     }
 
+    /// c[i] = a[i] + b[i] for i in 0..<count; `c` must overlap neither. As `copyRow`, with the
+    /// overlapping last vector.
+    @inline(__always)
+    static func addRow(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+                       count: Int) {
+        let w = ShortVector.scalarCount
+        guard count >= w else {
+            for i in 0..<count { c[i] = a[i] + b[i] }
+            return
+        }
+        var i = 0
+        while i + w < count {
+            storeShort(loadShort(a + i) + loadShort(b + i), c + i)
+            i += w
+        }
+        storeShort(loadShort(a + count - w) + loadShort(b + count - w), c + count - w)
+    }
+
     /// t[i] = s[2·i] for i in 0..<count: a row of a stride-2 window, as the even lanes of 16-wide loads
     /// (a scalar strided gather cost a stride-2 convolution's unrolling several times more). `s` and
     /// `t` must not overlap. Rows of 8 or more also read s[2·count − 1], one past the last element
