@@ -89,57 +89,45 @@ public enum Elementwise {
         UnsafeMutableRawPointer(pointer).storeBytes(of: vector, as: ShortVector.self)
     }
 
-    /// t[i] = s[i] for i in 0..<count; `s` and `t` must not overlap. Rows of 8 or more move as 8-wide
-    /// vectors, the last one overlapping its predecessor instead of a scalar tail.
+    /// The walk of the short-row kernels below over a row of `count` floats: rows of 8 or more as 8-wide
+    /// vectors at offsets 0, 8, … and a last one at count − 8, overlapping its predecessor instead of a
+    /// scalar tail; shorter rows one element at a time. So a kernel may compute an element twice, and
+    /// must not write what it reads.
+    @inline(__always)
+    static func forEachShortVector(ofRow count: Int, _ vector: (Int) -> Void, element: (Int) -> Void) {
+        let w = ShortVector.scalarCount
+        guard count >= w else {
+            for i in 0..<count { element(i) }
+            return
+        }
+        var i = 0
+        while i + w < count {
+            vector(i)
+            i += w
+        }
+        vector(count - w)
+    }
+
+    /// t[i] = s[i] for i in 0..<count; `s` and `t` must not overlap.
     @inline(__always)
     static func copyRow(_ s: UnsafePointer<Float>, to t: UnsafeMutablePointer<Float>, count: Int) {
-        let w = ShortVector.scalarCount
-        guard count >= w else {
-            for i in 0..<count { t[i] = s[i] }
-            return
-        }
-        var i = 0
-        while i + w < count {
-            storeShort(loadShort(s + i), t + i)
-            i += w
-        }
-        storeShort(loadShort(s + count - w), t + count - w)
+        forEachShortVector(ofRow: count) { storeShort(loadShort(s + $0), t + $0) } element: { t[$0] = s[$0] }
     }
 
-    /// t[i] = s[i] + b for i in 0..<count; `s` and `t` must not overlap. As `copyRow`, with the
-    /// overlapping last vector.
+    /// t[i] = s[i] + b for i in 0..<count; `s` and `t` must not overlap.
     @inline(__always)
     static func copyRow(_ s: UnsafePointer<Float>, to t: UnsafeMutablePointer<Float>, count: Int, adding b: Float) {
-        let w = ShortVector.scalarCount
-        guard count >= w else {
-            for i in 0..<count { t[i] = s[i] + b }
-            return
-        }
         let offset = ShortVector(repeating: b)
-        var i = 0
-        while i + w < count {
-            storeShort(loadShort(s + i) + offset, t + i)
-            i += w
-        }
-        storeShort(loadShort(s + count - w) + offset, t + count - w)
+        forEachShortVector(ofRow: count) { storeShort(loadShort(s + $0) + offset, t + $0) } element: { t[$0] = s[$0] + b }
     }
 
-    /// c[i] = a[i] + b[i] for i in 0..<count; `c` must overlap neither. As `copyRow`, with the
-    /// overlapping last vector.
+    /// c[i] = a[i] + b[i] for i in 0..<count; `c` must overlap neither.
     @inline(__always)
     static func addRow(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
                        count: Int) {
-        let w = ShortVector.scalarCount
-        guard count >= w else {
-            for i in 0..<count { c[i] = a[i] + b[i] }
-            return
+        forEachShortVector(ofRow: count) { storeShort(loadShort(a + $0) + loadShort(b + $0), c + $0) } element: {
+            c[$0] = a[$0] + b[$0]
         }
-        var i = 0
-        while i + w < count {
-            storeShort(loadShort(a + i) + loadShort(b + i), c + i)
-            i += w
-        }
-        storeShort(loadShort(a + count - w) + loadShort(b + count - w), c + count - w)
     }
 
     /// t[i] = s[2·i] for i in 0..<count: a row of a stride-2 window, as the even lanes of 16-wide loads
@@ -148,17 +136,7 @@ public enum Elementwise {
     /// copied, so that float must be readable (its lane is dropped).
     @inline(__always)
     static func copyEveryOther(_ s: UnsafePointer<Float>, to t: UnsafeMutablePointer<Float>, count: Int) {
-        let w = ShortVector.scalarCount
-        guard count >= w else {
-            for i in 0..<count { t[i] = s[2 * i] }
-            return
-        }
-        var i = 0
-        while i + w < count {
-            storeShort(load(s + 2 * i).evenHalf, t + i)
-            i += w
-        }
-        storeShort(load(s + 2 * (count - w)).evenHalf, t + count - w)
+        forEachShortVector(ofRow: count) { storeShort(load(s + 2 * $0).evenHalf, t + $0) } element: { t[$0] = s[2 * $0] }
     }
 
     /// t[i] += s[i] for i in 0..<count; `s` and `t` must not overlap. As `copyRow`: the overlapping last
@@ -243,25 +221,18 @@ public enum Elementwise {
         while i < count { y[i] = relu(x[i] * scale + shift); i += 1 }
     }
 
-    /// As `affineReLU`, for a short row (an image row, as a convolution pads it): 8-wide vectors, the
-    /// last one overlapping its predecessor, as `copyRow`. `x` and `y` must not overlap.
+    /// As `affineReLU`, for a short row (an image row, as a convolution pads it), walked as `copyRow`
+    /// walks it. `x` and `y` must not overlap.
     @inline(__always)
     static func affineReLURow(_ x: UnsafePointer<Float>, scale: Float, shift: Float, into y: UnsafeMutablePointer<Float>,
                               count: Int) {
-        let w = ShortVector.scalarCount
-        guard count >= w else {
-            for i in 0..<count { y[i] = relu(x[i] * scale + shift) }
-            return
-        }
         let a = ShortVector(repeating: scale), b = ShortVector(repeating: shift)
-        var i = 0
-        while i + w < count {
+        forEachShortVector(ofRow: count) { i in
             let v = loadShort(x + i) * a + b
             storeShort(v.replacing(with: 0, where: v .< 0), y + i)
-            i += w
+        } element: { i in
+            y[i] = relu(x[i] * scale + shift)
         }
-        let v = loadShort(x + count - w) * a + b
-        storeShort(v.replacing(with: 0, where: v .< 0), y + count - w)
     }
 
     /// max(v, 0) as the vector kernels compute it (v where v is not below 0, so −0 stays −0), for
