@@ -25,9 +25,9 @@ int adv_direct_has_avx512(void) {
 #endif
 }
 
-long adv_direct_input_floats(long channels, long plane_stride, long row_stride, long kernel_size, long length) {
-    // the last plane's farthest read: the last position's vector at the last kernel row and column
-    return (channels - 1) * plane_stride + length + (kernel_size - 1) * row_stride + kernel_size - 1;
+long adv_direct_input_floats(long channels, long plane_stride, long largest_tap, long length) {
+    // the last plane's farthest read: the last position's vector at the farthest tap
+    return (channels - 1) * plane_stride + largest_tap + length;
 }
 
 void adv_direct_pack_weights(const float *weights, long out_channels, long in_channels, long kernel_size,
@@ -53,7 +53,7 @@ void adv_direct_pack_weights(const float *weights, long out_channels, long in_ch
     }
 }
 
-void adv_direct_correlate_portable(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_correlate_portable(const float *input, long channels, long plane_stride, const long *taps,
                                    long kernel_size, const float *packed, long out_channels, float *output,
                                    long length) {
     const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
@@ -62,31 +62,27 @@ void adv_direct_correlate_portable(const float *input, long channels, long plane
         float *out = output + o * length;
         memset(out, 0, (size_t)length * sizeof(float));
         for (long c = 0; c < channels; c++) {
-            for (long kh = 0; kh < kernel_size; kh++) {
-                for (long kw = 0; kw < kernel_size; kw++) {
-                    const float weight = w[((c * kk) + kh * kernel_size + kw) * B];
-                    const float *in = input + c * plane_stride + kh * row_stride + kw;
-                    for (long q = 0; q < length; q++) out[q] += weight * in[q];
-                }
+            for (long k = 0; k < kk; k++) {
+                const float weight = w[(c * kk + k) * B];
+                const float *in = input + c * plane_stride + taps[k];
+                for (long q = 0; q < length; q++) out[q] += weight * in[q];
             }
         }
     }
 }
 
-void adv_direct_weight_gradient_portable(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_weight_gradient_portable(const float *input, long channels, long plane_stride, const long *taps,
                                          long kernel_size, const float *gradient, long gradient_stride,
                                          long out_channels, long length, float *weight_gradient) {
     const long kk = kernel_size * kernel_size;
     for (long o = 0; o < out_channels; o++) {
         const float *g = gradient + o * gradient_stride;
         for (long c = 0; c < channels; c++) {
-            for (long kh = 0; kh < kernel_size; kh++) {
-                for (long kw = 0; kw < kernel_size; kw++) {
-                    const float *in = input + c * plane_stride + kh * row_stride + kw;
-                    float sum = 0;
-                    for (long q = 0; q < length; q++) sum += g[q] * in[q];
-                    weight_gradient[(o * channels + c) * kk + kh * kernel_size + kw] += sum;
-                }
+            for (long k = 0; k < kk; k++) {
+                const float *in = input + c * plane_stride + taps[k];
+                float sum = 0;
+                for (long q = 0; q < length; q++) sum += g[q] * in[q];
+                weight_gradient[(o * channels + c) * kk + k] += sum;
             }
         }
     }
@@ -136,31 +132,31 @@ static inline float horizontal_sum_256(__m256 v) {
 
 // Not x86: the portable twins serve (Conv2D only takes these paths where adv_direct_has_avx2_fma or
 // adv_direct_has_avx512 says so).
-void adv_direct_correlate_avx2(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_correlate_avx2(const float *input, long channels, long plane_stride, const long *taps,
                                long kernel_size, const float *packed, long out_channels, float *output,
                                long length) {
-    adv_direct_correlate_portable(input, channels, plane_stride, row_stride, kernel_size, packed, out_channels,
+    adv_direct_correlate_portable(input, channels, plane_stride, taps, kernel_size, packed, out_channels,
                                   output, length);
 }
 
-void adv_direct_weight_gradient_avx2(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_weight_gradient_avx2(const float *input, long channels, long plane_stride, const long *taps,
                                      long kernel_size, const float *gradient, long gradient_stride,
                                      long out_channels, long length, float *weight_gradient) {
-    adv_direct_weight_gradient_portable(input, channels, plane_stride, row_stride, kernel_size, gradient,
+    adv_direct_weight_gradient_portable(input, channels, plane_stride, taps, kernel_size, gradient,
                                         gradient_stride, out_channels, length, weight_gradient);
 }
 
-void adv_direct_correlate_avx512(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_correlate_avx512(const float *input, long channels, long plane_stride, const long *taps,
                                  long kernel_size, const float *packed, long out_channels, float *output,
                                  long length) {
-    adv_direct_correlate_portable(input, channels, plane_stride, row_stride, kernel_size, packed, out_channels,
+    adv_direct_correlate_portable(input, channels, plane_stride, taps, kernel_size, packed, out_channels,
                                   output, length);
 }
 
-void adv_direct_weight_gradient_avx512(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_weight_gradient_avx512(const float *input, long channels, long plane_stride, const long *taps,
                                        long kernel_size, const float *gradient, long gradient_stride,
                                        long out_channels, long length, float *weight_gradient) {
-    adv_direct_weight_gradient_portable(input, channels, plane_stride, row_stride, kernel_size, gradient,
+    adv_direct_weight_gradient_portable(input, channels, plane_stride, taps, kernel_size, gradient,
                                         gradient_stride, out_channels, length, weight_gradient);
 }
 

@@ -4,28 +4,26 @@
 // pair of kernels and undefines the names at its end.
 
 // J output channels (4, or 1 for a single-channel output: an image's gradient) × V vectors of
-// positions, for a kernel of KS columns known at compile time: the accumulators stay in registers
+// positions, for a kernel of KK = KS² taps known at compile time: the accumulators stay in registers
 // across the unrolled kernel window. With J = 4 and V = 2, each weight broadcast feeds two FMAs and each
 // input load four (wider blocks spilled registers on AVX2 and ran slower). AVX-512's 32 registers hold
 // V = ADV_POSITION_VECTORS = 4: sixteen independent sums, twice the FMA latency × units that eight
-// only just cover. Every output's sum runs over (c, kh, kw) in the same order whatever J and V are, so
+// only just cover. Every output's sum runs over (c, k) in the same order whatever J and V are, so
 // the block shape never changes a bit of the result.
-#define ADV_CORRELATE_BLOCK(J, V, KS_CONST)                                                                  \
+#define ADV_CORRELATE_BLOCK(J, V, KK_CONST)                                                                  \
     do {                                                                                                       \
         ADV_VECTOR a[J][V];                                                                                    \
         for (int j = 0; j < J; j++) for (int v = 0; v < V; v++) a[j][v] = ADV_ZERO();                          \
         const float *w = wb;                                                                                   \
         for (long c = 0; c < channels; c++) {                                                                  \
             const float *plane = input + c * plane_stride + q;                                                 \
-            for (long kh = 0; kh < KS_CONST; kh++) {                                                           \
-                const float *row = plane + kh * row_stride;                                                    \
-                for (long kw = 0; kw < KS_CONST; kw++, w += B) {                                               \
-                    ADV_VECTOR x[V];                                                                           \
-                    for (int v = 0; v < V; v++) x[v] = ADV_LOAD(row + kw + ADV_WIDTH * v);                    \
-                    for (int j = 0; j < J; j++) {                                                              \
-                        const ADV_VECTOR weight = ADV_BROADCAST(w + j);                                        \
-                        for (int v = 0; v < V; v++) a[j][v] = ADV_FMADD(weight, x[v], a[j][v]);                \
-                    }                                                                                          \
+            for (long k = 0; k < KK_CONST; k++, w += B) {                                                      \
+                const float *at = plane + taps[k];                                                             \
+                ADV_VECTOR x[V];                                                                               \
+                for (int v = 0; v < V; v++) x[v] = ADV_LOAD(at + ADV_WIDTH * v);                               \
+                for (int j = 0; j < J; j++) {                                                                  \
+                    const ADV_VECTOR weight = ADV_BROADCAST(w + j);                                            \
+                    for (int v = 0; v < V; v++) a[j][v] = ADV_FMADD(weight, x[v], a[j][v]);                    \
                 }                                                                                              \
             }                                                                                                  \
         }                                                                                                      \
@@ -33,60 +31,62 @@
             for (int v = 0; v < V; v++) ADV_STORE(out + j * length + q + ADV_WIDTH * v, a[j][v]);             \
     } while (0)
 
-#define ADV_CORRELATE_ALL(KS_CONST)                                                                          \
+#define ADV_CORRELATE_ALL(KK_CONST)                                                                          \
     for (long block = 0; block * B < out_channels; block++) {                                                  \
         const float *wb = packed + block * channels * kk * B;                                                  \
         const long rows = out_channels - block * B < B ? out_channels - block * B : B;                        \
         float *out = output + block * B * length;                                                              \
         long q = 0;                                                                                            \
         if (rows == 1) {                                                                                       \
-            for (; q + 4 * ADV_WIDTH <= length; q += 4 * ADV_WIDTH) ADV_CORRELATE_BLOCK(1, 4, KS_CONST);       \
+            for (; q + 4 * ADV_WIDTH <= length; q += 4 * ADV_WIDTH) ADV_CORRELATE_BLOCK(1, 4, KK_CONST);       \
         } else {                                                                                               \
             for (; q + ADV_POSITION_VECTORS * ADV_WIDTH <= length; q += ADV_POSITION_VECTORS * ADV_WIDTH)     \
-                ADV_CORRELATE_BLOCK(4, ADV_POSITION_VECTORS, KS_CONST);                                        \
-            for (; q + 2 * ADV_WIDTH <= length; q += 2 * ADV_WIDTH) ADV_CORRELATE_BLOCK(4, 2, KS_CONST);       \
+                ADV_CORRELATE_BLOCK(4, ADV_POSITION_VECTORS, KK_CONST);                                        \
+            for (; q + 2 * ADV_WIDTH <= length; q += 2 * ADV_WIDTH) ADV_CORRELATE_BLOCK(4, 2, KK_CONST);       \
         }                                                                                                      \
-        for (; q < length; q += ADV_WIDTH) ADV_CORRELATE_BLOCK(4, 1, KS_CONST);                                \
+        for (; q < length; q += ADV_WIDTH) ADV_CORRELATE_BLOCK(4, 1, KK_CONST);                                \
     }
 
 ADV_TARGET
-void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, long row_stride, long kernel_size,
+void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, const long *taps, long kernel_size,
                         const float *packed, long out_channels, float *output, long length) {
     const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
     if (kernel_size == 3) {
-        ADV_CORRELATE_ALL(3)
+        ADV_CORRELATE_ALL(9)
     } else if (kernel_size == 5) {
-        ADV_CORRELATE_ALL(5)
+        ADV_CORRELATE_ALL(25)
+    } else if (kernel_size == 1) {
+        ADV_CORRELATE_ALL(1)
     } else {
-        ADV_CORRELATE_ALL(kernel_size)
+        ADV_CORRELATE_ALL(kk)
     }
 }
 
-// Four output channels × T kernel columns (T = 3, or the 2 or 1 left at the end of a row): per vector
-// of positions, four gradient loads (rows `gradient_stride` apart) and T input loads feed 4·T FMAs; the
-// sums are reduced once per run over all `length` positions.
+// Four output channels × T taps (T = 3, or the 2 or 1 left at the end): per vector of positions, four
+// gradient loads (rows `gradient_stride` apart) and T input loads feed 4·T FMAs; the sums are reduced
+// once per run over all `length` positions.
 #define ADV_WEIGHT_GRADIENT_BLOCK(T)                                                                         \
     do {                                                                                                       \
-        const float *in = input + c * plane_stride + kh * row_stride + kw;                                     \
+        const float *in = input + c * plane_stride;                                                            \
         ADV_VECTOR a[4][T];                                                                                    \
         for (int j = 0; j < 4; j++) for (int t = 0; t < T; t++) a[j][t] = ADV_ZERO();                          \
         for (long q = 0; q < length; q += ADV_WIDTH) {                                                         \
             ADV_VECTOR x[T];                                                                                   \
-            for (int t = 0; t < T; t++) x[t] = ADV_LOAD(in + q + t);                                           \
+            for (int t = 0; t < T; t++) x[t] = ADV_LOAD(in + taps[k + t] + q);                                 \
             for (int j = 0; j < 4; j++) {                                                                      \
-                const ADV_VECTOR gj = ADV_LOAD(g + j * gradient_stride + q);                                            \
+                const ADV_VECTOR gj = ADV_LOAD(g + j * gradient_stride + q);                                   \
                 for (int t = 0; t < T; t++) a[j][t] = ADV_FMADD(gj, x[t], a[j][t]);                            \
             }                                                                                                  \
         }                                                                                                      \
         for (long j = 0; j < rows; j++) {                                                                      \
-            float *dw = weight_gradient + ((block * B + j) * channels + c) * kk + kh * kernel_size + kw;       \
+            float *dw = weight_gradient + ((block * B + j) * channels + c) * kk + k;                           \
             for (int t = 0; t < T; t++) dw[t] += ADV_REDUCE(a[j][t]);                                          \
         }                                                                                                      \
-        kw += T;                                                                                               \
+        k += T;                                                                                                \
     } while (0)
 
 ADV_TARGET
-void ADV_WEIGHT_GRADIENT_NAME(const float *input, long channels, long plane_stride, long row_stride,
+void ADV_WEIGHT_GRADIENT_NAME(const float *input, long channels, long plane_stride, const long *taps,
                               long kernel_size, const float *gradient, long gradient_stride, long out_channels,
                               long length, float *weight_gradient) {
     const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
@@ -94,12 +94,10 @@ void ADV_WEIGHT_GRADIENT_NAME(const float *input, long channels, long plane_stri
         const float *g = gradient + block * B * gradient_stride;
         const long rows = out_channels - block * B < B ? out_channels - block * B : B;
         for (long c = 0; c < channels; c++) {
-            for (long kh = 0; kh < kernel_size; kh++) {
-                long kw = 0;
-                while (kernel_size - kw >= 3) ADV_WEIGHT_GRADIENT_BLOCK(3);
-                if (kernel_size - kw == 2) ADV_WEIGHT_GRADIENT_BLOCK(2);
-                if (kernel_size - kw == 1) ADV_WEIGHT_GRADIENT_BLOCK(1);
-            }
+            long k = 0;
+            while (kk - k >= 3) ADV_WEIGHT_GRADIENT_BLOCK(3);
+            if (kk - k == 2) ADV_WEIGHT_GRADIENT_BLOCK(2);
+            if (kk - k == 1) ADV_WEIGHT_GRADIENT_BLOCK(1);
         }
     }
 }

@@ -41,7 +41,7 @@ struct AdvBench: ParsableCommand {
     var json: String?
     @Flag(help: "Print per-layer times of a training step instead of the throughput table.")
     var profile = false
-    @Option(help: "How convolutions compute: auto (each layer's preferred algorithm), unrolled, or direct (where the stride is 1).")
+    @Option(help: "How convolutions compute: auto (each layer's preferred algorithm), unrolled, or direct (where the padding is below the kernel size).")
     var convolution = "auto"
 
     struct Row: Codable {
@@ -122,7 +122,7 @@ struct AdvBench: ParsableCommand {
         let model = try spec.build(rng: &rng)
         model.compute = compute
         if let convolution {
-            for layer in convolutions(in: model) where convolution == .unrolled || layer.geometry.stride == 1 {
+            for layer in convolutions(in: model) where convolution.applies(to: layer.geometry) {
                 layer.algorithm = convolution
             }
         }

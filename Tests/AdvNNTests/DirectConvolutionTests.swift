@@ -9,16 +9,20 @@ import Testing
     /// a multiple of the kernels' block of four, 5×5 kernels (kernel columns in blocks of three and two),
     /// padding 0 to 2, planes whose flat length is and is not a multiple of 16, and a single input
     /// channel; a 1×1 kernel (dOutput unpadded) and a 3×3 kernel padded by 2 (the output wider than the
-    /// input) stress the shared padding's edges.
-    @Test(arguments: [(3, 5, 3, 1, 9, 8, true), (8, 8, 3, 1, 7, 7, false), (2, 3, 5, 2, 9, 14, true),
-                      (4, 4, 3, 0, 6, 10, true), (16, 6, 3, 1, 14, 14, false), (1, 4, 1, 0, 5, 5, true),
-                      (2, 3, 3, 2, 6, 7, true),
-                      (1, 6, 5, 2, 12, 12, false)])   // one input channel: the input gradient's single-row kernel
+    /// input) stress the shared padding's edges. Strided layers (the last four: 3×3 and 1×1 at stride 2,
+    /// the ResNet's 28×28 → 14×14 and 14×14 → 7×7, a 5×5 kernel and stride 3) split their input into
+    /// phase planes, and take the unrolled backward.
+    @Test(arguments: [(3, 5, 3, 1, 9, 8, true, 1), (8, 8, 3, 1, 7, 7, false, 1), (2, 3, 5, 2, 9, 14, true, 1),
+                      (4, 4, 3, 0, 6, 10, true, 1), (16, 6, 3, 1, 14, 14, false, 1), (1, 4, 1, 0, 5, 5, true, 1),
+                      (2, 3, 3, 2, 6, 7, true, 1),
+                      (1, 6, 5, 2, 12, 12, false, 1),   // one input channel: the input gradient's single-row kernel
+                      (16, 32, 3, 1, 28, 28, false, 2), (32, 64, 1, 0, 14, 14, false, 2), (3, 5, 5, 2, 11, 10, true, 2),
+                      (2, 3, 3, 1, 10, 11, true, 3)])
     func matchesTheUnrolledConvolution(inChannels: Int, outChannels: Int, kernel: Int, padding: Int, height: Int,
-                                       width: Int, hasBias: Bool) {
+                                       width: Int, hasBias: Bool, stride: Int) {
         var rng = RandomStream(seed: 31)
-        let unrolled = Conv2D(inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, padding: padding,
-                              hasBias: hasBias, rng: &rng)
+        let unrolled = Conv2D(inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, stride: stride,
+                              padding: padding, hasBias: hasBias, rng: &rng)
         unrolled.algorithm = .unrolled
         let direct = unrolled.replica()   // the same parameters
         direct.algorithm = .direct
@@ -85,16 +89,17 @@ import Testing
         var rng = RandomStream(seed: 34)
         let planeStride = (outputHeight + kernelSize - 1) * paddedWidth
         let length = (outputHeight * paddedWidth + 15) / 16 * 16
-        let input = Tensor(zeros: Shape(adv_direct_input_floats(channels, planeStride, paddedWidth, kernelSize, length)))
+        let taps = (0..<kernelSize * kernelSize).map { $0 / kernelSize * paddedWidth + $0 % kernelSize }
+        let input = Tensor(zeros: Shape(adv_direct_input_floats(channels, planeStride, taps.max()!, length)))
         let weights = Tensor(zeros: Shape(outChannels, channels, kernelSize, kernelSize))
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.fill(weights, rng: &rng)
         let packed = Tensor(zeros: Shape((outChannels + 3) / 4 * 4 * channels * kernelSize * kernelSize))
         adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, 0, packed.data)
         let avx2 = Tensor(zeros: Shape(outChannels, length)), avx512 = Tensor(zeros: Shape(outChannels, length))
-        DirectConvolutionKernel.avx2.correlate(input.data, channels, planeStride, paddedWidth, kernelSize, packed.data,
+        DirectConvolutionKernel.avx2.correlate(input.data, channels, planeStride, taps, kernelSize, packed.data,
                                                outChannels, avx2.data, length)
-        DirectConvolutionKernel.avx512.correlate(input.data, channels, planeStride, paddedWidth, kernelSize, packed.data,
+        DirectConvolutionKernel.avx512.correlate(input.data, channels, planeStride, taps, kernelSize, packed.data,
                                                  outChannels, avx512.data, length)
         #expect(avx2.scalars == avx512.scalars)
     }
@@ -104,7 +109,8 @@ import Testing
         var rng = RandomStream(seed: 33)
         let planeStride = (outputHeight + kernelSize - 1) * paddedWidth
         let length = (outputHeight * paddedWidth + 15) / 16 * 16
-        let inputCount = adv_direct_input_floats(channels, planeStride, paddedWidth, kernelSize, length)
+        let taps = (0..<kernelSize * kernelSize).map { $0 / kernelSize * paddedWidth + $0 % kernelSize }
+        let inputCount = adv_direct_input_floats(channels, planeStride, taps.max()!, length)
         let input = Tensor(zeros: Shape(inputCount))
         let weights = Tensor(zeros: Shape(outChannels, channels, kernelSize, kernelSize))
         GradientCheck.fill(input, rng: &rng)
@@ -113,9 +119,9 @@ import Testing
         let packed = Tensor(zeros: Shape(blocked * channels * kernelSize * kernelSize))
         adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, 0, packed.data)
         let fast = Tensor(zeros: Shape(outChannels, length)), twin = Tensor(zeros: Shape(outChannels, length))
-        kernel.correlate(input.data, channels, planeStride, paddedWidth, kernelSize, packed.data, outChannels,
+        kernel.correlate(input.data, channels, planeStride, taps, kernelSize, packed.data, outChannels,
                          fast.data, length)
-        DirectConvolutionKernel.portable.correlate(input.data, channels, planeStride, paddedWidth, kernelSize,
+        DirectConvolutionKernel.portable.correlate(input.data, channels, planeStride, taps, kernelSize,
                                                    packed.data, outChannels, twin.data, length)
         expectClose(fast.scalars, twin.scalars)
         // the weight gradient: rows a little more than `length` apart (as in the padded dOutput the layer
@@ -128,9 +134,9 @@ import Testing
         let fastW = Tensor(zeros: weights.shape), twinW = Tensor(zeros: weights.shape)
         fastW.fill(0.5)
         twinW.fill(0.5)   // both add to what is there
-        kernel.weightGradient(input.data, channels, planeStride, paddedWidth, kernelSize, gradient.data, gradientStride,
+        kernel.weightGradient(input.data, channels, planeStride, taps, kernelSize, gradient.data, gradientStride,
                               outChannels, length, fastW.data)
-        DirectConvolutionKernel.portable.weightGradient(input.data, channels, planeStride, paddedWidth, kernelSize,
+        DirectConvolutionKernel.portable.weightGradient(input.data, channels, planeStride, taps, kernelSize,
                                                         gradient.data, gradientStride, outChannels, length,
                                                         twinW.data)
         expectClose(fastW.scalars, twinW.scalars)

@@ -144,8 +144,8 @@ import Testing
     /// In evaluation mode each BN → ReLU is applied by the convolutions that read it as they copy their
     /// input into padded planes (`defersActivations`): the same bits as the BN's own pass, forward and
     /// backward, for an identity block and a projection block (its bn1 read by a stride-2 convolution and
-    /// a 1×1 shortcut), on every path a convolution takes (direct, im2col, im2row), on rows of 9 floats
-    /// (a vector and an overlapping one) and of 5 (scalars).
+    /// a 1×1 shortcut, split into phase planes on the direct path), on every path a convolution takes
+    /// (direct, im2col, im2row), on rows of 9 floats (a vector and an overlapping one) and of 5 (scalars).
     @Test(arguments: [(16, 16, 1), (8, 16, 2)], LayerGradientTests.algorithmsThisCPURuns)
     func deferredActivationsGiveTheSameBits(shape: (inChannels: Int, outChannels: Int, stride: Int),
                                             algorithm: ConvolutionAlgorithm) {
@@ -154,7 +154,8 @@ import Testing
         let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride, rng: &rng)
         block.isTraining = false
         block.conv2.algorithm = algorithm
-        if stride == 1 { block.conv1.algorithm = algorithm }
+        block.conv1.algorithm = algorithm
+        block.shortcut?.algorithm = algorithm
         for norm in [block.bn1, block.bn2] {
             GradientCheck.fill(norm.runningMean, rng: &rng, scale: 0.2)
             GradientCheck.fill(norm.weight.value, rng: &rng)

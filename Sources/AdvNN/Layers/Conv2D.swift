@@ -1,6 +1,7 @@
 /// 2-D convolution (cross-correlation, as PyTorch's `nn.Conv2d`), by im2col + GEMM or, for small
-/// stride-1 patches on CPUs with AVX2 or AVX-512, by direct kernels (`algorithm`; the direct path is in
-/// Conv2D+Direct.swift). What follows describes the unrolled path.
+/// patches on CPUs with AVX2 or AVX-512, by direct kernels (`algorithm`; the direct path is in
+/// Conv2D+Direct.swift; a strided layer's direct forward is followed by the unrolled backward). What
+/// follows describes the unrolled path.
 /// - input: (N, C, H, W) → output: (N, OC, OH, OW), OH = (H + 2·padding − KH) / stride + 1
 /// - weight: (OC, C, KH, KW), PyTorch's layout; bias: (OC)
 ///
@@ -28,8 +29,8 @@ public final class Conv2D: Layer {
     /// the two; results agree to rounding).
     public var algorithm: ConvolutionAlgorithm {
         didSet {
-            precondition(algorithm == .unrolled || DirectConvolution.applies(to: geometry),
-                         "direct convolution needs stride 1 and padding below the kernel size, got \(geometry)")
+            precondition(algorithm.applies(to: geometry),
+                         "direct convolution needs padding below the kernel size, got \(geometry)")
         }
     }
     /// Floats of column matrix per chunk: 2.5 MB, four of cnn-small's second-layer images. Measured
@@ -83,6 +84,9 @@ public final class Conv2D: Layer {
         isTraining = other.isTraining
         algorithm = other.algorithm
     }
+
+    /// Whether the backward runs the direct kernels: a stride-1 layer on the direct path.
+    var backwardIsDirect: Bool { algorithm == .direct && DirectConvolution.appliesToBackward(geometry) }
 
     public func replica() -> Conv2D { Conv2D(sharing: self).computing(like: self) }
 
@@ -213,7 +217,7 @@ public final class Conv2D: Layer {
         precondition(dOutput.shape == output.shape, "Conv2D dOutput \(dOutput.shape), output \(output.shape)")
         let N = input.shape[0], OC = geometry.outChannels, K = geometry.patchSize
         let OHW = output.shape[2] * output.shape[3], groups = groupCount(images: N)
-        if algorithm == .direct {
+        if backwardIsDirect {
             directBackward(dOutput, input: input, activation: inputActivation, request: request)
             return request.input ? dInput : nil
         }
@@ -310,7 +314,7 @@ public final class Conv2D: Layer {
     func addGroupGradients(groups: Int) {
         let OC = geometry.outChannels, C = geometry.inChannels, KS = geometry.kernelSize, K = geometry.patchSize
         let parts = weightGradientParts.data, dW = weight.gradient.data
-        let direct = algorithm == .direct, byRows = geometry.unrollsChannelsLast
+        let direct = backwardIsDirect, byRows = geometry.unrollsChannelsLast
         compute.forEachChunk(of: OC) { channels in
             for oc in channels {
                 for c in 0..<C {

@@ -4,18 +4,25 @@ import CConvolution
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// im2col (or im2row) and one GEMM per chunk of images: any stride, any CPU.
     case unrolled
-    /// The direct kernels of `CConvolution` (stride 1; AVX-512, or AVX2 and FMA): no unrolled copy. Layers with small
+    /// The direct kernels of `CConvolution` (AVX-512, or AVX2 and FMA): no unrolled copy. Layers with small
     /// patches (the ResNet's 16-channel 3×3 layers, LeNet's) spend more time unrolling and packing than
-    /// multiplying; the direct kernels read the padded images in place.
+    /// multiplying; the direct kernels read the padded images in place. Strided layers read their input
+    /// split into phase planes, and compute their backward unrolled.
     case direct
 
     /// Whether this CPU runs the direct kernels (AVX-512, or AVX2 with FMA).
     public static let directIsAvailable = DirectConvolutionKernel.fastest != .portable
 
-    /// What a layer of `geometry` uses unless told otherwise: direct for stride-1 layers with patches of
-    /// at most `directPatchLimit` elements, where the CPU runs the kernels; unrolled otherwise.
+    /// Whether a layer of `geometry` can compute this way: unrolled always, direct where the padding is
+    /// below the kernel size.
+    public func applies(to geometry: ConvolutionGeometry) -> Bool {
+        self == .unrolled || DirectConvolution.applies(to: geometry)
+    }
+
+    /// What a layer of `geometry` uses unless told otherwise: direct for layers with patches of at most
+    /// `directPatchLimit` elements, where the CPU runs the kernels; unrolled otherwise.
     public static func preferred(for geometry: ConvolutionGeometry) -> ConvolutionAlgorithm {
-        directIsAvailable && DirectConvolution.applies(to: geometry) && geometry.patchSize <= directPatchLimit
+        directIsAvailable && ConvolutionAlgorithm.direct.applies(to: geometry) && geometry.patchSize <= directPatchLimit
             ? .direct : .unrolled
     }
 
@@ -29,35 +36,51 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
 }
 
 /// The flat layout the direct kernels read and write, for one convolution, one input size and a chunk
-/// of images (see `direct_convolution.h`). Each channel's zero-padded images, one after another, are
-/// read as one long row, and neighbours share their padding: a row is P zeros (P = the padding) and
-/// then the image row's W floats, so the zeros that open the next row pad this one's right side; an
-/// image is P zero rows and then its H rows, so the zero rows that open the next image pad this one's
-/// bottom. Output position q = image·imageStride + oh·rowStride + ow reads q + kh·rowStride + kw. The
-/// kernels compute every q below `length`; the positions past each output row and past each image's
-/// OH rows are unused. Shared padding computes fewer unused positions than a border around every plane
-/// (on 7×7 images, 64 per 49 outputs instead of 81) and has fewer zeros to write.
+/// of images (see `direct_convolution.h`).
+///
+/// Stride 1: each channel's zero-padded images, one after another, are read as one long row, and
+/// neighbours share their padding: a row is P zeros (P = the padding) and then the image row's W
+/// floats, so the zeros that open the next row pad this one's right side; an image is P zero rows and
+/// then its H rows, so the zero rows that open the next image pad this one's bottom. Output position
+/// q = image·imageStride + oh·rowStride + ow reads q + kh·rowStride + kw. The kernels compute every q
+/// below `length`; the positions past each output row and past each image's OH rows are unused. Shared
+/// padding computes fewer unused positions than a border around every plane (on 7×7 images, 64 per 49
+/// outputs instead of 81) and has fewer zeros to write.
 ///
 /// The input gradient is the same correlation of dOutput, padded by P' = KS − 1 − P, with the weights
 /// flipped. Its strides are the forward's (OW + P' = W + P, OH + P' = H + P), so one padded copy of
 /// dOutput serves the weight gradient too: read P' rows and columns in (`gradientOffset`), it is
 /// dOutput at the forward's output positions, with zeros at the unused ones.
+///
+/// Stride s > 1 (the forward only): each channel's padded images are split into phase planes, phase
+/// (a, b) holding the padded rows a, a + s, … and columns b, b + s, …, so that output (oh, ow) reads
+/// element (kh, kw) at row oh + kh / s, column ow + kw / s of phase (kh mod s, kw mod s): contiguous
+/// again, and no unrolled copy — the phases hold each input float once. A phase row holds OW + R
+/// floats, R = (KS − 1) / s, and a phase image OH + R rows, a border around each (the phases cannot
+/// share padding as stride 1's planes do).
 struct DirectConvolution {
     let geometry: ConvolutionGeometry
     let images: Int
     let height: Int, width: Int                    // the input's
     let outputHeight: Int, outputWidth: Int
-    /// Floats from one row to the next (W + P), and from one image to the next ((H + P) rows), in the
-    /// padded input, the padded dOutput and the flat outputs of both correlations alike.
+    /// Floats from one row to the next, and from one image to the next, in the padded input (each
+    /// phase plane of it), the padded dOutput and the flat outputs of both correlations alike.
     let rowStride: Int, imageStride: Int
     /// Positions the forward kernel computes per output channel.
     let length: Int
-    /// dOutput's padding for the input gradient's correlation, P' = KS − 1 − P.
+    /// Where kernel element k = kh·KS + kw is read, relative to an output position's offset in a channel's
+    /// padded planes: kh·rowStride + kw at stride 1; its phase plane's offset plus (kh / s)·rowStride + kw / s
+    /// at stride s.
+    let taps: [Int]
+    /// Phase planes per side (min(KS, s): a 1×1 stride-2 kernel reads one phase), and floats from one phase
+    /// plane to the next: a chunk's images of one phase. One phase of `planeStride` at stride 1.
+    let phasesPerSide: Int, phaseStride: Int
+    /// dOutput's padding for the input gradient's correlation, P' = KS − 1 − P (stride 1).
     let gradientPadding: Int
-    /// Positions the input gradient's correlation computes per input channel.
+    /// Positions the input gradient's correlation computes per input channel (stride 1).
     let gradientLength: Int
-    /// Floats from one channel's padded images to the next's: the images, and room for the weight
-    /// gradient's `length` reads of dOutput starting `gradientOffset` in.
+    /// Floats from one channel's padded planes to the next's: the images (or their phases), and at
+    /// stride 1 room for the weight gradient's `length` reads of dOutput starting `gradientOffset` in.
     let planeStride: Int
 
     /// Floats of a chunk's padded input planes (128 KB). Longer rows spare the weight gradient's kernel
@@ -66,33 +89,61 @@ struct DirectConvolution {
     /// on 14×14 and 28×28 planes ran within 10% of each other.
     static let chunkBudget = 1 << 15
 
-    /// Stride 1, and padding below the kernel size (so the input gradient's padding is not negative).
+    /// Whether the forward runs direct: padding below the kernel size, any stride.
     static func applies(to geometry: ConvolutionGeometry) -> Bool {
-        geometry.stride == 1 && geometry.padding < geometry.kernelSize
+        geometry.padding < geometry.kernelSize
+    }
+
+    /// Whether the backward runs direct too: stride 1 (the input gradient is then a correlation of the
+    /// padded dOutput, whose padding P' is not negative). A strided layer's backward is the unrolled one.
+    static func appliesToBackward(_ geometry: ConvolutionGeometry) -> Bool {
+        applies(to: geometry) && geometry.stride == 1
     }
 
     /// Images per chunk for inputs of height × width: as many as keep the padded planes in `chunkBudget`.
     static func imagesPerChunk(_ geometry: ConvolutionGeometry, height: Int, width: Int) -> Int {
-        let plane = (height + geometry.padding) * (width + geometry.padding)
-        return max(1, chunkBudget / max(geometry.inChannels * plane, 1))
+        let layout = DirectConvolution(geometry, height: height, width: width, images: 1)
+        let perImage = geometry.inChannels * layout.phasesPerSide * layout.phasesPerSide * layout.imageStride
+        return max(1, chunkBudget / max(perImage, 1))
     }
 
     init(_ geometry: ConvolutionGeometry, height: Int, width: Int, images: Int) {
         precondition(Self.applies(to: geometry),
-                     "direct convolution needs stride 1 and padding below the kernel size, got \(geometry)")
+                     "direct convolution needs padding below the kernel size, got \(geometry)")
         self.geometry = geometry
         self.images = images
         self.height = height
         self.width = width
-        let KS = geometry.kernelSize, P = geometry.padding
-        outputHeight = height + 2 * P - KS + 1
-        outputWidth = width + 2 * P - KS + 1
-        rowStride = width + P
-        imageStride = (height + P) * rowStride
-        length = Self.roundedUp((images - 1) * imageStride + outputHeight * rowStride)
-        gradientPadding = KS - 1 - P
-        gradientLength = Self.roundedUp((images - 1) * imageStride + height * rowStride)
-        planeStride = max(images * imageStride, gradientPadding * rowStride + gradientPadding + length)
+        let KS = geometry.kernelSize, P = geometry.padding, s = geometry.stride
+        outputHeight = geometry.outputSide(height)
+        outputWidth = geometry.outputSide(width)
+        if s == 1 {
+            rowStride = width + P
+            imageStride = (height + P) * rowStride
+            length = Self.roundedUp((images - 1) * imageStride + outputHeight * rowStride)
+            let rows = rowStride
+            taps = (0..<KS * KS).map { k in k / KS * rows + k % KS }
+            gradientPadding = KS - 1 - P
+            gradientLength = Self.roundedUp((images - 1) * imageStride + height * rowStride)
+            planeStride = max(images * imageStride, gradientPadding * rowStride + gradientPadding + length)
+            phasesPerSide = 1
+            phaseStride = planeStride
+        } else {
+            let reach = (KS - 1) / s
+            rowStride = outputWidth + reach
+            imageStride = (outputHeight + reach) * rowStride
+            length = Self.roundedUp((images - 1) * imageStride + outputHeight * rowStride)
+            let side = min(KS, s), rows = rowStride, phase = images * imageStride
+            phasesPerSide = side
+            phaseStride = phase
+            taps = (0..<KS * KS).map { k in
+                let kh = k / KS, kw = k % KS
+                return ((kh % s) * side + kw % s) * phase + kh / s * rows + kw / s
+            }
+            gradientPadding = 0
+            gradientLength = 0
+            planeStride = phasesPerSide * phasesPerSide * phaseStride
+        }
     }
 
     private static func roundedUp(_ count: Int) -> Int {
@@ -114,15 +165,17 @@ struct DirectConvolution {
 
     /// Floats of the padded input planes (the kernels read a little past the last one).
     var inputFloats: Int {
-        adv_direct_input_floats(geometry.inChannels, planeStride, rowStride, geometry.kernelSize, length)
+        max(geometry.inChannels * planeStride,
+            adv_direct_input_floats(geometry.inChannels, planeStride, taps.max() ?? 0, length))
     }
 
     /// Floats of dOutput's padded planes: what the input gradient's correlation reads past the last
     /// one, and at least a plane of zeros for each output channel the weight gradient's block of four
     /// adds past the last.
     var gradientInputFloats: Int {
-        max(adv_direct_input_floats(geometry.outChannels, planeStride, rowStride, geometry.kernelSize, gradientLength),
-            Self.blockedRows(geometry.outChannels) * planeStride)
+        precondition(geometry.stride == 1, "a strided convolution's backward is not direct")
+        return max(adv_direct_input_floats(geometry.outChannels, planeStride, taps.max() ?? 0, gradientLength),
+                   Self.blockedRows(geometry.outChannels) * planeStride)
     }
 
     /// Copies images `images` of the layer's input (N, C, H, W) into `target` (`inputFloats` of it): the
@@ -130,8 +183,12 @@ struct DirectConvolution {
     /// BatchNorm's and what is copied its output, computed on the way.
     func padInput(_ input: UnsafePointer<Float>, images: Range<Int>, into target: UnsafeMutablePointer<Float>,
                   activation: ChannelAffineReLU? = nil) {
-        pad(input, images: images, channels: geometry.inChannels, height: height, width: width,
-            padding: geometry.padding, into: target, total: inputFloats, activation: activation)
+        if geometry.stride == 1 {
+            pad(input, images: images, channels: geometry.inChannels, height: height, width: width,
+                padding: geometry.padding, into: target, total: inputFloats, activation: activation)
+        } else {
+            splitPhases(input, images: images, into: target, activation: activation)
+        }
     }
 
     /// Copies images `images` of dOutput (N, OC, OH, OW), padded by P', into `target`
@@ -166,6 +223,49 @@ struct DirectConvolution {
         }
     }
 
+    /// The stride-s layout of `padInput`: each input row (through `activation` where there is one) is
+    /// copied once into a row buffer and dealt out to its phase planes, column w to phase column
+    /// (w + P) / s of phase (row (h + P) mod s, column (w + P) mod s). Zeroes `inputFloats` first: the
+    /// padding and the border of every phase image.
+    private func splitPhases(_ source: UnsafePointer<Float>, images: Range<Int>, into target: UnsafeMutablePointer<Float>,
+                             activation: ChannelAffineReLU?) {
+        let C = geometry.inChannels, P = geometry.padding, s = geometry.stride, phaseRows = imageStride / rowStride
+        target.update(repeating: 0, count: inputFloats)
+        // one float of slack: stride 2's even-lane copy reads one past the last column it takes
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: width + 1) { buffer in
+            let row = buffer.baseAddress!
+            row[width] = 0
+            for (local, n) in images.enumerated() {
+                for c in 0..<C {
+                    for h in 0..<height {
+                        let a = (h + P) % s, i = (h + P) / s   // its phase row and the row within it
+                        guard a < phasesPerSide && i < phaseRows else { continue }
+                        let input = source + ((n * C + c) * height + h) * width
+                        if let activation {
+                            activation.apply(channel: c, input, to: row, count: width)
+                        } else {
+                            Elementwise.copyRow(input, to: row, count: width)
+                        }
+                        for b in 0..<phasesPerSide {
+                            // phase column j holds input column s·j + b − P: those in 0..<width, and j < rowStride
+                            guard width - 1 + P - b >= 0 else { continue }
+                            let first = (P - b + s - 1) / s, end = min(rowStride, (width - 1 + P - b) / s + 1)
+                            guard first < end else { continue }
+                            let phaseRow = target + c * planeStride + (a * phasesPerSide + b) * phaseStride
+                                + local * imageStride + i * rowStride
+                            let from = row + s * first + b - P
+                            if s == 2 {
+                                Elementwise.copyEveryOther(from, to: phaseRow + first, count: end - first)
+                            } else {
+                                for j in 0..<(end - first) { phaseRow[first + j] = from[s * j] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `packed` = W (OC, C, KS, KS) as the kernels read it, for the forward correlation, or flipped and
     /// transposed for the input gradient's (its outputs are then the C input channels). Depends on the
     /// geometry alone, not on the input's size.
@@ -180,14 +280,14 @@ struct DirectConvolution {
     /// flat (OC, length) = the correlation of the padded input planes with the packed weights.
     func correlate(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>, into flat: UnsafeMutablePointer<Float>,
                    kernel: DirectConvolutionKernel = .fastest) {
-        kernel.correlate(padded, geometry.inChannels, planeStride, rowStride, geometry.kernelSize,
+        kernel.correlate(padded, geometry.inChannels, planeStride, taps, geometry.kernelSize,
                          packed, geometry.outChannels, flat, length)
     }
 
     /// flat (C, gradientLength) = the correlation of dOutput's padded planes with the flipped weights.
     func correlateGradient(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>,
                            into flat: UnsafeMutablePointer<Float>, kernel: DirectConvolutionKernel = .fastest) {
-        kernel.correlate(padded, geometry.outChannels, planeStride, rowStride, geometry.kernelSize,
+        kernel.correlate(padded, geometry.outChannels, planeStride, taps, geometry.kernelSize,
                          packed, geometry.inChannels, flat, gradientLength)
     }
 
@@ -196,7 +296,7 @@ struct DirectConvolution {
     func addWeightGradient(padded: UnsafePointer<Float>, paddedGradient: UnsafePointer<Float>,
                            into weightGradient: UnsafeMutablePointer<Float>,
                            kernel: DirectConvolutionKernel = .fastest) {
-        kernel.weightGradient(padded, geometry.inChannels, planeStride, rowStride, geometry.kernelSize,
+        kernel.weightGradient(padded, geometry.inChannels, planeStride, taps, geometry.kernelSize,
                               paddedGradient + gradientOffset, planeStride, geometry.outChannels, length,
                               weightGradient)
     }
@@ -221,34 +321,34 @@ public enum DirectConvolutionKernel: String, CustomStringConvertible, Sendable {
     /// The widest this CPU runs.
     public static let fastest: DirectConvolutionKernel = [.avx512, .avx2].first { $0.isAvailable } ?? .portable
 
-    public func correlate(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
+    public func correlate(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ taps: UnsafePointer<Int>,
                           _ kernelSize: Int, _ packed: UnsafePointer<Float>, _ outChannels: Int,
                           _ output: UnsafeMutablePointer<Float>, _ length: Int) {
         switch self {
         case .avx512:
-            adv_direct_correlate_avx512(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+            adv_direct_correlate_avx512(input, channels, planeStride, taps, kernelSize, packed, outChannels,
                                         output, length)
         case .avx2:
-            adv_direct_correlate_avx2(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+            adv_direct_correlate_avx2(input, channels, planeStride, taps, kernelSize, packed, outChannels,
                                       output, length)
         case .portable:
-            adv_direct_correlate_portable(input, channels, planeStride, rowStride, kernelSize, packed, outChannels,
+            adv_direct_correlate_portable(input, channels, planeStride, taps, kernelSize, packed, outChannels,
                                           output, length)
         }
     }
 
-    public func weightGradient(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ rowStride: Int,
+    public func weightGradient(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ taps: UnsafePointer<Int>,
                                _ kernelSize: Int, _ gradient: UnsafePointer<Float>, _ gradientStride: Int,
                                _ outChannels: Int, _ length: Int, _ weightGradient: UnsafeMutablePointer<Float>) {
         switch self {
         case .avx512:
-            adv_direct_weight_gradient_avx512(input, channels, planeStride, rowStride, kernelSize, gradient,
+            adv_direct_weight_gradient_avx512(input, channels, planeStride, taps, kernelSize, gradient,
                                               gradientStride, outChannels, length, weightGradient)
         case .avx2:
-            adv_direct_weight_gradient_avx2(input, channels, planeStride, rowStride, kernelSize, gradient,
+            adv_direct_weight_gradient_avx2(input, channels, planeStride, taps, kernelSize, gradient,
                                             gradientStride, outChannels, length, weightGradient)
         case .portable:
-            adv_direct_weight_gradient_portable(input, channels, planeStride, rowStride, kernelSize, gradient,
+            adv_direct_weight_gradient_portable(input, channels, planeStride, taps, kernelSize, gradient,
                                                 gradientStride, outChannels, length, weightGradient)
         }
     }

@@ -1,14 +1,20 @@
 #ifndef ADV_DIRECT_CONVOLUTION_H
 #define ADV_DIRECT_CONVOLUTION_H
 
-/// Direct (unrolling-free) stride-1 correlation kernels for Conv2D, over "flat" planes.
+/// Direct (unrolling-free) correlation kernels for Conv2D, over "flat" planes.
 ///
 /// A zero-padded plane of rows Wp floats apart is read as one long row: output position q = oh·Wp + ow
-/// reads input q + kh·Wp + kw. Computing every q in 0..<length (length a multiple of 16, at least
-/// OH·Wp) gives each output row followed by Wp − OW unused columns, which the caller drops. This turns
-/// a 2-D correlation into 1-D runs of contiguous, unaligned vector loads with no unrolled copy. The
-/// planes of several images may lie end to end in one row, and neighbouring rows and images may share
-/// their zero padding (AdvNN's DirectConvolution does both).
+/// reads input q + tap[k] for each kernel element k = kh·KS + kw, where a stride-1 convolution's taps
+/// are kh·Wp + kw. Computing every q in 0..<length (length a multiple of 16, at least OH·Wp) gives each
+/// output row followed by Wp − OW unused columns, which the caller drops. This turns a 2-D correlation
+/// into 1-D runs of contiguous, unaligned vector loads with no unrolled copy. The planes of several
+/// images may lie end to end in one row, and neighbouring rows and images may share their zero padding
+/// (AdvNN's DirectConvolution does both).
+///
+/// A stride-s convolution reads the same way from its input split into s×s phase planes (phase (a, b)
+/// holds the padded input's rows a, a + s, … and columns b, b + s, …): element (kh, kw) reads phase
+/// (kh mod s, kw mod s) at row kh / s and column kw / s, so its tap is that phase's offset within the
+/// channel plus (kh / s)·Wp + kw / s, and every read is again contiguous.
 ///
 /// Each kernel has a portable C twin computing the same sums (in another order); the tests compare them.
 /// The AVX2 versions need a CPU with AVX2 and FMA (`adv_direct_has_avx2_fma`), the AVX-512 versions
@@ -22,9 +28,10 @@ int adv_direct_has_avx512(void);
 /// Every `length` is a multiple of this (the AVX-512 kernels' vector).
 #define ADV_DIRECT_LENGTH_MULTIPLE 16
 
-/// Floats an input buffer of `channels` planes must hold for the kernels to read (the last plane's
-/// unused columns read past it; those floats must exist but their values do not matter).
-long adv_direct_input_floats(long channels, long plane_stride, long row_stride, long kernel_size, long length);
+/// Floats an input buffer of `channels` planes must hold for the kernels to read, the largest tap
+/// being `largest_tap` (the last plane's unused columns read past it; those floats must exist but their
+/// values do not matter).
+long adv_direct_input_floats(long channels, long plane_stride, long largest_tap, long length);
 
 /// Output channels per packed block.
 #define ADV_DIRECT_BLOCK 4
@@ -36,28 +43,29 @@ long adv_direct_input_floats(long channels, long plane_stride, long row_stride, 
 void adv_direct_pack_weights(const float *weights, long out_channels, long in_channels, long kernel_size,
                              int flip_transpose, float *packed);
 
-/// output[o·length + q] = Σ_c Σ_kh Σ_kw W[o][c][kh][kw] · input[c·plane_stride + q + kh·row_stride + kw]
-/// for o < out_channels and q < length (a multiple of 16); `packed` from adv_direct_pack_weights.
-void adv_direct_correlate_avx2(const float *input, long channels, long plane_stride, long row_stride,
+/// output[o·length + q] = Σ_c Σ_k W[o][c][k] · input[c·plane_stride + q + taps[k]], k = kh·KS + kw in
+/// that order, for o < out_channels and q < length (a multiple of 16); `taps` holds KS² offsets;
+/// `packed` from adv_direct_pack_weights.
+void adv_direct_correlate_avx2(const float *input, long channels, long plane_stride, const long *taps,
                                long kernel_size, const float *packed, long out_channels, float *output,
                                long length);
-void adv_direct_correlate_avx512(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_correlate_avx512(const float *input, long channels, long plane_stride, const long *taps,
                                  long kernel_size, const float *packed, long out_channels, float *output,
                                  long length);
-void adv_direct_correlate_portable(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_correlate_portable(const float *input, long channels, long plane_stride, const long *taps,
                                    long kernel_size, const float *packed, long out_channels, float *output,
                                    long length);
 
-/// weight_gradient[o][c][kh][kw] += Σ_q gradient[o·gradient_stride + q] · input[c·plane_stride + q + kh·row_stride + kw]
-/// for q < length (a multiple of 16). `gradient` holds ceil(out/4)·4 rows of `length`, `gradient_stride`
+/// weight_gradient[o][c][k] += Σ_q gradient[o·gradient_stride + q] · input[c·plane_stride + q + taps[k]]
+/// for k < KS² and q < length (a multiple of 16). `gradient` holds ceil(out/4)·4 rows of `length`, `gradient_stride`
 /// apart: rows past out_channels, and the unused positions of every row, must be zero.
-void adv_direct_weight_gradient_avx2(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_weight_gradient_avx2(const float *input, long channels, long plane_stride, const long *taps,
                                      long kernel_size, const float *gradient, long gradient_stride,
                                      long out_channels, long length, float *weight_gradient);
-void adv_direct_weight_gradient_avx512(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_weight_gradient_avx512(const float *input, long channels, long plane_stride, const long *taps,
                                        long kernel_size, const float *gradient, long gradient_stride,
                                        long out_channels, long length, float *weight_gradient);
-void adv_direct_weight_gradient_portable(const float *input, long channels, long plane_stride, long row_stride,
+void adv_direct_weight_gradient_portable(const float *input, long channels, long plane_stride, const long *taps,
                                          long kernel_size, const float *gradient, long gradient_stride,
                                          long out_channels, long length, float *weight_gradient);
 
