@@ -174,7 +174,7 @@ struct AdvBench: ParsableCommand {
             }
         } else {
             model.isTraining = false
-            seconds = Stopwatch.secondsPerCall { _ = model.forward(input) }
+            seconds = Stopwatch.secondsPerCall { _ = model.infer(input) }
         }
         // PGD: 20 forward + input-gradient backward passes, plus the final forward that judges them
         let work: Double

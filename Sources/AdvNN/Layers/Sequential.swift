@@ -11,6 +11,9 @@ public final class Sequential: Layer {
 
     /// The first layer with parameters: no layer at or before it needs an input gradient in training.
     private let firstParametricIndex: Int
+    /// `infer`'s output, and the replicas its threads compute on (see Sequential+Inference.swift).
+    let inferenceOutput = Tensor(zeros: Shape(0))
+    var inferenceReplicas: [Sequential] = []
 
     public init(_ layers: [any Layer]) {
         self.layers = layers

@@ -29,7 +29,7 @@ public enum Metrics {
         var correct = 0
         for start in stride(from: 0, to: split.count, by: batchSize) {
             split.gather(order[start..<min(start + batchSize, split.count)], into: batch, labels: &labels)
-            correct += correctCount(logits: model.forward(batch), labels: labels)
+            correct += correctCount(logits: model.infer(batch), labels: labels)
         }
         return Double(correct) / Double(split.count)
     }

@@ -49,8 +49,9 @@ public final class ModelClassifier: Classifier {
         model.isTraining = false
     }
 
+    /// Inference (`Sequential.infer`): no backward follows these logits.
     public func logits(_ inputs: Tensor) -> Tensor {
-        model.forward(inputs)
+        model.infer(inputs)
     }
 
     public func lossGradient(_ inputs: Tensor, labels: [Int], loss: any LabelLoss, into gradient: Tensor) -> LossEvaluation {
