@@ -39,7 +39,8 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // Direct convolution kernels (AVX2 + FMA, with portable twins) for AdvNN's Conv2D.
+        // Direct convolution kernels and the plane copies that feed them (AVX-512, AVX2 + FMA, with
+        // portable twins) for AdvNN's Conv2D.
         .target(name: "CConvolution"),
         .target(
             name: "AdvNN",

@@ -211,55 +211,39 @@ struct DirectConvolution {
         for (local, n) in images.enumerated() {
             for c in 0..<channels {
                 let image = target + c * planeStride + local * imageStride + padding * rowStride + padding
-                for h in 0..<height {
-                    let row = source + ((n * channels + c) * height + h) * width
-                    if let activation {
-                        activation.apply(channel: c, row, to: image + h * rowStride, count: width)
-                    } else {
-                        Elementwise.copyRow(row, to: image + h * rowStride, count: width)
-                    }
-                }
+                PlaneCopy.copy(source + (n * channels + c) * height * width, rows: height, columns: width,
+                               sourceRowStride: width, columnStep: 1, into: image, targetRowStride: rowStride,
+                               activation: activation, channel: c)
             }
         }
     }
 
-    /// The stride-s layout of `padInput`: each input row (through `activation` where there is one) is
-    /// copied once into a row buffer and dealt out to its phase planes, column w to phase column
-    /// (w + P) / s of phase (row (h + P) mod s, column (w + P) mod s). Zeroes `inputFloats` first: the
-    /// padding and the border of every phase image.
+    /// The stride-s layout of `padInput`: each phase (a, b) of each image's channel is one strided copy,
+    /// phase row i and column j taking the input's row s·i + a − P and column s·j + b − P where those
+    /// lie in the image. Zeroes `inputFloats` first: the padding and the border of every phase image.
     private func splitPhases(_ source: UnsafePointer<Float>, images: Range<Int>, into target: UnsafeMutablePointer<Float>,
                              activation: ChannelAffineReLU?) {
         let C = geometry.inChannels, P = geometry.padding, s = geometry.stride, phaseRows = imageStride / rowStride
         target.update(repeating: 0, count: inputFloats)
-        // one float of slack: stride 2's even-lane copy reads one past the last column it takes
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: width + 1) { buffer in
-            let row = buffer.baseAddress!
-            row[width] = 0
-            for (local, n) in images.enumerated() {
-                for c in 0..<C {
-                    for h in 0..<height {
-                        let a = (h + P) % s, i = (h + P) / s   // its phase row and the row within it
-                        guard a < phasesPerSide && i < phaseRows else { continue }
-                        let input = source + ((n * C + c) * height + h) * width
-                        if let activation {
-                            activation.apply(channel: c, input, to: row, count: width)
-                        } else {
-                            Elementwise.copyRow(input, to: row, count: width)
-                        }
-                        for b in 0..<phasesPerSide {
-                            // phase column j holds input column s·j + b − P: those in 0..<width, and j < rowStride
-                            guard width - 1 + P - b >= 0 else { continue }
-                            let first = (P - b + s - 1) / s, end = min(rowStride, (width - 1 + P - b) / s + 1)
-                            guard first < end else { continue }
-                            let phaseRow = target + c * planeStride + (a * phasesPerSide + b) * phaseStride
-                                + local * imageStride + i * rowStride
-                            let from = row + s * first + b - P
-                            if s == 2 {
-                                Elementwise.copyEveryOther(from, to: phaseRow + first, count: end - first)
-                            } else {
-                                for j in 0..<(end - first) { phaseRow[first + j] = from[s * j] }
-                            }
-                        }
+        // the phase indices i whose input index s·i + offset − P lies in 0..<size, and below `limit`
+        func inside(_ offset: Int, size: Int, limit: Int) -> Range<Int> {
+            let first = (P - offset + s - 1) / s   // offset < s, so P − offset + s − 1 ≥ 0
+            let last = size - 1 + P - offset
+            return last < 0 ? 0..<0 : first..<max(first, min(limit, last / s + 1))
+        }
+        for (local, n) in images.enumerated() {
+            for c in 0..<C {
+                let plane = source + (n * C + c) * height * width
+                for a in 0..<phasesPerSide {
+                    let rows = inside(a, size: height, limit: phaseRows)
+                    for b in 0..<phasesPerSide {
+                        let columns = inside(b, size: width, limit: rowStride)
+                        guard !rows.isEmpty && !columns.isEmpty else { continue }
+                        let phase = target + c * planeStride + (a * phasesPerSide + b) * phaseStride + local * imageStride
+                        PlaneCopy.copy(plane + (s * rows.lowerBound + a - P) * width + s * columns.lowerBound + b - P,
+                                       rows: rows.count, columns: columns.count, sourceRowStride: s * width,
+                                       columnStep: s, into: phase + rows.lowerBound * rowStride + columns.lowerBound,
+                                       targetRowStride: rowStride, activation: activation, channel: c)
                     }
                 }
             }

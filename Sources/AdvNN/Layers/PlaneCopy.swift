@@ -1,0 +1,59 @@
+import CConvolution
+
+/// The plane copies that feed the direct kernels (`plane_copies.h`): rows of a plane into rows of a
+/// padded layout, or a strided grid of it into a phase plane, through an evaluation-mode BatchNorm's map
+/// where there is one. AVX-512 or AVX2 masked vectors where the CPU has them (no scalar tails on rows
+/// of 7 or 14 floats), else the portable twin; all three give the same bits (tested).
+public enum PlaneCopyKernel: String, CaseIterable, Sendable {
+    case avx512, avx2, portable
+
+    /// The widest this CPU runs: the direct convolution's choice.
+    public static let fastest: PlaneCopyKernel = switch DirectConvolutionKernel.fastest {
+    case .avx512: .avx512
+    case .avx2: .avx2
+    case .portable: .portable
+    }
+
+    public var isAvailable: Bool {
+        switch self {
+        case .avx512: DirectConvolutionKernel.avx512.isAvailable
+        case .avx2: DirectConvolutionKernel.avx2.isAvailable
+        case .portable: true
+        }
+    }
+
+    /// target[r·targetRowStride + j] = source[r·sourceRowStride + j·columnStep] for r < rows, j < columns,
+    /// through `affine` (scale and shift, then the ReLU) when it is not nil.
+    public func copy(_ source: UnsafePointer<Float>, rows: Int, columns: Int, sourceRowStride: Int, columnStep: Int,
+                     into target: UnsafeMutablePointer<Float>, targetRowStride: Int, affine: UnsafePointer<Float>?) {
+        switch self {
+        case .avx512:
+            adv_copy_plane_avx512(source, rows, columns, sourceRowStride, columnStep, target, targetRowStride, affine)
+        case .avx2:
+            adv_copy_plane_avx2(source, rows, columns, sourceRowStride, columnStep, target, targetRowStride, affine)
+        case .portable:
+            adv_copy_plane_portable(source, rows, columns, sourceRowStride, columnStep, target, targetRowStride, affine)
+        }
+    }
+}
+
+enum PlaneCopy {
+    /// One plane's copy on the fastest kernel, through channel `channel`'s map of `activation` if any.
+    @inline(__always)
+    static func copy(_ source: UnsafePointer<Float>, rows: Int, columns: Int, sourceRowStride: Int, columnStep: Int,
+                     into target: UnsafeMutablePointer<Float>, targetRowStride: Int, activation: ChannelAffineReLU?,
+                     channel: Int) {
+        let kernel = PlaneCopyKernel.fastest
+        guard let activation else {
+            kernel.copy(source, rows: rows, columns: columns, sourceRowStride: sourceRowStride, columnStep: columnStep,
+                        into: target, targetRowStride: targetRowStride, affine: nil)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2) { affine in
+            affine[0] = activation.scale[channel]
+            affine[1] = activation.shift[channel]
+            kernel.copy(source, rows: rows, columns: columns, sourceRowStride: sourceRowStride, columnStep: columnStep,
+                        into: target, targetRowStride: targetRowStride, affine: affine.baseAddress!)
+        }
+    }
+}

@@ -1,0 +1,24 @@
+#ifndef ADV_PLANE_COPIES_H
+#define ADV_PLANE_COPIES_H
+
+/// The copies that feed the direct convolution kernels: a plane of an NCHW tensor into a row of the
+/// kernels' padded layout, or a strided grid of it into a phase plane, optionally through an
+/// evaluation-mode BatchNorm's map and ReLU on the way.
+///
+/// target[r·target_row_stride + j] = f(source[r·source_row_stride + j·column_step]) for r < rows and
+/// j < columns, where f(x) = x, or, with `affine` = {scale, shift}, y = x·scale + shift (a product and
+/// then a sum, never fused) and then y where y is not below 0, else 0 (so −0 stays −0 and NaN stays
+/// NaN): bit for bit what AdvNN's `Elementwise.affineReLURow` computes. Reads nothing past the last
+/// source float copied and writes nothing but the floats copied.
+///
+/// The AVX-512 and AVX2 versions run a row's columns as masked vectors, with no scalar tail; the
+/// portable one is their twin (the tests compare them).
+
+void adv_copy_plane_avx512(const float *source, long rows, long columns, long source_row_stride, long column_step,
+                           float *target, long target_row_stride, const float *affine);
+void adv_copy_plane_avx2(const float *source, long rows, long columns, long source_row_stride, long column_step,
+                         float *target, long target_row_stride, const float *affine);
+void adv_copy_plane_portable(const float *source, long rows, long columns, long source_row_stride, long column_step,
+                             float *target, long target_row_stride, const float *affine);
+
+#endif

@@ -1,0 +1,67 @@
+import AdvNN
+import Testing
+
+/// The plane copies that feed the direct kernels: each vector kernel the CPU runs against its portable
+/// twin, bit for bit, and the twin against the definition.
+@Suite struct PlaneCopyTests {
+    /// (rows, columns, column step): rows of 7 and 14 floats (the ResNet's 7 × 7 and 14 × 14 planes, no
+    /// full vector), 16 and 17 (a full AVX-512 vector, and one more), 28 and 33 (two vectors, the last
+    /// partial), a single column, and steps of 2 (phase planes) and 3 (the portable path).
+    static let shapes = [(3, 7, 1), (2, 14, 1), (2, 16, 1), (2, 17, 1), (4, 28, 1), (1, 33, 1), (3, 1, 1),
+                         (3, 7, 2), (2, 14, 2), (2, 8, 2), (2, 16, 2), (2, 17, 2), (2, 15, 3)]
+
+    static func run(_ kernel: PlaneCopyKernel, rows: Int, columns: Int, step: Int, affine: [Float]?) -> [UInt32] {
+        let sourceRowStride = columns * step + 3
+        var rng = RandomStream(seed: 51)
+        var source = (0..<(rows * sourceRowStride)).map { _ in rng.nextFloat(in: -2, 2) }
+        source[0] = -0.0
+        source[min(step, source.count - 1)] = .nan
+        let targetRowStride = columns + 5
+        // the target starts as a sentinel: what the copy does not write must keep it
+        var target = [Float](repeating: 7, count: rows * targetRowStride + 4)
+        source.withUnsafeBufferPointer { s in
+            target.withUnsafeMutableBufferPointer { t in
+                if let affine {
+                    affine.withUnsafeBufferPointer { a in
+                        kernel.copy(s.baseAddress!, rows: rows, columns: columns, sourceRowStride: sourceRowStride,
+                                    columnStep: step, into: t.baseAddress! + 2, targetRowStride: targetRowStride,
+                                    affine: a.baseAddress!)
+                    }
+                } else {
+                    kernel.copy(s.baseAddress!, rows: rows, columns: columns, sourceRowStride: sourceRowStride,
+                                columnStep: step, into: t.baseAddress! + 2, targetRowStride: targetRowStride, affine: nil)
+                }
+            }
+        }
+        return target.map(\.bitPattern)
+    }
+
+    @Test(arguments: shapes, [nil, [1.5, -0.25], [1.5, -0.0]] as [[Float]?])
+    func vectorKernelsMatchThePortableTwin(shape: (Int, Int, Int), affine: [Float]?) {
+        let (rows, columns, step) = shape
+        let twin = Self.run(.portable, rows: rows, columns: columns, step: step, affine: affine)
+        for kernel in [PlaneCopyKernel.avx512, .avx2] where kernel.isAvailable {
+            #expect(Self.run(kernel, rows: rows, columns: columns, step: step, affine: affine) == twin, "\(kernel)")
+        }
+    }
+
+    /// The twin is the definition: the strided source through the map, −0 and NaN kept, nothing else
+    /// written.
+    @Test func portableTwinIsTheDefinition() {
+        let rows = 2, columns = 5, step = 2, sourceRowStride = columns * step + 3, targetRowStride = columns + 5
+        var rng = RandomStream(seed: 51)
+        var source = (0..<(rows * sourceRowStride)).map { _ in rng.nextFloat(in: -2, 2) }
+        source[0] = -0.0
+        source[step] = .nan
+        let copied = Self.run(.portable, rows: rows, columns: columns, step: step, affine: [1.5, -0.25])
+        for index in copied.indices {
+            let r = (index - 2) / targetRowStride, j = (index - 2) % targetRowStride
+            if index >= 2 && r < rows && j < columns {
+                let y = source[r * sourceRowStride + j * step] * 1.5 + -0.25
+                #expect(copied[index] == (y < 0 ? 0 : y).bitPattern, "row \(r), column \(j)")
+            } else {
+                #expect(copied[index] == Float(7).bitPattern, "index \(index) written")
+            }
+        }
+    }
+}
