@@ -1,6 +1,7 @@
 /// 2-D convolution (cross-correlation, as PyTorch's `nn.Conv2d`), by im2col + GEMM or, for small
 /// patches on CPUs with AVX2 or AVX-512, by direct kernels (`algorithm`; the direct path is in
-/// Conv2D+Direct.swift; a strided layer's direct forward is followed by the unrolled backward). What
+/// Conv2D+Direct.swift; a strided or large-patch layer's direct forward is followed by the unrolled
+/// backward). What
 /// follows describes the unrolled path.
 /// - input: (N, C, H, W) → output: (N, OC, OH, OW), OH = (H + 2·padding − KH) / stride + 1
 /// - weight: (OC, C, KH, KW), PyTorch's layout; bias: (OC)
@@ -85,8 +86,12 @@ public final class Conv2D: Layer {
         algorithm = other.algorithm
     }
 
-    /// Whether the backward runs the direct kernels: a stride-1 layer on the direct path.
-    var backwardIsDirect: Bool { algorithm == .direct && DirectConvolution.appliesToBackward(geometry) }
+    /// Whether the backward runs the direct kernels: a stride-1 layer on the direct path whose patch is
+    /// within `ConvolutionAlgorithm.directBackwardPatchLimit`.
+    var backwardIsDirect: Bool {
+        algorithm == .direct && DirectConvolution.appliesToBackward(geometry)
+            && geometry.patchSize <= ConvolutionAlgorithm.directBackwardPatchLimit
+    }
 
     public func replica() -> Conv2D { Conv2D(sharing: self).computing(like: self) }
 
