@@ -27,6 +27,20 @@ void adv_copy_plane_portable(const float *source, long rows, long columns, long 
     }
 }
 
+void adv_add_plane_portable(const float *source, long rows, long columns, long source_row_stride, const float *addend,
+                            float bias, float *target, long target_row_stride) {
+    for (long r = 0; r < rows; r++) {
+        const float *s = source + r * source_row_stride;
+        float *t = target + r * target_row_stride;
+        if (addend) {
+            const float *a = addend + r * target_row_stride;
+            for (long j = 0; j < columns; j++) t[j] = s[j] + a[j];
+        } else {
+            for (long j = 0; j < columns; j++) t[j] = s[j] + bias;
+        }
+    }
+}
+
 #ifdef ADV_X86
 
 // The row loop, written once for both instruction sets over helpers of the same names with the
@@ -52,6 +66,23 @@ void adv_copy_plane_portable(const float *source, long rows, long columns, long 
                                                  : load_evens_##SUFFIX(s + 2 * j, n, end);                     \
             if (affine) v = affine_relu_##SUFFIX(v, affine);                                                   \
             store_##SUFFIX(t + j, n, v);                                                                       \
+        }                                                                                                      \
+    }
+
+// adv_add_plane's row loop, over the same helpers: whole-vector loads of the source and the addend
+// wherever they end within their planes.
+#define ADV_ADD_PLANE_BODY(SUFFIX, WIDTH)                                                                    \
+    const float *end = source + (rows - 1) * source_row_stride + columns;                                      \
+    const float *addend_end = addend ? addend + (rows - 1) * target_row_stride + columns : 0;                  \
+    const vector_##SUFFIX constant = broadcast_##SUFFIX(bias);                                                 \
+    for (long r = 0; r < rows; r++) {                                                                          \
+        const float *s = source + r * source_row_stride;                                                       \
+        float *t = target + r * target_row_stride;                                                             \
+        for (long j = 0; j < columns; j += WIDTH) {                                                            \
+            const long n = columns - j < WIDTH ? columns - j : WIDTH;                                          \
+            const vector_##SUFFIX other =                                                                      \
+                addend ? load_##SUFFIX(addend + r * target_row_stride + j, n, addend_end) : constant;          \
+            store_##SUFFIX(t + j, n, add_##SUFFIX(load_##SUFFIX(s + j, n, end), other));                       \
         }                                                                                                      \
     }
 
@@ -87,6 +118,16 @@ __attribute__((target("avx512f"))) static inline void store_avx512(float *t, lon
     } else {
         _mm512_mask_storeu_ps(t, lanes_avx512(n), v);
     }
+}
+
+__attribute__((target("avx512f"))) static inline __m512 broadcast_avx512(float x) { return _mm512_set1_ps(x); }
+
+__attribute__((target("avx512f"))) static inline __m512 add_avx512(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+
+__attribute__((target("avx512f")))
+void adv_add_plane_avx512(const float *source, long rows, long columns, long source_row_stride, const float *addend,
+                          float bias, float *target, long target_row_stride) {
+    ADV_ADD_PLANE_BODY(avx512, 16)
 }
 
 __attribute__((target("avx512f")))
@@ -126,6 +167,16 @@ __attribute__((target("avx2,fma"))) static inline void store_avx2(float *t, long
     }
 }
 
+__attribute__((target("avx2,fma"))) static inline __m256 broadcast_avx2(float x) { return _mm256_set1_ps(x); }
+
+__attribute__((target("avx2,fma"))) static inline __m256 add_avx2(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+
+__attribute__((target("avx2,fma")))
+void adv_add_plane_avx2(const float *source, long rows, long columns, long source_row_stride, const float *addend,
+                        float bias, float *target, long target_row_stride) {
+    ADV_ADD_PLANE_BODY(avx2, 8)
+}
+
 __attribute__((target("avx2,fma")))
 void adv_copy_plane_avx2(const float *source, long rows, long columns, long source_row_stride, long column_step,
                          float *target, long target_row_stride, const float *affine) {
@@ -133,6 +184,16 @@ void adv_copy_plane_avx2(const float *source, long rows, long columns, long sour
 }
 
 #else
+
+void adv_add_plane_avx512(const float *source, long rows, long columns, long source_row_stride, const float *addend,
+                          float bias, float *target, long target_row_stride) {
+    adv_add_plane_portable(source, rows, columns, source_row_stride, addend, bias, target, target_row_stride);
+}
+
+void adv_add_plane_avx2(const float *source, long rows, long columns, long source_row_stride, const float *addend,
+                        float bias, float *target, long target_row_stride) {
+    adv_add_plane_portable(source, rows, columns, source_row_stride, addend, bias, target, target_row_stride);
+}
 
 void adv_copy_plane_avx512(const float *source, long rows, long columns, long source_row_stride, long column_step,
                            float *target, long target_row_stride, const float *affine) {

@@ -45,6 +45,45 @@ import Testing
         }
     }
 
+    static func runAdd(_ kernel: PlaneCopyKernel, rows: Int, columns: Int, withAddend: Bool) -> [UInt32] {
+        let sourceRowStride = columns + 3, targetRowStride = columns
+        var rng = RandomStream(seed: 52)
+        var source = (0..<(rows * sourceRowStride)).map { _ in rng.nextFloat(in: -2, 2) }
+        source[0] = -0.0
+        let addend = (0..<(rows * targetRowStride)).map { _ in rng.nextFloat(in: -2, 2) }
+        var target = [Float](repeating: 7, count: rows * targetRowStride + 4)
+        source.withUnsafeBufferPointer { s in
+            addend.withUnsafeBufferPointer { a in
+                target.withUnsafeMutableBufferPointer { t in
+                    kernel.add(s.baseAddress!, rows: rows, columns: columns, sourceRowStride: sourceRowStride,
+                               addend: withAddend ? a.baseAddress! : nil, bias: 0.375, into: t.baseAddress! + 2,
+                               targetRowStride: targetRowStride)
+                }
+            }
+        }
+        // the definition, for the twin: one rounded sum per float, nothing else written
+        if kernel == .portable {
+            for r in 0..<rows {
+                for j in 0..<columns {
+                    let expected = source[r * sourceRowStride + j] + (withAddend ? addend[r * targetRowStride + j] : 0.375)
+                    #expect(target[2 + r * targetRowStride + j].bitPattern == expected.bitPattern)
+                }
+            }
+            #expect(target.prefix(2).allSatisfy { $0 == 7 } && target.suffix(2).allSatisfy { $0 == 7 })
+        }
+        return target.map(\.bitPattern)
+    }
+
+    /// The direct kernels' output rows copied out with a bias or a residual: each vector kernel the CPU
+    /// runs gives the twin's bits (rows of 7, 14, 16 and 28 floats).
+    @Test(arguments: [(3, 7), (2, 14), (2, 16), (4, 28)], [false, true])
+    func addingKernelsMatchThePortableTwin(shape: (Int, Int), withAddend: Bool) {
+        let twin = Self.runAdd(.portable, rows: shape.0, columns: shape.1, withAddend: withAddend)
+        for kernel in [PlaneCopyKernel.avx512, .avx2] where kernel.isAvailable {
+            #expect(Self.runAdd(kernel, rows: shape.0, columns: shape.1, withAddend: withAddend) == twin, "\(kernel)")
+        }
+    }
+
     /// The twin is the definition: the strided source through the map, −0 and NaN kept, nothing else
     /// written.
     @Test func portableTwinIsTheDefinition() {

@@ -18,21 +18,20 @@ extension Conv2D {
             layout.padInput(X, images: images, into: padded, activation: activation)
             layout.correlate(padded: padded, packed: packed, into: flat)
             // out[n, oc, oh, :] = the first OW of flat row (oc, image, oh) + b[oc] (+ residual[n, oc, oh, :]);
-            // the rest are unused. Without a bias the residual is added as the row is copied, the same
-            // single addition the separate pass would make.
-            let R = B == nil ? residual?.data : nil
+            // the rest are unused. Without a bias the residual is added as the plane is copied, the same
+            // single addition the separate pass would make; with neither, a plain copy (x + 0 would turn
+            // −0 into +0).
+            let R = B == nil ? residual?.data : nil, kernel = PlaneCopyKernel.fastest
             for (local, n) in images.enumerated() {
                 for oc in 0..<OC {
-                    for oh in 0..<OH {
-                        let source = flat + oc * layout.length + layout.offset(image: local, row: oh)
-                        let outputRow = ((n * OC + oc) * OH + oh) * OW, target = Y + outputRow
-                        if let B {
-                            Elementwise.copyRow(source, to: target, count: OW, adding: B[oc])
-                        } else if let R {
-                            Elementwise.addRow(source, R + outputRow, into: target, count: OW)
-                        } else {
-                            Elementwise.copyRow(source, to: target, count: OW)
-                        }
+                    let source = flat + oc * layout.length + layout.offset(image: local, row: 0)
+                    let plane = (n * OC + oc) * OH * OW
+                    if B != nil || R != nil {
+                        kernel.add(source, rows: OH, columns: OW, sourceRowStride: layout.rowStride,
+                                   addend: R.map { $0 + plane }, bias: B?[oc] ?? 0, into: Y + plane, targetRowStride: OW)
+                    } else {
+                        kernel.copy(source, rows: OH, columns: OW, sourceRowStride: layout.rowStride, columnStep: 1,
+                                    into: Y + plane, targetRowStride: OW, affine: nil)
                     }
                 }
             }
