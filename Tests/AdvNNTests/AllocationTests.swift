@@ -45,6 +45,18 @@ private let isOptimizedBuild = true
         #expect(allocations == 0, "4 training steps made \(allocations) heap allocations")
     }
 
+    /// Inference chunk by chunk (`Sequential.infer`, here three chunks on one thread) reuses its views,
+    /// outputs and the layers' workspaces after the first call.
+    @Test(.enabled(if: isOptimizedBuild, "allocation counts are a property of optimised builds"))
+    func chunkedInferenceDoesNotAllocate() {
+        let model = InferenceTests.network(), input = InferenceTests.batch(41)
+        _ = model.infer(input)   // warm-up
+        let before = adv_thread_allocation_count()
+        for _ in 0..<3 { _ = model.infer(input) }
+        let allocations = adv_thread_allocation_count() - before
+        #expect(allocations == 0, "3 inferences made \(allocations) heap allocations")
+    }
+
     @Test func counterSeesAllocations() {
         let before = adv_thread_allocation_count()
         var kept: [[Int]] = []

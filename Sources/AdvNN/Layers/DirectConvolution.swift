@@ -77,10 +77,6 @@ struct DirectConvolution {
     let rowStride: Int, imageStride: Int
     /// Positions the forward kernel computes per output channel.
     let length: Int
-    /// Where kernel element k = kh·KS + kw is read, relative to an output position's offset in a channel's
-    /// padded planes: kh·rowStride + kw at stride 1; its phase plane's offset plus (kh / s)·rowStride + kw / s
-    /// at stride s.
-    let taps: [Int]
     /// Phase planes per side (min(KS, s): a 1×1 stride-2 kernel reads one phase), and floats from one phase
     /// plane to the next: a chunk's images of one phase. One phase of `planeStride` at stride 1.
     let phasesPerSide: Int, phaseStride: Int
@@ -130,8 +126,6 @@ struct DirectConvolution {
             rowStride = width + P
             imageStride = (height + P) * rowStride
             length = Self.roundedUp((images - 1) * imageStride + outputHeight * rowStride)
-            let rows = rowStride
-            taps = (0..<KS * KS).map { k in k / KS * rows + k % KS }
             gradientPadding = KS - 1 - P
             gradientLength = Self.roundedUp((images - 1) * imageStride + height * rowStride)
             planeStride = max(images * imageStride, gradientPadding * rowStride + gradientPadding + length)
@@ -142,16 +136,36 @@ struct DirectConvolution {
             rowStride = outputWidth + reach
             imageStride = (outputHeight + reach) * rowStride
             length = Self.roundedUp((images - 1) * imageStride + outputHeight * rowStride)
-            let side = min(KS, s), rows = rowStride, phase = images * imageStride
-            phasesPerSide = side
-            phaseStride = phase
-            taps = (0..<KS * KS).map { k in
-                let kh = k / KS, kw = k % KS
-                return ((kh % s) * side + kw % s) * phase + kh / s * rows + kw / s
-            }
+            phasesPerSide = min(KS, s)
+            phaseStride = images * imageStride
             gradientPadding = 0
             gradientLength = 0
             planeStride = phasesPerSide * phasesPerSide * phaseStride
+        }
+    }
+
+    /// Where kernel element k = kh·KS + kw is read, relative to an output position's offset in a channel's
+    /// padded planes: its phase plane's offset plus (kh / s)·rowStride + kw / s, which at stride 1 (one
+    /// phase) is kh·rowStride + kw.
+    func tap(_ k: Int) -> Int {
+        let KS = geometry.kernelSize, s = geometry.stride, kh = k / KS, kw = k % KS
+        return ((kh % s) * phasesPerSide + kw % s) * phaseStride + kh / s * rowStride + kw / s
+    }
+
+    /// The farthest tap.
+    var largestTap: Int {
+        var largest = 0
+        for k in 0..<geometry.kernelSize * geometry.kernelSize { largest = max(largest, tap(k)) }
+        return largest
+    }
+
+    /// Calls `body` with the KS² taps in a buffer on the stack (a layout is made per chunk, and a training
+    /// step allocates nothing on the heap).
+    func withTaps<R>(_ body: (UnsafePointer<Int>) -> R) -> R {
+        let count = geometry.kernelSize * geometry.kernelSize
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { buffer in
+            for k in 0..<count { buffer[k] = tap(k) }
+            return body(UnsafePointer(buffer.baseAddress!))
         }
     }
 
@@ -175,7 +189,7 @@ struct DirectConvolution {
     /// Floats of the padded input planes (the kernels read a little past the last one).
     var inputFloats: Int {
         max(geometry.inChannels * planeStride,
-            adv_direct_input_floats(geometry.inChannels, planeStride, taps.max() ?? 0, length))
+            adv_direct_input_floats(geometry.inChannels, planeStride, largestTap, length))
     }
 
     /// Floats of dOutput's padded planes: what the input gradient's correlation reads past the last
@@ -183,7 +197,7 @@ struct DirectConvolution {
     /// adds past the last.
     var gradientInputFloats: Int {
         precondition(geometry.stride == 1, "a strided convolution's backward is not direct")
-        return max(adv_direct_input_floats(geometry.outChannels, planeStride, taps.max() ?? 0, gradientLength),
+        return max(adv_direct_input_floats(geometry.outChannels, planeStride, largestTap, gradientLength),
                    Self.blockedRows(geometry.outChannels) * planeStride)
     }
 
@@ -273,15 +287,19 @@ struct DirectConvolution {
     /// flat (OC, length) = the correlation of the padded input planes with the packed weights.
     func correlate(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>, into flat: UnsafeMutablePointer<Float>,
                    kernel: DirectConvolutionKernel = .fastest) {
-        kernel.correlate(padded, geometry.inChannels, planeStride, taps, geometry.kernelSize,
-                         packed, geometry.outChannels, flat, length)
+        withTaps { taps in
+            kernel.correlate(padded, geometry.inChannels, planeStride, taps, geometry.kernelSize,
+                             packed, geometry.outChannels, flat, length)
+        }
     }
 
     /// flat (C, gradientLength) = the correlation of dOutput's padded planes with the flipped weights.
     func correlateGradient(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>,
                            into flat: UnsafeMutablePointer<Float>, kernel: DirectConvolutionKernel = .fastest) {
-        kernel.correlate(padded, geometry.outChannels, planeStride, taps, geometry.kernelSize,
-                         packed, geometry.inChannels, flat, gradientLength)
+        withTaps { taps in
+            kernel.correlate(padded, geometry.outChannels, planeStride, taps, geometry.kernelSize,
+                             packed, geometry.inChannels, flat, gradientLength)
+        }
     }
 
     /// dW (OC, C, KS, KS) += the correlation of the padded input planes with dOutput, from its padded
@@ -289,9 +307,11 @@ struct DirectConvolution {
     func addWeightGradient(padded: UnsafePointer<Float>, paddedGradient: UnsafePointer<Float>,
                            into weightGradient: UnsafeMutablePointer<Float>,
                            kernel: DirectConvolutionKernel = .fastest) {
-        kernel.weightGradient(padded, geometry.inChannels, planeStride, taps, geometry.kernelSize,
-                              paddedGradient + gradientOffset, planeStride, geometry.outChannels, length,
-                              weightGradient)
+        withTaps { taps in
+            kernel.weightGradient(padded, geometry.inChannels, planeStride, taps, geometry.kernelSize,
+                                  paddedGradient + gradientOffset, planeStride, geometry.outChannels, length,
+                                  weightGradient)
+        }
     }
 }
 

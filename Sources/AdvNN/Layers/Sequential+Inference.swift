@@ -26,11 +26,13 @@ extension Sequential {
         let perItem = inferenceOutput.shape.elementsPerItem, output = inferenceOutput.data
         let workers = min(compute.threads, chunks)
         prepareInferenceReplicas(workers)
+        while inferenceChunks.count < workers { inferenceChunks.append(input.items(0..<1)) }
         compute.forEachChunk(of: chunks, maximumParts: workers) { chunkRange, part in
-            let model = workers > 1 ? inferenceReplicas[part] : self
+            let model = workers > 1 ? inferenceReplicas[part] : self, view = inferenceChunks[part]
             for chunk in chunkRange {
                 let images = (chunk * perChunk)..<min(batch, (chunk + 1) * perChunk)
-                let result = model.forward(input.items(images))
+                view.repoint(atItems: images, of: input)
+                let result = model.forward(view)
                 (output + images.lowerBound * perItem).update(from: result.data, count: result.count)
             }
         }
@@ -46,7 +48,6 @@ extension Sequential {
     /// at two thirds of the speed in chunks). Depends on the model and the batch alone, never on the
     /// thread count, so neither do the results.
     public func inferenceImagesPerChunk(for shape: Shape) -> Int? {
-        let parameterFloats = namedParameters.reduce(0) { $0 + $1.parameter.value.count }
         guard parameterFloats <= Self.inferenceChunkBudget else { return nil }
         var largest = shape.elementsPerItem, current = shape
         for layer in layers {
@@ -58,8 +59,9 @@ extension Sequential {
         return perChunk < shape.batchSize ? perChunk : nil
     }
 
-    /// One serial replica per worker thread, in evaluation mode, made once and reused (they share the
-    /// parameters and buffers, and keep their own activations).
+    /// One serial replica per worker thread, in evaluation mode, made once and reused: they share the
+    /// parameters and buffers and keep their own activations, and copy each layer's settings (a
+    /// convolution's algorithm) as they were when made.
     private func prepareInferenceReplicas(_ workers: Int) {
         guard workers > 1 else { return }
         while inferenceReplicas.count < workers {

@@ -14,10 +14,16 @@ public final class Sequential: Layer {
     /// `infer`'s output, and the replicas its threads compute on (see Sequential+Inference.swift).
     let inferenceOutput = Tensor(zeros: Shape(0))
     var inferenceReplicas: [Sequential] = []
+    var inferenceChunks: [Tensor] = []   // one view per worker, repointed at each chunk
+    /// Floats of all the parameters (the layers are fixed at init).
+    let parameterFloats: Int
 
     public init(_ layers: [any Layer]) {
         self.layers = layers
         firstParametricIndex = layers.firstIndex { !$0.namedParameters.isEmpty } ?? layers.count
+        parameterFloats = layers.reduce(0) { sum, layer in
+            layer.namedParameters.reduce(sum) { $0 + $1.parameter.value.count }
+        }
         isTraining = true
         for layer in layers { layer.isTraining = true }
     }

@@ -114,22 +114,6 @@ public enum Elementwise {
         forEachShortVector(ofRow: count) { storeShort(loadShort(s + $0), t + $0) } element: { t[$0] = s[$0] }
     }
 
-    /// t[i] = s[i] + b for i in 0..<count; `s` and `t` must not overlap.
-    @inline(__always)
-    static func copyRow(_ s: UnsafePointer<Float>, to t: UnsafeMutablePointer<Float>, count: Int, adding b: Float) {
-        let offset = ShortVector(repeating: b)
-        forEachShortVector(ofRow: count) { storeShort(loadShort(s + $0) + offset, t + $0) } element: { t[$0] = s[$0] + b }
-    }
-
-    /// c[i] = a[i] + b[i] for i in 0..<count; `c` must overlap neither.
-    @inline(__always)
-    static func addRow(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
-                       count: Int) {
-        forEachShortVector(ofRow: count) { storeShort(loadShort(a + $0) + loadShort(b + $0), c + $0) } element: {
-            c[$0] = a[$0] + b[$0]
-        }
-    }
-
     /// t[i] = s[2·i] for i in 0..<count: a row of a stride-2 window, as the even lanes of 16-wide loads
     /// (a scalar strided gather cost a stride-2 convolution's unrolling several times more). `s` and
     /// `t` must not overlap. Rows of 8 or more also read s[2·count − 1], one past the last element

@@ -96,6 +96,17 @@ public final class Tensor {
         shape = newShape
     }
 
+    /// Points this view at items `range` of `other`'s outermost axis, as `other.items(range)` would make,
+    /// without allocating a new view.
+    public func repoint(atItems range: Range<Int>, of other: Tensor) {
+        precondition(base != nil, "repoint is for views; this tensor owns its memory")
+        precondition(range.lowerBound >= 0 && range.upperBound <= other.shape.batchSize, "items \(range) of \(other.shape)")
+        base = other
+        shape = other.shape.withBatchSize(range.count)
+        data = other.data + range.lowerBound * other.shape.elementsPerItem
+        capacity = shape.elementCount
+    }
+
     /// A view of the same memory under another shape with the same element count.
     public func reshaped(to newShape: Shape) -> Tensor {
         precondition(newShape.elementCount == count, "cannot reshape \(shape) to \(newShape)")

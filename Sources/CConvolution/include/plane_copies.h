@@ -25,7 +25,7 @@ void adv_copy_plane_portable(const float *source, long rows, long columns, long 
 /// target[r·target_row_stride + j] = source[r·source_row_stride + j] + (addend ? addend[r·target_row_stride + j]
 /// : bias) for r < rows and j < columns: the direct kernels' flat output rows copied out into an NCHW
 /// plane with the layer's bias, or with the residual a block adds (`addend`, laid out as the target),
-/// one rounded sum each, as AdvNN's `Elementwise.copyRow(_:to:count:adding:)` and `addRow` compute.
+/// one rounded sum each.
 /// Reads and writes as adv_copy_plane does.
 void adv_add_plane_avx512(const float *source, long rows, long columns, long source_row_stride, const float *addend,
                           float bias, float *target, long target_row_stride);
