@@ -28,8 +28,8 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     }
 
     /// The largest patch (C·KS²) whose forward runs direct. The ResNet's 64-channel 7 × 7 stage (576)
-    /// runs direct since its input is split into phase planes by masked-vector copies and inference goes
-    /// chunk by chunk (`Sequential.infer`): one thread, batch 32 and 128, on the Zen 5 VM, inference
+    /// runs direct since its padding is a vector copy in C (`PlaneCopy`) and inference goes chunk by
+    /// chunk (`Sequential.infer`): one thread, batch 32 and 128, on the Zen 5 VM, inference
     /// 7,420–7,592 → 8,101–8,129 samples/s, two threads 14,505–14,561 → 15,306 (medians of three
     /// alternating rounds). `cnn-small`'s 800 stays unrolled.
     public static let directForwardPatchLimit = 576
