@@ -5,14 +5,8 @@ public struct ChannelAffineReLU: Sendable {
     public let scale: [Float]
     public let shift: [Float]
 
-    /// t[i] = max(s[i]·scale[channel] + shift[channel], 0) for i in 0..<count: each value as
-    /// `BatchNorm.forward` computes it, bit for bit.
-    @inline(__always)
-    func apply(channel: Int, _ s: UnsafePointer<Float>, to t: UnsafeMutablePointer<Float>, count: Int) {
-        Elementwise.affineReLURow(s, scale: scale[channel], shift: shift[channel], into: t, count: count)
-    }
-
-    /// One value of channel `channel`, as `apply` computes it.
+    /// One value of channel `channel`, as `BatchNorm.forward` computes it, bit for bit (rows of a plane
+    /// go through `PlaneCopy`, which computes the same).
     @inline(__always)
     func value(channel: Int, _ x: Float) -> Float { Elementwise.relu(x * scale[channel] + shift[channel]) }
 }

@@ -83,10 +83,9 @@ extension Conv2D {
             let flat = scratch.dColumns.data
             for (local, n) in images.enumerated() {
                 for c in 0..<C {
-                    for h in 0..<H {
-                        Elementwise.copyRow(flat + c * layout.gradientLength + layout.offset(image: local, row: h),
-                                            to: dX + ((n * C + c) * H + h) * W, count: W)
-                    }
+                    PlaneCopyKernel.fastest.copy(flat + c * layout.gradientLength + layout.offset(image: local, row: 0),
+                                                 rows: H, columns: W, sourceRowStride: layout.rowStride, columnStep: 1,
+                                                 into: dX + (n * C + c) * H * W, targetRowStride: W, affine: nil)
                 }
             }
         }

@@ -1,8 +1,7 @@
 /// 2-D convolution (cross-correlation, as PyTorch's `nn.Conv2d`), by im2col + GEMM or, for small
 /// patches on CPUs with AVX2 or AVX-512, by direct kernels (`algorithm`; the direct path is in
 /// Conv2D+Direct.swift; a strided or large-patch layer's direct forward is followed by the unrolled
-/// backward). What
-/// follows describes the unrolled path.
+/// backward). What follows describes the unrolled path.
 /// - input: (N, C, H, W) → output: (N, OC, OH, OW), OH = (H + 2·padding − KH) / stride + 1
 /// - weight: (OC, C, KH, KW), PyTorch's layout; bias: (OC)
 ///

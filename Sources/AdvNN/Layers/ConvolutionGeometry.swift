@@ -62,15 +62,9 @@ public struct ConvolutionGeometry: Sendable, Equatable {
             // (1) the image's planes, zero-padded
             if p > 0 { padded.update(repeating: 0, count: C * Hp * Wp) }
             for c in 0..<C {
-                for h in 0..<H {
-                    let source = X + (((first + local) * C + c) * H + h) * W
-                    let target = padded + (c * Hp + h + p) * Wp + p
-                    if let activation {
-                        activation.apply(channel: c, source, to: target, count: W)
-                    } else {
-                        Elementwise.copyRow(source, to: target, count: W)
-                    }
-                }
+                PlaneCopy.copy(X + ((first + local) * C + c) * H * W, rows: H, columns: W, sourceRowStride: W,
+                               columnStep: 1, into: padded + (c * Hp + p) * Wp + p, targetRowStride: Wp,
+                               activation: activation, channel: c)
             }
             // (2) row (c, kh, kw) of the columns, for this image: padded[c][oh·s + kh][ow·s + kw]
             forEachWindowRow(of: padded, height: H, width: W, columns: COL + local * OHW, columnCount: columnCount) {

@@ -1,9 +1,9 @@
 import CConvolution
 
-/// The plane copies around the direct kernels (`plane_copies.h`): rows of a plane into rows of a
-/// padded layout, or a strided grid of it into a phase plane, through an evaluation-mode BatchNorm's map
-/// where there is one; and the kernels' flat output rows out into NCHW planes, with a bias or a
-/// residual. AVX-512 or AVX2 masked vectors where the CPU has them (no scalar tails on rows of 7 or 14
+/// The plane copies around the direct kernels and im2col (`plane_copies.h`): rows of a plane into rows
+/// of a padded layout, or a strided grid of it into a phase plane, through an evaluation-mode
+/// BatchNorm's map where there is one; and the kernels' flat output rows out into NCHW planes, with a
+/// bias or a residual. AVX-512 or AVX2 masked vectors where the CPU has them (no scalar tails on rows of 7 or 14
 /// floats), else the portable twin; all three give the same bits (tested).
 public enum PlaneCopyKernel: String, CaseIterable, Sendable {
     case avx512, avx2, portable

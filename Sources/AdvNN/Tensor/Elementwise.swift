@@ -205,20 +205,6 @@ public enum Elementwise {
         while i < count { y[i] = relu(x[i] * scale + shift); i += 1 }
     }
 
-    /// As `affineReLU`, for a short row (an image row, as a convolution pads it), walked as `copyRow`
-    /// walks it. `x` and `y` must not overlap.
-    @inline(__always)
-    static func affineReLURow(_ x: UnsafePointer<Float>, scale: Float, shift: Float, into y: UnsafeMutablePointer<Float>,
-                              count: Int) {
-        let a = ShortVector(repeating: scale), b = ShortVector(repeating: shift)
-        forEachShortVector(ofRow: count) { i in
-            let v = loadShort(x + i) * a + b
-            storeShort(v.replacing(with: 0, where: v .< 0), y + i)
-        } element: { i in
-            y[i] = relu(x[i] * scale + shift)
-        }
-    }
-
     /// max(v, 0) as the vector kernels compute it (v where v is not below 0, so −0 stays −0), for
     /// their scalar tails: a value gets the same bits in a vector and in a tail.
     @inline(__always)
