@@ -209,9 +209,6 @@ struct AdvBench: ParsableCommand {
     }
 
     static func machineDescription() -> String {
-        let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = cpuInfo.split(separator: "\n").first { $0.hasPrefix("model name") }?
-            .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-        return "\(model), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        "\(CPUFeatures.current.description), \(ProcessInfo.processInfo.activeProcessorCount) cores"
     }
 }

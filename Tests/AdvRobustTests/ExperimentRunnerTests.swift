@@ -59,7 +59,7 @@ import Testing
         #expect(report.contains("keeps **\(ClaimedPercent.text(metrics.evaluation.worstCaseRobustAccuracy))** accuracy"))
         // what produced the numbers: processor, BLAS build, kernel and why, threads
         #expect(metrics.machine.kernel == BLAS.coreName && metrics.machine.blas.hasPrefix("OpenBLAS") && metrics.machine.threads == 1)
-        #expect(metrics.machine.cpu == CPUFeatures.current.modelName && !metrics.machine.kernelNote.isEmpty)
+        #expect(metrics.machine.cpu == CPUFeatures.current.description && !metrics.machine.kernelNote.isEmpty)
         #expect(report.contains("Machine: \(metrics.machine.cpu); \(metrics.machine.blas); "))
         let (model, spec) = try ModelCheckpoint.load(from: out + "/model.safetensors")
         #expect(spec == metrics.model && model.layers.count == 4)

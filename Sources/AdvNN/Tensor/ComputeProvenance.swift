@@ -4,7 +4,7 @@ import Foundation
 /// Every `metrics.json` and report carries it, and the daemon shows it, so a result never hides which
 /// machine made it (the same binaries ran 0.24× to 1.7× PyTorch on one machine depending on the kernel).
 public struct ComputeProvenance: Codable, Equatable, Sendable {
-    /// The processor's model name.
+    /// The processor: its model name, family and model (`CPUFeatures.description`).
     public var cpu: String
     /// The BLAS library's build, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64".
     public var blas: String
@@ -24,11 +24,11 @@ public struct ComputeProvenance: Codable, Equatable, Sendable {
 
     /// This process's, on `threads` compute threads.
     public static func current(threads: Int) -> ComputeProvenance {
-        ComputeProvenance(cpu: CPUFeatures.current.modelName, blas: BLAS.configuration, kernel: BLAS.coreName,
+        ComputeProvenance(cpu: CPUFeatures.current.description, blas: BLAS.configuration, kernel: BLAS.coreName,
                           kernelNote: KernelSelection.note, threads: threads)
     }
 
-    /// One line: "AMD EPYC; OpenBLAS 0.3.21 …; kernel Zen: OpenBLAS chose Zen, …; 2 threads".
+    /// One line: "AMD EPYC, family 26 model 2; OpenBLAS 0.3.21 …; kernel Zen: OpenBLAS chose Zen, …; 2 threads".
     public var summary: String {
         "\(cpu); \(blas); \(kernelNote); \(Wording.counted(threads, "thread"))"
     }
