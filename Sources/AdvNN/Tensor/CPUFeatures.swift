@@ -62,5 +62,7 @@ public struct CPUFeatures: Equatable, Sendable {
     /// AVX-512 executed in 256-bit halves: AMD's Zen 4 (family 25, shared with Zen 3, which has no
     /// AVX-512) runs each 512-bit instruction on its two 256-bit units, so AVX-512 does no more arithmetic
     /// per cycle than AVX2. Zen 5 (family 26) has 512-bit units. No flag says this, hence the family.
+    /// It decides OpenBLAS's kernel only: advd's own direct convolutions keep AVX-512 there, whose 32
+    /// registers hold more of a block (their AVX2 twins ran the ResNet and LeNet 0.84–0.96× as fast).
     public var splitsAVX512: Bool { vendor == .amd && family == 25 && hasAVX512 }
 }
