@@ -21,8 +21,9 @@ public enum KernelSelection {
     /// one thread, medians of three alternating rounds of advbench) it ran every row of the MLPs and
     /// `cnn-small` 1.01–1.30× as fast as `Cooperlake`, OpenBLAS's own choice there (the wide MLP's
     /// batch-32 inference 14,975 → 19,507 samples/s, training 5,434 → 6,187), where `Zen` was uneven
-    /// (0.91–1.41×); the ResNet, whose convolutions are advd's own, within noise. On two threads (two
-    /// rounds) the wide MLP and `cnn-small` ran 0.98–1.28× as fast, the small MLP 0.81–1.06×: a net gain.
+    /// (0.91–1.41×); the ResNet, whose convolutions are advd's own, within noise. On two threads the wide
+    /// MLP and `cnn-small` ran 0.98–1.28× as fast (two rounds), but the small MLP 0.75–1.04× (three): a
+    /// net gain, not a clean one (the side-by-side run still had the small MLP at 1.24–2.28× PyTorch).
     public static func bestCore(for features: CPUFeatures) -> String? {
         if features.splitsAVX512 { return "Haswell" }
         if features.hasAVX512 { return features.hasAVX512BF16 ? "Cooperlake" : "SkylakeX" }
