@@ -22,7 +22,7 @@ public enum KernelSelection {
     /// `cnn-small` 1.01–1.30× as fast as `Cooperlake`, OpenBLAS's own choice there (the wide MLP's
     /// batch-32 inference 14,975 → 19,507 samples/s, training 5,434 → 6,187), where `Zen` was uneven
     /// (0.91–1.41×); the ResNet, whose convolutions are advd's own, within noise. On two threads the wide
-    /// MLP and `cnn-small` ran 0.98–1.28× as fast (two rounds), but the small MLP 0.75–1.04× (three): a
+    /// MLP and `cnn-small` ran 0.98–1.28× as fast (two rounds), but the small MLP 0.89–1.01× (six): a
     /// net gain, not a clean one (the side-by-side run still had the small MLP at 1.24–2.28× PyTorch).
     public static func bestCore(for features: CPUFeatures) -> String? {
         if features.splitsAVX512 { return "Haswell" }
