@@ -143,10 +143,8 @@ public final class Tensor {
 
     /// Items `range` of the outermost axis as a view (the range's batch slice), sharing memory.
     public func items(_ range: Range<Int>) -> Tensor {
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape.batchSize, "items \(range) of \(shape)")
-        let perItem = shape.elementsPerItem
         let view = Tensor(viewing: self, shape: shape.withBatchSize(range.count))
-        view.data = data + range.lowerBound * perItem
+        view.repoint(atItems: range, of: self)
         return view
     }
 }

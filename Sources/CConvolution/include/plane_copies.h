@@ -8,9 +8,9 @@
 /// target[r·target_row_stride + j] = f(source[r·source_row_stride + j·column_step]) for r < rows and
 /// j < columns, where f(x) = x, or, with `affine` = {scale, shift}, y = x·scale + shift (a product and
 /// then a sum, never fused) and then y where y is not below 0, else 0 (so −0 stays −0 and NaN stays
-/// NaN): bit for bit what AdvNN's `Elementwise.affineReLURow` computes. Reads nothing past the last
-/// source float copied (within the plane it may read the floats between rows) and writes nothing but
-/// the floats copied.
+/// NaN): bit for bit what AdvNN's `ChannelAffineReLU.value` (an evaluation-mode BatchNorm → ReLU)
+/// computes. Reads nothing past the last source float copied (within the plane it may read the floats
+/// between rows) and writes nothing but the floats copied.
 ///
 /// The AVX-512 and AVX2 versions run a row's columns as masked vectors, with no scalar tail; the
 /// portable one is their twin (the tests compare them).
