@@ -39,12 +39,12 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // Direct convolution kernels and the plane copies that feed them (AVX-512, AVX2 + FMA, with
-        // portable twins) for AdvNN's Conv2D.
-        .target(name: "CConvolution"),
+        // advd's hand-written vector kernels (AVX-512, AVX2 + FMA, each with a portable twin): the direct
+        // convolution and the plane copies that feed it for Conv2D, the dense rows for Linear.
+        .target(name: "CKernels"),
         .target(
             name: "AdvNN",
-            dependencies: ["COpenBLAS", "CZlib", "CConvolution"]
+            dependencies: ["COpenBLAS", "CZlib", "CKernels"]
         ),
         // advd's release number, for every module and both executables.
         .target(name: "AdvVersion"),
@@ -104,7 +104,7 @@ let package = Package(
         .target(name: "AdvTestSupport", dependencies: ["AdvNN"]),
         .testTarget(
             name: "AdvNNTests",
-            dependencies: ["AdvNN", "AdvTestSupport", "CAllocationCounter", "CConvolution", "CZlib"]
+            dependencies: ["AdvNN", "AdvTestSupport", "CAllocationCounter", "CKernels", "CZlib"]
         ),
         .testTarget(
             name: "AdvRobustTests",

@@ -1,5 +1,5 @@
 import AdvNN
-import CConvolution
+import CKernels
 import Testing
 
 /// The direct convolution (no unrolling) against the unrolled one on the same parameters, and the

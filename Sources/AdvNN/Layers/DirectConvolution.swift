@@ -1,10 +1,10 @@
-import CConvolution
+import CKernels
 
 /// How a `Conv2D` computes.
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// im2col (or im2row) and one GEMM per chunk of images: any stride, any CPU.
     case unrolled
-    /// The direct kernels of `CConvolution` (AVX-512, or AVX2 and FMA): no unrolled copy. Layers with small
+    /// The direct kernels of `CKernels` (AVX-512, or AVX2 and FMA): no unrolled copy. Layers with small
     /// patches (the ResNet's 16-channel 3×3 layers, LeNet's) spend more time unrolling and packing than
     /// multiplying; the direct kernels read the padded images in place. Strided layers read their input
     /// split into phase planes. The backward runs direct where the stride is 1 and the patch at most

@@ -51,9 +51,20 @@ public final class Linear: Layer {
         output.resize(to: outputShape(for: input.shape))
         self.input = input
         let N = input.shape[0], I = inFeatures, O = outFeatures
+        let b = bias.value.data, y = output.data
+        if let kernel = DenseRowsKernel.preferred(rows: N, outputs: O) {
+            // a few rows, or a narrow layer: dot products read in place, the columns shared among the
+            // threads (any division gives the same bits), each share at least a GEMM block's work
+            let x = input.data, w = weight.value.data
+            compute.forEachChunk(of: O, minimumChunk: max(4, BLAS.splitThreshold / max(N * I, 1)), alignment: 4) { columns in
+                let j = columns.lowerBound
+                kernel.forward(x, rows: N, inputs: I, weight: w + j * I, outputs: columns.count, bias: b + j,
+                               into: y + j, outputStride: O)
+            }
+            return output
+        }
         // out[n, :] = b, then out += in · Wᵀ (the rows' fill on the threads: at batch 512 of a
         // 1024-wide layer it is 2 MB of stores, serial work in an otherwise parallel forward)
-        let b = bias.value.data, y = output.data
         compute.forEachChunk(of: N, minimumChunk: Self.minimumRowsPerChunk(width: O)) { rows in
             for n in rows { Elementwise.copyRow(b, to: y + n * O, count: O) }
         }

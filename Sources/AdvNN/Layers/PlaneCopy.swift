@@ -1,4 +1,4 @@
-import CConvolution
+import CKernels
 
 /// The plane copies around the direct kernels and im2col (`plane_copies.h`): rows of a plane into rows
 /// of a padded layout, or a strided grid of it into a phase plane, through an evaluation-mode
