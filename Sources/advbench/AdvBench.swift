@@ -41,6 +41,8 @@ struct AdvBench: ParsableCommand {
     var json: String?
     @Flag(help: "Print per-layer times of a training step instead of the throughput table.")
     var profile = false
+    @Flag(help: "Print the dense kernels' and OpenBLAS's GFLOP/s on each fully connected layer of the models, at each batch size, instead of the throughput table.")
+    var denseLayers = false
     @Option(help: "How convolutions compute: auto (each layer's preferred algorithm), unrolled, or direct (where the padding is below the kernel size).")
     var convolution = "auto"
 
@@ -84,6 +86,10 @@ struct AdvBench: ParsableCommand {
             return
         }
         try Self.verifyGEMM()
+        if denseLayers {
+            DenseLayerBench.run(batchSizes: batches)
+            return
+        }
         var report = Report(machine: Self.machineDescription(), blasCore: BLAS.coreName, batchSizes: batches,
                             sgemmGflops: [:], rows: [])
         print("advbench: \(report.machine), OpenBLAS core \(report.blasCore)")

@@ -2,13 +2,14 @@ import CKernels
 
 /// The kernels of `dense_rows.h`: a fully connected layer's forward, out = in · Wᵀ + b, as tiles of dot
 /// products read straight from the input's and the weights' rows, with no packing. For the few rows of
-/// a small batch OpenBLAS spends a sixth of its time packing the weights; measured with one thread on
-/// the 2-core AMD EPYC Zen 4 VM (C benchmark, best of seven, against OpenBLAS's Haswell kernel with the
-/// bias filled first, as `Linear` did): the AVX-512 kernel at 32 rows ran 1.08–1.29× OpenBLAS on the MLPs'
-/// and cnn-small's layers (784→256, 256→256, 784→1024, 1024→1024, 3136→1024), at 8 rows 1.9–2.0×, and on
-/// 10-wide output layers 1.4–3× at any batch up to 128; at 64 rows 0.95–1.15× and at 128 0.88–1.02×.
-/// The AVX2 kernel (2 × 4 tiles, all sixteen registers) ran 0.87–0.98× at 32 rows, 1.3–1.7× at 8, and
-/// 1.15–2.9× on 10-wide outputs. `preferred` encodes those measurements.
+/// a small batch OpenBLAS spends about a sixth of its time packing the weights again on every call
+/// (perf, the MLP's batch-32 inference). `advbench --dense-layers` (one thread, the 2-core AMD EPYC Zen 4
+/// VM, against OpenBLAS's Haswell kernel with the bias filled first, as `Linear` computes otherwise) on
+/// the MLPs', `cnn-small`'s and LeNet's layers: the AVX-512 kernel ran 1.57–2.15× OpenBLAS at 8 rows,
+/// 1.09–1.34× at 32, 0.95–1.21× at 64 and 0.77–1.09× at 128 on the wide layers, and 1.12–2.91× on the
+/// 10-wide output layers at any of those; the AVX2 kernel 1.16–1.91× at 8 rows, 0.79–1.17× at 32 (the
+/// slowest on `cnn-small`'s 3136 → 1024) and 1.05–2.63× on the 10-wide layers. `preferred` keeps to
+/// where each won everywhere. (Measured on Zen 4 alone: an AVX2-only CPU such as Zen 3 may differ.)
 ///
 /// Each output's sum is formed the same way wherever it falls in a tile, so any division of the rows
 /// or columns gives the same bits: `Linear` divides the columns among its threads freely.
@@ -28,7 +29,7 @@ public enum DenseRowsKernel: String, CaseIterable, Sendable {
     public static let fastest: DenseRowsKernel = [.avx512, .avx2].first { $0.isAvailable } ?? .portable
 
     /// Outputs below this many make a layer narrow enough that OpenBLAS's panels are mostly padding
-    /// (a classifier's 10 logits): the dense kernels win at any batch measured.
+    /// (a classifier's 10 logits): the dense kernels won at every batch measured, up to 128 rows.
     static let narrowOutputs = 32
 
     /// The kernel a product of `rows` input rows and `outputs` weight rows runs on, nil where OpenBLAS

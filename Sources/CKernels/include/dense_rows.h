@@ -7,9 +7,9 @@
 ///
 /// for i < rows and j < outputs: the input's rows times the weights' rows (PyTorch's (out, in) layout),
 /// each output one dot product of two contiguous runs. A GEMM library packs the weights into panels
-/// on every call, which for a batch of 32 rows is a sixth of the work (OpenBLAS's Haswell kernel on
-/// the 784-256 layer); these kernels read both operands where they lie and keep tiles of dot products
-/// in registers.
+/// on every call, which for a batch of 32 rows took about a sixth of the time (OpenBLAS's Haswell
+/// kernel, the MLPs' inference); these kernels read both operands where they lie and keep tiles of
+/// dot products in registers.
 ///
 /// Every output is summed the same way wherever it falls in a tile: vector lanes of 16 (AVX-512) or 8
 /// (AVX2) floats accumulated over k in ascending order, the last partial vector masked, then the lanes
