@@ -2,7 +2,8 @@ import COpenBLAS
 import Foundation
 
 /// The only file that calls OpenBLAS. Every matrix product in AdvNN goes through `gemm`, which has a
-/// naive twin (`gemmNaive`) that the tests use as the reference.
+/// naive twin (`gemmNaive`) that the tests use as the reference, except where advd's own kernels
+/// compute it: `Linear`'s forward for small batches (`DenseRowsKernel`) and the direct convolutions.
 public enum BLAS {
     /// The CPU kernel OpenBLAS chose (for benchmark reports).
     public static var coreName: String {

@@ -3,7 +3,7 @@ import CKernels
 /// The kernels of `dense_rows.h`: a fully connected layer's forward, out = in · Wᵀ + b, as tiles of dot
 /// products read straight from the input's and the weights' rows, with no packing. For the few rows of
 /// a small batch OpenBLAS spends about a sixth of its time packing the weights again on every call
-/// (perf, the MLP's batch-32 inference). `advbench --dense-layers` (one thread, the 2-core AMD EPYC Zen 4
+/// (perf, the MLPs' batch-32 inference). `advbench --dense-layers` (one thread, the 2-core AMD EPYC Zen 4
 /// VM, against OpenBLAS's Haswell kernel with the bias filled first, as `Linear` computes otherwise) on
 /// the MLPs', `cnn-small`'s and LeNet's layers: the AVX-512 kernel ran 1.57–2.15× OpenBLAS at 8 rows,
 /// 1.09–1.34× at 32, 0.95–1.21× at 64 and 0.77–1.09× at 128 on the wide layers, and 1.12–2.91× on the
