@@ -45,8 +45,8 @@ public enum KernelSelection {
         }
     }
 
-    /// The ranks of the AVX-512 cores.
-    static let avx512Ranks = 3...4
+    /// The ranks of the AVX-512 cores, from the table above.
+    static let avx512Ranks = rank(of: "SkylakeX")...rank(of: "Cooperlake")
 
     /// The decision for a CPU with `features` on which OpenBLAS chose `chosenCore`, in `environment`.
     /// A `OPENBLAS_CORETYPE` already set is respected as it is: some machines pin a kernel on purpose,
@@ -57,8 +57,10 @@ public enum KernelSelection {
         }
         guard let best = bestCore(for: features) else { return .keep(reason: "the CPU has neither AVX2 with FMA nor AVX-512") }
         let chosenRank = rank(of: chosenCore)
-        if chosenRank < rank(of: best) { return .use(core: best, instead: chosenCore) }
-        if features.splitsAVX512 && avx512Ranks.contains(chosenRank) { return .use(core: best, instead: chosenCore) }
+        // a weaker core, or an AVX-512 one on a CPU whose AVX2 kernel runs faster
+        if chosenRank < rank(of: best) || (features.splitsAVX512 && avx512Ranks.contains(chosenRank)) {
+            return .use(core: best, instead: chosenCore)
+        }
         return .keep(reason: "OpenBLAS chose \(chosenCore), as capable as this CPU allows (\(best))")
     }
 }
