@@ -1,7 +1,7 @@
 import AdvNN
 import Testing
 
-/// Both convolution algorithms against a naive convolution (their twin), and im2col/col2im adjointness.
+/// Every convolution algorithm against a naive convolution (their twin), and im2col/col2im adjointness.
 @Suite struct ConvolutionTests {
     /// Direct cross-correlation with zero padding: the definition, one output at a time.
     static func naiveConvolution(_ input: Tensor, _ layer: Conv2D) -> Tensor {
@@ -36,6 +36,7 @@ import Testing
         let (stride, padding, kernel, width) = shape
         var rng = RandomStream(seed: 21)
         let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: kernel, stride: stride, padding: padding, rng: &rng)
+        guard algorithm.applies(to: layer.geometry) else { return }   // Winograd: stride 1, 3×3 and 5×5 only
         layer.algorithm = algorithm
         let input = Tensor(zeros: Shape(2, 3, 9, width))
         GradientCheck.fill(input, rng: &rng)
@@ -140,9 +141,25 @@ import Testing
         #expect(abs(left - right) < 1e-4 * max(1, abs(left)))
     }
 
+    /// Input gradients alone (as attacks ask) leave the parameters' gradients untouched.
+    @Test(arguments: ConvolutionAlgorithm.allCases)
+    func inputGradientOnlyLeavesParameterGradientsAlone(algorithm: ConvolutionAlgorithm) {
+        var rng = RandomStream(seed: 32)
+        let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, rng: &rng)
+        layer.algorithm = algorithm
+        let input = Tensor(zeros: Shape(2, 3, 8, 8)), dOutput = Tensor(zeros: Shape(2, 4, 8, 8))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.fill(dOutput, rng: &rng)
+        _ = layer.forward(input)
+        #expect(layer.backward(dOutput, request: .inputOnly) != nil)
+        #expect(layer.weight.gradient.scalars.allSatisfy { $0 == 0 })
+        #expect(layer.bias!.gradient.scalars.allSatisfy { $0 == 0 })
+    }
+
     /// The weight gradient summed over groups of images equals the direct sum over all images, and
     /// backward adds to the gradient already there rather than overwriting it.
-    @Test(arguments: [(2, .unrolled), (12, .unrolled), (2, .direct), (12, .direct)] as [(Int, ConvolutionAlgorithm)])
+    @Test(arguments: [(2, .unrolled), (12, .unrolled), (2, .direct), (12, .direct), (2, .winograd)]
+          as [(Int, ConvolutionAlgorithm)])
     func weightGradientAccumulatesOverGroupsAndCalls(channels C: Int, algorithm: ConvolutionAlgorithm) {
         var rng = RandomStream(seed: 24)
         let layer = Conv2D(inChannels: C, outChannels: 3, kernelSize: 3, padding: 1, rng: &rng)
@@ -171,7 +188,8 @@ import Testing
     /// The convolution spreads groups of images over the threads and sums the groups' weight gradients
     /// in a fixed order: outputs and every gradient are bit-identical for 1, 2 and 3 threads, also when
     /// the groups do not divide evenly among them (11 images).
-    @Test(arguments: [(3, .unrolled), (12, .unrolled), (3, .direct), (12, .direct)] as [(Int, ConvolutionAlgorithm)])
+    @Test(arguments: [(3, .unrolled), (12, .unrolled), (3, .direct), (12, .direct), (3, .winograd), (12, .winograd)]
+          as [(Int, ConvolutionAlgorithm)])
     func resultsDoNotDependOnTheThreadCount(channels: Int, algorithm: ConvolutionAlgorithm) {
         var outcomes: [[[Float]]] = []
         for threads in [1, 2, 3] {

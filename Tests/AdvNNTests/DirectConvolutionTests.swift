@@ -23,39 +23,9 @@ import Testing
         var rng = RandomStream(seed: 31)
         let unrolled = Conv2D(inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, stride: stride,
                               padding: padding, hasBias: hasBias, rng: &rng)
-        unrolled.algorithm = .unrolled
-        let direct = unrolled.replica()   // the same parameters
-        direct.algorithm = .direct
         let input = Tensor(zeros: Shape(3, inChannels, height, width))
         GradientCheck.fill(input, rng: &rng)
-        let outputs = [unrolled, direct].map { $0.forward(input).scalars }
-        expectClose(outputs[1], outputs[0])
-        let dOutput = Tensor(zeros: unrolled.outputShape(for: input.shape))
-        GradientCheck.fill(dOutput, rng: &rng)
-        let dInputs = [unrolled, direct].map { layer in
-            // the shared gradients: each layer's contribution from zero
-            layer.weight.gradient.zero()
-            layer.bias?.gradient.zero()
-            let dInput = layer.backward(dOutput, request: .training)!.scalars
-            return (dInput, layer.weight.gradient.scalars, layer.bias?.gradient.scalars ?? [])
-        }
-        expectClose(dInputs[1].0, dInputs[0].0)
-        expectClose(dInputs[1].1, dInputs[0].1)
-        expectClose(dInputs[1].2, dInputs[0].2)
-    }
-
-    /// Input gradients alone (as attacks ask) leave the parameters' gradients untouched.
-    @Test func inputGradientOnlyLeavesParameterGradientsAlone() {
-        var rng = RandomStream(seed: 32)
-        let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, rng: &rng)
-        layer.algorithm = .direct
-        let input = Tensor(zeros: Shape(2, 3, 8, 8)), dOutput = Tensor(zeros: Shape(2, 4, 8, 8))
-        GradientCheck.fill(input, rng: &rng)
-        GradientCheck.fill(dOutput, rng: &rng)
-        _ = layer.forward(input)
-        #expect(layer.backward(dOutput, request: .inputOnly) != nil)
-        #expect(layer.weight.gradient.scalars.allSatisfy { $0 == 0 })
-        #expect(layer.bias!.gradient.scalars.allSatisfy { $0 == 0 })
+        ConvolutionComparison.expectAgreement(unrolled, algorithm: .direct, input: input, tolerance: 1e-5, rng: &rng)
     }
 
     /// (channels, output channels, kernel, padded width, output height): the ResNet's first stage, odd
@@ -123,7 +93,7 @@ import Testing
                          fast.data, length)
         DirectConvolutionKernel.portable.correlate(input.data, channels, planeStride, taps, kernelSize,
                                                    packed.data, outChannels, twin.data, length)
-        expectClose(fast.scalars, twin.scalars)
+        ConvolutionComparison.expectClose(fast.scalars, twin.scalars, tolerance: 1e-5, "output")
         // the weight gradient: rows a little more than `length` apart (as in the padded dOutput the layer
         // passes), rows past the output channels zero, as the kernels require
         let gradientStride = length + 24
@@ -139,13 +109,6 @@ import Testing
         DirectConvolutionKernel.portable.weightGradient(input.data, channels, planeStride, taps, kernelSize,
                                                         gradient.data, gradientStride, outChannels, length,
                                                         twinW.data)
-        expectClose(fastW.scalars, twinW.scalars)
-    }
-
-    private func expectClose(_ actual: [Float], _ expected: [Float], sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(actual.count == expected.count, sourceLocation: sourceLocation)
-        let scale = expected.map(abs).max() ?? 1
-        let worst = zip(actual, expected).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst <= 1e-5 * max(scale, 1), "largest difference \(worst) at scale \(scale)", sourceLocation: sourceLocation)
+        ConvolutionComparison.expectClose(fastW.scalars, twinW.scalars, tolerance: 1e-5, "weight gradient")
     }
 }

@@ -137,9 +137,9 @@ import Testing
         GradientCheck.checkLayer(block, input: input, step: 1e-3, tolerance: 2e-2, rng: &rng)
     }
 
-    /// The convolution paths this CPU runs: unrolled everywhere, direct where it has the kernels.
+    /// The convolution paths this CPU runs: unrolled and Winograd everywhere, direct where it has the kernels.
     static let algorithmsThisCPURuns: [ConvolutionAlgorithm] =
-        ConvolutionAlgorithm.directIsAvailable ? [.direct, .unrolled] : [.unrolled]
+        ConvolutionAlgorithm.directIsAvailable ? [.direct, .unrolled, .winograd] : [.unrolled, .winograd]
 
     /// In evaluation mode each BN → ReLU is applied by the convolutions that read it as they copy their
     /// input into padded planes (`defersActivations`): the same bits as the BN's own pass, forward and
@@ -153,9 +153,11 @@ import Testing
         var rng = RandomStream(seed: 35)
         let block = PreActivationBlock(inChannels: inChannels, outChannels: outChannels, stride: stride, rng: &rng)
         block.isTraining = false
-        block.conv2.algorithm = algorithm
-        block.conv1.algorithm = algorithm
-        block.shortcut?.algorithm = algorithm
+        // Winograd takes the stride-1 3×3 convolutions; the others keep their own path
+        for convolution in [block.conv1, block.conv2] + (block.shortcut.map { [$0] } ?? [])
+        where algorithm.applies(to: convolution.geometry) {
+            convolution.algorithm = algorithm
+        }
         for norm in [block.bn1, block.bn2] {
             GradientCheck.fill(norm.runningMean, rng: &rng, scale: 0.2)
             GradientCheck.fill(norm.weight.value, rng: &rng)

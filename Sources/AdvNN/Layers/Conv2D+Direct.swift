@@ -6,9 +6,8 @@
 extension Conv2D {
     func directForward(_ input: Tensor, residual: Tensor?, activation: ChannelAffineReLU?) {
         let OC = geometry.outChannels, H = input.shape[2], W = input.shape[3]
-        let OH = output.shape[2], OW = output.shape[3]
         DirectConvolution.pack(weight.value, of: geometry, forInputGradient: false, into: packedWeights)
-        let X = input.data, Y = output.data, B = bias?.value.data, packed = packedWeights.data
+        let X = input.data, packed = packedWeights.data
         let perChunk = DirectConvolution.imagesPerChunk(geometry, height: H, width: W)
         forEachChunk(images: input.shape[0], perChunk: perChunk) { images, _, scratch in
             let layout = DirectConvolution(geometry, height: H, width: W, images: images.count)
@@ -17,25 +16,31 @@ extension Conv2D {
             let padded = scratch.paddedPlanes.data, flat = scratch.product.data
             layout.padInput(X, images: images, into: padded, activation: activation)
             layout.correlate(padded: padded, packed: packed, into: flat)
-            // out[n, oc, oh, :] = the first OW of flat row (oc, image, oh) + b[oc] (+ residual[n, oc, oh, :]);
-            // the rest are unused. Without a bias the residual is added as the plane is copied, the same
-            // single addition the separate pass would make; with neither, a plain copy (x + 0 would turn
-            // −0 into +0).
-            let R = B == nil ? residual?.data : nil, kernel = PlaneCopyKernel.fastest
             for (local, n) in images.enumerated() {
                 for oc in 0..<OC {
-                    let source = flat + oc * layout.length + layout.offset(image: local, row: 0)
-                    let plane = (n * OC + oc) * OH * OW
-                    if B != nil || R != nil {
-                        kernel.add(source, rows: OH, columns: OW, sourceRowStride: layout.rowStride,
-                                   addend: R.map { $0 + plane }, bias: B?[oc] ?? 0, into: Y + plane, targetRowStride: OW)
-                    } else {
-                        kernel.copy(source, rows: OH, columns: OW, sourceRowStride: layout.rowStride, columnStep: 1,
-                                    into: Y + plane, targetRowStride: OW, affine: nil)
-                    }
+                    storeOutputPlane(flat + oc * layout.length + layout.offset(image: local, row: 0),
+                                     rowStride: layout.rowStride, image: n, channel: oc, residual: residual)
                 }
             }
-            if B != nil { addResidual(residual, images: images) }
+            if bias != nil { addResidual(residual, images: images) }
+        }
+    }
+
+    /// out[n, oc] = the first OW floats of each of the OH rows at `source` (`rowStride` apart) + b[oc]
+    /// (+ residual[n, oc]). Without a bias the residual is added as the plane is copied, the same single
+    /// addition the separate pass would make; with a bias, the caller adds it after the chunk
+    /// (`addResidual`), as the unrolled path does; with neither, a plain copy (x + 0 would turn −0 into +0).
+    func storeOutputPlane(_ source: UnsafePointer<Float>, rowStride: Int, image n: Int, channel oc: Int,
+                          residual: Tensor?) {
+        let OC = geometry.outChannels, OH = output.shape[2], OW = output.shape[3]
+        let plane = (n * OC + oc) * OH * OW, Y = output.data, kernel = PlaneCopyKernel.fastest
+        let addend = bias == nil ? residual.map { UnsafePointer($0.data + plane) } : nil
+        if bias != nil || addend != nil {
+            kernel.add(source, rows: OH, columns: OW, sourceRowStride: rowStride, addend: addend,
+                       bias: bias?.value.data[oc] ?? 0, into: Y + plane, targetRowStride: OW)
+        } else {
+            kernel.copy(source, rows: OH, columns: OW, sourceRowStride: rowStride, columnStep: 1,
+                        into: Y + plane, targetRowStride: OW, affine: nil)
         }
     }
 

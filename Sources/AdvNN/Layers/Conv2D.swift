@@ -1,7 +1,8 @@
-/// 2-D convolution (cross-correlation, as PyTorch's `nn.Conv2d`), by im2col + GEMM or, for small
-/// patches on CPUs with AVX2 or AVX-512, by direct kernels (`algorithm`; the direct path is in
-/// Conv2D+Direct.swift; a strided or large-patch layer's direct forward is followed by the unrolled
-/// backward). What follows describes the unrolled path.
+/// 2-D convolution (cross-correlation, as PyTorch's `nn.Conv2d`), by im2col + GEMM, or, for small
+/// patches on CPUs with AVX2 or AVX-512, by direct kernels, or, for stride-1 5 × 5 layers with many
+/// channels, by Winograd's minimal filtering (`algorithm`; the direct path is in Conv2D+Direct.swift,
+/// where a strided or large-patch layer's direct forward is followed by the unrolled backward; the
+/// Winograd path in Conv2D+Winograd.swift). What follows describes the unrolled path.
 /// - input: (N, C, H, W) → output: (N, OC, OH, OW), OH = (H + 2·padding − KH) / stride + 1
 /// - weight: (OC, C, KH, KW), PyTorch's layout; bias: (OC)
 ///
@@ -160,9 +161,15 @@ public final class Conv2D: Layer {
         inputActivation = activation
         output.resize(to: outShape)
         let N = input.shape[0], OHW = outShape[2] * outShape[3]
-        if algorithm == .direct {
+        switch algorithm {
+        case .direct:
             directForward(input, residual: residual, activation: activation)
             return output
+        case .winograd:
+            winogradForward(input, residual: residual, activation: activation)
+            return output
+        case .unrolled:
+            break
         }
         let byRows = geometry.forwardUnrollsChannelsLast(outputWidth: outShape[3])
         if byRows { permuteWeightsChannelsLast() }
@@ -221,6 +228,10 @@ public final class Conv2D: Layer {
         precondition(dOutput.shape == output.shape, "Conv2D dOutput \(dOutput.shape), output \(output.shape)")
         let N = input.shape[0], OC = geometry.outChannels, K = geometry.patchSize
         let OHW = output.shape[2] * output.shape[3], groups = groupCount(images: N)
+        if algorithm == .winograd {
+            winogradBackward(dOutput, input: input, activation: inputActivation, request: request)
+            return request.input ? dInput : nil
+        }
         if backwardIsDirect {
             directBackward(dOutput, input: input, activation: inputActivation, request: request)
             return request.input ? dInput : nil
@@ -337,8 +348,13 @@ public final class Conv2D: Layer {
                 }
             }
         }
+        addGroupBiasGradients(groups: groups)
+    }
+
+    /// db[oc] += Σ over groups, in group order, of their parts' entries for it.
+    func addGroupBiasGradients(groups: Int) {
         guard let dBias = bias?.gradient.data else { return }
-        let biasParts = biasGradientParts.data
+        let OC = geometry.outChannels, biasParts = biasGradientParts.data
         for oc in 0..<OC {
             var sum = biasParts[oc]
             for group in 1..<groups { sum += biasParts[group * OC + oc] }

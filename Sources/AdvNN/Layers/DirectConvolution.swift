@@ -1,49 +1,5 @@
 import CKernels
 
-/// How a `Conv2D` computes.
-public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
-    /// im2col (or im2row) and one GEMM per chunk of images: any stride, any CPU.
-    case unrolled
-    /// The direct kernels of `CKernels` (AVX-512, or AVX2 and FMA): no unrolled copy. Layers with small
-    /// patches (the ResNet's 16-channel 3×3 layers, LeNet's) spend more time unrolling and packing than
-    /// multiplying; the direct kernels read the padded images in place. Strided layers read their input
-    /// split into phase planes. The backward runs direct where the stride is 1 and the patch at most
-    /// `directBackwardPatchLimit`, and unrolled elsewhere.
-    case direct
-
-    /// Whether this CPU runs the direct kernels (AVX-512, or AVX2 with FMA).
-    public static let directIsAvailable = DirectConvolutionKernel.fastest != .portable
-
-    /// Whether a layer of `geometry` can compute this way: unrolled always, direct where the padding is
-    /// below the kernel size.
-    public func applies(to geometry: ConvolutionGeometry) -> Bool {
-        self == .unrolled || DirectConvolution.applies(to: geometry)
-    }
-
-    /// What a layer of `geometry` uses unless told otherwise: direct for layers with patches of at most
-    /// `directForwardPatchLimit` elements, where the CPU runs the kernels; unrolled otherwise.
-    public static func preferred(for geometry: ConvolutionGeometry) -> ConvolutionAlgorithm {
-        directIsAvailable && ConvolutionAlgorithm.direct.applies(to: geometry)
-            && geometry.patchSize <= directForwardPatchLimit ? .direct : .unrolled
-    }
-
-    /// The largest patch (C·KS²) whose forward runs direct. The ResNet's 64-channel 7 × 7 stage (576)
-    /// runs direct since its padding is a vector copy in C (`PlaneCopy`) and inference goes chunk by
-    /// chunk (`Sequential.infer`): one thread, batch 32 and 128, on the Zen 5 VM, inference
-    /// 7,420–7,592 → 8,101–8,129 samples/s, two threads 14,505–14,561 → 15,306 (medians of three
-    /// alternating rounds). `cnn-small`'s 800 stays unrolled.
-    public static let directForwardPatchLimit = 576
-
-    /// The largest patch whose backward runs direct (a stride-1 layer's; a strided one's backward is
-    /// unrolled). Measured with `advbench --profile --convolution` on the 2-core AMD EPYC (Zen, AVX2),
-    /// batch 128, one thread: direct is faster for patches of 25 (cnn-small's and LeNet's first
-    /// layers), 150 (LeNet's second) and 144 (the ResNet's first stage, a training step's blocks 108 →
-    /// 65 ms), even at 288 (its second stage), and slower at 576 (its third, the weight gradient of
-    /// 7 × 7 planes dominated by its reductions) and 800 (cnn-small's second layer, 138 → 176 ms), whose
-    /// GEMMs are wide enough for OpenBLAS to run near its peak.
-    public static let directBackwardPatchLimit = 288
-}
-
 /// The flat layout the direct kernels read and write, for one convolution, one input size and a chunk
 /// of images (see `direct_convolution.h`).
 ///
