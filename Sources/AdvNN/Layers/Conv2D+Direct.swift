@@ -26,24 +26,6 @@ extension Conv2D {
         }
     }
 
-    /// out[n, oc] = the first OW floats of each of the OH rows at `source` (`rowStride` apart) + b[oc]
-    /// (+ residual[n, oc]). Without a bias the residual is added as the plane is copied, the same single
-    /// addition the separate pass would make; with a bias, the caller adds it after the chunk
-    /// (`addResidual`), as the unrolled path does; with neither, a plain copy (x + 0 would turn −0 into +0).
-    func storeOutputPlane(_ source: UnsafePointer<Float>, rowStride: Int, image n: Int, channel oc: Int,
-                          residual: Tensor?) {
-        let OC = geometry.outChannels, OH = output.shape[2], OW = output.shape[3]
-        let plane = (n * OC + oc) * OH * OW, Y = output.data, kernel = PlaneCopyKernel.fastest
-        let addend = bias == nil ? residual.map { UnsafePointer($0.data + plane) } : nil
-        if bias != nil || addend != nil {
-            kernel.add(source, rows: OH, columns: OW, sourceRowStride: rowStride, addend: addend,
-                       bias: bias?.value.data[oc] ?? 0, into: Y + plane, targetRowStride: OW)
-        } else {
-            kernel.copy(source, rows: OH, columns: OW, sourceRowStride: rowStride, columnStep: 1,
-                        into: Y + plane, targetRowStride: OW, affine: nil)
-        }
-    }
-
     func directBackward(_ dOutput: Tensor, input: Tensor, activation: ChannelAffineReLU?, request: GradientRequest) {
         let N = input.shape[0], C = geometry.inChannels, OC = geometry.outChannels, K = geometry.patchSize
         let H = input.shape[2], W = input.shape[3], groups = groupCount(images: N)

@@ -188,6 +188,25 @@ public final class Conv2D: Layer {
                         into: Y + images.lowerBound * perImage, count: images.count * perImage)
     }
 
+    /// out[n, oc] = the first OW floats of each of the OH rows at `source` (`rowStride` apart) + b[oc]
+    /// (+ residual[n, oc]). Without a bias the residual is added as the plane is copied, the same single
+    /// addition the separate pass would make; with a bias, the caller adds it after the chunk
+    /// (`addResidual`), as the unrolled forward below does; with neither, a plain copy (x + 0 would turn
+    /// −0 into +0). The direct and Winograd paths store their planes through it.
+    func storeOutputPlane(_ source: UnsafePointer<Float>, rowStride: Int, image n: Int, channel oc: Int,
+                          residual: Tensor?) {
+        let OC = geometry.outChannels, OH = output.shape[2], OW = output.shape[3]
+        let plane = (n * OC + oc) * OH * OW, Y = output.data, kernel = PlaneCopyKernel.fastest
+        let addend = bias == nil ? residual.map { UnsafePointer($0.data + plane) } : nil
+        if bias != nil || addend != nil {
+            kernel.add(source, rows: OH, columns: OW, sourceRowStride: rowStride, addend: addend,
+                       bias: bias?.value.data[oc] ?? 0, into: Y + plane, targetRowStride: OW)
+        } else {
+            kernel.copy(source, rows: OH, columns: OW, sourceRowStride: rowStride, columnStep: 1,
+                        into: Y + plane, targetRowStride: OW, affine: nil)
+        }
+    }
+
     /// out[n, oc, :] = W · (columns of image n) + b[oc] (+ residual[n, oc, :]), for the images of one
     /// chunk, on this thread.
     private func forward(_ input: Tensor, images: Range<Int>, positions OHW: Int, byRows: Bool, residual: Tensor?,
