@@ -29,7 +29,6 @@ extension Conv2D {
     func directBackward(_ dOutput: Tensor, input: Tensor, activation: ChannelAffineReLU?, request: GradientRequest) {
         let N = input.shape[0], C = geometry.inChannels, OC = geometry.outChannels, K = geometry.patchSize
         let H = input.shape[2], W = input.shape[3], groups = groupCount(images: N)
-        let OH = output.shape[2], OW = output.shape[3]
         if request.input {
             dInput.resize(to: input.shape)
             DirectConvolution.pack(weight.value, of: geometry, forInputGradient: true, into: packedGradientWeights)
@@ -56,12 +55,7 @@ extension Conv2D {
                 layout.addWeightGradient(padded: scratch.paddedPlanes.data, paddedGradient: paddedGradient,
                                          into: weightGradientParts.data + group * OC * K)
                 // (2) db[oc] += Σ dOutput[n, oc]
-                if bias != nil {
-                    let dBias = biasGradientParts.data + group * OC
-                    for n in images {
-                        for oc in 0..<OC { dBias[oc] += Elementwise.sum(dY + (n * OC + oc) * OH * OW, count: OH * OW) }
-                    }
-                }
+                addBiasGradient(of: dOutput, images: images, group: group)
             }
             guard request.input else { return }
             // (3) dInput = dOutput, padded, correlated with the flipped weights

@@ -95,12 +95,7 @@ extension Conv2D {
                                           beta: 1, c: part + point * OC * C)
                 }
                 // (3) db[oc] += Σ dOutput[n, oc]
-                if bias != nil {
-                    let dBias = biasGradientParts.data + group * OC
-                    for n in images {
-                        for oc in 0..<OC { dBias[oc] += Elementwise.sum(dY + (n * OC + oc) * OH * OW, count: OH * OW) }
-                    }
-                }
+                addBiasGradient(of: dOutput, images: images, group: group)
             }
             guard request.input else { return }
             // (4) dInput = dOutput, padded by r − 1 − P, correlated with the flipped filters

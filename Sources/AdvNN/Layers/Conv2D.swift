@@ -370,6 +370,17 @@ public final class Conv2D: Layer {
         addGroupBiasGradients(groups: groups)
     }
 
+    /// The bias gradient of a chunk's images into its group's part: db[oc] += Σ dOutput[n, oc], read
+    /// from dOutput's own planes (the direct and Winograd paths; the unrolled one sums its GEMM layout).
+    func addBiasGradient(of dOutput: Tensor, images: Range<Int>, group: Int) {
+        guard bias != nil else { return }
+        let OC = geometry.outChannels, plane = dOutput.shape[2] * dOutput.shape[3], dY = dOutput.data
+        let dBias = biasGradientParts.data + group * OC
+        for n in images {
+            for oc in 0..<OC { dBias[oc] += Elementwise.sum(dY + (n * OC + oc) * plane, count: plane) }
+        }
+    }
+
     /// db[oc] += Σ over groups, in group order, of their parts' entries for it.
     func addGroupBiasGradients(groups: Int) {
         guard let dBias = bias?.gradient.data else { return }

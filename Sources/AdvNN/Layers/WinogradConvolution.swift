@@ -39,8 +39,9 @@ struct WinogradConvolution {
 
     /// Tiles of one plane.
     var tiles: Int { tilesDown * tilesAcross }
-    /// Floats of a grid, and the room after it that a block's loads may reach (read, never used).
-    var gridFloats: Int { gridHeight * gridWidth + 32 }
+    /// Floats of a grid. Every transform's whole-vector loads and stores stay inside it: the farthest
+    /// column read is m·(grid tiles) + 4 (the input's) and the farthest row m·tilesDown + 4.
+    var gridFloats: Int { gridHeight * gridWidth }
 
     /// Floats from one point's matrix to the next, for `planes` planes side by side: their tiles and the
     /// room the last block's whole vectors write into.
