@@ -60,7 +60,9 @@ import Testing
 @Suite struct GEMMThreadingTests {
     @Test(arguments: [(8, 4096, 36, false, false), (64, 800, 1568, false, true), (800, 1568, 64, true, false),
                       (36, 4096, 4, true, false), (128, 256, 784, false, true), (256, 784, 128, true, false),
-                      (300, 40, 500, false, false)])
+                      (300, 40, 500, false, false),
+                      // taller than wide: split into blocks of rows (the MLP's forward at batch 512)
+                      (512, 256, 200, false, true), (200, 96, 64, true, true)])
     func resultsDoNotDependOnTheThreadCount(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {
         var rng = RandomStream(seed: 12)
         let a = Tensor(zeros: Shape(m * k)), b = Tensor(zeros: Shape(k * n))

@@ -45,7 +45,7 @@ public enum BLAS {
     /// op(A) is (m, k) and op(B) is (k, n); `transposeA` means A is stored as (k, m), `transposeB` that
     /// B is stored as (n, k). Leading dimensions default to dense storage.
     ///
-    /// Large products are split into up to four blocks of columns of C (of rows, when C is narrow),
+    /// Large products are split into up to four blocks of columns of C (of rows, when C is taller than wide),
     /// each one single-threaded OpenBLAS call, and the blocks are shared among `compute`'s threads.
     /// The blocks depend on the shape alone, never on the thread count: OpenBLAS's rounding depends on
     /// the block it is given, so this is what makes results identical for any number of threads.
@@ -60,7 +60,10 @@ public enum BLAS {
         let lda = lda ?? (transposeA ? m : k), ldb = ldb ?? (transposeB ? k : n), ldc = ldc ?? n
         // Split the wider of C's dimensions, in blocks of at least 32 columns or 16 rows; a C that is
         // small both ways (a convolution's dW with a huge k) stays one call, which reads A and B once.
-        let splitsColumns = n >= 64
+        // Every block packs the operand it does not split anew (all of A, m × k, for a block of
+        // columns; all of B, k × n, for a block of rows), so the wider dimension is also the one whose
+        // split repeats the smaller packing.
+        let splitsColumns = n >= 64 && n >= m
         let blocks = m * n * k < splitThreshold ? 1 : min(maximumBlocks, splitsColumns ? n / 32 : m / 16)
         guard blocks > 1 else {
             sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
