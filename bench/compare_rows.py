@@ -2,8 +2,8 @@
 """Merges the rounds of bench/compare.sh into one advd-vs-PyTorch table.
 
 Reads FOLDER/advd-*.json (advbench --json) and FOLDER/torch-*.json (bench/torch_reference.py --json),
-written in rounds where each model ran in advd and then in PyTorch right after it, so both sides of a
-row share the machine's state of that moment. A row's samples/s is the median over the rounds; the
+written in rounds where each model, thread count and batch size ran in advd and then in PyTorch right
+after it (earlier runs: each model), so both sides of a row share the machine's state of that moment. A row's samples/s is the median over the rounds; the
 ratio's range is over the rounds' paired ratios (advd's and PyTorch's rates of the same round), which
 shows how far the machine's noise moved it.
 
@@ -23,7 +23,7 @@ def load(folder, side):
     for path in sorted(glob.glob(os.path.join(folder, f"{side}-*.json"))):
         with open(path) as handle:
             report = json.load(handle)
-        report["round"] = os.path.basename(path).split("-")[1]   # side-rROUND-model.json
+        report["round"] = os.path.basename(path).split("-")[1]   # side-rROUND-model[-tTHREADS-bBATCH].json
         reports.append(report)
     if not reports:
         sys.exit(f"compare_rows.py: no {side}-*.json in {folder}")
@@ -60,7 +60,7 @@ def main():
 
     first = advd_reports[0]
     print(f"\nadvd vs PyTorch {torch_reports[0]['torch']} ({first['machine']}, OpenBLAS {first['blasCore']}), "
-          f"median of {rounds} round(s), each model run in advd then in PyTorch")
+          f"median of {rounds} round(s), each row run in advd then in PyTorch")
     print("| model | threads | batch | mode | advd samples/s | advd GFLOP/s | PyTorch samples/s | PyTorch GFLOP/s "
           "| advd/PyTorch | range over rounds | goal | met |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|")

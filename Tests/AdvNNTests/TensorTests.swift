@@ -61,8 +61,8 @@ import Testing
     @Test(arguments: [(8, 4096, 36, false, false), (64, 800, 1568, false, true), (800, 1568, 64, true, false),
                       (36, 4096, 4, true, false), (128, 256, 784, false, true), (256, 784, 128, true, false),
                       (300, 40, 500, false, false),
-                      // taller than wide: split into blocks of rows (the MLP's forward at batch 512)
-                      (512, 256, 200, false, true), (200, 96, 64, true, true)])
+                      // taller than wide: split into two blocks of rows (the MLP's forward at batch 512), or four
+                      (512, 256, 200, false, true), (200, 96, 64, true, true), (1024, 128, 40, true, false)])
     func resultsDoNotDependOnTheThreadCount(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) {
         var rng = RandomStream(seed: 12)
         let a = Tensor(zeros: Shape(m * k)), b = Tensor(zeros: Shape(k * n))

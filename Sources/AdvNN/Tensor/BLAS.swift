@@ -36,16 +36,25 @@ public enum BLAS {
 
     /// Below this many multiply–adds a GEMM is one OpenBLAS call: splitting would cost more than it saves.
     static let splitThreshold = 1 << 18
-    /// The most blocks a GEMM is split into: enough for four threads. More, smaller blocks cost
-    /// OpenBLAS efficiency (measured: eight blocks made cnn-small's training step a third slower).
-    static let maximumBlocks = 4
+    /// How many blocks a GEMM runs in when it splits `extent` columns (or rows) of C, none narrower
+    /// than `narrowest`: four where each keeps at least 256, else two, else one — 1, 2 or 4, so that
+    /// two or four threads share them evenly. Every block packs the operand it does not split again,
+    /// so more, narrower blocks cost OpenBLAS efficiency even on one thread: eight blocks made
+    /// cnn-small's training step a third slower, and two blocks of the MLP's 256 columns (or 512 rows)
+    /// instead of four ran its rows 1.01–1.05× as fast on one thread and 0.98–1.05× on two (medians of
+    /// six alternating advbench rounds, Zen 4 VM; the other models within 0.95–1.04×). The price: a
+    /// product under 1024 wide uses at most two threads on a bigger machine.
+    static func blockCount(extent: Int, narrowest: Int) -> Int {
+        if extent >= 4 * 256 { return 4 }
+        return extent >= 2 * narrowest ? 2 : 1
+    }
 
     /// C = alpha · op(A) · op(B) + beta · C, all row-major.
     ///
     /// op(A) is (m, k) and op(B) is (k, n); `transposeA` means A is stored as (k, m), `transposeB` that
     /// B is stored as (n, k). Leading dimensions default to dense storage.
     ///
-    /// Large products are split into up to four blocks of columns of C (of rows, when C is taller than wide),
+    /// Large products are split into two or four blocks of columns of C (of rows, when C is taller than wide),
     /// each one single-threaded OpenBLAS call, and the blocks are shared among `compute`'s threads.
     /// The blocks depend on the shape alone, never on the thread count: OpenBLAS's rounding depends on
     /// the block it is given, so this is what makes results identical for any number of threads.
@@ -64,7 +73,7 @@ public enum BLAS {
         // columns; all of B, k × n, for a block of rows), so the wider dimension is also the one whose
         // split repeats the smaller packing.
         let splitsColumns = n >= 64 && n >= m
-        let blocks = m * n * k < splitThreshold ? 1 : min(maximumBlocks, splitsColumns ? n / 32 : m / 16)
+        let blocks = m * n * k < splitThreshold ? 1 : blockCount(extent: splitsColumns ? n : m, narrowest: splitsColumns ? 32 : 16)
         guard blocks > 1 else {
             sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
