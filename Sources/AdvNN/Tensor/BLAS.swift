@@ -54,8 +54,8 @@ public enum BLAS {
     /// op(A) is (m, k) and op(B) is (k, n); `transposeA` means A is stored as (k, m), `transposeB` that
     /// B is stored as (n, k). Leading dimensions default to dense storage.
     ///
-    /// Large products are split into two or four blocks of columns of C (of rows, when C is taller than wide),
-    /// each one single-threaded OpenBLAS call, and the blocks are shared among `compute`'s threads.
+    /// Large products are split into two or four blocks of columns of C (of rows, when C is taller than
+    /// wide), each one single-threaded OpenBLAS call, and the blocks are shared among `compute`'s threads.
     /// The blocks depend on the shape alone, never on the thread count: OpenBLAS's rounding depends on
     /// the block it is given, so this is what makes results identical for any number of threads.
     public static func gemm(
@@ -73,12 +73,12 @@ public enum BLAS {
         // columns; all of B, k × n, for a block of rows), so the wider dimension is also the one whose
         // split repeats the smaller packing.
         let splitsColumns = n >= 64 && n >= m
-        let blocks = m * n * k < splitThreshold ? 1 : blockCount(extent: splitsColumns ? n : m, narrowest: splitsColumns ? 32 : 16)
+        let extent = splitsColumns ? n : m, alignment = splitsColumns ? 16 : 4
+        let blocks = m * n * k < splitThreshold ? 1 : blockCount(extent: extent, narrowest: splitsColumns ? 32 : 16)
         guard blocks > 1 else {
             sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
-        let extent = splitsColumns ? n : m, alignment = splitsColumns ? 16 : 4
         /// Block `index` covers these columns (or rows): equal shares on aligned boundaries.
         func block(_ index: Int) -> Range<Int> {
             let lower = index == 0 ? 0 : (extent * index / blocks) / alignment * alignment
