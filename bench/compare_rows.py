@@ -3,9 +3,9 @@
 
 Reads FOLDER/advd-*.json (advbench --json) and FOLDER/torch-*.json (bench/torch_reference.py --json),
 written in rounds where each model, thread count and batch size ran in advd and then in PyTorch right
-after it (earlier runs: each model), so both sides of a row share the machine's state of that moment. A row's samples/s is the median over the rounds; the
-ratio's range is over the rounds' paired ratios (advd's and PyTorch's rates of the same round), which
-shows how far the machine's noise moved it.
+after it (earlier runs: each model), so both sides of a row share the machine's state of that moment. A
+row's samples/s is the median over the rounds; the ratio's range is over the rounds' paired ratios
+(advd's and PyTorch's rates of the same round), which shows how far the machine's noise moved it.
 
 The goal column is the issue's bar for the row: where PyTorch reaches less than 70% of the same runs'
 sgemm GFLOP/s (median over the rounds) advd must be 1.3x PyTorch; where it reaches more, advd must
