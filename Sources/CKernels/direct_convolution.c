@@ -88,6 +88,25 @@ void adv_direct_weight_gradient_portable(const float *input, long channels, long
     }
 }
 
+void adv_cells_correlate_portable(const float *input, long channels, long plane_stride, const long *taps,
+                                  long kernel_size, const float *packed, long out_channels, const long *positions,
+                                  long count, float *output, long output_stride) {
+    const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
+    for (long o = 0; o < out_channels; o++) {
+        const float *w = packed + (o / B) * channels * kk * B + o % B;
+        for (long i = 0; i < count; i++) {
+            for (long l = 0; l < ADV_CELL_IMAGES; l++) {
+                float sum = 0;
+                for (long c = 0; c < channels; c++) {
+                    const float *cell = input + c * plane_stride + positions[i] + l;
+                    for (long k = 0; k < kk; k++) sum += w[(c * kk + k) * B] * cell[taps[k]];
+                }
+                output[o * output_stride + i * ADV_CELL_IMAGES + l] = sum;
+            }
+        }
+    }
+}
+
 #ifdef ADV_X86
 
 // The vector kernels are written once, in vector_kernels.h, over these names; it is included once per
@@ -111,6 +130,8 @@ static inline float horizontal_sum_256(__m256 v) {
 #define ADV_REDUCE(vector) horizontal_sum_256(vector)
 #define ADV_POSITION_VECTORS 2
 #define ADV_CORRELATE_NAME adv_direct_correlate_avx2
+#define ADV_CELL_POSITIONS 1
+#define ADV_CELL_CORRELATE_NAME adv_cells_correlate_avx2
 #define ADV_WEIGHT_GRADIENT_NAME adv_direct_weight_gradient_avx2
 #include "vector_kernels.h"
 
@@ -125,6 +146,8 @@ static inline float horizontal_sum_256(__m256 v) {
 #define ADV_REDUCE(vector) _mm512_reduce_add_ps(vector)
 #define ADV_POSITION_VECTORS 4
 #define ADV_CORRELATE_NAME adv_direct_correlate_avx512
+#define ADV_CELL_POSITIONS 4
+#define ADV_CELL_CORRELATE_NAME adv_cells_correlate_avx512
 #define ADV_WEIGHT_GRADIENT_NAME adv_direct_weight_gradient_avx512
 #include "vector_kernels.h"
 
@@ -144,6 +167,20 @@ void adv_direct_weight_gradient_avx2(const float *input, long channels, long pla
                                      long out_channels, long length, float *weight_gradient) {
     adv_direct_weight_gradient_portable(input, channels, plane_stride, taps, kernel_size, gradient,
                                         gradient_stride, out_channels, length, weight_gradient);
+}
+
+void adv_cells_correlate_avx2(const float *input, long channels, long plane_stride, const long *taps,
+                              long kernel_size, const float *packed, long out_channels, const long *positions,
+                              long count, float *output, long output_stride) {
+    adv_cells_correlate_portable(input, channels, plane_stride, taps, kernel_size, packed, out_channels, positions,
+                                 count, output, output_stride);
+}
+
+void adv_cells_correlate_avx512(const float *input, long channels, long plane_stride, const long *taps,
+                                long kernel_size, const float *packed, long out_channels, const long *positions,
+                                long count, float *output, long output_stride) {
+    adv_cells_correlate_portable(input, channels, plane_stride, taps, kernel_size, packed, out_channels, positions,
+                                 count, output, output_stride);
 }
 
 void adv_direct_correlate_avx512(const float *input, long channels, long plane_stride, const long *taps,

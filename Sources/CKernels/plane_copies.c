@@ -1,4 +1,7 @@
 #include "plane_copies.h"
+#include "direct_convolution.h"
+
+#include <string.h>
 
 // y = x·scale + shift must be a product rounded and then a sum rounded, as Swift computes it: never
 // one fused multiply-add, which rounds once (and would change the bits).
@@ -37,6 +40,32 @@ void adv_add_plane_portable(const float *source, long rows, long columns, long s
             for (long j = 0; j < columns; j++) t[j] = s[j] + a[j];
         } else {
             for (long j = 0; j < columns; j++) t[j] = s[j] + bias;
+        }
+    }
+}
+
+void adv_cells_pad_plane_portable(const float *source, long images, long image_stride, long height, long width,
+                                  long padding, long first_row, long rows, float *target, const float *affine) {
+    const long padded_width = width + 2 * padding, cell = ADV_CELL_IMAGES;
+    for (long r = first_row; r < first_row + rows; r++) {
+        for (long j = 0; j < padded_width; j++) {
+            float *t = target + ((r - first_row) * padded_width + j) * cell;
+            const long row = r - padding, column = j - padding;
+            const int inside = row >= 0 && row < height && column >= 0 && column < width;
+            for (long l = 0; l < cell; l++) {
+                const float x = inside && l < images ? source[l * image_stride + row * width + column] : 0;
+                t[l] = affine && inside && l < images ? adv_affine_relu(x, affine) : x;
+            }
+        }
+    }
+}
+
+void adv_cells_store_plane_portable(const float *source, long count, long images, const float *addend,
+                                    const float *bias, float *target, long image_stride) {
+    for (long l = 0; l < images; l++) {
+        for (long i = 0; i < count; i++) {
+            const float x = source[i * ADV_CELL_IMAGES + l];
+            target[l * image_stride + i] = addend ? x + addend[l * image_stride + i] : bias ? x + *bias : x;
         }
     }
 }
@@ -136,6 +165,97 @@ void adv_copy_plane_avx512(const float *source, long rows, long columns, long so
     ADV_COPY_PLANE_BODY(avx512, 16)
 }
 
+// Zeroes a padded row of cells that lies outside the image (returning 0), or the padding cells at
+// both ends of one inside it (returning 1: its image cells are the caller's to write).
+static inline int zero_cell_padding(float *row, long source_row, long height, long width, long padding) {
+    const long cell = ADV_CELL_IMAGES;
+    if (source_row < 0 || source_row >= height) {
+        memset(row, 0, (size_t)((width + 2 * padding) * cell) * sizeof(float));
+        return 0;
+    }
+    memset(row, 0, (size_t)(padding * cell) * sizeof(float));
+    memset(row + (padding + width) * cell, 0, (size_t)(padding * cell) * sizeof(float));
+    return 1;
+}
+
+// Sixteen vectors of sixteen floats transposed in place (v[a] lane b ↔ v[b] lane a): pairs of rows
+// interleaved, then pairs of pairs, then the four 128-bit quarters of four vectors gathered twice.
+__attribute__((target("avx512f"))) static inline void transpose_avx512(__m512 v[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+    }
+    // u[4g + m], rows 4g … 4g + 3: quarter q holds their column 4q + m
+    __m512 u[16];
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[g]), _mm512_castps_pd(t[g + 2])));
+        u[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[g]), _mm512_castps_pd(t[g + 2])));
+        u[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[g + 1]), _mm512_castps_pd(t[g + 3])));
+        u[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[g + 1]), _mm512_castps_pd(t[g + 3])));
+    }
+    for (int m = 0; m < 4; m++) {
+        const __m512 even01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), odd01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xDD);
+        const __m512 even23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88);
+        const __m512 odd23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xDD);
+        v[m] = _mm512_shuffle_f32x4(even01, even23, 0x88);
+        v[4 + m] = _mm512_shuffle_f32x4(odd01, odd23, 0x88);
+        v[8 + m] = _mm512_shuffle_f32x4(even01, even23, 0xDD);
+        v[12 + m] = _mm512_shuffle_f32x4(odd01, odd23, 0xDD);
+    }
+}
+
+// A row of cells: sixteen images' rows of sixteen columns at a time, loaded (through the map) and
+// transposed into sixteen cells; the images past `images` are zero lanes.
+__attribute__((target("avx512f")))
+void adv_cells_pad_plane_avx512(const float *source, long images, long image_stride, long height, long width,
+                                long padding, long first_row, long rows, float *target, const float *affine) {
+    const long padded_width = width + 2 * padding, cell = ADV_CELL_IMAGES;
+    for (long r = first_row; r < first_row + rows; r++) {
+        float *row = target + (r - first_row) * padded_width * cell;
+        const long source_row = r - padding;
+        if (!zero_cell_padding(row, source_row, height, width, padding)) continue;
+        for (long j = 0; j < width; j += 16) {
+            const long n = width - j < 16 ? width - j : 16;
+            __m512 v[16];
+            for (long l = 0; l < 16; l++) {
+                if (l >= images) {
+                    v[l] = _mm512_setzero_ps();
+                    continue;
+                }
+                const float *plane = source + l * image_stride;
+                v[l] = load_avx512(plane + source_row * width + j, n, plane + height * width);
+                if (affine) v[l] = affine_relu_avx512(v[l], affine);
+            }
+            transpose_avx512(v);
+            for (long m = 0; m < n; m++) _mm512_storeu_ps(row + (padding + j + m) * cell, v[m]);
+        }
+    }
+}
+
+// Sixteen cells at a time transposed into sixteen images' runs of positions, each stored (with its
+// addend or bias) under a mask at the end.
+__attribute__((target("avx512f")))
+void adv_cells_store_plane_avx512(const float *source, long count, long images, const float *addend,
+                                  const float *bias, float *target, long image_stride) {
+    for (long i = 0; i < count; i += 16) {
+        const long n = count - i < 16 ? count - i : 16;
+        __m512 v[16];
+        for (long m = 0; m < 16; m++) v[m] = m < n ? _mm512_loadu_ps(source + (i + m) * ADV_CELL_IMAGES) : _mm512_setzero_ps();
+        transpose_avx512(v);
+        for (long l = 0; l < images; l++) {
+            __m512 x = v[l];
+            if (addend) {
+                const float *a = addend + l * image_stride;
+                x = _mm512_add_ps(x, load_avx512(a + i, n, a + count));
+            } else if (bias) {
+                x = _mm512_add_ps(x, _mm512_set1_ps(*bias));
+            }
+            store_avx512(target + l * image_stride + i, n, x);
+        }
+    }
+}
+
 // AVX2: the first n of eight lanes, as a lane mask.
 __attribute__((target("avx2,fma"))) static inline __m256i lanes_avx2(long n) {
     const long clamped = n < 0 ? 0 : n > 8 ? 8 : n;
@@ -183,6 +303,79 @@ void adv_copy_plane_avx2(const float *source, long rows, long columns, long sour
     ADV_COPY_PLANE_BODY(avx2, 8)
 }
 
+// Eight vectors of eight floats transposed in place: pairs interleaved, pairs of pairs, then halves.
+__attribute__((target("avx2,fma"))) static inline void transpose_avx2(__m256 v[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int g = 0; g < 8; g += 4) {
+        u[g] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int m = 0; m < 4; m++) {
+        v[m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x20);
+        v[4 + m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x31);
+    }
+}
+
+// As the AVX-512 pad, a half cell (eight images) at a time.
+__attribute__((target("avx2,fma")))
+void adv_cells_pad_plane_avx2(const float *source, long images, long image_stride, long height, long width,
+                              long padding, long first_row, long rows, float *target, const float *affine) {
+    const long padded_width = width + 2 * padding, cell = ADV_CELL_IMAGES;
+    for (long r = first_row; r < first_row + rows; r++) {
+        float *row = target + (r - first_row) * padded_width * cell;
+        const long source_row = r - padding;
+        if (!zero_cell_padding(row, source_row, height, width, padding)) continue;
+        for (long half = 0; half < cell; half += 8) {
+            for (long j = 0; j < width; j += 8) {
+                const long n = width - j < 8 ? width - j : 8;
+                __m256 v[8];
+                for (long l = 0; l < 8; l++) {
+                    if (half + l >= images) {
+                        v[l] = _mm256_setzero_ps();
+                        continue;
+                    }
+                    const float *plane = source + (half + l) * image_stride;
+                    v[l] = load_avx2(plane + source_row * width + j, n, plane + height * width);
+                    if (affine) v[l] = affine_relu_avx2(v[l], affine);
+                }
+                transpose_avx2(v);
+                for (long m = 0; m < n; m++) _mm256_storeu_ps(row + (padding + j + m) * cell + half, v[m]);
+            }
+        }
+    }
+}
+
+// As the AVX-512 store, eight cells' half (eight images) at a time.
+__attribute__((target("avx2,fma")))
+void adv_cells_store_plane_avx2(const float *source, long count, long images, const float *addend,
+                                const float *bias, float *target, long image_stride) {
+    for (long half = 0; half < images; half += 8) {
+        for (long i = 0; i < count; i += 8) {
+            const long n = count - i < 8 ? count - i : 8;
+            __m256 v[8];
+            for (long m = 0; m < 8; m++)
+                v[m] = m < n ? _mm256_loadu_ps(source + (i + m) * ADV_CELL_IMAGES + half) : _mm256_setzero_ps();
+            transpose_avx2(v);
+            for (long l = 0; l < 8 && half + l < images; l++) {
+                __m256 x = v[l];
+                if (addend) {
+                    const float *a = addend + (half + l) * image_stride;
+                    x = _mm256_add_ps(x, load_avx2(a + i, n, a + count));
+                } else if (bias) {
+                    x = _mm256_add_ps(x, _mm256_set1_ps(*bias));
+                }
+                store_avx2(target + (half + l) * image_stride + i, n, x);
+            }
+        }
+    }
+}
+
 #else
 
 void adv_add_plane_avx512(const float *source, long rows, long columns, long source_row_stride, const float *addend,
@@ -203,6 +396,28 @@ void adv_copy_plane_avx512(const float *source, long rows, long columns, long so
 void adv_copy_plane_avx2(const float *source, long rows, long columns, long source_row_stride, long column_step,
                          float *target, long target_row_stride, const float *affine) {
     adv_copy_plane_portable(source, rows, columns, source_row_stride, column_step, target, target_row_stride, affine);
+}
+
+void adv_cells_pad_plane_avx512(const float *source, long images, long image_stride, long height, long width,
+                                long padding, long first_row, long rows, float *target, const float *affine) {
+    adv_cells_pad_plane_portable(source, images, image_stride, height, width, padding, first_row, rows, target,
+                                 affine);
+}
+
+void adv_cells_pad_plane_avx2(const float *source, long images, long image_stride, long height, long width,
+                              long padding, long first_row, long rows, float *target, const float *affine) {
+    adv_cells_pad_plane_portable(source, images, image_stride, height, width, padding, first_row, rows, target,
+                                 affine);
+}
+
+void adv_cells_store_plane_avx512(const float *source, long count, long images, const float *addend,
+                                  const float *bias, float *target, long image_stride) {
+    adv_cells_store_plane_portable(source, count, images, addend, bias, target, image_stride);
+}
+
+void adv_cells_store_plane_avx2(const float *source, long count, long images, const float *addend,
+                                const float *bias, float *target, long image_stride) {
+    adv_cells_store_plane_portable(source, count, images, addend, bias, target, image_stride);
 }
 
 #endif

@@ -1,7 +1,7 @@
 // The vector kernels of direct_convolution.c, written once over the names that file defines before
 // each inclusion (ADV_VECTOR, ADV_WIDTH, ADV_LOAD, ADV_FMADD, …, the two function names); included once
 // for AVX2 + FMA and once for AVX-512. No include guard: each inclusion makes one instruction set's
-// pair of kernels and undefines the names at its end.
+// kernels and undefines the names at its end.
 
 // J output channels (4, or 1 for a single-channel output: an image's gradient) × V vectors of
 // positions, for a kernel of KK = KS² taps known at compile time: the accumulators stay in registers
@@ -62,6 +62,67 @@ void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, co
     }
 }
 
+// The image-cell kernel: ADV_CELL_IMAGES floats per position (one per image), a cell being
+// ADV_CELL_VECTORS vectors. J output channels × P cells (of `count`, from `positions[i]` on): the same
+// (c, k) order and fused multiply–adds per image as ADV_CORRELATE_BLOCK, so the same bits. AVX-512
+// holds P = ADV_CELL_POSITIONS = 4 cells of one vector (sixteen sums, as the flat kernel); AVX2 one
+// cell of two vectors (eight).
+#define ADV_CELL_VECTORS (ADV_CELL_IMAGES / ADV_WIDTH)
+#define ADV_CELL_BLOCK(J, P, KK_CONST)                                                                       \
+    do {                                                                                                       \
+        ADV_VECTOR a[J][P][ADV_CELL_VECTORS];                                                                  \
+        for (int j = 0; j < J; j++)                                                                            \
+            for (int p = 0; p < P; p++) for (int h = 0; h < ADV_CELL_VECTORS; h++) a[j][p][h] = ADV_ZERO();    \
+        const float *w = wb;                                                                                   \
+        for (long c = 0; c < channels; c++) {                                                                  \
+            const float *plane = input + c * plane_stride;                                                     \
+            for (long k = 0; k < KK_CONST; k++, w += B) {                                                      \
+                ADV_VECTOR x[P][ADV_CELL_VECTORS];                                                             \
+                for (int p = 0; p < P; p++)                                                                    \
+                    for (int h = 0; h < ADV_CELL_VECTORS; h++)                                                 \
+                        x[p][h] = ADV_LOAD(plane + positions[i + p] + taps[k] + ADV_WIDTH * h);                \
+                for (int j = 0; j < J; j++) {                                                                  \
+                    const ADV_VECTOR weight = ADV_BROADCAST(w + j);                                            \
+                    for (int p = 0; p < P; p++)                                                                \
+                        for (int h = 0; h < ADV_CELL_VECTORS; h++)                                             \
+                            a[j][p][h] = ADV_FMADD(weight, x[p][h], a[j][p][h]);                               \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+        for (long j = 0; j < rows && j < J; j++)                                                               \
+            for (int p = 0; p < P; p++)                                                                        \
+                for (int h = 0; h < ADV_CELL_VECTORS; h++)                                                     \
+                    ADV_STORE(out + j * output_stride + (i + p) * ADV_CELL_IMAGES + ADV_WIDTH * h, a[j][p][h]); \
+    } while (0)
+
+// Every block of output channels over all `count` cells (the caller passes a band small enough for
+// the core's cache), four cells at a time, then one.
+#define ADV_CELL_CORRELATE_ALL(KK_CONST)                                                                     \
+    for (long block = 0; block * B < out_channels; block++) {                                                  \
+        const float *wb = packed + block * channels * kk * B;                                                  \
+        const long rows = out_channels - block * B < B ? out_channels - block * B : B;                        \
+        float *out = output + block * B * output_stride;                                                       \
+        long i = 0;                                                                                            \
+        for (; i + ADV_CELL_POSITIONS <= count; i += ADV_CELL_POSITIONS) ADV_CELL_BLOCK(4, ADV_CELL_POSITIONS, KK_CONST); \
+        for (; i < count; i++) ADV_CELL_BLOCK(4, 1, KK_CONST);                                                 \
+    }
+
+ADV_TARGET
+void ADV_CELL_CORRELATE_NAME(const float *input, long channels, long plane_stride, const long *taps,
+                             long kernel_size, const float *packed, long out_channels, const long *positions,
+                             long count, float *output, long output_stride) {
+    const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
+    if (kernel_size == 3) {
+        ADV_CELL_CORRELATE_ALL(9)
+    } else if (kernel_size == 1) {
+        ADV_CELL_CORRELATE_ALL(1)
+    } else if (kernel_size == 5) {
+        ADV_CELL_CORRELATE_ALL(25)
+    } else {
+        ADV_CELL_CORRELATE_ALL(kk)
+    }
+}
+
 // Four output channels × T taps (T = 3, or the 2 or 1 left at the end): per vector of positions, four
 // gradient loads (rows `gradient_stride` apart) and T input loads feed 4·T FMAs; the sums are reduced
 // once per run over all `length` positions.
@@ -104,6 +165,11 @@ void ADV_WEIGHT_GRADIENT_NAME(const float *input, long channels, long plane_stri
 
 #undef ADV_CORRELATE_BLOCK
 #undef ADV_CORRELATE_ALL
+#undef ADV_CELL_VECTORS
+#undef ADV_CELL_BLOCK
+#undef ADV_CELL_CORRELATE_ALL
+#undef ADV_CELL_POSITIONS
+#undef ADV_CELL_CORRELATE_NAME
 #undef ADV_WEIGHT_GRADIENT_BLOCK
 #undef ADV_TARGET
 #undef ADV_VECTOR

@@ -62,4 +62,31 @@ import Testing
             #expect(model.infer(input).scalars.map(\.bitPattern) == expected, "\(threads) threads, again")
         }
     }
+
+    /// A pre-activation ResNet (an identity block, then a stride-2 block with a projection shortcut)
+    /// infers its chunks of 16 images on image cells, block to block, and its last chunk of 2 by the
+    /// forward pass: every image gets the bits its own forward pass alone gives it (the flat layout).
+    @Test func residualNetworkGivesEachImageItsForwardBits() {
+        var rng = RandomStream(seed: 44)
+        let blocks = [PreActivationBlock(inChannels: 16, outChannels: 16, stride: 1, rng: &rng),
+                      PreActivationBlock(inChannels: 16, outChannels: 24, stride: 2, rng: &rng)]
+        let head = BatchNorm(channels: 24, fusesReLU: true)
+        for norm in blocks.flatMap({ [$0.bn1, $0.bn2] }) + [head] {
+            GradientCheck.fill(norm.runningMean, rng: &rng, scale: 0.2)
+            GradientCheck.fill(norm.weight.value, rng: &rng)
+            GradientCheck.fill(norm.bias.value, rng: &rng, scale: 0.2)
+            for c in 0..<norm.channels { norm.runningVariance[c] = rng.nextFloat(in: 0.5, 1.5) }
+        }
+        let model = Sequential([Conv2D(inChannels: 1, outChannels: 16, kernelSize: 3, padding: 1, hasBias: false,
+                                       rng: &rng)] + blocks
+                               + [head, GlobalAvgPool(), Linear(inFeatures: 24, outFeatures: 10, rng: &rng)])
+        model.isTraining = false
+        let input = Self.batch(34)
+        #expect(model.inferenceImagesPerChunk(for: input.shape) == 16)
+        let inferred = model.infer(input).scalars.map(\.bitPattern)
+        for n in 0..<34 {
+            let alone = model.forward(input.items(n..<(n + 1)).copy()).scalars.map(\.bitPattern)
+            #expect(Array(inferred[(n * 10)..<((n + 1) * 10)]) == alone, "image \(n)")
+        }
+    }
 }

@@ -130,12 +130,22 @@ public final class BatchNorm: Layer {
         _ = outputShape(for: input.shape)
         self.input = input
         normalisedInTraining = false
-        var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
         for c in 0..<channels {
             (mean[c], inverseStd[c]) = Self.runningStatistics(mean: runningMean[c], variance: runningVariance[c],
                                                               epsilon: epsilon)
-            (scale[c], shift[c]) = Self.affine(gamma: weight.value[c], beta: bias.value[c], mean: mean[c],
-                                               inverseStd: inverseStd[c])
+        }
+        return evaluationMap()
+    }
+
+    /// The evaluation-mode map with its ReLU, from the running statistics, recording nothing: for an
+    /// inference no backward follows (`Sequential.infer` on image cells).
+    func evaluationMap() -> ChannelAffineReLU {
+        var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
+        for c in 0..<channels {
+            let (mean, inverseStd) = Self.runningStatistics(mean: runningMean[c], variance: runningVariance[c],
+                                                            epsilon: epsilon)
+            (scale[c], shift[c]) = Self.affine(gamma: weight.value[c], beta: bias.value[c], mean: mean,
+                                               inverseStd: inverseStd)
         }
         return ChannelAffineReLU(scale: scale, shift: shift)
     }

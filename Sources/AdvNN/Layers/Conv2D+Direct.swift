@@ -7,6 +7,10 @@ extension Conv2D {
     func directForward(_ input: Tensor, residual: Tensor?, activation: ChannelAffineReLU?) {
         let OC = geometry.outChannels, H = input.shape[2], W = input.shape[3]
         DirectConvolution.pack(weight.value, of: geometry, forInputGradient: false, into: packedWeights)
+        if forwardRunsOnImageCells(images: input.shape[0]) {
+            cellForward(input, residual: residual, activation: activation)
+            return
+        }
         let X = input.data, packed = packedWeights.data
         let perChunk = DirectConvolution.imagesPerChunk(geometry, height: H, width: W)
         forEachChunk(images: input.shape[0], perChunk: perChunk) { images, _, scratch in
@@ -23,6 +27,49 @@ extension Conv2D {
                 }
             }
             if bias != nil { addResidual(residual, images: images) }
+        }
+    }
+
+    /// Whether a forward of `images` images runs on image cells (`ImageCellConvolution`): on the direct
+    /// path, with a batch and a patch large enough.
+    public func forwardRunsOnImageCells(images: Int) -> Bool {
+        algorithm == .direct && ImageCellConvolution.applies(to: geometry, images: images)
+    }
+
+    /// The direct forward on image cells (`ImageCellConvolution`): groups of 16 consecutive images
+    /// spread over the threads, each padded into cells, correlated and stored back band by band. The
+    /// same bits as the flat layout's.
+    private func cellForward(_ input: Tensor, residual: Tensor?, activation: ChannelAffineReLU?) {
+        let N = input.shape[0], OC = geometry.outChannels, cell = ImageCellConvolution.imagesPerCell
+        let layout = ImageCellConvolution(geometry, height: input.shape[2], width: input.shape[3])
+        let OH = layout.outputHeight, OW = layout.outputWidth, OHW = OH * OW
+        let X = input.data, Y = output.data, packed = packedWeights.data
+        let bias = bias?.value.data, kernel = PlaneCopyKernel.fastest
+        forEachPart(of: ImageCellConvolution.cellGroups(N)) { groups, scratch in
+            scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
+            scratch.product.resize(to: Shape(layout.outputFloats))
+            let padded = scratch.paddedPlanes.data, cells = scratch.product.data
+            for group in groups {
+                let images = (group * cell)..<min(N, (group + 1) * cell)
+                var kept = 0..<0
+                for first in stride(from: 0, to: OH, by: layout.bandRows) {
+                    let band = first..<min(OH, first + layout.bandRows), inputRows = layout.inputRows(for: band)
+                    layout.fill(from: X, images: images, rows: inputRows, kept: kept, into: padded,
+                                activation: activation)
+                    kept = inputRows
+                    let count = band.count * OW
+                    layout.correlate(padded: padded, packed: packed, cells: count, into: cells, outputStride: count * cell)
+                    for oc in 0..<OC {
+                        // the bias as it is written, then any residual in a pass (as `storeOutputPlane`)
+                        let plane = (images.lowerBound * OC + oc) * OHW + first * OW
+                        let addend = bias == nil ? residual.map { UnsafePointer($0.data + plane) } : nil
+                        kernel.storeCells(cells + oc * count * cell, count: count, images: images.count, addend: addend,
+                                          bias: bias.map { UnsafePointer($0 + oc) }, into: Y + plane,
+                                          imageStride: OC * OHW)
+                    }
+                }
+                if bias != nil { addResidual(residual, images: images) }
+            }
         }
     }
 

@@ -60,6 +60,8 @@ public final class Conv2D: Layer {
     private let weightChannelsLast = Tensor(zeros: Shape(0)) // (OC, K), K channels last: the rows' weights
     let biasGradientParts = Tensor(zeros: Shape(0))   // (groups, OC)
     let output = Tensor(zeros: Shape(0))
+    /// The output of an inference on image cells (CellInference.swift).
+    let cellOutput = Tensor(zeros: Shape(0))
     let dInput = Tensor(zeros: Shape(0))
     private var input: Tensor?
     /// The map the last forward applied to `input` as it read it (`forward(_:after:adding:)`); nil for
@@ -112,16 +114,23 @@ public final class Conv2D: Layer {
     /// most `perChunk` images — with groups spread over the compute threads.
     func forEachChunk(images: Int, perChunk: Int,
                       _ body: (_ images: Range<Int>, _ group: Int, _ scratch: Scratch) -> Void) {
-        let groups = groupCount(images: images), threads = min(compute.threads, groups)
-        while scratch.count < threads { scratch.append(Scratch()) }
-        compute.forEachChunk(of: groups, maximumParts: threads) { groupRange, part in
+        let groups = groupCount(images: images)
+        forEachPart(of: groups) { groupRange, scratch in
             for index in groupRange {
                 let group = (images * index / groups)..<(images * (index + 1) / groups)
                 for start in stride(from: group.lowerBound, to: group.upperBound, by: perChunk) {
-                    body(start..<min(start + perChunk, group.upperBound), index, scratch[part])
+                    body(start..<min(start + perChunk, group.upperBound), index, scratch)
                 }
             }
         }
+    }
+
+    /// Runs `body(range, scratch)` over ranges of 0..<count spread over the compute threads, each
+    /// with the scratch of its own thread.
+    func forEachPart(of count: Int, _ body: (Range<Int>, Scratch) -> Void) {
+        let threads = min(compute.threads, count)
+        while scratch.count < threads { scratch.append(Scratch()) }
+        compute.forEachChunk(of: count, maximumParts: threads) { range, part in body(range, scratch[part]) }
     }
 
     /// Images per chunk on the unrolled path: as many as fit their column matrices in `columnBudget`.

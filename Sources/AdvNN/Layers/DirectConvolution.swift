@@ -306,6 +306,24 @@ public enum DirectConvolutionKernel: String, CustomStringConvertible, Sendable {
         }
     }
 
+    /// The image-cell kernel (`adv_cells_correlate`): `count` output cells from `positions`.
+    public func correlateCells(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int,
+                               _ taps: UnsafePointer<Int>, _ kernelSize: Int, _ packed: UnsafePointer<Float>,
+                               _ outChannels: Int, _ positions: UnsafePointer<Int>, _ count: Int,
+                               _ output: UnsafeMutablePointer<Float>, _ outputStride: Int) {
+        switch self {
+        case .avx512:
+            adv_cells_correlate_avx512(input, channels, planeStride, taps, kernelSize, packed, outChannels, positions,
+                                       count, output, outputStride)
+        case .avx2:
+            adv_cells_correlate_avx2(input, channels, planeStride, taps, kernelSize, packed, outChannels, positions,
+                                     count, output, outputStride)
+        case .portable:
+            adv_cells_correlate_portable(input, channels, planeStride, taps, kernelSize, packed, outChannels, positions,
+                                         count, output, outputStride)
+        }
+    }
+
     public func weightGradient(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ taps: UnsafePointer<Int>,
                                _ kernelSize: Int, _ gradient: UnsafePointer<Float>, _ gradientStride: Int,
                                _ outChannels: Int, _ length: Int, _ weightGradient: UnsafeMutablePointer<Float>) {

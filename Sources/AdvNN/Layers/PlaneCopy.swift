@@ -51,6 +51,33 @@ public enum PlaneCopyKernel: String, CaseIterable, Sendable {
             adv_add_plane_portable(source, rows, columns, sourceRowStride, addend, bias, target, targetRowStride)
         }
     }
+
+    /// One channel of `images` (at most 16) images, `imageStride` apart, padded, rows `rows` of it into
+    /// rows of cells (`adv_cells_pad_plane`), through `affine` when it is not nil.
+    public func padCells(_ source: UnsafePointer<Float>, images: Int, imageStride: Int, height: Int, width: Int,
+                         padding: Int, rows: Range<Int>, into target: UnsafeMutablePointer<Float>,
+                         affine: UnsafePointer<Float>?) {
+        let first = rows.lowerBound, count = rows.count
+        switch self {
+        case .avx512:
+            adv_cells_pad_plane_avx512(source, images, imageStride, height, width, padding, first, count, target, affine)
+        case .avx2:
+            adv_cells_pad_plane_avx2(source, images, imageStride, height, width, padding, first, count, target, affine)
+        case .portable:
+            adv_cells_pad_plane_portable(source, images, imageStride, height, width, padding, first, count, target, affine)
+        }
+    }
+
+    /// `count` output cells into `images` planes `imageStride` apart (`adv_cells_store_plane`), plus
+    /// the addend's same entries, or the bias where there is no addend, or unchanged.
+    public func storeCells(_ source: UnsafePointer<Float>, count: Int, images: Int, addend: UnsafePointer<Float>?,
+                           bias: UnsafePointer<Float>?, into target: UnsafeMutablePointer<Float>, imageStride: Int) {
+        switch self {
+        case .avx512: adv_cells_store_plane_avx512(source, count, images, addend, bias, target, imageStride)
+        case .avx2: adv_cells_store_plane_avx2(source, count, images, addend, bias, target, imageStride)
+        case .portable: adv_cells_store_plane_portable(source, count, images, addend, bias, target, imageStride)
+        }
+    }
 }
 
 enum PlaneCopy {

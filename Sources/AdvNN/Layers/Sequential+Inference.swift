@@ -32,11 +32,34 @@ extension Sequential {
             for chunk in chunkRange {
                 let images = (chunk * perChunk)..<min(batch, (chunk + 1) * perChunk)
                 view.repoint(atItems: images, of: input)
-                let result = model.forward(view)
+                let result = model.inferChunk(view)
                 (output + images.lowerBound * perItem).update(from: result.data, count: result.count)
             }
         }
         return inferenceOutput
+    }
+
+    /// One chunk's output: the leading layers on image cells (CellInference.swift) where the chunk is
+    /// one group of them (14 to 16 images) and the first layer can take it (a convolution on the direct
+    /// path), every following layer that can too, and the rest from NCHW again; else `forward`. A
+    /// first layer too small for cells on its own (`ImageCellConvolution.applies(to:images:)`) takes
+    /// them when the next layer does: its output is then never transposed back.
+    func inferChunk(_ input: Tensor) -> Tensor {
+        let images = input.shape.batchSize
+        guard input.shape.rank == 4, images <= ImageCellConvolution.imagesPerCell,
+              ImageCellConvolution.applies(toImages: images),
+              let first = layers.first as? Conv2D, first.infersCells,
+              ImageCellConvolution.applies(to: first.geometry, images: images)
+                || (layers.dropFirst().first as? any CellInferring)?.infersCells == true
+        else { return forward(input) }
+        var cells = first.inferCells(fromImages: input), next = 1
+        while next < layers.count, let layer = layers[next] as? any CellInferring, layer.infersCells {
+            cells = layer.inferCells(cells)
+            next += 1
+        }
+        var activation = cells.store(into: inferenceCellImages)
+        for layer in layers[next...] { activation = layer.forward(activation) }
+        return activation
     }
 
     /// Images per chunk of `infer` for inputs of `shape`: the largest power of two whose activations

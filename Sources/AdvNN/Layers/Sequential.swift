@@ -15,6 +15,8 @@ public final class Sequential: Layer {
     let inferenceOutput = Tensor(zeros: Shape(0))
     var inferenceReplicas: [Sequential] = []
     var inferenceChunks: [Tensor] = []   // one view per worker, repointed at each chunk
+    /// A chunk's activations after its layers on image cells, back in NCHW (`inferChunk`).
+    let inferenceCellImages = Tensor(zeros: Shape(0))
     /// Floats of all the parameters (the layers are fixed at init).
     let parameterFloats: Int
 

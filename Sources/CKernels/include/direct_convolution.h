@@ -56,6 +56,28 @@ void adv_direct_correlate_portable(const float *input, long channels, long plane
                                    long kernel_size, const float *packed, long out_channels, float *output,
                                    long length);
 
+/// Image cells: the layout of `adv_cells_correlate`, where each position of a padded plane holds the
+/// same position of ADV_CELL_IMAGES images side by side (a cell), so that a vector of positions is one
+/// position of many images. A plane's padding cells are then never computed, as the flat layout's
+/// unused columns and rows are (on 7×7 planes, 64 positions per 49 outputs): the kernel visits only
+/// the cells it is given. A stride-s layer needs no phase planes either: its output cells simply read
+/// input cells s apart.
+#define ADV_CELL_IMAGES 16
+
+/// output[o·output_stride + i·16 + l] = Σ_c Σ_k W[o][c][k] · input[c·plane_stride + positions[i] + taps[k] + l]
+/// for o < out_channels, i < count and l < 16 (ADV_CELL_IMAGES): the `count` output cells whose first
+/// tap is `positions[i]` (offsets in floats, multiples of 16, as are `taps`). Each image's sums are
+/// the flat kernels' — the same (c, k) order with fused multiply–adds — so the bits are theirs.
+void adv_cells_correlate_avx2(const float *input, long channels, long plane_stride, const long *taps,
+                              long kernel_size, const float *packed, long out_channels, const long *positions,
+                              long count, float *output, long output_stride);
+void adv_cells_correlate_avx512(const float *input, long channels, long plane_stride, const long *taps,
+                                long kernel_size, const float *packed, long out_channels, const long *positions,
+                                long count, float *output, long output_stride);
+void adv_cells_correlate_portable(const float *input, long channels, long plane_stride, const long *taps,
+                                  long kernel_size, const float *packed, long out_channels, const long *positions,
+                                  long count, float *output, long output_stride);
+
 /// weight_gradient[o][c][k] += Σ_q gradient[o·gradient_stride + q] · input[c·plane_stride + q + taps[k]]
 /// for k < KS² and q < length (a multiple of 16). `gradient` holds ceil(out/4)·4 rows of `length`, `gradient_stride`
 /// apart: rows past out_channels, and the unused positions of every row, must be zero.

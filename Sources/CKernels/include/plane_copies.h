@@ -34,4 +34,28 @@ void adv_add_plane_avx2(const float *source, long rows, long columns, long sourc
 void adv_add_plane_portable(const float *source, long rows, long columns, long source_row_stride, const float *addend,
                             float bias, float *target, long target_row_stride);
 
+/// The copies around the image-cell kernel (`adv_cells_correlate`, ADV_CELL_IMAGES images a cell).
+///
+/// adv_cells_pad_plane: one channel of `images` (at most 16) images, plane l at source + l·image_stride
+/// (height rows of width floats), padded by `padding` all round, rows first_row ..< first_row + rows of
+/// it (a band of the (height + 2·padding) rows) into rows of (width + 2·padding) cells at `target`:
+/// cell (r − first_row, j) lane l = f(source[l·image_stride + (r − padding)·width + j − padding])
+/// inside the image, f as adv_copy_plane's; zero in the padding cells and the lanes past `images`.
+void adv_cells_pad_plane_avx512(const float *source, long images, long image_stride, long height, long width,
+                                long padding, long first_row, long rows, float *target, const float *affine);
+void adv_cells_pad_plane_avx2(const float *source, long images, long image_stride, long height, long width,
+                              long padding, long first_row, long rows, float *target, const float *affine);
+void adv_cells_pad_plane_portable(const float *source, long images, long image_stride, long height, long width,
+                                  long padding, long first_row, long rows, float *target, const float *affine);
+
+/// adv_cells_store_plane: target[l·image_stride + i] = source[i·16 + l] + addend[l·image_stride + i]
+/// (with an addend), or + *bias (with a bias and no addend), or unchanged, for l < images and
+/// i < count: `count` output cells back into the images' planes, one rounded sum each.
+void adv_cells_store_plane_avx512(const float *source, long count, long images, const float *addend,
+                                  const float *bias, float *target, long image_stride);
+void adv_cells_store_plane_avx2(const float *source, long count, long images, const float *addend,
+                                const float *bias, float *target, long image_stride);
+void adv_cells_store_plane_portable(const float *source, long count, long images, const float *addend,
+                                    const float *bias, float *target, long image_stride);
+
 #endif
