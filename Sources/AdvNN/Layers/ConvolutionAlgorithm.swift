@@ -5,8 +5,9 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// The direct kernels of `CKernels` (AVX-512, or AVX2 and FMA): no unrolled copy. Layers with small
     /// patches (the ResNet's 16-channel 3×3 layers, LeNet's) spend more time unrolling and packing than
     /// multiplying; the direct kernels read the padded images in place. Strided layers read their input
-    /// split into phase planes. The backward runs direct where the stride is 1 and the patch at most
-    /// `directBackwardPatchLimit`, and unrolled elsewhere.
+    /// split into phase planes; a forward of 14 or more images with a patch of 64 or more runs on image
+    /// cells instead (`ImageCellConvolution`). The backward runs direct where the stride is 1 and the
+    /// patch at most `directBackwardPatchLimit`, and unrolled elsewhere.
     case direct
     /// Winograd's minimal filtering (`WinogradConvolution`): F(2 × 2, 5 × 5) for 5 × 5 kernels and
     /// F(4 × 4, 3 × 3) for 3 × 3 ones, stride 1; the products of the transformed tiles are 36 GEMMs per

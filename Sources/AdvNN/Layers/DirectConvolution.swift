@@ -1,7 +1,8 @@
 import CKernels
 
 /// The flat layout the direct kernels read and write, for one convolution, one input size and a chunk
-/// of images (see `direct_convolution.h`).
+/// of images (see `direct_convolution.h`): the backward's, and the forward's where a batch or a patch
+/// is too small for image cells (`ImageCellConvolution`).
 ///
 /// Stride 1: each channel's zero-padded images, one after another, are read as one long row, and
 /// neighbours share their padding: a row is P zeros (P = the padding) and then the image row's W

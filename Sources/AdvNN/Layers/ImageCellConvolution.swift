@@ -11,7 +11,8 @@ import CKernels
 /// out are transposes (16 images' rows into cells and back) instead of row copies.
 ///
 /// Each image's sums are the flat kernel's, in the same order, so a layer's output has the same bits
-/// on either layout (tested); the layout is chosen by the batch alone (`appliesTo(images:)`).
+/// on either layout (tested); the layout is chosen by the batch and the layer's shape alone
+/// (`applies(to:images:)`), never by the thread count.
 struct ImageCellConvolution {
     static let imagesPerCell = Int(ADV_CELL_IMAGES)
 
