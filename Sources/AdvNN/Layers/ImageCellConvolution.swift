@@ -19,8 +19,8 @@ struct ImageCellConvolution {
     let geometry: ConvolutionGeometry
     let height: Int, width: Int                    // the input's
     let outputHeight: Int, outputWidth: Int
-    /// The padded input plane's cells per row and rows.
-    let paddedWidth: Int, paddedHeight: Int
+    /// The padded input plane's cells per row.
+    let paddedWidth: Int
 
     init(_ geometry: ConvolutionGeometry, height: Int, width: Int) {
         self.geometry = geometry
@@ -29,7 +29,6 @@ struct ImageCellConvolution {
         outputHeight = geometry.outputSide(height)
         outputWidth = geometry.outputSide(width)
         paddedWidth = width + 2 * geometry.padding
-        paddedHeight = height + 2 * geometry.padding
     }
 
     /// Whether a batch of `images` runs on cells: when its groups of 16 fill at least 7 in 8 of their
