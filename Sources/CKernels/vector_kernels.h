@@ -103,7 +103,8 @@ void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, co
         const long rows = out_channels - block * B < B ? out_channels - block * B : B;                        \
         float *out = output + block * B * output_stride;                                                       \
         long i = 0;                                                                                            \
-        for (; i + ADV_CELL_POSITIONS <= count; i += ADV_CELL_POSITIONS) ADV_CELL_BLOCK(4, ADV_CELL_POSITIONS, KK_CONST); \
+        for (; i + ADV_CELL_POSITIONS <= count; i += ADV_CELL_POSITIONS)                                      \
+            ADV_CELL_BLOCK(4, ADV_CELL_POSITIONS, KK_CONST);                                                   \
         for (; i < count; i++) ADV_CELL_BLOCK(4, 1, KK_CONST);                                                 \
     }
 

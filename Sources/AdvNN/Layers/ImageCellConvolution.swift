@@ -57,7 +57,7 @@ struct ImageCellConvolution {
     /// sit in the cache whole; each band's rows (two rows of 28 read four padded rows: 123 KB) do.
     var bandRows: Int { min(outputHeight, (Self.bandCells + outputWidth - 1) / max(outputWidth, 1)) }
     /// Cells a band makes at least: enough four-cell blocks that the one-cell blocks left at the end of
-    /// a band (a quarter of the kernel's speed) are few.
+    /// a band (four sums in flight where the others have sixteen) are few.
     static let bandCells = 48
 
     /// Padded input rows a band of `bandRows` output rows reads, and the floats of one channel's.
