@@ -115,6 +115,59 @@ void adv_cells_store_plane_portable(const float *source, long count, long images
         }                                                                                                      \
     }
 
+// adv_cells_pad_plane's row loop, over the same helpers and transpose_SUFFIX: a cell's WIDTH-image
+// part at a time (the whole cell on AVX-512, half of it on AVX2), WIDTH images' rows of WIDTH columns
+// loaded (through the map) and transposed into WIDTH cells; the images past `images` are zero lanes.
+#define ADV_CELLS_PAD_BODY(SUFFIX, WIDTH)                                                                    \
+    const long padded_width = width + 2 * padding, cell = ADV_CELL_IMAGES;                                     \
+    for (long r = first_row; r < first_row + rows; r++) {                                                      \
+        float *row = target + (r - first_row) * padded_width * cell;                                           \
+        const long source_row = r - padding;                                                                   \
+        if (!zero_cell_padding(row, source_row, height, width, padding)) continue;                             \
+        for (long part = 0; part < cell; part += WIDTH) {                                                      \
+            for (long j = 0; j < width; j += WIDTH) {                                                          \
+                const long n = width - j < WIDTH ? width - j : WIDTH;                                          \
+                vector_##SUFFIX v[WIDTH];                                                                      \
+                for (long l = 0; l < WIDTH; l++) {                                                             \
+                    if (part + l >= images) {                                                                  \
+                        v[l] = broadcast_##SUFFIX(0);                                                          \
+                        continue;                                                                              \
+                    }                                                                                          \
+                    const float *plane = source + (part + l) * image_stride;                                   \
+                    v[l] = load_##SUFFIX(plane + source_row * width + j, n, plane + height * width);           \
+                    if (affine) v[l] = affine_relu_##SUFFIX(v[l], affine);                                     \
+                }                                                                                              \
+                transpose_##SUFFIX(v);                                                                         \
+                for (long m = 0; m < n; m++) store_##SUFFIX(row + (padding + j + m) * cell + part, WIDTH, v[m]); \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+
+// adv_cells_store_plane's loop: WIDTH cells' WIDTH-image part at a time transposed into WIDTH images'
+// runs of positions, each stored (with its addend or bias) under a mask at the end.
+#define ADV_CELLS_STORE_BODY(SUFFIX, WIDTH)                                                                  \
+    for (long part = 0; part < images; part += WIDTH) {                                                        \
+        for (long i = 0; i < count; i += WIDTH) {                                                              \
+            const long n = count - i < WIDTH ? count - i : WIDTH;                                              \
+            vector_##SUFFIX v[WIDTH];                                                                          \
+            for (long m = 0; m < WIDTH; m++) {                                                                 \
+                const float *at = source + (i + m) * ADV_CELL_IMAGES + part;                                   \
+                v[m] = m < n ? load_##SUFFIX(at, WIDTH, at + WIDTH) : broadcast_##SUFFIX(0);                   \
+            }                                                                                                  \
+            transpose_##SUFFIX(v);                                                                             \
+            for (long l = 0; l < WIDTH && part + l < images; l++) {                                            \
+                vector_##SUFFIX x = v[l];                                                                      \
+                if (addend) {                                                                                  \
+                    const float *a = addend + (part + l) * image_stride;                                       \
+                    x = add_##SUFFIX(x, load_##SUFFIX(a + i, n, a + count));                                   \
+                } else if (bias) {                                                                             \
+                    x = add_##SUFFIX(x, broadcast_##SUFFIX(*bias));                                            \
+                }                                                                                              \
+                store_##SUFFIX(target + (part + l) * image_stride + i, n, x);                                  \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+
 typedef __m512 vector_avx512;
 typedef __m256 vector_avx2;
 
@@ -195,7 +248,8 @@ __attribute__((target("avx512f"))) static inline void transpose_avx512(__m512 v[
         u[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[g + 1]), _mm512_castps_pd(t[g + 3])));
     }
     for (int m = 0; m < 4; m++) {
-        const __m512 even01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), odd01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xDD);
+        const __m512 even01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88);
+        const __m512 odd01 = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xDD);
         const __m512 even23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88);
         const __m512 odd23 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xDD);
         v[m] = _mm512_shuffle_f32x4(even01, even23, 0x88);
@@ -205,55 +259,16 @@ __attribute__((target("avx512f"))) static inline void transpose_avx512(__m512 v[
     }
 }
 
-// A row of cells: sixteen images' rows of sixteen columns at a time, loaded (through the map) and
-// transposed into sixteen cells; the images past `images` are zero lanes.
 __attribute__((target("avx512f")))
 void adv_cells_pad_plane_avx512(const float *source, long images, long image_stride, long height, long width,
                                 long padding, long first_row, long rows, float *target, const float *affine) {
-    const long padded_width = width + 2 * padding, cell = ADV_CELL_IMAGES;
-    for (long r = first_row; r < first_row + rows; r++) {
-        float *row = target + (r - first_row) * padded_width * cell;
-        const long source_row = r - padding;
-        if (!zero_cell_padding(row, source_row, height, width, padding)) continue;
-        for (long j = 0; j < width; j += 16) {
-            const long n = width - j < 16 ? width - j : 16;
-            __m512 v[16];
-            for (long l = 0; l < 16; l++) {
-                if (l >= images) {
-                    v[l] = _mm512_setzero_ps();
-                    continue;
-                }
-                const float *plane = source + l * image_stride;
-                v[l] = load_avx512(plane + source_row * width + j, n, plane + height * width);
-                if (affine) v[l] = affine_relu_avx512(v[l], affine);
-            }
-            transpose_avx512(v);
-            for (long m = 0; m < n; m++) _mm512_storeu_ps(row + (padding + j + m) * cell, v[m]);
-        }
-    }
+    ADV_CELLS_PAD_BODY(avx512, 16)
 }
 
-// Sixteen cells at a time transposed into sixteen images' runs of positions, each stored (with its
-// addend or bias) under a mask at the end.
 __attribute__((target("avx512f")))
 void adv_cells_store_plane_avx512(const float *source, long count, long images, const float *addend,
                                   const float *bias, float *target, long image_stride) {
-    for (long i = 0; i < count; i += 16) {
-        const long n = count - i < 16 ? count - i : 16;
-        __m512 v[16];
-        for (long m = 0; m < 16; m++) v[m] = m < n ? _mm512_loadu_ps(source + (i + m) * ADV_CELL_IMAGES) : _mm512_setzero_ps();
-        transpose_avx512(v);
-        for (long l = 0; l < images; l++) {
-            __m512 x = v[l];
-            if (addend) {
-                const float *a = addend + l * image_stride;
-                x = _mm512_add_ps(x, load_avx512(a + i, n, a + count));
-            } else if (bias) {
-                x = _mm512_add_ps(x, _mm512_set1_ps(*bias));
-            }
-            store_avx512(target + l * image_stride + i, n, x);
-        }
-    }
+    ADV_CELLS_STORE_BODY(avx512, 16)
 }
 
 // AVX2: the first n of eight lanes, as a lane mask.
@@ -322,58 +337,16 @@ __attribute__((target("avx2,fma"))) static inline void transpose_avx2(__m256 v[8
     }
 }
 
-// As the AVX-512 pad, a half cell (eight images) at a time.
 __attribute__((target("avx2,fma")))
 void adv_cells_pad_plane_avx2(const float *source, long images, long image_stride, long height, long width,
                               long padding, long first_row, long rows, float *target, const float *affine) {
-    const long padded_width = width + 2 * padding, cell = ADV_CELL_IMAGES;
-    for (long r = first_row; r < first_row + rows; r++) {
-        float *row = target + (r - first_row) * padded_width * cell;
-        const long source_row = r - padding;
-        if (!zero_cell_padding(row, source_row, height, width, padding)) continue;
-        for (long half = 0; half < cell; half += 8) {
-            for (long j = 0; j < width; j += 8) {
-                const long n = width - j < 8 ? width - j : 8;
-                __m256 v[8];
-                for (long l = 0; l < 8; l++) {
-                    if (half + l >= images) {
-                        v[l] = _mm256_setzero_ps();
-                        continue;
-                    }
-                    const float *plane = source + (half + l) * image_stride;
-                    v[l] = load_avx2(plane + source_row * width + j, n, plane + height * width);
-                    if (affine) v[l] = affine_relu_avx2(v[l], affine);
-                }
-                transpose_avx2(v);
-                for (long m = 0; m < n; m++) _mm256_storeu_ps(row + (padding + j + m) * cell + half, v[m]);
-            }
-        }
-    }
+    ADV_CELLS_PAD_BODY(avx2, 8)
 }
 
-// As the AVX-512 store, eight cells' half (eight images) at a time.
 __attribute__((target("avx2,fma")))
 void adv_cells_store_plane_avx2(const float *source, long count, long images, const float *addend,
                                 const float *bias, float *target, long image_stride) {
-    for (long half = 0; half < images; half += 8) {
-        for (long i = 0; i < count; i += 8) {
-            const long n = count - i < 8 ? count - i : 8;
-            __m256 v[8];
-            for (long m = 0; m < 8; m++)
-                v[m] = m < n ? _mm256_loadu_ps(source + (i + m) * ADV_CELL_IMAGES + half) : _mm256_setzero_ps();
-            transpose_avx2(v);
-            for (long l = 0; l < 8 && half + l < images; l++) {
-                __m256 x = v[l];
-                if (addend) {
-                    const float *a = addend + (half + l) * image_stride;
-                    x = _mm256_add_ps(x, load_avx2(a + i, n, a + count));
-                } else if (bias) {
-                    x = _mm256_add_ps(x, _mm256_set1_ps(*bias));
-                }
-                store_avx2(target + (half + l) * image_stride + i, n, x);
-            }
-        }
-    }
+    ADV_CELLS_STORE_BODY(avx2, 8)
 }
 
 #else

@@ -77,12 +77,9 @@ extension Conv2D: CellInferring {
         forEachPart(of: 1) { _, scratch in
             scratch.paddedPlanes.resize(to: Shape(layout.inputFloats))
             let padded = scratch.paddedPlanes.data
-            var kept = 0..<0
-            for first in stride(from: 0, to: OH, by: layout.bandRows) {
-                let band = first..<min(OH, first + layout.bandRows), inputRows = layout.inputRows(for: band)
+            layout.forEachBand { band, inputRows, kept in
                 fill(layout, inputRows, kept, padded)
-                kept = inputRows
-                let count = band.count * OW, offset = first * OW * cell
+                let count = band.count * OW, offset = band.lowerBound * OW * cell
                 layout.correlate(padded: padded, packed: packed, cells: count, into: Y + offset,
                                  outputStride: planeFloats)
                 for oc in 0..<OC {

@@ -42,7 +42,7 @@ extension Conv2D {
     private func cellForward(_ input: Tensor, residual: Tensor?, activation: ChannelAffineReLU?) {
         let N = input.shape[0], OC = geometry.outChannels, cell = ImageCellConvolution.imagesPerCell
         let layout = ImageCellConvolution(geometry, height: input.shape[2], width: input.shape[3])
-        let OH = layout.outputHeight, OW = layout.outputWidth, OHW = OH * OW
+        let OW = layout.outputWidth, OHW = layout.outputHeight * OW
         let X = input.data, Y = output.data, packed = packedWeights.data
         let bias = bias?.value.data, kernel = PlaneCopyKernel.fastest
         forEachPart(of: ImageCellConvolution.cellGroups(N)) { groups, scratch in
@@ -51,13 +51,10 @@ extension Conv2D {
             let padded = scratch.paddedPlanes.data, cells = scratch.product.data
             for group in groups {
                 let images = (group * cell)..<min(N, (group + 1) * cell)
-                var kept = 0..<0
-                for first in stride(from: 0, to: OH, by: layout.bandRows) {
-                    let band = first..<min(OH, first + layout.bandRows), inputRows = layout.inputRows(for: band)
+                layout.forEachBand { band, inputRows, kept in
                     layout.fill(from: X, images: images, rows: inputRows, kept: kept, into: padded,
                                 activation: activation)
-                    kept = inputRows
-                    let count = band.count * OW
+                    let first = band.lowerBound, count = band.count * OW
                     layout.correlate(padded: padded, packed: packed, cells: count, into: cells, outputStride: count * cell)
                     for oc in 0..<OC {
                         // the bias as it is written, then any residual in a pass (as `storeOutputPlane`)

@@ -72,6 +72,18 @@ struct ImageCellConvolution {
         (rows.lowerBound * geometry.stride)..<((rows.upperBound - 1) * geometry.stride + geometry.kernelSize)
     }
 
+    /// Calls `body(band, inputRows, kept)` for each band of `bandRows` output rows in order: the padded
+    /// input rows it reads, and those the previous band read (empty for the first), which `fill`
+    /// moves rather than pads again.
+    func forEachBand(_ body: (_ band: Range<Int>, _ inputRows: Range<Int>, _ kept: Range<Int>) -> Void) {
+        var kept = 0..<0
+        for first in stride(from: 0, to: outputHeight, by: bandRows) {
+            let band = first..<min(outputHeight, first + bandRows), rows = inputRows(for: band)
+            body(band, rows, kept)
+            kept = rows
+        }
+    }
+
     /// Puts padded rows `rows` into `target` (`inputFloats`), each channel's `planeFloats` apart: the
     /// rows of `kept` (those the previous band left there) that are also in `rows` are moved to their
     /// new place, and `padRows(rows, channel, at)` writes the others.
