@@ -22,7 +22,8 @@ enum LayerProfile {
             var gradient = dLogits
             for index in layers.indices.reversed() {
                 let start = now()
-                let result = layer(layers[index], gradient, index: index)
+                // what a training step asks of each layer: no input gradient below the first parameters
+                let result = layers[index].backward(gradient, request: model.gradientRequest(forLayer: index, .parametersOnly))
                 if measured { backward[index] += now() - start }
                 guard let next = result else { break }
                 gradient = next
@@ -54,9 +55,5 @@ enum LayerProfile {
         }
         let total = (forward.reduce(0, +) + backward.reduce(0, +)) * 1000 / Double(repeats) + others.map(\.1).reduce(0, +)
         print(String(format: "total %.3f ms per step", total))
-    }
-
-    private static func layer(_ layer: any Layer, _ gradient: Tensor, index: Int) -> Tensor? {
-        layer.backward(gradient, request: GradientRequest(input: index > 0, parameters: true))
     }
 }

@@ -37,8 +37,12 @@ public struct GradientRequest: Sendable, Equatable {
         self.parameters = parameters
     }
 
-    /// Training: parameter gradients, and input gradients wherever a layer below needs them.
+    /// Both: a layer in a training step whose input needs a gradient, or a model whose input gradient
+    /// is wanted as well (Free training's step, whose perturbation follows it).
     public static let training = GradientRequest(input: true, parameters: true)
+    /// A training step's: the parameters' gradients. A `Sequential` still computes the input gradients
+    /// its layers above the first parameters need, and skips the rest (the first layer's).
+    public static let parametersOnly = GradientRequest(input: false, parameters: true)
     /// Attacks: the input gradient with the parameters frozen.
     public static let inputOnly = GradientRequest(input: true, parameters: false)
 }

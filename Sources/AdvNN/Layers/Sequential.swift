@@ -53,13 +53,19 @@ public final class Sequential: Layer {
     public func backward(_ dOutput: Tensor, request: GradientRequest) -> Tensor? {
         var gradient = dOutput
         for index in layers.indices.reversed() {
-            let layerRequest = GradientRequest(input: request.input || index > firstParametricIndex,
-                                               parameters: request.parameters)
             // nil once the layers below need nothing: they hold no parameters
-            guard let dInput = layers[index].backward(gradient, request: layerRequest) else { return nil }
+            guard let dInput = layers[index].backward(gradient, request: gradientRequest(forLayer: index, request)) else {
+                return nil
+            }
             gradient = dInput
         }
         return gradient
+    }
+
+    /// What `backward` asks of layer `index` when the model is asked for `request`: its input gradient
+    /// only where the caller wants the model's or a layer below holds parameters.
+    public func gradientRequest(forLayer index: Int, _ request: GradientRequest) -> GradientRequest {
+        GradientRequest(input: request.input || index > firstParametricIndex, parameters: request.parameters)
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {

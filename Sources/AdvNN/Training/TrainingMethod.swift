@@ -85,7 +85,7 @@ public struct StandardTraining: TrainingMethod {
         let loss = CrossEntropy().compute(logits: logits, labels: labels, reduction: .mean, gradient: dLogits, perExample: nil)
         let correct = Metrics.correctCount(logits: logits, labels: labels)
         // The first layer's input gradient is never needed for training: skip it.
-        _ = model.backward(dLogits, request: GradientRequest(input: false, parameters: true))
+        _ = model.backward(dLogits, request: .parametersOnly)
         optimizer.step()
         return StepResult(loss: loss, correct: correct)
     }

@@ -80,8 +80,8 @@ public struct TRADES: TrainingMethod {
         for i in 0..<dLogits.count { dLogits[i] += beta * dKLClean[i] }
         for i in 0..<dKLAdversarial.count { dKLAdversarial[i] *= beta }
         let correct = Metrics.correctCount(logits: clean, labels: labels)
-        _ = replica.backward(dKLAdversarial, request: GradientRequest(input: false, parameters: true))
-        _ = model.backward(dLogits, request: GradientRequest(input: false, parameters: true))
+        _ = replica.backward(dKLAdversarial, request: .parametersOnly)
+        _ = model.backward(dLogits, request: .parametersOnly)
         return StepResult(loss: crossEntropy + beta * kl, correct: correct)
     }
 }
