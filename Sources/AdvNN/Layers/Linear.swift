@@ -11,6 +11,8 @@ public final class Linear: Layer {
 
     private let output = Tensor(zeros: Shape(0, 0))
     private let dInput = Tensor(zeros: Shape(0, 0))
+    /// The narrow kernels' scratch (`DenseRowsKernel.narrowScratchFloats`), shared by the threads' columns.
+    private let narrowScratch = Tensor(zeros: Shape(0))
     private var input: Tensor?
 
     /// A layer initialised as PyTorch's `nn.Linear` does by default: weight and bias uniform in
@@ -77,10 +79,25 @@ public final class Linear: Layer {
         guard let input else { preconditionFailure("Linear.backward before forward") }
         let N = input.shape[0], I = inFeatures, O = outFeatures
         precondition(dOutput.shape == Shape(N, O), "Linear dOutput \(dOutput.shape), expected \(Shape(N, O))")
+        // a narrow layer (a classifier head): both products on the narrow kernels, the columns shared
+        // among the threads (any division gives the same bits), each share at least a GEMM block's work
+        let narrow = DenseRowsKernel.narrowBackward(rows: N, outputs: O)
+        let minimumColumns = max(16, BLAS.splitThreshold / max(N * O, 1))
+        if narrow != nil { narrowScratch.resize(to: Shape(DenseRowsKernel.narrowScratchFloats(outputs: O, columns: I))) }
+        let scratch = narrowScratch.data
         if request.parameters {
             // (1) dW += dOutᵀ · in      (O, N)·(N, I)
-            BLAS.gemm(transposeA: true, m: O, n: I, k: N,
-                      a: dOutput.data, b: input.data, beta: 1, c: weight.gradient.data, on: compute)
+            if let narrow {
+                let g = dOutput.data, x = input.data, dW = weight.gradient.data
+                compute.forEachChunk(of: I, minimumChunk: minimumColumns, alignment: 16) { columns in
+                    let c = columns.lowerBound
+                    narrow.narrowWeightGradient(g, rows: N, outputs: O, input: x + c, columns: columns.count,
+                                                stride: I, into: dW + c, scratch: scratch + c * O)
+                }
+            } else {
+                BLAS.gemm(transposeA: true, m: O, n: I, k: N,
+                          a: dOutput.data, b: input.data, beta: 1, c: weight.gradient.data, on: compute)
+            }
             // (2) db += Σₙ dOut[n, :], each thread summing a block of columns over all rows in the
             // order of n, so the sums do not depend on the thread count
             let dBias = bias.gradient.data, g = dOutput.data
@@ -93,7 +110,16 @@ public final class Linear: Layer {
         guard request.input else { return nil }
         // (3) dIn = dOut · W           (N, O)·(O, I)
         dInput.resize(to: input.shape)
-        BLAS.gemm(m: N, n: I, k: O, a: dOutput.data, b: weight.value.data, c: dInput.data, on: compute)
+        if let narrow {
+            let g = dOutput.data, w = weight.value.data, dX = dInput.data
+            compute.forEachChunk(of: I, minimumChunk: minimumColumns, alignment: 16) { columns in
+                let c = columns.lowerBound
+                narrow.narrowInputGradient(g, rows: N, outputs: O, weight: w + c, columns: columns.count, stride: I,
+                                           into: dX + c, scratch: scratch + c * O)
+            }
+        } else {
+            BLAS.gemm(m: N, n: I, k: O, a: dOutput.data, b: weight.value.data, c: dInput.data, on: compute)
+        }
         return dInput
     }
 }

@@ -30,7 +30,7 @@ public enum DenseRowsKernel: String, CaseIterable, Sendable {
 
     /// Outputs below this many make a layer narrow enough that OpenBLAS's panels are mostly padding
     /// (a classifier's 10 logits): the dense kernels won at every batch measured, up to 128 rows.
-    static let narrowOutputs = 32
+    public static let narrowOutputs = 32
 
     /// The kernel a product of `rows` input rows and `outputs` weight rows runs on, nil where OpenBLAS
     /// is faster: AVX-512 up to 32 rows, AVX2 up to 8, either for narrow outputs up to 128 rows. A
