@@ -8,6 +8,9 @@ public final class Linear: Layer {
     public let weight: Parameter
     public let bias: Parameter
     public var isTraining = true
+    /// Whether the forward also applies the ReLU that follows this layer, block by block while each is
+    /// in cache (set by `Sequential`, whose ReLU then takes this output as its own: `ReLU.inputIsRectified`).
+    public var rectifiesOutput = false
 
     private let output = Tensor(zeros: Shape(0, 0))
     private let dInput = Tensor(zeros: Shape(0, 0))
@@ -31,12 +34,12 @@ public final class Linear: Layer {
         weight = other.weight
         bias = other.bias
         isTraining = other.isTraining
+        rectifiesOutput = other.rectifiesOutput
     }
 
-    /// A thread's least share of an elementwise pass over the output: 2¹⁵ elements, as `ReLU`'s
-    /// (below that, waking a second thread costs more than it saves), in rows of `width` for the bias
-    /// fill and in columns of `rows` (at least one 16-wide vector) for the bias gradient.
-    static func minimumRowsPerChunk(width: Int) -> Int { max(1, ReLU.minimumChunk / max(width, 1)) }
+    /// A thread's least share of the bias gradient's pass over dOutput: 2¹⁵ elements, as `ReLU`'s
+    /// (below that, waking a second thread costs more than it saves), in columns of `rows` (at least one
+    /// 16-wide vector).
     static func minimumColumnsPerChunk(rows: Int) -> Int { max(16, ReLU.minimumChunk / max(rows, 1)) }
 
     public func replica() -> Linear { Linear(sharing: self).computing(like: self) }
@@ -54,6 +57,20 @@ public final class Linear: Layer {
         self.input = input
         let N = input.shape[0], I = inFeatures, O = outFeatures
         let b = bias.value.data, y = output.data
+        // local functions, passed on as non-escaping closures: no allocation per call
+        let rectifies = rectifiesOutput
+        /// max(0, ·) on the output's rows and columns, in place, when this layer rectifies its output
+        func rectify(_ rows: Range<Int>, _ columns: Range<Int>) {
+            guard rectifies else { return }
+            for n in rows {
+                let row = y + n * O + columns.lowerBound
+                Elementwise.relu(row, into: row, count: columns.count)
+            }
+        }
+        /// out[n, columns] = b[columns]
+        func fillBias(_ rows: Range<Int>, _ columns: Range<Int>) {
+            for n in rows { Elementwise.copyRow(b + columns.lowerBound, to: y + n * O + columns.lowerBound, count: columns.count) }
+        }
         if let kernel = DenseRowsKernel.preferred(rows: N, outputs: O) {
             // a few rows, or a narrow layer: dot products read in place, the columns shared among the
             // threads (any division gives the same bits), each share at least a GEMM block's work
@@ -62,16 +79,14 @@ public final class Linear: Layer {
                 let j = columns.lowerBound
                 kernel.forward(x, rows: N, inputs: I, weight: w + j * I, outputs: columns.count, bias: b + j,
                                into: y + j, outputStride: O)
+                rectify(0..<N, columns)
             }
             return output
         }
-        // out[n, :] = b, then out += in · Wᵀ (the rows' fill on the threads: at batch 512 of a
-        // 1024-wide layer it is 2 MB of stores, serial work in an otherwise parallel forward)
-        compute.forEachChunk(of: N, minimumChunk: Self.minimumRowsPerChunk(width: O)) { rows in
-            for n in rows { Elementwise.copyRow(b, to: y + n * O, count: O) }
-        }
-        BLAS.gemm(transposeB: true, m: N, n: O, k: I,
-                  a: input.data, b: weight.value.data, beta: 1, c: output.data, on: compute)
+        // out[n, :] = b, then out += in · Wᵀ: each GEMM block fills its bias in before its product (at
+        // batch 512 of a 1024-wide layer the fill is 2 MB of stores) and rectifies after it
+        BLAS.gemm(transposeB: true, m: N, n: O, k: I, a: input.data, b: weight.value.data, beta: 1, c: y, on: compute,
+                  before: fillBias, after: rectify)
         return output
     }
 

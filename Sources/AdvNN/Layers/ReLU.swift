@@ -3,19 +3,33 @@
 public final class ReLU: Layer {
     public var compute = ComputeContext.serial
     public var isTraining = true
-    private let output = Tensor(zeros: Shape(0))
+    /// Whether the input arrives rectified already (a `Linear` before it that `rectifiesOutput`, as
+    /// `Sequential` arranges): the forward then passes it on as its output, with no pass of its own.
+    public var inputIsRectified = false
+    private let ownOutput = Tensor(zeros: Shape(0))
+    /// The last forward's output, whose signs the backward reads: `ownOutput`, or the rectified input.
+    private var output: Tensor
     private let dInput = Tensor(zeros: Shape(0))
 
     /// Elements below which a ReLU runs on one thread: waking a second costs more than it saves.
     static let minimumChunk = 1 << 15
 
-    public init() {}
+    public init() { output = ownOutput }
 
-    public func replica() -> ReLU { ReLU().computing(like: self) }
+    public func replica() -> ReLU {
+        let copy = ReLU().computing(like: self)
+        copy.inputIsRectified = inputIsRectified
+        return copy
+    }
 
     public func outputShape(for inputShape: Shape) -> Shape { inputShape }
 
     public func forward(_ input: Tensor) -> Tensor {
+        if inputIsRectified {
+            output = input
+            return input
+        }
+        output = ownOutput
         output.resize(to: input.shape)
         let x = input.data, y = output.data
         compute.forEachChunk(of: input.count, minimumChunk: Self.minimumChunk, alignment: 16) { range in

@@ -28,6 +28,12 @@ public final class Sequential: Layer {
         }
         isTraining = true
         for layer in layers { layer.isTraining = true }
+        // a Linear followed by a ReLU applies it itself, block by block while its output is in cache
+        for (first, second) in zip(layers, layers.dropFirst()) {
+            guard let linear = first as? Linear, let relu = second as? ReLU else { continue }
+            linear.rectifiesOutput = true
+            relu.inputIsRectified = true
+        }
     }
 
     public func replica() -> Sequential {

@@ -58,13 +58,20 @@ public enum BLAS {
     /// wide), each one single-threaded OpenBLAS call, and the blocks are shared among `compute`'s threads.
     /// The blocks depend on the shape alone, never on the thread count: OpenBLAS's rounding depends on
     /// the block it is given, so this is what makes results identical for any number of threads.
+    ///
+    /// `before` and `after` run on the thread that computes each block, just before and just after its
+    /// product, with the block's rows and columns of C: `Linear` fills its bias in and applies the ReLU
+    /// that follows it there, while the block is in that core's cache, on every thread, and with no
+    /// parallel region of their own. (Non-escaping, so passing them allocates nothing.)
     public static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
         b: UnsafePointer<Float>, ldb: Int? = nil,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
-        on compute: ComputeContext
+        on compute: ComputeContext,
+        before: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in },
+        after: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in }
     ) {
         let lda = lda ?? (transposeA ? m : k), ldb = ldb ?? (transposeB ? k : n), ldc = ldc ?? n
         // Split the wider of C's dimensions, in blocks of at least 32 columns or 16 rows; a C that is
@@ -76,7 +83,9 @@ public enum BLAS {
         let extent = splitsColumns ? n : m, alignment = splitsColumns ? 16 : 4
         let blocks = m * n * k < splitThreshold ? 1 : blockCount(extent: extent, narrowest: splitsColumns ? 32 : 16)
         guard blocks > 1 else {
+            before(0..<m, 0..<n)
             sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            after(0..<m, 0..<n)
             return
         }
         /// Block `index` covers these columns (or rows): equal shares on aligned boundaries.
@@ -88,6 +97,9 @@ public enum BLAS {
         compute.forEachChunk(of: blocks) { indices in
             for index in indices {
                 let range = block(index)
+                let rows = splitsColumns ? 0..<m : range, columns = splitsColumns ? range : 0..<n
+                before(rows, columns)
+                defer { after(rows, columns) }
                 if splitsColumns {
                     // B's columns start at +j (row j when B is stored transposed); C's at +j
                     let j = range.lowerBound
