@@ -42,8 +42,8 @@ static inline long adv_narrow_min(long a, long b) { return a < b ? a : b; }
 // Weight gradient: scratch holds the sums, from zero; for each vector of columns, a group of
 // NARROW_GROUP outputs' sums (a ten-class head in one group) are carried through the block of rows'
 // fused multiply–adds in registers (NARROW_WEIGHT_ROWS rows between a load and a store of the sums);
-// at the end each sum is added to d_weight. A group past the last
-// output repeats the last one's index and stores only the outputs that exist.
+// at the end each sum is added to d_weight. A group past the last output repeats the last one's index
+// and stores only the outputs that exist.
 // Input gradient: scratch holds the weights; the block of rows' sums for a vector of columns sit in
 // registers, each output's weight vector loaded once for all of them, the rows independent chains that
 // hide the FMA latency.

@@ -1,7 +1,8 @@
 import CKernels
 
 /// The backward of a narrow layer (dense_narrow.h): a classifier head's weight and input gradients,
-/// whose products have one side of a few outputs, where OpenBLAS's panels are mostly padding.
+/// products with one side of a few outputs, on which OpenBLAS ran at about half its speed on the wide
+/// layers.
 extension DenseRowsKernel {
     /// The kernel a layer of `outputs` outputs computes its two gradients on for a batch of `rows`, nil
     /// where OpenBLAS does: layers narrower than `narrowOutputs`, on AVX-512 at any batch and on AVX2

@@ -2,9 +2,8 @@
 #define ADV_DENSE_NARROW_H
 
 /// The backward of a narrow fully connected layer — a classifier's ten outputs — whose products have
-/// one dimension of a few outputs, where a GEMM library's panels are mostly padding: OpenBLAS computed
-/// the ten-class heads' two gradients at about 48 GFLOP/s on two threads (Zen 4, batch 512), against
-/// 100 and more on the wide layers.
+/// one dimension of a few outputs: OpenBLAS computed the ten-class heads' two gradients at 42–64
+/// GFLOP/s (one thread, Zen 4), against 100 and more on the wide layers.
 ///
 /// Weights are (outputs, stride) row-major and activations (rows, stride), as `Linear` keeps them
 /// (PyTorch's layout); each call computes the `columns` columns from the pointers it is given, so a
@@ -15,9 +14,8 @@
 /// agree bit for bit. The portable twins sum in the same orders without fused operations (the tests
 /// compare them to rounding).
 ///
-/// `scratch` holds outputs × ADV_NARROW_SCRATCH_COLUMNS(columns) floats, which the vector kernels
+/// `scratch` holds outputs × (columns rounded up to a multiple of 16) floats, which the vector kernels
 /// overwrite (the portable ones leave it alone).
-#define ADV_NARROW_SCRATCH_COLUMNS(columns) (((columns) + 15) / 16 * 16)
 ///
 /// The AVX2 kernels need AVX2 and FMA, the AVX-512 ones AVX-512 Foundation (`adv_direct_has_avx2_fma`,
 /// `adv_direct_has_avx512`).
