@@ -41,7 +41,7 @@ struct AdvBench: ParsableCommand {
     var json: String?
     @Flag(help: "Print per-layer times of a training step instead of the throughput table.")
     var profile = false
-    @Flag(help: "Print the dense kernels' and OpenBLAS's GFLOP/s on each fully connected layer of the models, at each batch size, instead of the throughput table.")
+    @Flag(help: "Print the dense kernels' and OpenBLAS's GFLOP/s on each fully connected layer of the models (the forward; the narrow layers' backward too), at each batch size, instead of the throughput table.")
     var denseLayers = false
     @Option(help: "How convolutions compute: auto (each layer's preferred algorithm), unrolled, direct (where the padding is below the kernel size), or winograd (stride-1 3×3 and 5×5 layers); a layer the choice does not apply to keeps its preferred one.")
     var convolution = "auto"

@@ -4,7 +4,8 @@ import Foundation
 /// `advbench --dense-layers`: the forward of each fully connected layer of the benchmark's models, on
 /// one thread, computed by OpenBLAS as `Linear` does where no dense kernel is preferred (the bias
 /// filled into the output, then sgemm adding in · Wᵀ) and by each dense kernel this CPU runs
-/// (`DenseRowsKernel`), in GFLOP/s: the measurements behind `DenseRowsKernel.preferred`.
+/// (`DenseRowsKernel`), in GFLOP/s: the measurements behind `DenseRowsKernel.preferred`; then the
+/// narrow layers' backward the same way (`runNarrowBackward`).
 enum DenseLayerBench {
     /// (inputs, outputs) of the MLP's, the wide MLP's, `cnn-small`'s and LeNet's layers.
     static let layers = [(784, 256), (256, 256), (256, 10), (784, 1024), (1024, 1024), (1024, 10), (3136, 1024),
