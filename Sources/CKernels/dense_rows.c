@@ -2,6 +2,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "vector_lanes.h"
 #define ADV_X86 1
 #endif
 
@@ -75,7 +76,7 @@ void adv_dense_rows_avx512(const float *input, long rows, long inputs, const flo
                            const float *bias, float *output, long output_stride) {
     enum { R = 4, C = 4, WIDTH = 16 };
     const long whole = inputs / WIDTH * WIDTH;
-    const __mmask16 all = 0xFFFF, tail = (__mmask16)((1u << (inputs - whole)) - 1);
+    const __mmask16 all = 0xFFFF, tail = lanes_avx512(inputs - whole);
     for (long j0 = 0; j0 < outputs; j0 += C) {
         const float *w[C];
         adv_tile_rows(weight, j0, outputs, inputs, C, w);
@@ -121,9 +122,7 @@ void adv_dense_rows_avx2(const float *input, long rows, long inputs, const float
                          const float *bias, float *output, long output_stride) {
     enum { R = 2, C = 4, WIDTH = 8 };
     const long whole = inputs / WIDTH * WIDTH, remainder = inputs - whole;
-    // the first `remainder` lanes: a window into eight −1s followed by eight 0s
-    static const int lanes[2 * WIDTH] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-    const __m256i tail = _mm256_loadu_si256((const __m256i *)(lanes + WIDTH - remainder));
+    const __m256i tail = lanes_avx2(remainder);
     for (long j0 = 0; j0 < outputs; j0 += C) {
         const float *w[C];
         adv_tile_rows(weight, j0, outputs, inputs, C, w);

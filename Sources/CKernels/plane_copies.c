@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "vector_lanes.h"
 #define ADV_X86 1
 #endif
 
@@ -168,19 +169,6 @@ void adv_cells_store_plane_portable(const float *source, long count, long images
         }                                                                                                      \
     }
 
-typedef __m512 vector_avx512;
-typedef __m256 vector_avx2;
-
-// AVX-512: the first n of sixteen lanes.
-__attribute__((target("avx512f"))) static inline __mmask16 lanes_avx512(long n) {
-    return (__mmask16)(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1);
-}
-
-// The n floats from s (n may be below 1 or above 16), and whatever follows them up to a whole vector
-// where that lies before `end`.
-__attribute__((target("avx512f"))) static inline __m512 load_avx512(const float *s, long n, const float *end) {
-    return s + 16 <= end ? _mm512_loadu_ps(s) : _mm512_maskz_loadu_ps(lanes_avx512(n), s);
-}
 
 // n columns are floats 0 … 2n − 2: the first sixteen and the rest, then one permute keeps the evens.
 __attribute__((target("avx512f"))) static inline __m512 load_evens_avx512(const float *s, long n, const float *end) {
@@ -193,18 +181,6 @@ __attribute__((target("avx512f"))) static inline __m512 affine_relu_avx512(__m51
     v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_set1_ps(affine[0])), _mm512_set1_ps(affine[1]));
     return _mm512_max_ps(_mm512_setzero_ps(), v);
 }
-
-__attribute__((target("avx512f"))) static inline void store_avx512(float *t, long n, __m512 v) {
-    if (n >= 16) {
-        _mm512_storeu_ps(t, v);
-    } else {
-        _mm512_mask_storeu_ps(t, lanes_avx512(n), v);
-    }
-}
-
-__attribute__((target("avx512f"))) static inline __m512 broadcast_avx512(float x) { return _mm512_set1_ps(x); }
-
-__attribute__((target("avx512f"))) static inline __m512 add_avx512(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
 
 __attribute__((target("avx512f")))
 void adv_add_plane_avx512(const float *source, long rows, long columns, long source_row_stride, const float *addend,
@@ -271,16 +247,6 @@ void adv_cells_store_plane_avx512(const float *source, long count, long images, 
     ADV_CELLS_STORE_BODY(avx512, 16)
 }
 
-// AVX2: the first n of eight lanes, as a lane mask.
-__attribute__((target("avx2,fma"))) static inline __m256i lanes_avx2(long n) {
-    const long clamped = n < 0 ? 0 : n > 8 ? 8 : n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)clamped), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-__attribute__((target("avx2,fma"))) static inline __m256 load_avx2(const float *s, long n, const float *end) {
-    return s + 8 <= end ? _mm256_loadu_ps(s) : _mm256_maskload_ps(s, lanes_avx2(n));
-}
-
 // a0 a2 b0 b2 | a4 a6 b4 b6 (a shuffle within each half) → a0 a2 a4 a6 b0 b2 b4 b6 (a permute of quarters)
 __attribute__((target("avx2,fma"))) static inline __m256 load_evens_avx2(const float *s, long n, const float *end) {
     const long floats = 2 * n - 1;
@@ -293,18 +259,6 @@ __attribute__((target("avx2,fma"))) static inline __m256 affine_relu_avx2(__m256
     v = _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(affine[0])), _mm256_set1_ps(affine[1]));
     return _mm256_max_ps(_mm256_setzero_ps(), v);
 }
-
-__attribute__((target("avx2,fma"))) static inline void store_avx2(float *t, long n, __m256 v) {
-    if (n >= 8) {
-        _mm256_storeu_ps(t, v);
-    } else {
-        _mm256_maskstore_ps(t, lanes_avx2(n), v);
-    }
-}
-
-__attribute__((target("avx2,fma"))) static inline __m256 broadcast_avx2(float x) { return _mm256_set1_ps(x); }
-
-__attribute__((target("avx2,fma"))) static inline __m256 add_avx2(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
 
 __attribute__((target("avx2,fma")))
 void adv_add_plane_avx2(const float *source, long rows, long columns, long source_row_stride, const float *addend,
