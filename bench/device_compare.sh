@@ -9,17 +9,19 @@
 #             every shared library they load except glibc's (Swift's runtime and Foundation, Debian's
 #             OpenBLAS 0.3.21 and its Fortran runtime), xz-compressed to about 27 MB so that it travels
 #             under the 64 MiB a device call carries.
-#   there:  bash bench/device_compare.sh measure      (the device call carries ".device-bench")
+#   there:  bash bench/device_compare.sh measure      (a device call carrying ".device-bench", timeout 590 s)
 #           → $OUT/compare.txt: the machine (CPU model, family, model, AVX-512 flags, CPUs, PyTorch),
 #             bench/compare_rows.py's table of the rows that finished, then the GEMM probe on OpenBLAS's
 #             kernel as advbench ran it (would an AVX-512 GEMM of advd's own beat it on two 512-bit FMA
-#             units, where the Zen 4 VM's split ones said no?); $OUT/reports.tar.gz: the rows' JSON.
+#             units, where the Zen 4 VM's split ones said no?), advbench --dense-layers (where advd's
+#             dense kernels beat that kernel) and per-layer profiles; $OUT/reports.tar.gz: the rows' JSON.
 #
 # The rows are compare.sh's: THREADS, BATCHES (default 128 here), MODELS and ROUNDS (default 2 here) choose
-# them; BUDGET_SECONDS (default 420) stops the rows, and rows cut off are left out of the table (a row
+# them; BUDGET_SECONDS (default 400) stops the rows, and rows cut off are left out of the table (a row
 # needs both sides of one round). Round 1 runs every model before round 2 begins, so a short budget still
 # gives one side-by-side pass of every row (one round of batch 128 took 4.6 minutes on the 2-core Zen 4
-# VM). The probe adds about 20 s. The libraries travel because the machine's own may be other versions:
+# VM). The probe and the layer tables add about 90 s there, so the defaults fit one device call of
+# ten minutes. The libraries travel because the machine's own may be other versions:
 # OpenBLAS 0.3.21 is what Debian users run, and its kernel is what advd's selection picks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,13 +75,13 @@ describe_machine() {   # $1: the unpacked bundle
     echo "# PyTorch: $(${PYTHON:-python3} -c 'import torch; b = torch.backends
 print(torch.__version__, "MKL" if b.mkl.is_available() else "no MKL", "oneDNN" if b.mkldnn.is_available() else "no oneDNN")')"
     echo "# rows: THREADS=${THREADS:-1,2} BATCHES=${BATCHES:-128} MODELS=${MODELS:-every model}" \
-         "ROUNDS=${ROUNDS:-2}, budget ${BUDGET_SECONDS:-420} s"
+         "ROUNDS=${ROUNDS:-2}, budget ${BUDGET_SECONDS:-400} s"
 }
 
 run_rows() {   # $1: the unpacked bundle, $2: the reports' folder, $3: the summary file
     local status=0
     BATCHES="${BATCHES:-128}" ROUNDS="${ROUNDS:-2}" ADVBENCH="$1/advbench.sh" REPORT_DIR="$2" \
-        timeout "${BUDGET_SECONDS:-420}" bash bench/compare.sh >/dev/null 2>"$OUT/progress.txt" || status=$?
+        timeout "${BUDGET_SECONDS:-400}" bash bench/compare.sh >/dev/null 2>"$OUT/progress.txt" || status=$?
     if [[ $status -eq 124 ]]; then
         echo "# budget reached; last row begun: $(tail -n1 "$OUT/progress.txt")" | tee -a "$3"
     elif [[ $status -ne 0 ]]; then
@@ -107,6 +109,19 @@ print(json.load(open(reports[0]))["blasCore"] if reports else "")' "$2")
     } | tee -a "$3"
 }
 
+# Where the time goes there, for a later session to aim at: advd's dense kernels against OpenBLAS on
+# every fully connected layer (which batches they take is a rule measured per instruction set, and two
+# full-width 512-bit FMA units may move it), and per-layer times of a training step of the models
+# whose convolutions and GEMMs lagged on the Intel Xeon before (one thread, batch 128).
+run_layer_tables() {   # $1: the unpacked bundle, $2: the summary file
+    {
+        echo; echo "## advbench --dense-layers"
+        "$1/advbench.sh" --dense-layers
+        echo; echo "## advbench --profile --threads 1 --batch-sizes 128"
+        "$1/advbench.sh" --profile --threads 1 --batch-sizes 128 --models preact-resnet,cnn-small,mlp-wide
+    } | tee -a "$2"
+}
+
 measure() {
     : "${OUT:?measure writes to \$OUT (the device tool sets it)}"
     local unpacked reports
@@ -116,6 +131,7 @@ measure() {
     describe_machine "$unpacked" | tee "$OUT/compare.txt"
     run_rows "$unpacked" "$reports" "$OUT/compare.txt"
     run_probe "$unpacked" "$reports" "$OUT/compare.txt"
+    run_layer_tables "$unpacked" "$OUT/compare.txt"
     tar -czf "$OUT/reports.tar.gz" -C "$reports" .
 }
 
