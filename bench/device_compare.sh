@@ -7,7 +7,7 @@
 #   here:   bash bench/device_compare.sh pack
 #           → .device-bench/advbench.tar.xz: a release advbench, bench/packed_gemm_probe.c built, and
 #             every shared library they load except glibc's (Swift's runtime and Foundation, Debian's
-#             OpenBLAS 0.3.21 and its Fortran runtime), xz-compressed to about 27 MB so that it travels
+#             OpenBLAS 0.3.21 and its Fortran runtime), xz-compressed to about 26 MB so that it travels
 #             under the 64 MiB a device call carries.
 #   there:  bash bench/device_compare.sh measure      (a device call carrying ".device-bench", timeout 590 s)
 #           → $OUT/compare.txt: the machine (CPU model, family, model, AVX-512 flags, CPUs, PyTorch),
@@ -47,8 +47,8 @@ pack() {
     rm -rf "$staging"
 }
 
-# Writes bin/NAME.sh beside each bundled program: the program with the bundled libraries (PyTorch keeps
-# the machine's). advd's kernel selection re-executes advbench with the environment it was given, so the
+# Unpacks the bundle and writes NAME.sh beside it for each bundled program: the program run with the
+# bundled libraries (PyTorch keeps the machine's). advd's kernel selection re-executes advbench with the environment it was given, so the
 # library path holds for that run too.
 unpack() {   # $1: an empty folder
     if command -v xz >/dev/null; then
@@ -87,7 +87,7 @@ run_rows() {   # $1: the unpacked bundle, $2: the reports' folder, $3: the summa
     elif [[ $status -ne 0 ]]; then
         echo "# compare.sh failed with status $status; see progress.txt" | tee -a "$3"
     fi
-    ${PYTHON:-python3} bench/compare_rows.py "$2" | tee -a "$3"
+    ${PYTHON:-python3} bench/compare_rows.py "$2" | tee -a "$3"   # it says so itself when no row finished
 }
 
 # The probe on the kernel advbench reported running (advd's choice for this CPU), on one thread.
@@ -113,13 +113,13 @@ print(json.load(open(reports[0]))["blasCore"] if reports else "")' "$2")
 # every fully connected layer (which batches they take is a rule measured per instruction set, and two
 # full-width 512-bit FMA units may move it), and per-layer times of a training step of the models
 # whose convolutions and GEMMs lagged on the Intel Xeon before (one thread, batch 128).
-run_layer_tables() {   # $1: the unpacked bundle, $2: the summary file
+run_layer_tables() {   # $1: the unpacked bundle, $3: the summary file
     {
         echo; echo "## advbench --dense-layers"
         "$1/advbench.sh" --dense-layers
         echo; echo "## advbench --profile --threads 1 --batch-sizes 128"
         "$1/advbench.sh" --profile --threads 1 --batch-sizes 128 --models preact-resnet,cnn-small,mlp-wide
-    } | tee -a "$2"
+    } | tee -a "$3"
 }
 
 measure() {
@@ -129,9 +129,11 @@ measure() {
     reports=$(mktemp -d)
     unpack "$unpacked"
     describe_machine "$unpacked" | tee "$OUT/compare.txt"
-    run_rows "$unpacked" "$reports" "$OUT/compare.txt"
-    run_probe "$unpacked" "$reports" "$OUT/compare.txt"
-    run_layer_tables "$unpacked" "$OUT/compare.txt"
+    # each part's failure is reported and the next part still runs: device minutes are not spent twice
+    local part
+    for part in run_rows run_probe run_layer_tables; do
+        "$part" "$unpacked" "$reports" "$OUT/compare.txt" || echo "# $part failed with status $?" | tee -a "$OUT/compare.txt"
+    done
     tar -czf "$OUT/reports.tar.gz" -C "$reports" .
 }
 
