@@ -12,8 +12,9 @@ private let isOptimizedBuild = true
 #endif
 
 /// The hot training loop reuses its workspaces: after the first steps at a batch size, training steps
-/// of the MLP and of cnn-small make no heap allocation at all, in the layers, the loss, the optimiser,
-/// the learning-rate schedule or the data pipeline. (The count is per thread, and the trainer runs on
+/// of the MLP, of cnn-small and of the pre-activation ResNet (BatchNorm, residual blocks, direct
+/// convolutions forward and the strided layers' unrolled backward) make no heap allocation at all, in
+/// the layers, the loss, the optimiser, the learning-rate schedule or the data pipeline. (The count is per thread, and the trainer runs on
 /// the serial context, so other suites running at the same time cannot disturb it.)
 @Suite struct AllocationTests {
     static func blobs() -> Dataset {
@@ -30,6 +31,12 @@ private let isOptimizedBuild = true
     @Test(.enabled(if: isOptimizedBuild, "allocation counts are a property of optimised builds"))
     func cnnTrainingStepsDoNotAllocate() throws {
         try Self.expectNoAllocations(spec: ModelSpec(architecture: "cnn-small", inputShape: [1, 8, 8], classes: 4),
+                                     dataset: ToyData.squares(trainCount: 320, testCount: 32))
+    }
+
+    @Test(.enabled(if: isOptimizedBuild, "allocation counts are a property of optimised builds"))
+    func preActivationResNetTrainingStepsDoNotAllocate() throws {
+        try Self.expectNoAllocations(spec: ModelSpec(architecture: "preact-resnet", inputShape: [1, 8, 8], classes: 4),
                                      dataset: ToyData.squares(trainCount: 320, testCount: 32))
     }
 
