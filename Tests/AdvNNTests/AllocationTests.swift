@@ -13,8 +13,8 @@ private let isOptimizedBuild = true
 
 /// The hot training loop reuses its workspaces: after the first steps at a batch size, training steps
 /// of the MLP, of cnn-small and of the pre-activation ResNet (BatchNorm, residual blocks, direct
-/// convolutions forward and the strided layers' unrolled backward) make no heap allocation at all, in
-/// the layers, the loss, the optimiser, the learning-rate schedule or the data pipeline. (The count is
+/// convolutions forward, the backward direct for small patches and unrolled for the strided layers and
+/// the 64-channel stage) make no heap allocation at all, in the layers, the loss, the optimiser, the learning-rate schedule or the data pipeline. (The count is
 /// per thread, and the trainer runs on the serial context, so other suites running at the same time
 /// cannot disturb it.)
 @Suite struct AllocationTests {
