@@ -31,22 +31,22 @@ long adv_direct_input_floats(long channels, long plane_stride, long largest_tap,
 }
 
 void adv_direct_pack_weights(const float *weights, long out_channels, long in_channels, long kernel_size,
-                             int flip_transpose, float *packed) {
+                             const long *elements, long element_count, int transpose, float *packed) {
     const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
     // the packed matrix maps `outs` outputs from `ins` inputs
-    const long outs = flip_transpose ? in_channels : out_channels, ins = flip_transpose ? out_channels : in_channels;
+    const long outs = transpose ? in_channels : out_channels, ins = transpose ? out_channels : in_channels;
     const long blocks = (outs + B - 1) / B;
     for (long block = 0; block < blocks; block++) {
         for (long i = 0; i < ins; i++) {
-            for (long k = 0; k < kk; k++) {
+            for (long t = 0; t < element_count; t++) {
                 for (long j = 0; j < B; j++) {
                     const long o = block * B + j;
                     float value = 0;
                     if (o < outs) {
-                        value = flip_transpose ? weights[(i * in_channels + o) * kk + (kk - 1 - k)]
-                                               : weights[(o * in_channels + i) * kk + k];
+                        value = transpose ? weights[(i * in_channels + o) * kk + elements[t]]
+                                          : weights[(o * in_channels + i) * kk + elements[t]];
                     }
-                    packed[((block * ins + i) * kk + k) * B + j] = value;
+                    packed[((block * ins + i) * element_count + t) * B + j] = value;
                 }
             }
         }
@@ -54,9 +54,9 @@ void adv_direct_pack_weights(const float *weights, long out_channels, long in_ch
 }
 
 void adv_direct_correlate_portable(const float *input, long channels, long plane_stride, const long *taps,
-                                   long kernel_size, const float *packed, long out_channels, float *output,
+                                   long tap_count, const float *packed, long out_channels, float *output,
                                    long length) {
-    const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
+    const long kk = tap_count, B = ADV_DIRECT_BLOCK;
     for (long o = 0; o < out_channels; o++) {
         const float *w = packed + (o / B) * channels * kk * B + o % B;
         float *out = output + o * length;
@@ -156,9 +156,9 @@ static inline float horizontal_sum_256(__m256 v) {
 // Not x86: the portable twins serve (Conv2D only takes these paths where adv_direct_has_avx2_fma or
 // adv_direct_has_avx512 says so).
 void adv_direct_correlate_avx2(const float *input, long channels, long plane_stride, const long *taps,
-                               long kernel_size, const float *packed, long out_channels, float *output,
+                               long tap_count, const float *packed, long out_channels, float *output,
                                long length) {
-    adv_direct_correlate_portable(input, channels, plane_stride, taps, kernel_size, packed, out_channels,
+    adv_direct_correlate_portable(input, channels, plane_stride, taps, tap_count, packed, out_channels,
                                   output, length);
 }
 
@@ -184,9 +184,9 @@ void adv_cells_correlate_avx512(const float *input, long channels, long plane_st
 }
 
 void adv_direct_correlate_avx512(const float *input, long channels, long plane_stride, const long *taps,
-                                 long kernel_size, const float *packed, long out_channels, float *output,
+                                 long tap_count, const float *packed, long out_channels, float *output,
                                  long length) {
-    adv_direct_correlate_portable(input, channels, plane_stride, taps, kernel_size, packed, out_channels,
+    adv_direct_correlate_portable(input, channels, plane_stride, taps, tap_count, packed, out_channels,
                                   output, length);
 }
 

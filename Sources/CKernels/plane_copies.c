@@ -45,6 +45,17 @@ void adv_add_plane_portable(const float *source, long rows, long columns, long s
     }
 }
 
+void adv_interleave_plane_portable(const float *even, const float *odd, long rows, long columns,
+                                   long source_row_stride, float *target, long target_row_stride) {
+    for (long r = 0; r < rows; r++) {
+        float *t = target + r * target_row_stride;
+        for (long x = 0; x < columns; x++) {
+            const float *phase = x % 2 == 0 ? even : odd;
+            t[x] = phase ? phase[r * source_row_stride + x / 2] : 0;
+        }
+    }
+}
+
 void adv_cells_pad_plane_portable(const float *source, long images, long image_stride, long height, long width,
                                   long padding, long first_row, long rows, float *target, const float *affine) {
     const long padded_width = width + 2 * padding, cell = ADV_CELL_IMAGES;
@@ -116,6 +127,26 @@ void adv_cells_store_plane_portable(const float *source, long count, long images
         }                                                                                                      \
     }
 
+// adv_interleave_plane's row loop: WIDTH columns of each phase (zeros for a NULL one) merged into
+// 2·WIDTH target columns by interleave_SUFFIX, stored under a mask at the row's end.
+#define ADV_INTERLEAVE_PLANE_BODY(SUFFIX, WIDTH)                                                             \
+    const long evens = (columns + 1) / 2, odds = columns / 2;                                                  \
+    const float *even_end = even ? even + (rows - 1) * source_row_stride + evens : 0;                          \
+    const float *odd_end = odd ? odd + (rows - 1) * source_row_stride + odds : 0;                              \
+    for (long r = 0; r < rows; r++) {                                                                          \
+        const float *e = even ? even + r * source_row_stride : 0, *o = odd ? odd + r * source_row_stride : 0;  \
+        float *t = target + r * target_row_stride;                                                             \
+        for (long j = 0; j < evens; j += WIDTH) {                                                              \
+            const vector_##SUFFIX x = e ? load_##SUFFIX(e + j, evens - j, even_end) : zero_##SUFFIX();         \
+            const vector_##SUFFIX y = o ? load_##SUFFIX(o + j, odds - j, odd_end) : zero_##SUFFIX();           \
+            vector_##SUFFIX low, high;                                                                         \
+            interleave_##SUFFIX(x, y, &low, &high);                                                            \
+            const long n = columns - 2 * j;                                                                    \
+            store_##SUFFIX(t + 2 * j, n, low);                                                                 \
+            if (n > WIDTH) store_##SUFFIX(t + 2 * j + WIDTH, n - WIDTH, high);                                 \
+        }                                                                                                      \
+    }
+
 // adv_cells_pad_plane's row loop, over the same helpers and transpose_SUFFIX: a cell's WIDTH-image
 // part at a time (the whole cell on AVX-512, half of it on AVX2), WIDTH images' rows of WIDTH columns
 // loaded (through the map) and transposed into WIDTH cells; the images past `images` are zero lanes.
@@ -175,6 +206,18 @@ __attribute__((target("avx512f"))) static inline __m512 load_evens_avx512(const 
     const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const long floats = 2 * n - 1;
     return _mm512_permutex2var_ps(load_avx512(s, floats, end), evens, load_avx512(s + 16, floats - 16, end));
+}
+
+// x0 y0 x1 y1 … x7 y7 and x8 y8 … x15 y15.
+__attribute__((target("avx512f"))) static inline void interleave_avx512(__m512 x, __m512 y, __m512 *low, __m512 *high) {
+    *low = _mm512_permutex2var_ps(x, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), y);
+    *high = _mm512_permutex2var_ps(x, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), y);
+}
+
+__attribute__((target("avx512f")))
+void adv_interleave_plane_avx512(const float *even, const float *odd, long rows, long columns, long source_row_stride,
+                                 float *target, long target_row_stride) {
+    ADV_INTERLEAVE_PLANE_BODY(avx512, 16)
 }
 
 __attribute__((target("avx512f"))) static inline __m512 affine_relu_avx512(__m512 v, const float *affine) {
@@ -255,6 +298,20 @@ __attribute__((target("avx2,fma"))) static inline __m256 load_evens_avx2(const f
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(mixed), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+// unpacklo/unpackhi interleave within each 128-bit half: x0 y0 x1 y1 | x4 y4 x5 y5 and x2 y2 x3 y3 |
+// x6 y6 x7 y7; the halves are then put in order.
+__attribute__((target("avx2,fma"))) static inline void interleave_avx2(__m256 x, __m256 y, __m256 *low, __m256 *high) {
+    const __m256 first = _mm256_unpacklo_ps(x, y), second = _mm256_unpackhi_ps(x, y);
+    *low = _mm256_permute2f128_ps(first, second, 0x20);
+    *high = _mm256_permute2f128_ps(first, second, 0x31);
+}
+
+__attribute__((target("avx2,fma")))
+void adv_interleave_plane_avx2(const float *even, const float *odd, long rows, long columns, long source_row_stride,
+                               float *target, long target_row_stride) {
+    ADV_INTERLEAVE_PLANE_BODY(avx2, 8)
+}
+
 __attribute__((target("avx2,fma"))) static inline __m256 affine_relu_avx2(__m256 v, const float *affine) {
     v = _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(affine[0])), _mm256_set1_ps(affine[1]));
     return _mm256_max_ps(_mm256_setzero_ps(), v);
@@ -323,6 +380,16 @@ void adv_copy_plane_avx512(const float *source, long rows, long columns, long so
 void adv_copy_plane_avx2(const float *source, long rows, long columns, long source_row_stride, long column_step,
                          float *target, long target_row_stride, const float *affine) {
     adv_copy_plane_portable(source, rows, columns, source_row_stride, column_step, target, target_row_stride, affine);
+}
+
+void adv_interleave_plane_avx512(const float *even, const float *odd, long rows, long columns, long source_row_stride,
+                                 float *target, long target_row_stride) {
+    adv_interleave_plane_portable(even, odd, rows, columns, source_row_stride, target, target_row_stride);
+}
+
+void adv_interleave_plane_avx2(const float *even, const float *odd, long rows, long columns, long source_row_stride,
+                               float *target, long target_row_stride) {
+    adv_interleave_plane_portable(even, odd, rows, columns, source_row_stride, target, target_row_stride);
 }
 
 void adv_cells_pad_plane_avx512(const float *source, long images, long image_stride, long height, long width,

@@ -4,7 +4,7 @@
 // kernels and undefines the names at its end.
 
 // J output channels (4, or 1 for a single-channel output: an image's gradient) × V vectors of
-// positions, for a kernel of KK = KS² taps known at compile time: the accumulators stay in registers
+// positions, for KK taps known at compile time (KS² for a whole kernel): the accumulators stay in registers
 // across the unrolled kernel window. With J = 4 and V = 2, each weight broadcast feeds two FMAs and each
 // input load four (wider blocks spilled registers on AVX2 and ran slower). AVX-512's 32 registers hold
 // V = ADV_POSITION_VECTORS = 4: sixteen independent sums, twice the FMA latency × units that eight
@@ -48,15 +48,20 @@
     }
 
 ADV_TARGET
-void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, const long *taps, long kernel_size,
+void ADV_CORRELATE_NAME(const float *input, long channels, long plane_stride, const long *taps, long tap_count,
                         const float *packed, long out_channels, float *output, long length) {
-    const long kk = kernel_size * kernel_size, B = ADV_DIRECT_BLOCK;
-    if (kernel_size == 3) {
+    const long kk = tap_count, B = ADV_DIRECT_BLOCK;
+    // whole 3×3, 5×5 and 1×1 kernels, and the phases of a 3×3 stride-2 layer's input gradient (4, 2, 1)
+    if (kk == 9) {
         ADV_CORRELATE_ALL(9)
-    } else if (kernel_size == 5) {
+    } else if (kk == 25) {
         ADV_CORRELATE_ALL(25)
-    } else if (kernel_size == 1) {
+    } else if (kk == 1) {
         ADV_CORRELATE_ALL(1)
+    } else if (kk == 4) {
+        ADV_CORRELATE_ALL(4)
+    } else if (kk == 2) {
+        ADV_CORRELATE_ALL(2)
     } else {
         ADV_CORRELATE_ALL(kk)
     }

@@ -43,6 +43,8 @@ struct AdvBench: ParsableCommand {
     var profile = false
     @Flag(help: "Print the dense kernels' and OpenBLAS's GFLOP/s on each fully connected layer of the models (the forward; the narrow layers' backward too), at each batch size, instead of the throughput table.")
     var denseLayers = false
+    @Flag(help: "Print the forward, weight gradient and input gradient times of each convolution of the image models by every algorithm that applies, one thread, at each batch size, instead of the throughput table.")
+    var convLayers = false
     @Option(help: "How convolutions compute: auto (each layer's preferred algorithm), unrolled, direct (where the padding is below the kernel size), or winograd (stride-1 3×3 and 5×5 layers); a layer the choice does not apply to keeps its preferred one.")
     var convolution = "auto"
 
@@ -88,6 +90,10 @@ struct AdvBench: ParsableCommand {
         try Self.verifyGEMM()
         if denseLayers {
             DenseLayerBench.run(batchSizes: batches)
+            return
+        }
+        if convLayers {
+            ConvolutionLayerBench.run(batchSizes: batches)
             return
         }
         var report = Report(machine: Self.machineDescription(), blasCore: BLAS.coreName, batchSizes: batches,

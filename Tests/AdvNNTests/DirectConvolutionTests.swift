@@ -9,23 +9,68 @@ import Testing
     /// a multiple of the kernels' block of four, 5×5 kernels (kernel columns in blocks of three and two),
     /// padding 0 to 2, planes whose flat length is and is not a multiple of 16, and a single input
     /// channel; a 1×1 kernel (dOutput unpadded) and a 3×3 kernel padded by 2 (the output wider than the
-    /// input) stress the shared padding's edges. Strided layers (the last four: 3×3 and 1×1 at stride 2,
-    /// the ResNet's 28×28 → 14×14 and 14×14 → 7×7, a 5×5 kernel and stride 3) split their input into
-    /// phase planes, and take the unrolled backward.
+    /// input) stress the shared padding's edges. Strided layers split their input into phase planes,
+    /// and their input gradient is computed phase by phase: 3×3 and 1×1 at stride 2 (the ResNet's
+    /// 28×28 → 14×14 and 14×14 → 7×7; the 1×1 reads one phase of four, and an odd width leaves its
+    /// last column to the even phase), a 5×5 kernel (two phase rows of R = 2), a 2×2 kernel at stride 2
+    /// on 9×9 (the last row and column no output reads: the phases are cut short, and the gradient
+    /// goes position by position) and stride 3. The backward runs direct whatever the patch.
     @Test(arguments: [(3, 5, 3, 1, 9, 8, true, 1), (8, 8, 3, 1, 7, 7, false, 1), (2, 3, 5, 2, 9, 14, true, 1),
                       (4, 4, 3, 0, 6, 10, true, 1), (16, 6, 3, 1, 14, 14, false, 1), (1, 4, 1, 0, 5, 5, true, 1),
                       (2, 3, 3, 2, 6, 7, true, 1),
                       (1, 6, 5, 2, 12, 12, false, 1),   // one input channel: the input gradient's single-row kernel
-                      (16, 32, 3, 1, 28, 28, false, 2), (32, 64, 1, 0, 14, 14, false, 2), (3, 5, 5, 2, 11, 10, true, 2),
+                      (16, 32, 3, 1, 28, 28, false, 2), (32, 64, 3, 1, 14, 14, false, 2), (32, 64, 1, 0, 14, 14, false, 2),
+                      (4, 3, 1, 0, 7, 9, true, 2), (3, 5, 5, 2, 11, 10, true, 2), (3, 4, 2, 0, 9, 9, true, 2),
                       (2, 3, 3, 1, 10, 11, true, 3)])
     func matchesTheUnrolledConvolution(inChannels: Int, outChannels: Int, kernel: Int, padding: Int, height: Int,
                                        width: Int, hasBias: Bool, stride: Int) {
         var rng = RandomStream(seed: 31)
         let unrolled = Conv2D(inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, stride: stride,
                               padding: padding, hasBias: hasBias, rng: &rng)
+        unrolled.directBackward = true   // the replica the comparison makes runs direct, backward included
         let input = Tensor(zeros: Shape(3, inChannels, height, width))
         GradientCheck.fill(input, rng: &rng)
         ConvolutionComparison.expectAgreement(unrolled, algorithm: .direct, input: input, tolerance: 1e-5, rng: &rng)
+    }
+
+    /// The default backward of a strided 32-channel 3×3 layer and of a 1×1 one: the input gradient
+    /// direct, the weight gradient unrolled (each gradient by its preferred path), twice over (the
+    /// weight gradient adds to what is there), against the unrolled convolution.
+    @Test(arguments: [(32, 64, 3, 1, 14), (16, 32, 1, 0, 14)])
+    func mixedBackwardMatchesTheUnrolledConvolution(shape: (Int, Int, Int, Int, Int)) {
+        let (inChannels, outChannels, kernel, padding, side) = shape
+        var rng = RandomStream(seed: 36)
+        let unrolled = Conv2D(inChannels: inChannels, outChannels: outChannels, kernelSize: kernel, stride: 2,
+                              padding: padding, rng: &rng)
+        #expect(ConvolutionAlgorithm.prefersDirectBackward(for: unrolled.geometry, .input))
+        #expect(!ConvolutionAlgorithm.prefersDirectBackward(for: unrolled.geometry, .weights))
+        let input = Tensor(zeros: Shape(3, inChannels, side, side))
+        GradientCheck.fill(input, rng: &rng)
+        ConvolutionComparison.expectAgreement(unrolled, algorithm: .direct, input: input, tolerance: 1e-5, rng: &rng)
+    }
+
+    /// A strided layer's input gradient is zero at the input positions no output reads (a 1×1 stride-2
+    /// layer's odd rows and columns, a 2×2 one's last row and column on 9×9), also where the layer's
+    /// gradient buffer held other values: here a larger input's gradient, computed just before.
+    @Test(arguments: [(1, 0), (2, 0)])
+    func stridedInputGradientIsZeroWhereNoOutputReads(kernel: Int, padding: Int) {
+        var rng = RandomStream(seed: 35)
+        let direct = Conv2D(inChannels: 3, outChannels: 4, kernelSize: kernel, stride: 2, padding: padding, rng: &rng)
+        direct.algorithm = .direct
+        direct.directBackward = true
+        let unrolled = direct.replica()
+        unrolled.algorithm = .unrolled
+        for side in [12, 9] {
+            let input = Tensor(zeros: Shape(2, 3, side, side))
+            GradientCheck.fill(input, rng: &rng)
+            let dOutput = Tensor(zeros: direct.outputShape(for: input.shape))
+            GradientCheck.fill(dOutput, rng: &rng)
+            let gradients = [direct, unrolled].map { layer in
+                _ = layer.forward(input)
+                return layer.backward(dOutput, request: .inputOnly)!.scalars
+            }
+            ConvolutionComparison.expectClose(gradients[0], gradients[1], tolerance: 1e-5, "input gradient, \(side)×\(side)")
+        }
     }
 
     /// (channels, output channels, kernel, padded width, output height): the ResNet's first stage, odd
@@ -65,11 +110,12 @@ import Testing
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.fill(weights, rng: &rng)
         let packed = Tensor(zeros: Shape((outChannels + 3) / 4 * 4 * channels * kernelSize * kernelSize))
-        adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, 0, packed.data)
+        adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, Array(0..<taps.count), taps.count, 0,
+                                packed.data)
         let avx2 = Tensor(zeros: Shape(outChannels, length)), avx512 = Tensor(zeros: Shape(outChannels, length))
-        DirectConvolutionKernel.avx2.correlate(input.data, channels, planeStride, taps, kernelSize, packed.data,
+        DirectConvolutionKernel.avx2.correlate(input.data, channels, planeStride, taps, taps.count, packed.data,
                                                outChannels, avx2.data, length)
-        DirectConvolutionKernel.avx512.correlate(input.data, channels, planeStride, taps, kernelSize, packed.data,
+        DirectConvolutionKernel.avx512.correlate(input.data, channels, planeStride, taps, taps.count, packed.data,
                                                  outChannels, avx512.data, length)
         #expect(avx2.scalars == avx512.scalars)
     }
@@ -87,11 +133,12 @@ import Testing
         GradientCheck.fill(weights, rng: &rng)
         let blocked = (outChannels + 3) / 4 * 4
         let packed = Tensor(zeros: Shape(blocked * channels * kernelSize * kernelSize))
-        adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, 0, packed.data)
+        adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, Array(0..<taps.count), taps.count, 0,
+                                packed.data)
         let fast = Tensor(zeros: Shape(outChannels, length)), twin = Tensor(zeros: Shape(outChannels, length))
-        kernel.correlate(input.data, channels, planeStride, taps, kernelSize, packed.data, outChannels,
+        kernel.correlate(input.data, channels, planeStride, taps, taps.count, packed.data, outChannels,
                          fast.data, length)
-        DirectConvolutionKernel.portable.correlate(input.data, channels, planeStride, taps, kernelSize,
+        DirectConvolutionKernel.portable.correlate(input.data, channels, planeStride, taps, taps.count,
                                                    packed.data, outChannels, twin.data, length)
         ConvolutionComparison.expectClose(fast.scalars, twin.scalars, tolerance: 1e-5, "output")
         // the weight gradient: rows a little more than `length` apart (as in the padded dOutput the layer

@@ -144,8 +144,9 @@ import Testing
         GradientCheck.fill(input, rng: &rng)
         GradientCheck.fill(weights, rng: &rng)
         let packed = Tensor(zeros: Shape((outChannels + 3) / 4 * 4 * channels * kernelSize * kernelSize))
-        adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, 0, packed.data)
         let taps = (0..<kernelSize * kernelSize).map { ($0 / kernelSize * paddedWidth + $0 % kernelSize) * cell }
+        adv_direct_pack_weights(weights.data, outChannels, channels, kernelSize, Array(0..<taps.count), taps.count, 0,
+                                packed.data)
         let positions = (0..<count).map { $0 * cell }
         func run(_ kernel: DirectConvolutionKernel) -> [Float] {
             let output = Tensor(zeros: Shape(outChannels, count * cell))

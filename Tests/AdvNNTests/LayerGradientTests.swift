@@ -27,18 +27,24 @@ import Testing
         GradientCheck.checkLayer(SiLU(), input: input, rng: &rng)
     }
 
-    /// Two channels exercise the backward that unrolls by columns (im2col), twelve — a run of 12·3 or
-    /// 12·5 floats — the one that unrolls channels last (im2row).
+    /// Every algorithm that applies, the direct one with its backward direct too (strided layers phase
+    /// by phase). On the unrolled path two channels exercise the backward that unrolls by columns
+    /// (im2col), twelve — a run of 12·3 or 12·5 floats — the one that unrolls channels last (im2row).
     @Test(arguments: [(1, 0, 3, 2), (1, 1, 3, 2), (2, 1, 3, 2), (2, 2, 5, 2), (1, 2, 5, 2), (3, 0, 1, 2),
                       (1, 1, 3, 12), (2, 1, 3, 12), (1, 2, 5, 12), (2, 0, 3, 12)])
     func conv2d(stride: Int, padding: Int, kernel: Int, channels: Int) {
-        var rng = RandomStream(seed: 3)
-        let layer = Conv2D(inChannels: channels, outChannels: 3, kernelSize: kernel, stride: stride, padding: padding,
-                           rng: &rng)
-        #expect(layer.geometry.unrollsChannelsLast == (channels * kernel >= 32))
-        let input = Tensor(zeros: Shape(2, channels, 7, 6))
-        GradientCheck.fill(input, rng: &rng)
-        GradientCheck.checkLayer(layer, input: input, step: 0.25, rng: &rng)
+        for algorithm in ConvolutionAlgorithm.allCases {
+            var rng = RandomStream(seed: 3)
+            let layer = Conv2D(inChannels: channels, outChannels: 3, kernelSize: kernel, stride: stride, padding: padding,
+                               rng: &rng)
+            guard algorithm.applies(to: layer.geometry) else { continue }
+            layer.algorithm = algorithm
+            layer.directBackward = algorithm == .direct
+            #expect(layer.geometry.unrollsChannelsLast == (channels * kernel >= 32))
+            let input = Tensor(zeros: Shape(2, channels, 7, 6))
+            GradientCheck.fill(input, rng: &rng)
+            GradientCheck.checkLayer(layer, input: input, step: 0.25, rng: &rng)
+        }
     }
 
     @Test func maxPool() {

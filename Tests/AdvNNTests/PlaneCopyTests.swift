@@ -104,3 +104,51 @@ import Testing
         }
     }
 }
+
+/// The stride-2 input gradient's merge of two phase planes into every other row of a plane.
+@Suite struct PlaneInterleaveTests {
+    /// Target rows of 1 and 2 columns (a lone even column; one of each), 7, 14 and 28 (the ResNet's
+    /// planes: partial vectors of both phases), 31, 32 and 33 (a full AVX-512 pair of vectors, and either
+    /// side of it); with both phases, and with either missing (read as zeros).
+    static let shapes = [(2, 1), (3, 2), (3, 7), (2, 14), (4, 28), (2, 31), (2, 32), (2, 33)]
+    static let phases = [(true, true), (true, false), (false, true)]
+
+    static func run(_ kernel: PlaneCopyKernel, rows: Int, columns: Int, even hasEven: Bool, odd hasOdd: Bool) -> [UInt32] {
+        let sourceRowStride = (columns + 1) / 2 + 3, targetRowStride = 2 * columns + 1
+        var rng = RandomStream(seed: 53)
+        let even = (0..<(rows * sourceRowStride)).map { _ in rng.nextFloat(in: -2, 2) }
+        let odd = (0..<(rows * sourceRowStride)).map { _ in rng.nextFloat(in: -2, 2) }
+        // the target starts as a sentinel: what the merge does not write must keep it
+        var target = [Float](repeating: 7, count: rows * targetRowStride + 4)
+        even.withUnsafeBufferPointer { e in
+            odd.withUnsafeBufferPointer { o in
+                target.withUnsafeMutableBufferPointer { t in
+                    kernel.interleave(even: hasEven ? e.baseAddress! : nil, odd: hasOdd ? o.baseAddress! : nil,
+                                      rows: rows, columns: columns, sourceRowStride: sourceRowStride,
+                                      into: t.baseAddress! + 2, targetRowStride: targetRowStride)
+                }
+            }
+        }
+        if kernel == .portable {
+            // the definition: column 2j is even's j, column 2j + 1 odd's j, a missing phase zeros
+            for r in 0..<rows {
+                for x in 0..<columns {
+                    let phase = x % 2 == 0 ? (hasEven ? even : nil) : (hasOdd ? odd : nil)
+                    #expect(target[2 + r * targetRowStride + x] == phase?[r * sourceRowStride + x / 2] ?? 0)
+                }
+                #expect(target[2 + r * targetRowStride + columns] == 7)
+            }
+            #expect(target.prefix(2).allSatisfy { $0 == 7 } && target.suffix(2).allSatisfy { $0 == 7 })
+        }
+        return target.map(\.bitPattern)
+    }
+
+    @Test(arguments: shapes, phases)
+    func vectorKernelsMatchThePortableTwin(shape: (Int, Int), phases: (Bool, Bool)) {
+        let (rows, columns) = shape
+        let twin = Self.run(.portable, rows: rows, columns: columns, even: phases.0, odd: phases.1)
+        for kernel in [PlaneCopyKernel.avx512, .avx2] where kernel.isAvailable {
+            #expect(Self.run(kernel, rows: rows, columns: columns, even: phases.0, odd: phases.1) == twin, "\(kernel)")
+        }
+    }
+}

@@ -71,7 +71,7 @@ extension Conv2D {
     }
 
     func directBackward(_ dOutput: Tensor, input: Tensor, activation: ChannelAffineReLU?, request: GradientRequest) {
-        let N = input.shape[0], C = geometry.inChannels, OC = geometry.outChannels, K = geometry.patchSize
+        let N = input.shape[0], OC = geometry.outChannels, K = geometry.patchSize
         let H = input.shape[2], W = input.shape[3], groups = groupCount(images: N)
         if request.input {
             dInput.resize(to: input.shape)
@@ -102,17 +102,10 @@ extension Conv2D {
                 addBiasGradient(of: dOutput, images: images, group: group)
             }
             guard request.input else { return }
-            // (3) dInput = dOutput, padded, correlated with the flipped weights
-            scratch.dColumns.resize(to: Shape(C, layout.gradientLength))
-            layout.correlateGradient(padded: paddedGradient, packed: packed, into: scratch.dColumns.data)
-            let flat = scratch.dColumns.data
-            for (local, n) in images.enumerated() {
-                for c in 0..<C {
-                    PlaneCopyKernel.fastest.copy(flat + c * layout.gradientLength + layout.offset(image: local, row: 0),
-                                                 rows: H, columns: W, sourceRowStride: layout.rowStride, columnStep: 1,
-                                                 into: dX + (n * C + c) * H * W, targetRowStride: W, affine: nil)
-                }
-            }
+            // (3) dInput = dOutput, padded, correlated with the flipped weights (phase by phase, strided)
+            scratch.dColumns.resize(to: Shape(layout.inputGradientScratchFloats))
+            layout.inputGradient(padded: paddedGradient, packed: packed, scratch: scratch.dColumns.data,
+                                 images: images, into: dX)
         }
         if request.parameters && groups > 0 { addGroupGradients(groups: groups) }
     }

@@ -86,13 +86,17 @@ public final class Conv2D: Layer {
         bias = other.bias
         isTraining = other.isTraining
         algorithm = other.algorithm
+        directBackward = other.directBackward
     }
 
-    /// Whether the backward runs the direct kernels: a stride-1 layer on the direct path whose patch is
-    /// within `ConvolutionAlgorithm.directBackwardPatchLimit`.
-    var backwardIsDirect: Bool {
-        algorithm == .direct && DirectConvolution.appliesToBackward(geometry)
-            && geometry.patchSize <= ConvolutionAlgorithm.directBackwardPatchLimit
+    /// Whether a direct layer's backward runs direct too: nil (the default) gradient by gradient, where
+    /// `ConvolutionAlgorithm.prefersDirectBackward(for:_:)` says so, unrolled elsewhere; true or false
+    /// for both (a benchmark times each path, `advbench --conv-layers`).
+    public var directBackward: Bool?
+
+    /// Whether the backward computes `gradient` with the direct kernels.
+    func computesDirect(_ gradient: ConvolutionGradient) -> Bool {
+        algorithm == .direct && (directBackward ?? ConvolutionAlgorithm.prefersDirectBackward(for: geometry, gradient))
     }
 
     public func replica() -> Conv2D { Conv2D(sharing: self).computing(like: self) }
@@ -260,25 +264,30 @@ public final class Conv2D: Layer {
             winogradBackward(dOutput, input: input, activation: inputActivation, request: request)
             return request.input ? dInput : nil
         }
-        if backwardIsDirect {
-            directBackward(dOutput, input: input, activation: inputActivation, request: request)
-            return request.input ? dInput : nil
+        // the direct kernels compute the gradients they are preferred for, the unrolled GEMMs the rest
+        let direct = GradientRequest(input: request.input && computesDirect(.input),
+                                     parameters: request.parameters && computesDirect(.weights))
+        let unrolled = GradientRequest(input: request.input && !direct.input,
+                                       parameters: request.parameters && !direct.parameters)
+        if direct.input || direct.parameters {
+            directBackward(dOutput, input: input, activation: inputActivation, request: direct)
         }
-        if request.input {
+        guard unrolled.input || unrolled.parameters else { return request.input ? dInput : nil }
+        if unrolled.input {
             dInput.resize(to: input.shape)
             if geometry.unrollsChannelsLast { permuteWeightsChannelsLast() }
         }
-        if request.parameters {
+        if unrolled.parameters {
             weightGradientParts.resize(to: Shape(groups, K, OC))
             weightGradientParts.zero()
             biasGradientParts.resize(to: Shape(groups, OC))
             biasGradientParts.zero()
         }
         forEachChunk(images: N, perChunk: unrolledImagesPerChunk(positions: OHW)) { images, group, scratch in
-            backward(dOutput, input: input, images: images, positions: OHW, group: group, request: request,
+            backward(dOutput, input: input, images: images, positions: OHW, group: group, request: unrolled,
                      scratch: scratch)
         }
-        if request.parameters && groups > 0 { addGroupGradients(groups: groups) }
+        if unrolled.parameters && groups > 0 { addGroupGradients(groups: groups) }
         return request.input ? dInput : nil
     }
 
@@ -357,7 +366,7 @@ public final class Conv2D: Layer {
     func addGroupGradients(groups: Int) {
         let OC = geometry.outChannels, C = geometry.inChannels, KS = geometry.kernelSize, K = geometry.patchSize
         let parts = weightGradientParts.data, dW = weight.gradient.data
-        let direct = backwardIsDirect, byRows = geometry.unrollsChannelsLast
+        let direct = computesDirect(.weights), byRows = geometry.unrollsChannelsLast
         compute.forEachChunk(of: OC) { channels in
             for oc in channels {
                 for c in 0..<C {

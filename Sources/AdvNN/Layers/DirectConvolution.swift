@@ -18,12 +18,19 @@ import CKernels
 /// dOutput serves the weight gradient too: read P' rows and columns in (`gradientOffset`), it is
 /// dOutput at the forward's output positions, with zeros at the unused ones.
 ///
-/// Stride s > 1 (the forward only): each channel's padded images are split into phase planes, phase
-/// (a, b) holding the padded rows a, a + s, … and columns b, b + s, …, so that output (oh, ow) reads
-/// element (kh, kw) at row oh + kh / s, column ow + kw / s of phase (kh mod s, kw mod s): contiguous
-/// again, and no unrolled copy — the phases hold each input float once. A phase row holds OW + R
-/// floats, R = (KS − 1) / s, and a phase image OH + R rows, a border around each (the phases cannot
-/// share padding as stride 1's planes do).
+/// Stride s > 1: each channel's padded images are split into phase planes, phase (a, b) holding the
+/// padded rows a, a + s, … and columns b, b + s, …, so that output (oh, ow) reads element (kh, kw) at
+/// row oh + kh / s, column ow + kw / s of phase (kh mod s, kw mod s): contiguous again, and no unrolled
+/// copy — the phases hold each input float once. A phase row holds OW + R floats, R = (KS − 1) / s, and
+/// a phase image OH + R rows, a border around each (the phases cannot share padding as stride 1's
+/// planes do).
+///
+/// The input gradient then goes phase by phase (`forEachGradientPhase`): phase position (i, j) is read
+/// by the elements (kh, kw) = (s·u + a, s·v + b) only, at outputs (i − u, j − v), so each phase's
+/// gradient is a stride-1 correlation of dOutput, padded by R, with those few elements flipped: every
+/// read contiguous again, and no multiplication by an element that does not read the phase. dOutput
+/// padded by R has the phases' strides, so, read R rows and columns in, it is dOutput at the forward's
+/// output positions for the weight gradient, as at stride 1. Stride 1 is the case of one phase.
 struct DirectConvolution {
     let geometry: ConvolutionGeometry
     let images: Int
@@ -37,13 +44,17 @@ struct DirectConvolution {
     /// Phase planes per side (min(KS, s): a 1×1 stride-2 kernel reads one phase), and floats from one phase
     /// plane to the next: a chunk's images of one phase. One phase of `planeStride` at stride 1.
     let phasesPerSide: Int, phaseStride: Int
-    /// dOutput's padding for the input gradient's correlation, P' = KS − 1 − P (stride 1).
+    /// dOutput's padding for the input gradient's correlation: P' = KS − 1 − P at stride 1, whose
+    /// correlation computes the input's positions; R = (KS − 1) / s at stride s, whose correlations
+    /// compute the phases' positions, padding included.
     let gradientPadding: Int
-    /// Positions the input gradient's correlation computes per input channel (stride 1).
+    /// Positions the input gradient's correlation computes per input channel (each phase's, at stride s).
     let gradientLength: Int
     /// Floats from one channel's padded planes to the next's: the images (or their phases), and at
     /// stride 1 room for the weight gradient's `length` reads of dOutput starting `gradientOffset` in.
     let planeStride: Int
+    /// Floats from one output channel's padded dOutput planes to the next's: `planeStride` at stride 1.
+    let gradientPlaneStride: Int
 
     /// Floats of a chunk's padded input planes (128 KB). Longer rows spare the weight gradient's kernel
     /// its per-row sums (on 7×7 planes, 37 GFLOP/s for one image a row, 47 for four), but add the unused
@@ -51,15 +62,10 @@ struct DirectConvolution {
     /// on 14×14 and 28×28 planes ran within 10% of each other.
     static let chunkBudget = 1 << 15
 
-    /// Whether the forward runs direct: padding below the kernel size, any stride.
+    /// Whether a layer runs direct: padding below the kernel size (so that stride 1's dOutput padding
+    /// P' is not negative), any stride.
     static func applies(to geometry: ConvolutionGeometry) -> Bool {
         geometry.padding < geometry.kernelSize
-    }
-
-    /// Whether the backward runs direct too: stride 1 (the input gradient is then a correlation of the
-    /// padded dOutput, whose padding P' is not negative). A strided layer's backward is the unrolled one.
-    static func appliesToBackward(_ geometry: ConvolutionGeometry) -> Bool {
-        applies(to: geometry) && geometry.stride == 1
     }
 
     /// Images per chunk for inputs of height × width: as many as keep the padded planes in `chunkBudget`.
@@ -86,6 +92,7 @@ struct DirectConvolution {
             gradientPadding = KS - 1 - P
             gradientLength = Self.roundedUp((images - 1) * imageStride + height * rowStride)
             planeStride = max(images * imageStride, gradientPadding * rowStride + gradientPadding + length)
+            gradientPlaneStride = planeStride
             phasesPerSide = 1
             phaseStride = planeStride
         } else {
@@ -95,9 +102,10 @@ struct DirectConvolution {
             length = Self.roundedUp((images - 1) * imageStride + outputHeight * rowStride)
             phasesPerSide = min(KS, s)
             phaseStride = images * imageStride
-            gradientPadding = 0
-            gradientLength = 0
+            gradientPadding = reach
+            gradientLength = Self.roundedUp(images * imageStride)
             planeStride = phasesPerSide * phasesPerSide * phaseStride
+            gradientPlaneStride = max(images * imageStride, reach * rowStride + reach + length)
         }
     }
 
@@ -150,12 +158,12 @@ struct DirectConvolution {
     }
 
     /// Floats of dOutput's padded planes: what the input gradient's correlation reads past the last
-    /// one, and at least a plane of zeros for each output channel the weight gradient's block of four
-    /// adds past the last.
+    /// one (its farthest tap is R rows and R columns in, u = v = 0), and at least a plane of zeros for
+    /// each output channel the weight gradient's block of four adds past the last.
     var gradientInputFloats: Int {
-        precondition(geometry.stride == 1, "a strided convolution's backward is not direct")
-        return max(adv_direct_input_floats(geometry.outChannels, planeStride, largestTap, gradientLength),
-                   Self.blockedRows(geometry.outChannels) * planeStride)
+        let R = (geometry.kernelSize - 1) / geometry.stride
+        return max(adv_direct_input_floats(geometry.outChannels, gradientPlaneStride, R * rowStride + R, gradientLength),
+                   Self.blockedRows(geometry.outChannels) * gradientPlaneStride)
     }
 
     /// Copies images `images` of the layer's input (N, C, H, W) into `target` (`inputFloats` of it): the
@@ -165,7 +173,8 @@ struct DirectConvolution {
                   activation: ChannelAffineReLU? = nil) {
         if geometry.stride == 1 {
             pad(input, images: images, channels: geometry.inChannels, height: height, width: width,
-                padding: geometry.padding, into: target, total: inputFloats, activation: activation)
+                padding: geometry.padding, planeStride: planeStride, into: target, total: inputFloats,
+                activation: activation)
         } else {
             splitPhases(input, images: images, into: target, activation: activation)
         }
@@ -176,7 +185,7 @@ struct DirectConvolution {
     /// dOutput from `gradientOffset` on.
     func padGradient(_ dOutput: UnsafePointer<Float>, images: Range<Int>, into target: UnsafeMutablePointer<Float>) {
         pad(dOutput, images: images, channels: geometry.outChannels, height: outputHeight, width: outputWidth,
-            padding: gradientPadding, into: target, total: gradientInputFloats)
+            padding: gradientPadding, planeStride: gradientPlaneStride, into: target, total: gradientInputFloats)
     }
 
     /// Copies images `images` of `source` (N, channels, height, width) into `target` in the layout (both
@@ -185,7 +194,7 @@ struct DirectConvolution {
     /// (through `activation` where there is one: the padding stays zero); zeroes the `total` floats
     /// around them first.
     private func pad(_ source: UnsafePointer<Float>, images: Range<Int>, channels: Int, height: Int, width: Int,
-                     padding: Int, into target: UnsafeMutablePointer<Float>, total: Int,
+                     padding: Int, planeStride: Int, into target: UnsafeMutablePointer<Float>, total: Int,
                      activation: ChannelAffineReLU? = nil) {
         target.update(repeating: 0, count: total)
         for (local, n) in images.enumerated() {
@@ -203,21 +212,15 @@ struct DirectConvolution {
     /// lie in the image. Zeroes `inputFloats` first: the padding and the border of every phase image.
     private func splitPhases(_ source: UnsafePointer<Float>, images: Range<Int>, into target: UnsafeMutablePointer<Float>,
                              activation: ChannelAffineReLU?) {
-        let C = geometry.inChannels, P = geometry.padding, s = geometry.stride, phaseRows = imageStride / rowStride
+        let C = geometry.inChannels, P = geometry.padding, s = geometry.stride
         target.update(repeating: 0, count: inputFloats)
-        // the phase indices i whose input index s·i + offset − P lies in 0..<size, and below `limit`
-        func inside(_ offset: Int, size: Int, limit: Int) -> Range<Int> {
-            let first = (P - offset + s - 1) / s   // offset < s, so P − offset + s − 1 ≥ 0
-            let last = size - 1 + P - offset
-            return last < 0 ? 0..<0 : first..<max(first, min(limit, last / s + 1))
-        }
         for (local, n) in images.enumerated() {
             for c in 0..<C {
                 let plane = source + (n * C + c) * height * width
                 for a in 0..<phasesPerSide {
-                    let rows = inside(a, size: height, limit: phaseRows)
+                    let rows = phaseRows(a)
                     for b in 0..<phasesPerSide {
-                        let columns = inside(b, size: width, limit: rowStride)
+                        let columns = phaseColumns(b)
                         guard !rows.isEmpty && !columns.isEmpty else { continue }
                         let phase = target + c * planeStride + (a * phasesPerSide + b) * phaseStride + local * imageStride
                         PlaneCopy.copy(plane + (s * rows.lowerBound + a - P) * width + s * columns.lowerBound + b - P,
@@ -230,32 +233,56 @@ struct DirectConvolution {
         }
     }
 
-    /// `packed` = W (OC, C, KS, KS) as the kernels read it, for the forward correlation, or flipped and
-    /// transposed for the input gradient's (its outputs are then the C input channels). Depends on the
-    /// geometry alone, not on the input's size.
+    /// `packed` = W (OC, C, KS, KS) as the kernels read it, for the forward correlation, or transposed
+    /// for the input gradient's (its outputs are then the C input channels), one phase's elements after
+    /// another (`forEachGradientPhase`: at stride 1 the kernel flipped). Depends on the geometry alone,
+    /// not on the input's size.
     static func pack(_ weights: Tensor, of geometry: ConvolutionGeometry, forInputGradient: Bool, into packed: Tensor) {
         let outputs = forInputGradient ? geometry.inChannels : geometry.outChannels
         let inputs = forInputGradient ? geometry.outChannels : geometry.inChannels
-        packed.resize(to: Shape(blockedRows(outputs) * inputs * geometry.kernelSize * geometry.kernelSize))
-        adv_direct_pack_weights(weights.data, geometry.outChannels, geometry.inChannels, geometry.kernelSize,
-                                forInputGradient ? 1 : 0, packed.data)
+        let KS = geometry.kernelSize
+        packed.resize(to: Shape(blockedRows(outputs) * inputs * KS * KS))
+        guard forInputGradient else {
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: KS * KS) { elements in
+                for k in 0..<KS * KS { elements[k] = k }
+                adv_direct_pack_weights(weights.data, geometry.outChannels, geometry.inChannels, KS,
+                                        elements.baseAddress!, KS * KS, 0, packed.data)
+            }
+            return
+        }
+        var offset = 0
+        forEachGradientPhase(of: geometry) { _, _, elements in
+            adv_direct_pack_weights(weights.data, geometry.outChannels, geometry.inChannels, KS,
+                                    elements.baseAddress!, elements.count, 1, packed.data + offset)
+            offset += blockedRows(outputs) * inputs * elements.count
+        }
+    }
+
+    /// The phase rows i (phase (a, ·)) that hold rows of the input: those whose input row s·i + a − P lies
+    /// in 0..<height, within the phase image's OH + R rows; the input's other rows no output reads.
+    func phaseRows(_ a: Int) -> Range<Int> {
+        phaseIndices(a, size: height, limit: imageStride / rowStride)
+    }
+
+    /// The phase columns j (phase (·, b)) that hold columns of the input, as `phaseRows`.
+    func phaseColumns(_ b: Int) -> Range<Int> {
+        phaseIndices(b, size: width, limit: rowStride)
+    }
+
+    /// The phase indices i whose input index s·i + offset − P lies in 0..<size, and below `limit`.
+    private func phaseIndices(_ offset: Int, size: Int, limit: Int) -> Range<Int> {
+        let P = geometry.padding, s = geometry.stride
+        let first = (P - offset + s - 1) / s   // offset < s, so P − offset + s − 1 ≥ 0
+        let last = size - 1 + P - offset
+        return last < 0 ? 0..<0 : first..<max(first, min(limit, last / s + 1))
     }
 
     /// flat (OC, length) = the correlation of the padded input planes with the packed weights.
     func correlate(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>, into flat: UnsafeMutablePointer<Float>,
                    kernel: DirectConvolutionKernel = .fastest) {
         withTaps { taps in
-            kernel.correlate(padded, geometry.inChannels, planeStride, taps, geometry.kernelSize,
+            kernel.correlate(padded, geometry.inChannels, planeStride, taps, geometry.kernelSize * geometry.kernelSize,
                              packed, geometry.outChannels, flat, length)
-        }
-    }
-
-    /// flat (C, gradientLength) = the correlation of dOutput's padded planes with the flipped weights.
-    func correlateGradient(padded: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                           into flat: UnsafeMutablePointer<Float>, kernel: DirectConvolutionKernel = .fastest) {
-        withTaps { taps in
-            kernel.correlate(padded, geometry.outChannels, planeStride, taps, geometry.kernelSize,
-                             packed, geometry.inChannels, flat, gradientLength)
         }
     }
 
@@ -266,7 +293,7 @@ struct DirectConvolution {
                            kernel: DirectConvolutionKernel = .fastest) {
         withTaps { taps in
             kernel.weightGradient(padded, geometry.inChannels, planeStride, taps, geometry.kernelSize,
-                                  paddedGradient + gradientOffset, planeStride, geometry.outChannels, length,
+                                  paddedGradient + gradientOffset, gradientPlaneStride, geometry.outChannels, length,
                                   weightGradient)
         }
     }
@@ -291,18 +318,19 @@ public enum DirectConvolutionKernel: String, CustomStringConvertible, Sendable {
     /// The widest this CPU runs.
     public static let fastest: DirectConvolutionKernel = [.avx512, .avx2].first { $0.isAvailable } ?? .portable
 
+    /// The flat kernel (`adv_direct_correlate`) over `tapCount` taps: KS² for a whole kernel.
     public func correlate(_ input: UnsafePointer<Float>, _ channels: Int, _ planeStride: Int, _ taps: UnsafePointer<Int>,
-                          _ kernelSize: Int, _ packed: UnsafePointer<Float>, _ outChannels: Int,
+                          _ tapCount: Int, _ packed: UnsafePointer<Float>, _ outChannels: Int,
                           _ output: UnsafeMutablePointer<Float>, _ length: Int) {
         switch self {
         case .avx512:
-            adv_direct_correlate_avx512(input, channels, planeStride, taps, kernelSize, packed, outChannels,
+            adv_direct_correlate_avx512(input, channels, planeStride, taps, tapCount, packed, outChannels,
                                         output, length)
         case .avx2:
-            adv_direct_correlate_avx2(input, channels, planeStride, taps, kernelSize, packed, outChannels,
+            adv_direct_correlate_avx2(input, channels, planeStride, taps, tapCount, packed, outChannels,
                                       output, length)
         case .portable:
-            adv_direct_correlate_portable(input, channels, planeStride, taps, kernelSize, packed, outChannels,
+            adv_direct_correlate_portable(input, channels, planeStride, taps, tapCount, packed, outChannels,
                                           output, length)
         }
     }

@@ -52,6 +52,21 @@ public enum PlaneCopyKernel: String, CaseIterable, Sendable {
         }
     }
 
+    /// target[r·targetRowStride + 2j] = even[r·sourceRowStride + j] and target[r·targetRowStride + 2j + 1]
+    /// = odd[r·sourceRowStride + j] for r < rows and the target columns below `columns`, a nil phase
+    /// reading as zeros (`adv_interleave_plane`).
+    public func interleave(even: UnsafePointer<Float>?, odd: UnsafePointer<Float>?, rows: Int, columns: Int,
+                           sourceRowStride: Int, into target: UnsafeMutablePointer<Float>, targetRowStride: Int) {
+        switch self {
+        case .avx512:
+            adv_interleave_plane_avx512(even, odd, rows, columns, sourceRowStride, target, targetRowStride)
+        case .avx2:
+            adv_interleave_plane_avx2(even, odd, rows, columns, sourceRowStride, target, targetRowStride)
+        case .portable:
+            adv_interleave_plane_portable(even, odd, rows, columns, sourceRowStride, target, targetRowStride)
+        }
+    }
+
     /// One channel of `images` (at most 16) images, `imageStride` apart, padded, rows `rows` of it into
     /// rows of cells (`adv_cells_pad_plane`), through `affine` when it is not nil.
     public func padCells(_ source: UnsafePointer<Float>, images: Int, imageStride: Int, height: Int, width: Int,

@@ -36,24 +36,28 @@ long adv_direct_input_floats(long channels, long plane_stride, long largest_tap,
 /// Output channels per packed block.
 #define ADV_DIRECT_BLOCK 4
 
-/// Packs weights W (out_channels, in_channels, KS·KS) as the kernels read them: blocks of 4 output
-/// channels, [block][in][k][4], the last block padded with zeros; `packed` holds
-/// ceil(out/4)·4·in·KS² floats. With `flip_transpose` it packs W' (in_channels, out_channels, k) =
-/// W[o][i][KS² − 1 − k] instead: the weights of the input gradient's correlation.
+/// Packs the kernel elements `elements[0 ..< element_count]` (each an index kh·KS + kw) of weights W
+/// (out_channels, in_channels, KS·KS) as the kernels read them: blocks of 4 output channels,
+/// [block][in][t][4] holding W[o][in][elements[t]], the last block padded with zeros; `packed` holds
+/// ceil(out/4)·4·in·element_count floats. With `transpose` the packed matrix maps the in_channels from
+/// the out_channels instead, [block][o][t][4] holding W[o][i][elements[t]] for input channel i of the
+/// block: with the elements in reverse order, the weights of a stride-1 input gradient's correlation
+/// (W flipped); with one phase's elements, those of a strided layer's input gradient.
 void adv_direct_pack_weights(const float *weights, long out_channels, long in_channels, long kernel_size,
-                             int flip_transpose, float *packed);
+                             const long *elements, long element_count, int transpose, float *packed);
 
-/// output[o·length + q] = Σ_c Σ_k W[o][c][k] · input[c·plane_stride + q + taps[k]], k = kh·KS + kw in
-/// that order, for o < out_channels and q < length (a multiple of 16); `taps` holds KS² offsets;
-/// `packed` from adv_direct_pack_weights.
+/// output[o·length + q] = Σ_c Σ_t W[o][c][t] · input[c·plane_stride + q + taps[t]], t in that order,
+/// for o < out_channels and q < length (a multiple of 16); `taps` holds `tap_count` offsets: KS² for a
+/// whole kernel (t = k = kh·KS + kw), or the few elements of one phase in a strided layer's input
+/// gradient; `packed` from adv_direct_pack_weights with the same elements.
 void adv_direct_correlate_avx2(const float *input, long channels, long plane_stride, const long *taps,
-                               long kernel_size, const float *packed, long out_channels, float *output,
+                               long tap_count, const float *packed, long out_channels, float *output,
                                long length);
 void adv_direct_correlate_avx512(const float *input, long channels, long plane_stride, const long *taps,
-                                 long kernel_size, const float *packed, long out_channels, float *output,
+                                 long tap_count, const float *packed, long out_channels, float *output,
                                  long length);
 void adv_direct_correlate_portable(const float *input, long channels, long plane_stride, const long *taps,
-                                   long kernel_size, const float *packed, long out_channels, float *output,
+                                   long tap_count, const float *packed, long out_channels, float *output,
                                    long length);
 
 /// Image cells: the layout of `adv_cells_correlate`, where each position of a padded plane holds the

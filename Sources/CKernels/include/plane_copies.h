@@ -34,6 +34,17 @@ void adv_add_plane_avx2(const float *source, long rows, long columns, long sourc
 void adv_add_plane_portable(const float *source, long rows, long columns, long source_row_stride, const float *addend,
                             float bias, float *target, long target_row_stride);
 
+/// target[r·target_row_stride + 2j] = even[r·source_row_stride + j] and target[r·target_row_stride + 2j + 1]
+/// = odd[r·source_row_stride + j] for r < rows and the target columns below `columns`, where a NULL
+/// `even` or `odd` reads as zeros: the rows of two phase planes merged into a plane's rows, a stride-2
+/// layer's input gradient (each phase holds every other column). Reads and writes as adv_copy_plane does.
+void adv_interleave_plane_avx512(const float *even, const float *odd, long rows, long columns, long source_row_stride,
+                                 float *target, long target_row_stride);
+void adv_interleave_plane_avx2(const float *even, const float *odd, long rows, long columns, long source_row_stride,
+                               float *target, long target_row_stride);
+void adv_interleave_plane_portable(const float *even, const float *odd, long rows, long columns,
+                                   long source_row_stride, float *target, long target_row_stride);
+
 /// The copies around the image-cell kernel (`adv_cells_correlate`, ADV_CELL_IMAGES images a cell).
 ///
 /// adv_cells_pad_plane: one channel of `images` (at most 16) images, plane l at source + l·image_stride
