@@ -4,12 +4,12 @@
 // kernels and undefines the names at its end.
 
 // J output channels (4, or 1 for a single-channel output: an image's gradient) × V vectors of
-// positions, for KK taps known at compile time (KS² for a whole kernel): the accumulators stay in registers
-// across the unrolled kernel window. With J = 4 and V = 2, each weight broadcast feeds two FMAs and each
-// input load four (wider blocks spilled registers on AVX2 and ran slower). AVX-512's 32 registers hold
-// V = ADV_POSITION_VECTORS = 4: sixteen independent sums, twice the FMA latency × units that eight
-// only just cover. Every output's sum runs over (c, k) in the same order whatever J and V are, so
-// the block shape never changes a bit of the result.
+// positions, for KK taps known at compile time (KS² for a whole kernel): the accumulators stay in
+// registers across the unrolled kernel window. With J = 4 and V = 2, each weight broadcast feeds two
+// FMAs and each input load four (wider blocks spilled registers on AVX2 and ran slower). AVX-512's 32
+// registers hold V = ADV_POSITION_VECTORS = 4: sixteen independent sums, twice the FMA latency × units
+// that eight only just cover. Every output's sum runs over (c, k) in the same order whatever J and V
+// are, so the block shape never changes a bit of the result.
 #define ADV_CORRELATE_BLOCK(J, V, KK_CONST)                                                                  \
     do {                                                                                                       \
         ADV_VECTOR a[J][V];                                                                                    \

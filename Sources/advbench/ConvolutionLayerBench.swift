@@ -9,23 +9,33 @@ enum ConvolutionLayerBench {
     struct Layer {
         let name: String
         let inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int, padding: Int, side: Int
+
+        init(_ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int, side: Int) {
+            self.name = name
+            self.inChannels = inChannels
+            self.outChannels = outChannels
+            kernelSize = kernel
+            self.stride = stride
+            self.padding = padding
+            self.side = side
+        }
     }
 
     /// `cnn-small`'s, LeNet's and the pre-activation ResNet's convolutions on 28 × 28 inputs (one
     /// line per distinct layer: the ResNet's first stage has two of its 16-channel layers).
     static let layers = [
-        Layer(name: "cnn-small conv1", inChannels: 1, outChannels: 32, kernelSize: 5, stride: 1, padding: 2, side: 28),
-        Layer(name: "cnn-small conv2", inChannels: 32, outChannels: 64, kernelSize: 5, stride: 1, padding: 2, side: 14),
-        Layer(name: "lenet conv1", inChannels: 1, outChannels: 6, kernelSize: 5, stride: 1, padding: 2, side: 28),
-        Layer(name: "lenet conv2", inChannels: 6, outChannels: 16, kernelSize: 5, stride: 1, padding: 0, side: 14),
-        Layer(name: "resnet stem", inChannels: 1, outChannels: 16, kernelSize: 3, stride: 1, padding: 1, side: 28),
-        Layer(name: "resnet 16→16", inChannels: 16, outChannels: 16, kernelSize: 3, stride: 1, padding: 1, side: 28),
-        Layer(name: "resnet 16→32 /2", inChannels: 16, outChannels: 32, kernelSize: 3, stride: 2, padding: 1, side: 28),
-        Layer(name: "resnet 1×1 16→32 /2", inChannels: 16, outChannels: 32, kernelSize: 1, stride: 2, padding: 0, side: 28),
-        Layer(name: "resnet 32→32", inChannels: 32, outChannels: 32, kernelSize: 3, stride: 1, padding: 1, side: 14),
-        Layer(name: "resnet 32→64 /2", inChannels: 32, outChannels: 64, kernelSize: 3, stride: 2, padding: 1, side: 14),
-        Layer(name: "resnet 1×1 32→64 /2", inChannels: 32, outChannels: 64, kernelSize: 1, stride: 2, padding: 0, side: 14),
-        Layer(name: "resnet 64→64", inChannels: 64, outChannels: 64, kernelSize: 3, stride: 1, padding: 1, side: 7),
+        Layer("cnn-small conv1", 1, 32, kernel: 5, stride: 1, padding: 2, side: 28),
+        Layer("cnn-small conv2", 32, 64, kernel: 5, stride: 1, padding: 2, side: 14),
+        Layer("lenet conv1", 1, 6, kernel: 5, stride: 1, padding: 2, side: 28),
+        Layer("lenet conv2", 6, 16, kernel: 5, stride: 1, padding: 0, side: 14),
+        Layer("resnet stem", 1, 16, kernel: 3, stride: 1, padding: 1, side: 28),
+        Layer("resnet 16→16", 16, 16, kernel: 3, stride: 1, padding: 1, side: 28),
+        Layer("resnet 16→32 /2", 16, 32, kernel: 3, stride: 2, padding: 1, side: 28),
+        Layer("resnet 1×1 16→32 /2", 16, 32, kernel: 1, stride: 2, padding: 0, side: 28),
+        Layer("resnet 32→32", 32, 32, kernel: 3, stride: 1, padding: 1, side: 14),
+        Layer("resnet 32→64 /2", 32, 64, kernel: 3, stride: 2, padding: 1, side: 14),
+        Layer("resnet 1×1 32→64 /2", 32, 64, kernel: 1, stride: 2, padding: 0, side: 14),
+        Layer("resnet 64→64", 64, 64, kernel: 3, stride: 1, padding: 1, side: 7),
     ]
 
     static func run(batchSizes: [Int]) {
@@ -64,7 +74,8 @@ enum ConvolutionLayerBench {
                           + " " + algorithm.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
                           + cell(forward, algorithm == preferred)
                           + "    " + cell(weightGradient, algorithm == preferredPath(.weights))
-                          + "    " + cell(inputGradient, algorithm == preferredPath(.input)) + String(format: "   (%.3f)", flops / 1e9))
+                          + "    " + cell(inputGradient, algorithm == preferredPath(.input))
+                          + String(format: "   (%.3f)", flops / 1e9))
                 }
             }
         }

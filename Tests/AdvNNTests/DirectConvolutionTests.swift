@@ -69,7 +69,8 @@ import Testing
                 _ = layer.forward(input)
                 return layer.backward(dOutput, request: .inputOnly)!.scalars
             }
-            ConvolutionComparison.expectClose(gradients[0], gradients[1], tolerance: 1e-5, "input gradient, \(side)×\(side)")
+            ConvolutionComparison.expectClose(gradients[0], gradients[1], tolerance: 1e-5,
+                                              "input gradient, \(side)×\(side)")
         }
     }
 

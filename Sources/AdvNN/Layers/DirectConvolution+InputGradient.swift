@@ -115,7 +115,8 @@ extension DirectConvolution {
         let firstRow = 2 * rows.lowerBound + a - P
         for (local, n) in images.enumerated() {
             for c in 0..<C {
-                copy.interleave(even: phase(P % 2, image: local, channel: c), odd: phase((P + 1) % 2, image: local, channel: c),
+                copy.interleave(even: phase(P % 2, image: local, channel: c),
+                                odd: phase((P + 1) % 2, image: local, channel: c),
                                 rows: rows.count, columns: width, sourceRowStride: rowStride,
                                 into: dInput + ((n * C + c) * height + firstRow) * width, targetRowStride: 2 * width)
             }

@@ -37,12 +37,13 @@ long adv_direct_input_floats(long channels, long plane_stride, long largest_tap,
 #define ADV_DIRECT_BLOCK 4
 
 /// Packs the kernel elements `elements[0 ..< element_count]` (each an index kh·KS + kw) of weights W
-/// (out_channels, in_channels, KS·KS) as the kernels read them: blocks of 4 output channels,
-/// [block][in][t][4] holding W[o][in][elements[t]], the last block padded with zeros; `packed` holds
-/// ceil(out/4)·4·in·element_count floats. With `transpose` the packed matrix maps the in_channels from
-/// the out_channels instead, [block][o][t][4] holding W[o][i][elements[t]] for input channel i of the
-/// block: with the elements in reverse order, the weights of a stride-1 input gradient's correlation
-/// (W flipped); with one phase's elements, those of a strided layer's input gradient.
+/// (out_channels, in_channels, KS·KS) as the kernels read them: blocks of 4 output channels, entry
+/// [block][i][t][j] = W[4·block + j][i][elements[t]], the last block padded with zeros; `packed` holds
+/// ceil(out_channels/4)·4·in_channels·element_count floats. With `transpose` the roles swap, for a
+/// correlation whose outputs are the input channels: entry [block][o][t][j] = W[o][4·block + j][elements[t]],
+/// ceil(in_channels/4)·4·out_channels·element_count floats. Transposed with the elements in reverse
+/// order, these are the weights of a stride-1 layer's input gradient (W flipped); with one phase's
+/// elements, those of that phase of a strided layer's.
 void adv_direct_pack_weights(const float *weights, long out_channels, long in_channels, long kernel_size,
                              const long *elements, long element_count, int transpose, float *packed);
 
