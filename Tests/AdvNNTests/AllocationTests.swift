@@ -13,10 +13,11 @@ private let isOptimizedBuild = true
 
 /// The hot training loop reuses its workspaces: after the first steps at a batch size, training steps
 /// of the MLP, of cnn-small and of the pre-activation ResNet (BatchNorm, residual blocks, direct
-/// convolutions forward, the backward direct for small patches and unrolled for the strided layers and
-/// the 64-channel stage) make no heap allocation at all, in the layers, the loss, the optimiser, the learning-rate schedule or the data pipeline. (The count is
-/// per thread, and the trainer runs on the serial context, so other suites running at the same time
-/// cannot disturb it.)
+/// convolutions forward; the backward direct for small patches, the strided layers' input gradients
+/// phase by phase, and unrolled for the 64-channel stage and the larger strided layers' weight
+/// gradients) make no heap allocation at all, in the layers, the loss, the optimiser, the
+/// learning-rate schedule or the data pipeline. (The count is per thread, and the trainer runs on the
+/// serial context, so other suites running at the same time cannot disturb it.)
 @Suite struct AllocationTests {
     static func blobs() -> Dataset {
         Dataset.gaussianBlobs(classes: 3, dimensions: 12, separation: 2, spread: 1, trainCount: 256,
