@@ -14,14 +14,15 @@
 #             bench/compare_rows.py's table of the rows that finished, then the GEMM probe on OpenBLAS's
 #             kernel as advbench ran it (would an AVX-512 GEMM of advd's own beat it on two 512-bit FMA
 #             units, where the Zen 4 VM's split ones said no?), advbench --dense-layers (where advd's
-#             dense kernels beat that kernel) and per-layer profiles; $OUT/reports.tar.gz: the rows' JSON.
+#             dense kernels beat that kernel), per-layer profiles and advbench --conv-layers;
+#             $OUT/reports.tar.gz: the rows' JSON.
 #
 # The rows are compare.sh's: THREADS, BATCHES (default 128 here), MODELS and ROUNDS (default 2 here) choose
 # them; BUDGET_SECONDS (default 400) stops the rows, and rows cut off are left out of the table (a row
 # needs both sides of one round). Round 1 runs every model before round 2 begins, so a short budget still
 # gives one side-by-side pass of every row (one round of batch 128 took 4.6 minutes on the 2-core Zen 4
-# VM). The probe and the layer tables add about 90 s there, so the defaults fit one device call of
-# ten minutes. The libraries travel because the machine's own may be other versions:
+# VM). The probe and the layer tables add about two minutes there, so the defaults fit one device call
+# of ten minutes. The libraries travel because the machine's own may be other versions:
 # OpenBLAS 0.3.21 is what Debian users run, and its kernel is what advd's selection picks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,14 +112,17 @@ print(json.load(open(reports[0]))["blasCore"] if reports else "")' "$2")
 
 # Where the time goes there, for a later session to aim at: advd's dense kernels against OpenBLAS on
 # every fully connected layer (which batches they take is a rule measured per instruction set, and two
-# full-width 512-bit FMA units may move it), and per-layer times of a training step of the models
-# whose convolutions and GEMMs lagged on the Intel Xeon before (one thread, batch 128).
+# full-width 512-bit FMA units may move it), per-layer times of a training step of the models whose
+# convolutions and GEMMs lagged on the Intel Xeon before (one thread, batch 128), and each convolution's
+# passes by every algorithm (ConvolutionAlgorithm's limits were measured on AMD).
 run_layer_tables() {   # $1: the unpacked bundle, $3: the summary file
     {
         echo; echo "## advbench --dense-layers"
         "$1/advbench.sh" --dense-layers
         echo; echo "## advbench --profile --threads 1 --batch-sizes 128"
         "$1/advbench.sh" --profile --threads 1 --batch-sizes 128 --models preact-resnet,cnn-small,mlp-wide
+        echo; echo "## advbench --conv-layers --batch-sizes 128"
+        "$1/advbench.sh" --conv-layers --batch-sizes 128
     } | tee -a "$3"
 }
 
