@@ -86,9 +86,10 @@ extension DirectConvolution {
         }
     }
 
-    /// Whether a stride-2 layer's phases are merged into the input's rows two at a time (`interleavePhaseRow`):
-    /// where each phase's columns are all of the input's columns of its parity (the forward reads every
-    /// column: true of any stride-2 layer padded by KS / 2, as the ResNet's are).
+    /// Whether a stride-2 layer's phases are merged into the input's rows two at a time
+    /// (`interleavePhaseRow`): where each phase the layer has holds all of the input's columns of its
+    /// parity, none cut short for lying past what the outputs read (true of the ResNet's 3 × 3 and 1 × 1
+    /// stride-2 layers; a 2 × 2 one on an odd width is cut short, and scattered).
     private var interleavesPhases: Bool {
         guard geometry.stride == 2 else { return false }
         let P = geometry.padding
