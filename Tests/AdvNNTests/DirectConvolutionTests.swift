@@ -19,7 +19,8 @@ import Testing
                       (4, 4, 3, 0, 6, 10, true, 1), (16, 6, 3, 1, 14, 14, false, 1), (1, 4, 1, 0, 5, 5, true, 1),
                       (2, 3, 3, 2, 6, 7, true, 1),
                       (1, 6, 5, 2, 12, 12, false, 1),   // one input channel: the input gradient's single-row kernel
-                      (16, 32, 3, 1, 28, 28, false, 2), (32, 64, 3, 1, 14, 14, false, 2), (32, 64, 1, 0, 14, 14, false, 2),
+                      (16, 32, 3, 1, 28, 28, false, 2), (32, 64, 3, 1, 14, 14, false, 2),
+                      (32, 64, 1, 0, 14, 14, false, 2),
                       (4, 3, 1, 0, 7, 9, true, 2), (3, 5, 5, 2, 11, 10, true, 2), (3, 4, 2, 0, 9, 9, true, 2),
                       (2, 3, 3, 1, 10, 11, true, 3)])
     func matchesTheUnrolledConvolution(inChannels: Int, outChannels: Int, kernel: Int, padding: Int, height: Int,
@@ -119,6 +120,33 @@ import Testing
         DirectConvolutionKernel.avx512.correlate(input.data, channels, planeStride, taps, taps.count, packed.data,
                                                  outChannels, avx512.data, length)
         #expect(avx2.scalars == avx512.scalars)
+    }
+
+    /// The correlation over a few taps, as a strided layer's input gradient runs it phase by phase (the
+    /// 3 × 3 stride-2 kernel's phases: 4, 2 and 1 taps, each count its own compiled block; 3 the generic
+    /// one), into 1 and 6 output channels: each vector kernel the CPU runs against its portable twin.
+    @Test(arguments: [4, 2, 1, 3], [1, 6])
+    func phaseCorrelationsMatchTheirPortableTwin(tapCount: Int, outChannels: Int) {
+        var rng = RandomStream(seed: 37)
+        let channels = 5, rowStride = 15, planeStride = 15 * rowStride, length = 14 * rowStride / 16 * 16 + 16
+        let taps = [rowStride + 1, rowStride, 1, 0].prefix(tapCount).map { $0 }
+        let input = Tensor(zeros: Shape(adv_direct_input_floats(channels, planeStride, taps.max()!, length)))
+        let weights = Tensor(zeros: Shape(outChannels, channels, 3, 3))
+        GradientCheck.fill(input, rng: &rng)
+        GradientCheck.fill(weights, rng: &rng)
+        let elements = [8, 6, 2, 0].prefix(tapCount).map { $0 }   // the phase (0, 0) of a 3 × 3 kernel at stride 2
+        let packed = Tensor(zeros: Shape((outChannels + 3) / 4 * 4 * channels * tapCount))
+        adv_direct_pack_weights(weights.data, outChannels, channels, 3, elements, tapCount, 0, packed.data)
+        let twin = Tensor(zeros: Shape(outChannels, length))
+        DirectConvolutionKernel.portable.correlate(input.data, channels, planeStride, taps, tapCount, packed.data,
+                                                   outChannels, twin.data, length)
+        for kernel in [DirectConvolutionKernel.avx512, .avx2] where kernel.isAvailable {
+            let fast = Tensor(zeros: Shape(outChannels, length))
+            kernel.correlate(input.data, channels, planeStride, taps, tapCount, packed.data, outChannels, fast.data,
+                             length)
+            ConvolutionComparison.expectClose(fast.scalars, twin.scalars, tolerance: 1e-5,
+                                              "\(kernel), \(tapCount) taps")
+        }
     }
 
     private func compareWithTwins(_ kernel: DirectConvolutionKernel, shape: (Int, Int, Int, Int, Int)) {
