@@ -187,17 +187,21 @@ import Testing
 @Suite struct ConvolutionThreadCountTests {
     /// The convolution spreads groups of images over the threads and sums the groups' weight gradients
     /// in a fixed order: outputs and every gradient are bit-identical for 1, 2 and 3 threads, also when
-    /// the groups do not divide evenly among them (11 images).
-    @Test(arguments: [(3, .unrolled), (12, .unrolled), (3, .direct), (12, .direct), (3, .winograd), (12, .winograd)]
-          as [(Int, ConvolutionAlgorithm)])
-    func resultsDoNotDependOnTheThreadCount(channels: Int, algorithm: ConvolutionAlgorithm) {
+    /// the groups do not divide evenly among them (11 images). Stride 2 too: direct (3 channels), and
+    /// with the input gradient direct and the weight gradient unrolled (20 channels, patch 180).
+    @Test(arguments: [(3, .unrolled, 1), (12, .unrolled, 1), (3, .direct, 1), (12, .direct, 1), (3, .winograd, 1),
+                      (12, .winograd, 1), (12, .unrolled, 2), (3, .direct, 2), (20, .direct, 2)]
+          as [(Int, ConvolutionAlgorithm, Int)])
+    func resultsDoNotDependOnTheThreadCount(channels: Int, algorithm: ConvolutionAlgorithm, stride: Int) {
         var outcomes: [[[Float]]] = []
         for threads in [1, 2, 3] {
             var rng = RandomStream(seed: 23)
-            let layer = Conv2D(inChannels: channels, outChannels: 5, kernelSize: 3, padding: 1, rng: &rng)
+            let layer = Conv2D(inChannels: channels, outChannels: 5, kernelSize: 3, stride: stride, padding: 1,
+                               rng: &rng)
             layer.compute = ComputeContext(threads: threads)
             layer.algorithm = algorithm   // unrolled: by columns (3 channels), channels last (12)
-            let input = Tensor(zeros: Shape(11, channels, 10, 10)), dOutput = Tensor(zeros: Shape(11, 5, 10, 10))
+            let input = Tensor(zeros: Shape(11, channels, 10, 10))
+            let dOutput = Tensor(zeros: layer.outputShape(for: input.shape))
             GradientCheck.fill(input, rng: &rng)
             GradientCheck.fill(dOutput, rng: &rng)
             let output = layer.forward(input).scalars
