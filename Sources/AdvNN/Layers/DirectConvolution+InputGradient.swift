@@ -107,17 +107,16 @@ extension DirectConvolution {
                                     into dInput: UnsafeMutablePointer<Float>) {
         let C = geometry.inChannels, P = geometry.padding, rows = phaseRows(a), copy = PlaneCopyKernel.fastest
         guard !rows.isEmpty else { return }
-        func phase(_ b: Int, image local: Int, channel c: Int) -> UnsafePointer<Float>? {
+        // phase b of image `local`, channel c, from its first row and `column` on
+        func phase(_ b: Int, column: Int, image local: Int, channel c: Int) -> UnsafePointer<Float>? {
             guard b < phasesPerSide else { return nil }
-            let parity = (b - P) & 1, firstColumn = (parity + P) / 2
-            return scratch + (b * C + c) * gradientLength + local * imageStride + rows.lowerBound * rowStride
-                + firstColumn
+            return scratch + (b * C + c) * gradientLength + local * imageStride + rows.lowerBound * rowStride + column
         }
         let firstRow = 2 * rows.lowerBound + a - P
         for (local, n) in images.enumerated() {
             for c in 0..<C {
-                copy.interleave(even: phase(P % 2, image: local, channel: c),
-                                odd: phase((P + 1) % 2, image: local, channel: c),
+                copy.interleave(even: phase(P % 2, column: P / 2, image: local, channel: c),
+                                odd: phase((P + 1) % 2, column: (P + 1) / 2, image: local, channel: c),
                                 rows: rows.count, columns: width, sourceRowStride: rowStride,
                                 into: dInput + ((n * C + c) * height + firstRow) * width, targetRowStride: 2 * width)
             }

@@ -158,12 +158,11 @@ struct DirectConvolution {
     }
 
     /// Floats of dOutput's padded planes: what the input gradient's correlation reads past the last
-    /// one (its farthest tap is R rows and R columns in, u = v = 0), and at least a plane of zeros for
-    /// each output channel the weight gradient's block of four adds past the last.
+    /// one (its farthest tap is element (0, 0)'s, R rows and R columns in), and at least a plane of
+    /// zeros for each output channel the weight gradient's block of four adds past the last.
     var gradientInputFloats: Int {
-        let R = (geometry.kernelSize - 1) / geometry.stride
-        return max(adv_direct_input_floats(geometry.outChannels, gradientPlaneStride, R * rowStride + R, gradientLength),
-                   Self.blockedRows(geometry.outChannels) * gradientPlaneStride)
+        max(adv_direct_input_floats(geometry.outChannels, gradientPlaneStride, gradientTap(0), gradientLength),
+            Self.blockedRows(geometry.outChannels) * gradientPlaneStride)
     }
 
     /// Copies images `images` of the layer's input (N, C, H, W) into `target` (`inputFloats` of it): the
