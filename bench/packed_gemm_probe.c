@@ -2,13 +2,17 @@
 // OpenBLAS on the MLPs' products? It times a plain Goto-style GEMM (row-major C[m×n] += A[m×k]·B[k×n]:
 // B packed in panels of NR = 16·NV columns, A in panels of MR rows, KC-deep blocks, MC-row blocks, an
 // MR × NR register tile) against cblas_sgemm on one thread, best of five 0.1 s runs per shape, and
-// checks the two agree. With any argument it skips the packing after the first call (the kernel's
-// speed alone, on stale panels: the results are then wrong, the error column meaningless).
+// checks the two agree. With `kernel-only` it skips the packing after the first call (the kernel's
+// speed alone, on stale panels: the results are then wrong, the error column meaningless). With
+// `weights-packed` it packs B (the weights, k × n: a layer's W stored transposed) once, whole, before
+// timing, and A (the activations) on every call, as a GEMM of advd's own could do over an attack's
+// steps or an evaluation, where the weights do not change between calls; the results stay right.
 //
 //   clang -O3 -DMR=12 -DNV=2 -DKC=256 -DMC=96 bench/packed_gemm_probe.c -o /tmp/probe -lopenblas -lm
-//   /tmp/probe; /tmp/probe kernel-only
+//   /tmp/probe; /tmp/probe kernel-only; /tmp/probe weights-packed
 //
-// What it measured is in the README ("A packed GEMM of our own, probed").
+// What it measured is in docs/speed-history.md ("A packed GEMM of our own, probed", and "The MLPs'
+// GEMMs: blocks, orientation and bits, probed").
 #include <cblas.h>
 #include <immintrin.h>
 #include <stdio.h>
@@ -82,16 +86,26 @@ __attribute__((target("avx512f"))) static void kernel(long kc, const float *ap, 
 }
 
 static float *bpack, *apack;
-static int skip_pack = 0;
+static int skip_pack = 0, weights_packed = 0;
+
+// Columns of B's panels, padded to whole panels: block p of B (rows p..p+kc) packs to kc × padded
+// floats, so in B packed whole it starts at p × padded.
+static long padded(long n) { return (n + NR - 1) / NR * NR; }
+
+static void pack_b_whole(const float *b, long k, long n) {
+    for (long p = 0; p < k; p += KC) pack_b(b + p * n, n, k - p < KC ? k - p : KC, n, bpack + p * padded(n));
+}
+
 static void gemm(long m, long n, long k, const float *a, const float *b, float *c) {
     for (long p = 0; p < k; p += KC) {
         long kc = k - p < KC ? k - p : KC;
-        if (!skip_pack) pack_b(b + p * n, n, kc, n, bpack);
+        const float *bblock = weights_packed ? bpack + p * padded(n) : bpack;
+        if (!skip_pack && !weights_packed) pack_b(b + p * n, n, kc, n, bpack);
         for (long i = 0; i < m; i += MC) {
             long mc = m - i < MC ? m - i : MC;
             if (!skip_pack) pack_a(a + i * k + p, k, mc, kc, apack);
             for (long j = 0; j < n; j += NR) {
-                const float *bp = bpack + (j / NR) * kc * NR;
+                const float *bp = bblock + (j / NR) * kc * NR;
                 for (long ii = 0; ii < mc; ii += MR)
                     kernel(kc, apack + (ii / MR) * kc * MR, bp, c + (i + ii) * n + j, n,
                            mc - ii < MR ? mc - ii : MR, n - j < NR ? n - j : NR);
@@ -102,15 +116,20 @@ static void gemm(long m, long n, long k, const float *a, const float *b, float *
 
 int main(int argc, char **argv) {
     openblas_set_num_threads(1);
-    skip_pack = argc > 1;
+    skip_pack = argc > 1 && strcmp(argv[1], "kernel-only") == 0;
+    weights_packed = argc > 1 && strcmp(argv[1], "weights-packed") == 0;
+    // m × n × k: the MLPs' forwards (batch × outputs × inputs), the first layers' input gradients in an
+    // attack (batch × 784 × outputs), a weight gradient (outputs × inputs × batch) and 2048³
     long shapes[][3] = {{128, 1024, 784}, {128, 1024, 1024}, {512, 1024, 1024}, {128, 256, 784}, {512, 256, 784},
-                        {128, 256, 256}, {1024, 784, 128}, {2048, 2048, 2048}};
+                        {128, 256, 256}, {128, 784, 1024}, {128, 784, 256}, {1024, 784, 128}, {2048, 2048, 2048}};
+    int count = sizeof shapes / sizeof shapes[0];
     bpack = aligned_alloc(64, 64L << 20); apack = aligned_alloc(64, 16L << 20);
-    for (int s = 0; s < 8; s++) {
+    for (int s = 0; s < count; s++) {
         long m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *c1 = calloc(m * n, 4), *c2 = calloc(m * n, 4);
         for (long i = 0; i < m * k; i++) a[i] = rand() / (float)RAND_MAX - 0.5f;
         for (long i = 0; i < k * n; i++) b[i] = rand() / (float)RAND_MAX - 0.5f;
+        if (weights_packed) pack_b_whole(b, k, n);
         { int keep = skip_pack; skip_pack = 0; gemm(m, n, k, a, b, c1); skip_pack = keep; }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, a, k, b, n, 1, c2, n);
         double err = 0;
