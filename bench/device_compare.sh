@@ -13,8 +13,8 @@
 #           → $OUT/compare.txt: the machine (CPU model, family, model, AVX-512 flags, CPUs, PyTorch),
 #             bench/compare_rows.py's table of the rows that finished, then the GEMM probe on OpenBLAS's
 #             kernel as advbench ran it (would an AVX-512 GEMM of advd's own beat it on two 512-bit FMA
-#             units, where the Zen 4 VM's split ones said no? and with the weights packed once, where
-#             the Zen 4 VM said 1.09-1.18x at batch 128?), advbench --dense-layers (where advd's
+#             units, where the Zen 4 VM's split ones said no? and with the weights packed once, a few
+#             percent at most there?), advbench --dense-layers (where advd's
 #             dense kernels beat that kernel), per-layer profiles and advbench --conv-layers;
 #             $OUT/reports.tar.gz: the rows' JSON.
 #

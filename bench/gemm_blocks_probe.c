@@ -19,6 +19,10 @@
 //   clang -O2 bench/gemm_blocks_probe.c -o /tmp/blocks -lopenblas -lpthread
 //   /tmp/blocks [rounds]; /tmp/blocks orientation [rounds]; /tmp/blocks bits
 //
+// OpenBLAS picks its own kernel unless OPENBLAS_CORETYPE names one, and on some CPUs that is not the
+// kernel advd runs (on the Zen 4 VM OpenBLAS picks Cooperlake, advd Haswell): set OPENBLAS_CORETYPE to
+// the kernel `advbench` reports. Every table's first line names the kernel it timed.
+//
 // What it measured is in docs/speed-history.md ("The MLPs' GEMMs: blocks, orientation and bits, probed").
 #include <cblas.h>
 #include <pthread.h>
@@ -28,7 +32,6 @@
 #include <time.h>
 
 extern void openblas_set_num_threads(int);
-extern char *openblas_get_corename(void);
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 
@@ -229,6 +232,7 @@ int main(int argc, char **argv) {
     int rounds = argc > first_number ? atoi(argv[first_number]) : 15;
     if (rounds < 1 || rounds > 64) rounds = 15;
     openblas_set_num_threads(1);
+    printf("# OpenBLAS kernel: %s\n", openblas_get_corename());
     if (strcmp(mode, "orientation") == 0) compare_orientations(rounds);
     else if (strcmp(mode, "bits") == 0) compare_bits();
     else compare_blocks(rounds);

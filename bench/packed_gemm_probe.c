@@ -11,6 +11,10 @@
 //   clang -O3 -DMR=12 -DNV=2 -DKC=256 -DMC=96 bench/packed_gemm_probe.c -o /tmp/probe -lopenblas -lm
 //   /tmp/probe; /tmp/probe kernel-only; /tmp/probe weights-packed
 //
+// OpenBLAS picks its own kernel unless OPENBLAS_CORETYPE names one, and on some CPUs that is not the
+// kernel advd runs (on the Zen 4 VM OpenBLAS picks Cooperlake, advd Haswell): set OPENBLAS_CORETYPE to
+// the kernel `advbench` reports. The first line names the kernel timed.
+//
 // What it measured is in docs/speed-history.md ("A packed GEMM of our own, probed", and "The MLPs'
 // GEMMs: blocks, orientation and bits, probed").
 #include <cblas.h>
@@ -116,6 +120,7 @@ static void gemm(long m, long n, long k, const float *a, const float *b, float *
 
 int main(int argc, char **argv) {
     openblas_set_num_threads(1);
+    printf("# OpenBLAS kernel: %s\n", openblas_get_corename());
     skip_pack = argc > 1 && strcmp(argv[1], "kernel-only") == 0;
     weights_packed = argc > 1 && strcmp(argv[1], "weights-packed") == 0;
     // m × n × k: the MLPs' forwards (batch × outputs × inputs), the first layers' input gradients in an
