@@ -5,7 +5,7 @@
 // (784-1024-1024-10) whole, in two blocks and in four, on one thread (the blocks one after another)
 // and on two (each thread its half of the blocks), the variants interleaved round by round so that a
 // shared VM's slow minutes fall on all of them alike; it prints the median time of each and its ratio
-// to the current rule's (four blocks where each keeps 256 columns or rows).
+// to four blocks' (BLAS.gemm's rule takes four blocks where each keeps 256 columns or rows, else two).
 //
 // With `orientation` it instead times each forward (C = X·Wᵀ, W stored outputs × inputs as PyTorch
 // and advd keep it) against the same product with W stored transposed (C = X·W'), one thread, in the
