@@ -47,10 +47,15 @@ typedef struct {
     int blocks, first, last; // this thread's blocks: [first, last)
 } Work;
 
-// BLAS.gemm's rule: split C's columns when n >= 64 and n >= m, else its rows; equal shares on
-// boundaries of 16 columns or 4 rows.
+// BLAS.gemm's rule: split C's columns when n >= 64 and n >= m, else its rows.
+static int splits_columns(const Product *p) { return p->n >= 64 && p->n >= p->m; }
+
+// BLAS.gemm's block count for a product it splits: four where each keeps 256 columns or rows, else two.
+static int rule_blocks(const Product *p) { return (splits_columns(p) ? p->n : p->m) >= 4 * 256 ? 4 : 2; }
+
+// Block `index` of `blocks`: equal shares on boundaries of 16 columns or 4 rows, as BLAS.gemm cuts them.
 static void run_block(const Product *p, const float *a, const float *b, float *c, int blocks, int index) {
-    int columns = p->n >= 64 && p->n >= p->m;
+    int columns = splits_columns(p);
     int extent = columns ? p->n : p->m, alignment = columns ? 16 : 4;
     int lower = index == 0 ? 0 : (extent * index / blocks) / alignment * alignment;
     int upper = index == blocks - 1 ? extent : (extent * (index + 1) / blocks) / alignment * alignment;
@@ -125,10 +130,8 @@ static void compare_orientations(int rounds) {
     for (int l = 0; l < 4; l++) {
         for (int bi = 0; bi < 2; bi++) {
             int batch = batches[bi], inputs = layers[l][0], outputs = layers[l][1];
-            // BLAS.gemm's rule for this C (batch × outputs): columns when outputs >= batch
             Product p = {"forward", 0, 1, batch, outputs, inputs};
-            int columns = outputs >= 64 && outputs >= batch, extent = columns ? outputs : batch;
-            int blocks = extent >= 1024 ? 4 : 2;
+            int blocks = rule_blocks(&p);
             float *x = malloc(sizeof(float) * batch * inputs), *w = malloc(sizeof(float) * inputs * outputs);
             float *wt = malloc(sizeof(float) * inputs * outputs), *c = calloc((size_t)batch * outputs, sizeof(float));
             for (long i = 0; i < (long)batch * inputs; i++) x[i] = (float)(i % 97) / 97 - 0.5f;
